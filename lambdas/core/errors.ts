@@ -1,0 +1,153 @@
+/**
+ * Typed errors. Every error carries a stable `name` that the state machine's Retry and Catch
+ * match, and a literal `code` that narrows in a `switch`.
+ */
+
+const ACME_ERROR_PREFIX = 'urn:ietf:params:acme:error:';
+
+/** One entry of an RFC 8555 §6.7.1 `subproblems` list. */
+export interface AcmeSubproblem {
+  readonly type: string;
+  readonly detail?: string;
+  readonly identifier?: { readonly type: string; readonly value: string };
+}
+
+/** The fields of an RFC 7807 problem document as ACME servers send them. */
+export interface AcmeProblem {
+  readonly type: string;
+  readonly detail?: string;
+  readonly status?: number;
+  readonly subproblems?: readonly AcmeSubproblem[];
+}
+
+/** Base class of everything this project throws on purpose. */
+export abstract class AcmeAwsError extends Error {
+  abstract readonly code: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** An ACME problem document (RFC 8555 §6.7). The problem *is* the error. */
+export class AcmeProblemError extends AcmeAwsError {
+  readonly code: string = 'ACME_PROBLEM';
+  readonly type: string;
+  readonly detail: string | undefined;
+  readonly status: number | undefined;
+  readonly subproblems: readonly AcmeSubproblem[];
+  constructor(problem: AcmeProblem, options?: { cause?: unknown; url?: string }) {
+    super(describeProblem(problem), options);
+    this.type = problem.type;
+    this.detail = problem.detail;
+    this.status = problem.status;
+    this.subproblems = problem.subproblems ?? [];
+  }
+  /** The short ACME error type without its URN prefix, e.g. `badNonce`. */
+  get shortType(): string {
+    return this.type.startsWith(ACME_ERROR_PREFIX) ? this.type.slice(ACME_ERROR_PREFIX.length) : this.type;
+  }
+}
+
+export class BadNonceError extends AcmeProblemError {
+  override readonly code = 'BAD_NONCE';
+}
+export class RateLimitedError extends AcmeProblemError {
+  override readonly code = 'RATE_LIMITED';
+  /** Seconds until the CA says the limit lifts, from `Retry-After`, when it says so. */
+  retryAfterSeconds: number | undefined;
+}
+export class AccountDoesNotExistError extends AcmeProblemError {
+  override readonly code = 'ACCOUNT_DOES_NOT_EXIST';
+}
+export class UnauthorizedError extends AcmeProblemError {
+  override readonly code = 'UNAUTHORIZED';
+}
+export class RejectedIdentifierError extends AcmeProblemError {
+  override readonly code = 'REJECTED_IDENTIFIER';
+}
+export class MalformedError extends AcmeProblemError {
+  override readonly code = 'MALFORMED';
+}
+export class OrderNotReadyError extends AcmeProblemError {
+  override readonly code = 'ORDER_NOT_READY';
+}
+export class ExternalAccountRequiredError extends AcmeProblemError {
+  override readonly code = 'EXTERNAL_ACCOUNT_REQUIRED';
+}
+/** The CA failed (HTTP 5xx or `serverInternal`): worth retrying with backoff. */
+export class AcmeServerError extends AcmeProblemError {
+  override readonly code = 'ACME_SERVER';
+}
+/** The order became `invalid`; `problems` names each failed identifier with the CA's detail. */
+export class OrderInvalidError extends AcmeProblemError {
+  override readonly code = 'ORDER_INVALID';
+}
+
+/** The CA could not be reached, timed out, or sent something that is not ACME. Transient. */
+export class AcmeConnectionError extends AcmeAwsError {
+  readonly code = 'ACME_CONNECTION';
+}
+/** The CA answered in a way RFC 8555 does not allow (bad content type, missing header, ...). */
+export class AcmeProtocolError extends AcmeAwsError {
+  readonly code = 'ACME_PROTOCOL';
+}
+/** Bad input from the user: names what is wrong and what to do. Never retried. */
+export class InvalidInputError extends AcmeAwsError {
+  readonly code = 'INVALID_INPUT';
+}
+/** The certificate the CA returned does not match what we asked for. Never imported. */
+export class CertificateMismatchError extends AcmeAwsError {
+  readonly code = 'CERTIFICATE_MISMATCH';
+}
+/** A polling loop ran out of attempts (DNS sync, authorizations, certificate). */
+export class PollingTimeoutError extends AcmeAwsError {
+  readonly code = 'POLLING_TIMEOUT';
+}
+/** An AWS API throttled or failed transiently; the state machine retries it with backoff. */
+export class AwsTransientError extends AcmeAwsError {
+  readonly code = 'AWS_TRANSIENT';
+}
+/** An AWS API refused the request for a reason that retrying will not fix. */
+export class AwsRequestError extends AcmeAwsError {
+  readonly code = 'AWS_REQUEST';
+}
+
+/** Error names that are worth retrying with backoff; the state machine's Retry matches these. */
+export const TRANSIENT_ERROR_NAMES = [
+  'AcmeServerError',
+  'AcmeConnectionError',
+  'BadNonceError',
+  'AwsTransientError',
+] as const;
+
+const PROBLEM_CLASSES: Record<string, new (problem: AcmeProblem) => AcmeProblemError> = {
+  badNonce: BadNonceError,
+  rateLimited: RateLimitedError,
+  accountDoesNotExist: AccountDoesNotExistError,
+  unauthorized: UnauthorizedError,
+  rejectedIdentifier: RejectedIdentifierError,
+  malformed: MalformedError,
+  orderNotReady: OrderNotReadyError,
+  externalAccountRequired: ExternalAccountRequiredError,
+  serverInternal: AcmeServerError,
+};
+
+/** Builds the typed error for a problem document; 5xx without a known type is `AcmeServerError`. */
+export function problemToError(problem: AcmeProblem): AcmeProblemError {
+  const shortType = problem.type.startsWith(ACME_ERROR_PREFIX)
+    ? problem.type.slice(ACME_ERROR_PREFIX.length)
+    : undefined;
+  const ErrorClass = shortType ? PROBLEM_CLASSES[shortType] : undefined;
+  if (ErrorClass) return new ErrorClass(problem);
+  if (problem.status !== undefined && problem.status >= 500) return new AcmeServerError(problem);
+  return new AcmeProblemError(problem);
+}
+
+function describeProblem(problem: AcmeProblem): string {
+  const head = `${problem.type}${problem.status ? ` (HTTP ${problem.status})` : ''}: ${problem.detail ?? 'no detail given'}`;
+  const subs = (problem.subproblems ?? []).map(
+    (sub) => `${sub.identifier ? `${sub.identifier.value}: ` : ''}${sub.type}: ${sub.detail ?? ''}`.trim(),
+  );
+  return subs.length > 0 ? `${head} [${subs.join('; ')}]` : head;
+}

@@ -1,0 +1,104 @@
+/**
+ * Ports: the roles the core needs from the outside world. Adapters under `lambdas/adapters`
+ * implement them over the AWS SDK and Node's network stack; tests implement them with stand-ins.
+ * The core never imports an adapter, the AWS SDK or `lib/`.
+ */
+
+/** A public EC P-256 key in JWK form (RFC 7517), as ACME servers expect in the `jwk` header. */
+export interface EcPublicJwk {
+  readonly kty: 'EC';
+  readonly crv: 'P-256';
+  readonly x: string;
+  readonly y: string;
+}
+
+/**
+ * Signs JWS payloads with the ACME account key. The key itself never leaves the signer
+ * (in production it stays in AWS KMS).
+ */
+export interface Signer {
+  /** JOSE algorithm of the signatures this signer produces. */
+  readonly algorithm: 'ES256';
+  /** The public half of the account key, used for `jwk` headers and the key thumbprint. */
+  publicJwk(): Promise<EcPublicJwk>;
+  /** Signs `signingInput` and returns the 64-byte JOSE form (r || s), never DER. */
+  sign(signingInput: Uint8Array): Promise<Uint8Array>;
+}
+
+export interface HttpRequest {
+  readonly method: 'GET' | 'HEAD' | 'POST';
+  readonly url: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body?: string;
+}
+
+export interface HttpResponse {
+  readonly status: number;
+  /** Lower-case header names. Repeated headers (such as `Link`) are joined with `, `. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
+/** Sends one HTTP request to the ACME server. Implementations enforce timeouts and size caps. */
+export interface HttpTransport {
+  request(request: HttpRequest): Promise<HttpResponse>;
+}
+
+/** A Route 53 (or other) hosted zone, with its name lower-case and without the trailing dot. */
+export interface HostedZone {
+  readonly id: string;
+  readonly name: string;
+  readonly privateZone: boolean;
+}
+
+/** TXT values for one record name, unquoted. */
+export interface TxtRecord {
+  /** Fully qualified name, lower-case, without the trailing dot. */
+  readonly name: string;
+  readonly values: readonly string[];
+}
+
+/** DNS provider operations the dns-01 steps need. */
+export interface DnsZones {
+  /** Every public hosted zone visible to the caller. */
+  listPublicZones(): Promise<HostedZone[]>;
+  /**
+   * Adds `records` to the zone in one change batch: each record set becomes the union of the
+   * values already present and ours. Returns the change id to poll.
+   */
+  publishTxt(zoneId: string, records: readonly TxtRecord[]): Promise<string>;
+  /** True once the change has propagated to every authoritative server (Route 53 `INSYNC`). */
+  isChangeInSync(changeId: string): Promise<boolean>;
+  /**
+   * Removes exactly `records`' values in one change batch, keeping values that are not ours.
+   * Values that are already gone are ignored, so the call is safe to repeat.
+   */
+  removeTxt(zoneId: string, records: readonly TxtRecord[]): Promise<void>;
+}
+
+/** Encrypted object storage for issued chains, private keys and small JSON records. */
+export interface CertificateStore {
+  put(key: string, body: string, contentType: string): Promise<void>;
+  /** The stored text, or `undefined` when there is no such object. */
+  get(key: string): Promise<string | undefined>;
+}
+
+export interface ImportCertificateRequest {
+  readonly certificatePem: string;
+  /** Intermediates only: ACM refuses a chain that contains the leaf. */
+  readonly chainPem: string;
+  readonly privateKeyPem: string;
+  /** Re-import into this ARN, so attached load balancers and distributions keep working. */
+  readonly existingArn?: string;
+  readonly tags: Readonly<Record<string, string>>;
+}
+
+/** Imports certificates into a certificate manager (ACM). */
+export interface CertificateImporter {
+  importCertificate(request: ImportCertificateRequest): Promise<{ arn: string }>;
+}
+
+/** Time source, so tests can use fake clocks instead of sleeping. */
+export interface Clock {
+  now(): Date;
+}
