@@ -146,8 +146,8 @@ export function problemToError(problem: AcmeProblem): AcmeProblemError {
 
 function describeProblem(problem: AcmeProblem): string {
   const head = `${problem.type}${problem.status ? ` (HTTP ${problem.status})` : ''}: ${problem.detail ?? 'no detail given'}`;
-  const subs = (problem.subproblems ?? []).map(
-    (sub) => `${sub.identifier ? `${sub.identifier.value}: ` : ''}${sub.type}: ${sub.detail ?? ''}`.trim(),
+  const subs = (problem.subproblems ?? []).map((sub) =>
+    `${sub.identifier ? `${sub.identifier.value}: ` : ''}${sub.type}: ${sub.detail ?? ''}`.trim(),
   );
   return subs.length > 0 ? `${head} [${subs.join('; ')}]` : head;
 }

@@ -1,0 +1,290 @@
+import {
+  type Change,
+  ChangeResourceRecordSetsCommand,
+  GetChangeCommand,
+  ListHostedZonesCommand,
+  ListResourceRecordSetsCommand,
+  type Route53Client,
+} from '@aws-sdk/client-route-53';
+import { quoteTxtValue, unquoteTxtValue } from '../core/dns/txt.js';
+import { AwsRequestError, AwsTransientError, InvalidInputError } from '../core/errors.js';
+import type { DnsZones, HostedZone, TxtRecord } from '../core/ports.js';
+
+/** How {@link Route53Zones} talks to Route 53. */
+export interface Route53ZonesOptions {
+  /** Built once per Lambda module so connections are reused across invocations. */
+  readonly client: Route53Client;
+  /** TTL of record sets we create; an existing set keeps its own. @default 60 */
+  readonly ttlSeconds?: number;
+  /** Attempts per API call when Route 53 throttles or fails transiently. @default 5 */
+  readonly maxAttempts?: number;
+  /** Waits between attempts; tests inject an instant one. @default a `setTimeout` promise */
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+const HOSTED_ZONE_PREFIX = '/hostedzone/';
+const CHANGE_PREFIX = '/change/';
+const BASE_DELAY_MS = 250;
+const MAX_DELAY_MS = 5_000;
+
+/**
+ * Route 53 rate-limits each account to about five requests per second and refuses a change to a
+ * zone while the previous one is still being applied (`PriorRequestNotComplete`); both clear up
+ * on their own, as do server-side faults.
+ */
+const RETRYABLE_ERROR_NAMES = new Set([
+  'Throttling',
+  'ThrottlingException',
+  'PriorRequestNotComplete',
+  'RequestLimitExceeded',
+  'TooManyRequestsException',
+  'ServiceUnavailable',
+  'InternalFailure',
+  // What the SDK throws once its own network retries are spent: a later attempt may well succeed.
+  'TimeoutError',
+  'RequestTimeout',
+]);
+const RETRYABLE_NETWORK_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN']);
+
+interface TxtSet {
+  readonly ttl: number;
+  /** As Route 53 returned them (quoted), so a DELETE can repeat them exactly. */
+  readonly quotedValues: readonly string[];
+}
+
+interface CallContext {
+  readonly operation: string;
+  readonly subject: string;
+}
+
+/**
+ * {@link DnsZones} over Route 53: the only place dns-01 records touch AWS.
+ *
+ * It never clobbers TXT values it did not write: publishing upserts the union of what is there
+ * and ours, removing keeps everyone else's, and each call sends at most one change batch per zone.
+ * Throttling and transient faults are retried here with jittered exponential backoff; what still
+ * fails becomes {@link AwsTransientError}, and refusals (`InvalidChangeBatch`, `NoSuchHostedZone`,
+ * access denied) become {@link AwsRequestError}, both naming the zone and records and keeping the
+ * SDK error as `cause`.
+ */
+export class Route53Zones implements DnsZones {
+  private readonly client: Route53Client;
+  private readonly ttlSeconds: number;
+  private readonly maxAttempts: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(options: Route53ZonesOptions) {
+    this.client = options.client;
+    this.ttlSeconds = options.ttlSeconds ?? 60;
+    this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
+    this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  /**
+   * Every hosted zone of the account, private ones included with `privateZone` set, so that the
+   * caller can both filter them and explain why a private zone was not chosen.
+   */
+  async listPublicZones(): Promise<HostedZone[]> {
+    const zones: HostedZone[] = [];
+    let marker: string | undefined;
+    do {
+      const page = await this.call({ operation: 'ListHostedZones', subject: 'the account' }, () =>
+        this.client.send(new ListHostedZonesCommand({ Marker: marker })),
+      );
+      for (const zone of page.HostedZones ?? []) {
+        zones.push({
+          id: stripPrefix(zone.Id ?? '', HOSTED_ZONE_PREFIX),
+          name: canonicalName(zone.Name ?? ''),
+          privateZone: zone.Config?.PrivateZone ?? false,
+        });
+      }
+      marker = page.IsTruncated ? page.NextMarker : undefined;
+    } while (marker !== undefined);
+    return zones;
+  }
+
+  /** Upserts each record set as the union of its current values and ours, in one change batch. */
+  async publishTxt(zoneId: string, records: readonly TxtRecord[]): Promise<string> {
+    const wanted = mergeByName(records);
+    if (wanted.size === 0) {
+      throw new InvalidInputError(`Nothing to publish in hosted zone ${zoneId}: no TXT records were given.`);
+    }
+
+    const changes: Change[] = [];
+    for (const [name, values] of wanted) {
+      const current = await this.readTxt(zoneId, name);
+      const quoted = [...(current?.quotedValues ?? [])];
+      const present = new Set(quoted.map(unquoteTxtValue));
+      for (const value of values) {
+        if (!present.has(value)) quoted.push(quoteTxtValue(value));
+      }
+      changes.push(txtChange('UPSERT', name, current?.ttl ?? this.ttlSeconds, quoted));
+    }
+
+    const response = await this.call(changeContext(zoneId, wanted.keys()), () =>
+      this.client.send(
+        new ChangeResourceRecordSetsCommand({ HostedZoneId: zoneId, ChangeBatch: { Changes: changes } }),
+      ),
+    );
+    const changeId = response.ChangeInfo?.Id;
+    if (!changeId) {
+      throw new AwsRequestError(
+        `Route 53 accepted the TXT change in hosted zone ${zoneId} but returned no change id to poll.`,
+      );
+    }
+    return stripPrefix(changeId, CHANGE_PREFIX);
+  }
+
+  /** Accepts the id with or without `/change/`; true only for `INSYNC`. */
+  async isChangeInSync(changeId: string): Promise<boolean> {
+    const response = await this.call({ operation: 'GetChange', subject: `change ${changeId}` }, () =>
+      this.client.send(new GetChangeCommand({ Id: changeId })),
+    );
+    return response.ChangeInfo?.Status === 'INSYNC';
+  }
+
+  /**
+   * Takes our values out of each record set: upserts what remains, or deletes the set with its
+   * exact current TTL and values when nothing remains (Route 53 refuses any other DELETE).
+   * Sends nothing when none of our values are present, so repeating it is harmless.
+   */
+  async removeTxt(zoneId: string, records: readonly TxtRecord[]): Promise<void> {
+    const wanted = mergeByName(records);
+    const changes: Change[] = [];
+    for (const [name, values] of wanted) {
+      const current = await this.readTxt(zoneId, name);
+      if (current === undefined) continue;
+      const ours = new Set(values);
+      const remaining = current.quotedValues.filter((quoted) => !ours.has(unquoteTxtValue(quoted)));
+      if (remaining.length === current.quotedValues.length) continue;
+      changes.push(
+        remaining.length > 0
+          ? txtChange('UPSERT', name, current.ttl, remaining)
+          : txtChange('DELETE', name, current.ttl, current.quotedValues),
+      );
+    }
+    if (changes.length === 0) return;
+
+    const names = changes.map((change) => canonicalName(change.ResourceRecordSet?.Name ?? ''));
+    await this.call(changeContext(zoneId, names), () =>
+      this.client.send(
+        new ChangeResourceRecordSetsCommand({ HostedZoneId: zoneId, ChangeBatch: { Changes: changes } }),
+      ),
+    );
+  }
+
+  private async readTxt(zoneId: string, name: string): Promise<TxtSet | undefined> {
+    const context = { operation: 'ListResourceRecordSets', subject: `hosted zone ${zoneId}, record ${name}` };
+    const response = await this.call(context, () =>
+      this.client.send(
+        new ListResourceRecordSetsCommand({
+          HostedZoneId: zoneId,
+          StartRecordName: name,
+          StartRecordType: 'TXT',
+          MaxItems: 1,
+        }),
+      ),
+    );
+    // The listing starts at the first set at or after the name, which may belong to another name.
+    const first = response.ResourceRecordSets?.[0];
+    if (first === undefined || first.Type !== 'TXT' || canonicalName(first.Name ?? '') !== name)
+      return undefined;
+    return {
+      ttl: first.TTL ?? this.ttlSeconds,
+      quotedValues: (first.ResourceRecords ?? []).flatMap((record) => (record.Value ? [record.Value] : [])),
+    };
+  }
+
+  private async call<T>(context: CallContext, run: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await run();
+      } catch (error) {
+        const what = `Route 53 ${context.operation} for ${context.subject}`;
+        if (!isTransient(error)) {
+          throw new AwsRequestError(`${what} was refused: ${describeError(error)}`, { cause: error });
+        }
+        if (attempt >= this.maxAttempts) {
+          throw new AwsTransientError(
+            `${what} still failed after ${attempt} attempts: ${describeError(error)}`,
+            {
+              cause: error,
+            },
+          );
+        }
+        await this.sleep(backoffMs(attempt));
+      }
+    }
+  }
+}
+
+function mergeByName(records: readonly TxtRecord[]): Map<string, string[]> {
+  const merged = new Map<string, string[]>();
+  for (const record of records) {
+    const name = canonicalName(record.name);
+    const values = merged.get(name) ?? [];
+    for (const value of record.values) if (!values.includes(value)) values.push(value);
+    merged.set(name, values);
+  }
+  return merged;
+}
+
+function txtChange(
+  action: 'UPSERT' | 'DELETE',
+  name: string,
+  ttl: number,
+  quotedValues: readonly string[],
+): Change {
+  return {
+    Action: action,
+    ResourceRecordSet: {
+      Name: `${name}.`,
+      Type: 'TXT',
+      TTL: ttl,
+      ResourceRecords: quotedValues.map((Value) => ({ Value })),
+    },
+  };
+}
+
+function changeContext(zoneId: string, names: Iterable<string>): CallContext {
+  return {
+    operation: 'ChangeResourceRecordSets',
+    subject: `hosted zone ${zoneId}, records ${[...names].join(', ')}`,
+  };
+}
+
+/** Equal jitter: at least half the exponential delay, so retries never stampede at zero. */
+function backoffMs(attempt: number): number {
+  const ceiling = Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** (attempt - 1));
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+function isTransient(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const details = error as Error & {
+    $retryable?: unknown;
+    $fault?: string;
+    $metadata?: { httpStatusCode?: number };
+    code?: string;
+  };
+  return (
+    RETRYABLE_ERROR_NAMES.has(details.name) ||
+    RETRYABLE_NETWORK_CODES.has(details.code ?? '') ||
+    details.$retryable !== undefined ||
+    details.$fault === 'server' ||
+    (details.$metadata?.httpStatusCode ?? 0) >= 500
+  );
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+function canonicalName(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.endsWith('.') ? lower.slice(0, -1) : lower;
+}
+
+function stripPrefix(value: string, prefix: string): string {
+  return value.startsWith(prefix) ? value.slice(prefix.length) : value;
+}

@@ -1,0 +1,411 @@
+import { base64url } from 'jose';
+import {
+  AccountDoesNotExistError,
+  type AcmeProblem,
+  AcmeProtocolError,
+  AcmeServerError,
+  type AcmeSubproblem,
+  BadNonceError,
+  InvalidInputError,
+  problemToError,
+  RateLimitedError,
+} from '../errors.js';
+import type { EcPublicJwk, HttpRequest, HttpResponse, HttpTransport, Signer } from '../ports.js';
+import { mediaType, parseHttpDate, parseLinkHeader, parseReplayNonce, parseRetryAfter } from './headers.js';
+import { type JwsKeyReference, signJws } from './jws.js';
+import type {
+  AcmeAccount,
+  AcmeAuthorization,
+  AcmeChallenge,
+  AcmeDirectory,
+  AcmeOrder,
+  AcmeResult,
+} from './types.js';
+
+const JOSE_JSON = 'application/jose+json';
+const JSON_TYPE = 'application/json';
+const PROBLEM_JSON = 'application/problem+json';
+const PEM_CHAIN = 'application/pem-certificate-chain';
+const DEFAULT_MAX_BAD_NONCE_RETRIES = 5;
+
+/** How to reach the CA, and what a previous step already learned from it. */
+export interface AcmeClientOptions {
+  /** The ACME directory URL (RFC 8555 §7.1.1). */
+  readonly directoryUrl: string;
+  readonly transport: HttpTransport;
+  /** Holds the account key; the client only ever asks it to sign. */
+  readonly signer: Signer;
+  /** The directory carried in state, which saves the directory GET. */
+  readonly directory?: AcmeDirectory;
+  /** A known account: requests are signed with `kid` instead of `jwk`. */
+  readonly accountUrl?: string;
+  /** The last unused `Replay-Nonce` carried from the previous step, which saves a newNonce request. */
+  readonly nonce?: string;
+  /** Retries of one request after `badNonce` problems. @default 5 */
+  readonly maxBadNonceRetries?: number;
+}
+
+type KeyMode = 'jwk' | 'kid';
+type FieldKind = 'string' | 'array' | 'object';
+
+/**
+ * An RFC 8555 client for one account key. It speaks the protocol only: every decision about what
+ * to do next (poll, retry later, give up) belongs to the caller, which gets `Retry-After` on every
+ * result and a typed error for every problem document.
+ *
+ * Guarantees:
+ * - every POST is a flattened JWS (§6.2) signed by `signer`, with `jwk` for newAccount and `kid`
+ *   for everything else; POST-as-GET (§6.3) has an empty payload;
+ * - a nonce is sent at most once; a newNonce request is made only when no unused nonce is at
+ *   hand, and `nonce` always exposes the freshest unused one so the next step can carry it;
+ * - a `badNonce` problem is retried with the nonce from that error response, up to
+ *   `maxBadNonceRetries` times;
+ * - a response is accepted only with the status class and content type RFC 8555 prescribes;
+ *   anything else throws `AcmeProtocolError` (or `AcmeServerError` for a bare 5xx), never
+ *   returns half-parsed data.
+ */
+export class AcmeClient {
+  readonly #directoryUrl: string;
+  readonly #transport: HttpTransport;
+  readonly #signer: Signer;
+  readonly #maxBadNonceRetries: number;
+  #directory: AcmeDirectory | undefined;
+  #accountUrl: string | undefined;
+  #nonce: string | undefined;
+  #jwk: Promise<EcPublicJwk> | undefined;
+
+  constructor(options: AcmeClientOptions) {
+    const retries = options.maxBadNonceRetries ?? DEFAULT_MAX_BAD_NONCE_RETRIES;
+    if (!Number.isInteger(retries) || retries < 0) {
+      throw new InvalidInputError(`maxBadNonceRetries must be a non-negative integer, got ${retries}.`);
+    }
+    this.#directoryUrl = options.directoryUrl;
+    this.#transport = options.transport;
+    this.#signer = options.signer;
+    this.#maxBadNonceRetries = retries;
+    this.#directory = options.directory;
+    this.#accountUrl = options.accountUrl;
+    this.#nonce = parseReplayNonce(options.nonce);
+  }
+
+  /** The last `Replay-Nonce` received and not yet used, to carry to the next step. */
+  get nonce(): string | undefined {
+    return this.#nonce;
+  }
+
+  /** The account URL given in the options or learned from `findAccount`/`createAccount`. */
+  get accountUrl(): string | undefined {
+    return this.#accountUrl;
+  }
+
+  /** The directory: the one from the options, else fetched once and then cached. */
+  async directory(): Promise<AcmeDirectory> {
+    if (this.#directory) return this.#directory;
+    const url = this.#directoryUrl;
+    const response = await this.#send({ method: 'GET', url, headers: { accept: JSON_TYPE } });
+    if (!isSuccess(response.status)) throw errorFromResponse(response, 'GET', url);
+    const body = readJson(response, url);
+    requireFields(body, { newNonce: 'string', newAccount: 'string', newOrder: 'string' }, 'directory', url);
+    this.#directory = body as unknown as AcmeDirectory;
+    return this.#directory;
+  }
+
+  /**
+   * Looks the account key up without creating an account (newAccount with
+   * `onlyReturnExisting`, RFC 8555 §7.3.1). Returns and remembers the account URL, or
+   * `undefined` when the CA answers `accountDoesNotExist`.
+   */
+  async findAccount(): Promise<string | undefined> {
+    const { newAccount } = await this.directory();
+    let response: HttpResponse;
+    try {
+      response = await this.#post(newAccount, { onlyReturnExisting: true }, 'jwk');
+    } catch (error) {
+      if (error instanceof AccountDoesNotExistError) return undefined;
+      throw error;
+    }
+    this.#accountUrl = requireLocation(response, newAccount);
+    return this.#accountUrl;
+  }
+
+  /**
+   * Registers the account key (RFC 8555 §7.3), or returns the existing account if the key is
+   * already registered. Remembers the account URL for later `kid` signatures.
+   */
+  async createAccount(request: {
+    contact?: readonly string[];
+    termsOfServiceAgreed?: boolean;
+  }): Promise<{ url: string; account: AcmeAccount }> {
+    const { newAccount } = await this.directory();
+    const payload = {
+      ...(request.contact ? { contact: request.contact } : {}),
+      ...(request.termsOfServiceAgreed !== undefined
+        ? { termsOfServiceAgreed: request.termsOfServiceAgreed }
+        : {}),
+    };
+    const response = await this.#post(newAccount, payload, 'jwk');
+    const url = requireLocation(response, newAccount);
+    const account = readJson(response, newAccount);
+    requireFields(account, { status: 'string' }, 'account', newAccount);
+    this.#accountUrl = url;
+    return { url, account: account as unknown as AcmeAccount };
+  }
+
+  /** Places an order for DNS identifiers (RFC 8555 §7.4); `location` is the order URL to poll. */
+  async newOrder(identifiers: readonly string[]): Promise<AcmeResult<AcmeOrder> & { location: string }> {
+    if (identifiers.length === 0) throw new InvalidInputError('An order needs at least one DNS identifier.');
+    const { newOrder } = await this.directory();
+    const payload = { identifiers: identifiers.map((value) => ({ type: 'dns', value })) };
+    const response = await this.#post(newOrder, payload, 'kid');
+    const location = requireLocation(response, newOrder);
+    return { ...result(response, readOrder(response, newOrder)), location };
+  }
+
+  /** Fetches an order (POST-as-GET) to poll its status. */
+  async getOrder(url: string): Promise<AcmeResult<AcmeOrder>> {
+    const response = await this.#post(url, undefined, 'kid');
+    return result(response, readOrder(response, url));
+  }
+
+  /** Fetches an authorization (POST-as-GET) with its challenges. */
+  async getAuthorization(url: string): Promise<AcmeResult<AcmeAuthorization>> {
+    const response = await this.#post(url, undefined, 'kid');
+    const body = readJson(response, url);
+    requireFields(
+      body,
+      { identifier: 'object', status: 'string', challenges: 'array' },
+      'authorization',
+      url,
+    );
+    for (const challenge of body.challenges as unknown[]) requireChallenge(challenge, url);
+    return result(response, body as unknown as AcmeAuthorization);
+  }
+
+  /** Tells the CA the challenge is ready to validate (RFC 8555 §7.5.1): POST with payload `{}`. */
+  async answerChallenge(url: string): Promise<AcmeResult<AcmeChallenge>> {
+    const response = await this.#post(url, {}, 'kid');
+    const body = readJson(response, url);
+    requireChallenge(body, url);
+    return result(response, body as unknown as AcmeChallenge);
+  }
+
+  /** Submits the CSR (RFC 8555 §7.4); the returned order is typically `processing` or `valid`. */
+  async finalize(finalizeUrl: string, csrDer: Uint8Array): Promise<AcmeResult<AcmeOrder>> {
+    const response = await this.#post(finalizeUrl, { csr: base64url.encode(csrDer) }, 'kid');
+    return result(response, readOrder(response, finalizeUrl));
+  }
+
+  /**
+   * Downloads the PEM chain (RFC 8555 §7.4.2), leaf first. `alternates` lists the URLs of
+   * alternative chains the CA offers (`Link: rel="alternate"`), resolved to absolute URLs.
+   */
+  async downloadCertificate(url: string): Promise<{ pem: string; alternates: readonly string[] }> {
+    const response = await this.#post(url, undefined, 'kid', PEM_CHAIN);
+    const type = mediaType(response.headers['content-type']);
+    if (type !== PEM_CHAIN) {
+      throw new AcmeProtocolError(
+        `The certificate at ${url} came as ${type ?? 'no content type'}, not ${PEM_CHAIN}.`,
+      );
+    }
+    const alternates = parseLinkHeader(response.headers.link)
+      .filter((link) => link.rel === 'alternate')
+      .map((link) => absoluteUrl(link.url, url));
+    return { pem: response.body, alternates };
+  }
+
+  /** Sends a signed POST, retrying `badNonce` with the nonce that came with the problem. */
+  async #post(
+    url: string,
+    payload: object | undefined,
+    mode: KeyMode,
+    accept?: string,
+  ): Promise<HttpResponse> {
+    const key = await this.#keyReference(mode);
+    for (let attempt = 0; ; attempt += 1) {
+      const nonce = await this.#takeNonce();
+      const jws = await signJws(this.#signer, { nonce, url, ...key }, payload);
+      const response = await this.#send({
+        method: 'POST',
+        url,
+        headers: { 'content-type': JOSE_JSON, ...(accept ? { accept } : {}) },
+        body: JSON.stringify(jws),
+      });
+      if (isSuccess(response.status)) return response;
+      const error = errorFromResponse(response, 'POST', url);
+      if (error instanceof BadNonceError && attempt < this.#maxBadNonceRetries) continue;
+      throw error;
+    }
+  }
+
+  async #keyReference(mode: KeyMode): Promise<JwsKeyReference> {
+    if (mode === 'jwk') {
+      this.#jwk ??= this.#signer.publicJwk();
+      return { jwk: await this.#jwk };
+    }
+    if (!this.#accountUrl) {
+      throw new InvalidInputError(
+        'No ACME account URL is known: pass accountUrl, or call findAccount() or createAccount() first.',
+      );
+    }
+    return { kid: this.#accountUrl };
+  }
+
+  /** Hands out the unused nonce, forgetting it so it is never sent twice; asks newNonce only when there is none. */
+  async #takeNonce(): Promise<string> {
+    if (!this.#nonce) {
+      const { newNonce } = await this.directory();
+      const response = await this.#send({ method: 'HEAD', url: newNonce });
+      if (!isSuccess(response.status)) throw errorFromResponse(response, 'HEAD', newNonce);
+      if (!this.#nonce)
+        throw new AcmeProtocolError(`newNonce (${newNonce}) answered without a valid Replay-Nonce.`);
+    }
+    const nonce = this.#nonce;
+    this.#nonce = undefined;
+    return nonce;
+  }
+
+  /** Every response, error or not, may carry the next nonce (RFC 8555 §6.5). */
+  async #send(request: HttpRequest): Promise<HttpResponse> {
+    const response = await this.#transport.request(request);
+    const nonce = parseReplayNonce(response.headers['replay-nonce']);
+    if (nonce) this.#nonce = nonce;
+    return response;
+  }
+}
+
+function isSuccess(status: number): boolean {
+  return status >= 200 && status < 300;
+}
+
+/** The typed error for a failed response: the problem document if there is one, else the status. */
+function errorFromResponse(response: HttpResponse, method: string, url: string): Error {
+  const type = mediaType(response.headers['content-type']);
+  if (type === PROBLEM_JSON) {
+    const problem = parseProblem(response.body, response.status);
+    if (problem) {
+      const error = problemToError(problem);
+      if (error instanceof RateLimitedError) {
+        error.retryAfterSeconds = parseRetryAfter(response.headers['retry-after'], responseTime(response));
+      }
+      return error;
+    }
+  }
+  const what = `${method} ${url} answered HTTP ${response.status} without an ACME problem document`;
+  if (response.status >= 500)
+    return new AcmeServerError({ type: 'about:blank', status: response.status, detail: what });
+  return new AcmeProtocolError(`${what} (content type ${type ?? 'none'}).`);
+}
+
+function parseProblem(body: string, httpStatus: number): AcmeProblem | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+  if (!isRecord(value)) return undefined;
+  const subproblems = Array.isArray(value.subproblems)
+    ? value.subproblems.filter(isRecord).map(
+        (sub): AcmeSubproblem => ({
+          type: typeof sub.type === 'string' ? sub.type : 'about:blank',
+          ...(typeof sub.detail === 'string' ? { detail: sub.detail } : {}),
+          ...(isRecord(sub.identifier) &&
+          typeof sub.identifier.type === 'string' &&
+          typeof sub.identifier.value === 'string'
+            ? { identifier: { type: sub.identifier.type, value: sub.identifier.value } }
+            : {}),
+        }),
+      )
+    : [];
+  return {
+    // RFC 7807 §4.2: a problem without a type is "about:blank".
+    type: typeof value.type === 'string' ? value.type : 'about:blank',
+    ...(typeof value.detail === 'string' ? { detail: value.detail } : {}),
+    status: typeof value.status === 'number' ? value.status : httpStatus,
+    ...(subproblems.length > 0 ? { subproblems } : {}),
+  };
+}
+
+function readJson(response: HttpResponse, url: string): Record<string, unknown> {
+  const type = mediaType(response.headers['content-type']);
+  if (type !== JSON_TYPE) {
+    throw new AcmeProtocolError(`${url} answered with ${type ?? 'no content type'}, not ${JSON_TYPE}.`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(response.body);
+  } catch (error) {
+    throw new AcmeProtocolError(`${url} answered with JSON that does not parse.`, { cause: error });
+  }
+  if (!isRecord(value)) throw new AcmeProtocolError(`${url} answered with JSON that is not an object.`);
+  return value;
+}
+
+function readOrder(response: HttpResponse, url: string): AcmeOrder {
+  const body = readJson(response, url);
+  requireFields(
+    body,
+    { status: 'string', identifiers: 'array', authorizations: 'array', finalize: 'string' },
+    'order',
+    url,
+  );
+  return body as unknown as AcmeOrder;
+}
+
+function requireChallenge(value: unknown, url: string): void {
+  if (!isRecord(value))
+    throw new AcmeProtocolError(`${url} answered with a challenge that is not an object.`);
+  requireFields(value, { type: 'string', url: 'string', status: 'string' }, 'challenge', url);
+}
+
+/** Checks the fields the callers rely on, so a wrong body fails here and not deep in a later step. */
+function requireFields(
+  value: Record<string, unknown>,
+  fields: Readonly<Record<string, FieldKind>>,
+  what: string,
+  url: string,
+): void {
+  for (const [name, kind] of Object.entries(fields)) {
+    const field = value[name];
+    const ok =
+      kind === 'array' ? Array.isArray(field) : kind === 'object' ? isRecord(field) : typeof field === kind;
+    if (!ok)
+      throw new AcmeProtocolError(`The ${what} from ${url} has no valid "${name}" (${kind} expected).`);
+  }
+}
+
+function requireLocation(response: HttpResponse, url: string): string {
+  const location = response.headers.location?.trim();
+  if (!location)
+    throw new AcmeProtocolError(`${url} answered HTTP ${response.status} without a Location header.`);
+  return absoluteUrl(location, url);
+}
+
+/**
+ * Absolute URLs are kept byte for byte (a `kid` must match what the CA issued, so no
+ * normalisation); relative references are resolved against the request URL (RFC 3986 §5).
+ */
+function absoluteUrl(reference: string, base: string): string {
+  if (URL.canParse(reference)) return reference;
+  if (URL.canParse(reference, base)) return new URL(reference, base).href;
+  throw new AcmeProtocolError(`${base} answered with an unusable URL: ${reference}`);
+}
+
+function result<T>(response: HttpResponse, body: T): AcmeResult<T> {
+  const retryAfterSeconds = parseRetryAfter(response.headers['retry-after'], responseTime(response));
+  return retryAfterSeconds === undefined ? { body } : { body, retryAfterSeconds };
+}
+
+/**
+ * The server's own `Date`, when it sent one, is the reference for an HTTP-date `Retry-After`:
+ * both come from the same clock, so skew between our clock and the CA's cancels out.
+ */
+function responseTime(response: HttpResponse): Date {
+  const now = new Date();
+  const serverDate = response.headers.date ? parseHttpDate(response.headers.date.trim(), now) : undefined;
+  return serverDate === undefined ? now : new Date(serverDate);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

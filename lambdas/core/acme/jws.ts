@@ -1,0 +1,50 @@
+import { base64url } from 'jose';
+import type { EcPublicJwk, Signer } from '../ports.js';
+
+/** RFC 7515 §7.2.2 flattened JSON serialization: the request body of every ACME POST. */
+export interface FlattenedJws {
+  readonly protected: string;
+  readonly payload: string;
+  readonly signature: string;
+}
+
+/** Who signs (RFC 8555 §6.2): the key itself before the account exists, its account URL after. */
+export type JwsKeyReference = { readonly jwk: EcPublicJwk } | { readonly kid: string };
+
+/** The RFC 8555 §6.2 protected header fields that vary per request. */
+export type JwsRequestHeader = { readonly nonce: string; readonly url: string } & JwsKeyReference;
+
+const ES256_SIGNATURE_BYTES = 64;
+
+/**
+ * Signs one ACME request. Built by hand rather than with jose's signers because the key lives
+ * behind `Signer` (AWS KMS in production) and never becomes a `CryptoKey`.
+ *
+ * Guarantees: the protected header holds exactly `alg`, `nonce`, `url` and one of `jwk`/`kid`;
+ * `payload === undefined` produces the empty payload of POST-as-GET (RFC 8555 §6.3), which is
+ * not the same as `{}`; the signature is the signer's raw 64-byte r||s, checked for length so a
+ * DER-encoding signer fails here rather than as a confusing `malformed` from the CA.
+ */
+export async function signJws(
+  signer: Signer,
+  header: JwsRequestHeader,
+  payload: object | undefined,
+): Promise<FlattenedJws> {
+  // Only the public members: a signer's JWK may carry `kid` or `use`, which CAs refuse to see here.
+  const key =
+    'jwk' in header
+      ? { jwk: { kty: header.jwk.kty, crv: header.jwk.crv, x: header.jwk.x, y: header.jwk.y } }
+      : { kid: header.kid };
+  const protectedHeader = base64url.encode(
+    JSON.stringify({ alg: signer.algorithm, nonce: header.nonce, url: header.url, ...key }),
+  );
+  const encodedPayload = payload === undefined ? '' : base64url.encode(JSON.stringify(payload));
+  // Both parts are base64url, so their UTF-8 bytes are the ASCII bytes RFC 7515 §5.1 signs.
+  const signature = await signer.sign(new TextEncoder().encode(`${protectedHeader}.${encodedPayload}`));
+  if (signature.length !== ES256_SIGNATURE_BYTES) {
+    throw new TypeError(
+      `The signer returned a ${signature.length}-byte signature; ES256 needs the 64-byte r||s form, not DER.`,
+    );
+  }
+  return { protected: protectedHeader, payload: encodedPayload, signature: base64url.encode(signature) };
+}

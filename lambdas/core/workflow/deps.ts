@@ -1,0 +1,57 @@
+import { AcmeClient } from '../acme/client.js';
+import type { CertificateImporter, CertificateStore, DnsZones, HttpTransport, Signer } from '../ports.js';
+import type { IssuanceState } from '../state.js';
+
+/** Structured logging as the steps need it; attributes never carry secrets. */
+export interface WorkflowLogger {
+  debug(message: string, attributes?: Record<string, unknown>): void;
+  info(message: string, attributes?: Record<string, unknown>): void;
+  warn(message: string, attributes?: Record<string, unknown>): void;
+}
+
+/** Deployment-wide settings that do not change per execution. */
+export interface WorkflowConfig {
+  /** Used when the execution input names no directory. */
+  readonly defaultDirectoryUrl: string;
+  readonly contactEmail?: string;
+  /** Value of the `acme-aws:managed-by` tag the IAM policy lets us re-import into. */
+  readonly managedByTag: string;
+  /** Seconds between Route 53 GetChange polls. */
+  readonly dnsPollSeconds: number;
+  /** Seconds between order polls when the CA sends no Retry-After. */
+  readonly orderPollSeconds: number;
+  /** Polls allowed per waiting loop before the issuance fails. */
+  readonly maxPolls: number;
+}
+
+/** Everything a step may use; each step takes only the ports it needs. */
+export interface StepDeps {
+  readonly transport: HttpTransport;
+  readonly signer: Signer;
+  readonly store: CertificateStore;
+  readonly dns: DnsZones;
+  readonly importer: CertificateImporter;
+  readonly config: WorkflowConfig;
+  readonly log: WorkflowLogger;
+}
+
+/** An ACME client resuming where the previous step stopped: same directory, account and nonce. */
+export function resumeAcmeClient(
+  state: IssuanceState,
+  deps: Pick<StepDeps, 'transport' | 'signer'>,
+): AcmeClient {
+  return new AcmeClient({
+    directoryUrl: state.directoryUrl,
+    transport: deps.transport,
+    signer: deps.signer,
+    ...(state.directory ? { directory: state.directory } : {}),
+    ...(state.accountUrl ? { accountUrl: state.accountUrl } : {}),
+    ...(state.nonce ? { nonce: state.nonce } : {}),
+  });
+}
+
+/** The state fields every step refreshes after talking to the CA. */
+export function carryNonce(client: AcmeClient): { nonce?: string } {
+  const nonce = client.nonce;
+  return nonce ? { nonce } : {};
+}

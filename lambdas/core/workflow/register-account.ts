@@ -1,0 +1,54 @@
+import { AcmeClient } from '../acme/client.js';
+import { jwkThumbprint } from '../acme/key-authorization.js';
+import type { IssuanceState } from '../state.js';
+import { carryNonce, type StepDeps } from './deps.js';
+import { parseIssuanceInput } from './input.js';
+import { accountRecordKey } from './store-keys.js';
+
+interface AccountRecord {
+  readonly directoryUrl: string;
+  readonly accountUrl: string;
+}
+
+/**
+ * RegisterAccount: validates the input, then makes sure the CA knows our KMS-held key.
+ * A recorded account URL costs no ACME request; otherwise it looks the key up with
+ * `onlyReturnExisting` and creates the account only when the CA has none.
+ */
+export async function registerAccount(
+  raw: unknown,
+  deps: Pick<StepDeps, 'transport' | 'signer' | 'store' | 'config' | 'log'>,
+): Promise<IssuanceState> {
+  const state = parseIssuanceInput(raw, deps.config);
+  const client = new AcmeClient({
+    directoryUrl: state.directoryUrl,
+    transport: deps.transport,
+    signer: deps.signer,
+  });
+  const directory = await client.directory();
+
+  const thumbprint = await jwkThumbprint(await deps.signer.publicJwk());
+  const recordKey = accountRecordKey(state.directoryUrl, thumbprint);
+  const recorded = await deps.store.get(recordKey);
+  if (recorded) {
+    const record = JSON.parse(recorded) as AccountRecord;
+    deps.log.info('Using the recorded ACME account', { accountUrl: record.accountUrl });
+    return { ...state, directory, accountUrl: record.accountUrl, ...carryNonce(client) };
+  }
+
+  let accountUrl = await client.findAccount();
+  if (accountUrl) {
+    deps.log.info('Found the existing ACME account for this key', { accountUrl });
+  } else {
+    const contact = deps.config.contactEmail ? [`mailto:${deps.config.contactEmail}`] : undefined;
+    const created = await client.createAccount({
+      termsOfServiceAgreed: true,
+      ...(contact ? { contact } : {}),
+    });
+    accountUrl = created.url;
+    deps.log.info('Created an ACME account', { accountUrl });
+  }
+  const record: AccountRecord = { directoryUrl: state.directoryUrl, accountUrl };
+  await deps.store.put(recordKey, JSON.stringify(record), 'application/json');
+  return { ...state, directory, accountUrl, ...carryNonce(client) };
+}

@@ -1,0 +1,382 @@
+import { fileURLToPath } from 'node:url';
+import { Annotations, Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
+import { Construct } from 'constructs';
+import { LETS_ENCRYPT_PRODUCTION, STEP_HANDLERS, type StepName } from './steps.js';
+
+/** Error names worth retrying with backoff; mirrors `TRANSIENT_ERROR_NAMES` in the core. */
+const TRANSIENT_ERRORS = ['AcmeServerError', 'AcmeConnectionError', 'BadNonceError', 'AwsTransientError'];
+
+/** The tag key that marks ACM certificates this construct may re-import into. */
+export const MANAGED_BY_TAG = 'acme-aws:managed-by';
+
+export interface AcmeCertificatesProps {
+  /**
+   * The ACME directory of the CA. Must be HTTPS.
+   * @default Let's Encrypt production (`LETS_ENCRYPT_PRODUCTION`); use `LETS_ENCRYPT_STAGING` first.
+   */
+  readonly directoryUrl?: string;
+  /**
+   * Contact email registered with the CA account, for expiry and policy notices.
+   * @default no contact
+   */
+  readonly contactEmail?: string;
+  /**
+   * Route 53 hosted zone ids the workflow may write `_acme-challenge` TXT records into.
+   * Writes are limited to these zones, to TXT records, and to names under `_acme-challenge.`.
+   * @default every hosted zone in the account (with the same record-type and name limits)
+   */
+  readonly hostedZoneIds?: readonly string[];
+  /**
+   * Log level of the Lambda functions. Logs never contain keys.
+   * @default 'INFO'
+   */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /**
+   * How long the Lambdas wait for one ACME or AWS call before giving up.
+   * @default Duration.seconds(60)
+   */
+  readonly functionTimeout?: Duration;
+}
+
+/**
+ * Everything one ACME CA account needs on AWS: the KMS-held account key, the encrypted
+ * certificate store, one Lambda per workflow step and the Standard state machine that sequences
+ * them. Start an execution with `{ certificateId, domains }` to issue or renew into ACM.
+ */
+export class AcmeCertificates extends Construct {
+  /** The ACME account key: ECC_NIST_P256, SIGN_VERIFY, retained on delete. */
+  readonly accountKey: kms.Key;
+  /** Encrypts the certificate store. */
+  readonly storeKey: kms.Key;
+  /** Issued chains and encrypted private keys, so an import can be retried without reissuing. */
+  readonly certificateStore: s3.Bucket;
+  readonly stateMachine: sfn.StateMachine;
+  readonly functions: Readonly<Record<StepName, nodejs.NodejsFunction>>;
+
+  constructor(scope: Construct, id: string, props: AcmeCertificatesProps = {}) {
+    super(scope, id);
+    const directoryUrl = props.directoryUrl ?? LETS_ENCRYPT_PRODUCTION;
+    validateDirectoryUrl(directoryUrl);
+    const managedByTag = Names.uniqueId(this);
+
+    this.accountKey = new kms.Key(this, 'AccountKey', {
+      description: 'ACME account key: every JWS to the CA is signed here; the key never leaves KMS',
+      keySpec: kms.KeySpec.ECC_NIST_P256,
+      keyUsage: kms.KeyUsage.SIGN_VERIFY,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.storeKey = new kms.Key(this, 'StoreKey', {
+      description: 'Encrypts issued certificates and their private keys in the certificate store',
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.certificateStore = new s3.Bucket(this, 'CertificateStore', {
+      encryption: s3.BucketEncryption.KMS,
+      encryptionKey: this.storeKey,
+      bucketKeyEnabled: true,
+      versioned: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      enforceSSL: true,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(90) }],
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    this.certificateStore.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyObjectsNotEncryptedWithKms',
+        effect: iam.Effect.DENY,
+        principals: [new iam.AnyPrincipal()],
+        actions: ['s3:PutObject'],
+        resources: [this.certificateStore.arnForObjects('*')],
+        conditions: { StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' } },
+      }),
+    );
+
+    const environment: Record<string, string> = {
+      ACME_DIRECTORY_URL: directoryUrl,
+      ACCOUNT_KEY_ID: this.accountKey.keyId,
+      CERT_STORE_BUCKET: this.certificateStore.bucketName,
+      CERT_STORE_KMS_KEY_ID: this.storeKey.keyArn,
+      ACM_MANAGED_BY_TAG: managedByTag,
+      POWERTOOLS_SERVICE_NAME: 'acme-aws',
+      POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
+      ...(props.contactEmail ? { CONTACT_EMAIL: props.contactEmail } : {}),
+    };
+    const timeout = props.functionTimeout ?? Duration.seconds(60);
+    const makeFunction = (step: StepName): nodejs.NodejsFunction => {
+      const folder = STEP_HANDLERS[step];
+      return new nodejs.NodejsFunction(this, `${step}Function`, {
+        description: `ACME workflow step ${step}`,
+        entry: fileURLToPath(new URL(`../lambdas/${folder}/handler.ts`, import.meta.url)),
+        handler: 'handler',
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: 256,
+        timeout,
+        environment: { ...environment, ACME_STEP: folder },
+        logGroup: new logs.LogGroup(this, `${step}Logs`, {
+          retention: logs.RetentionDays.ONE_MONTH,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+        depsLockFilePath: fileURLToPath(new URL('../package-lock.json', import.meta.url)),
+        bundling: {
+          format: nodejs.OutputFormat.ESM,
+          target: 'node22',
+          minify: true,
+          sourceMap: false,
+          mainFields: ['module', 'main'],
+          // Some dependencies still call require(); ESM bundles need it defined.
+          banner:
+            "import{createRequire as __acmeCreateRequire}from'node:module';const require=__acmeCreateRequire(import.meta.url);",
+        },
+      });
+    };
+    const functions = Object.fromEntries(
+      (Object.keys(STEP_HANDLERS) as StepName[]).map((step) => [step, makeFunction(step)]),
+    ) as Record<StepName, nodejs.NodejsFunction>;
+    this.functions = functions;
+
+    this.grantPermissions(functions, props.hostedZoneIds, managedByTag);
+    this.stateMachine = this.buildStateMachine(functions);
+  }
+
+  /** Lets `grantee` read issued certificates and keys (for workloads outside ACM). */
+  grantReadCertificates(grantee: iam.IGrantable): void {
+    this.allowStore(grantee, 'certificates/*', ['read']);
+  }
+
+  /**
+   * Grants exactly the object and key actions a step needs under one prefix of the store,
+   * instead of the `s3:GetObject*`-style wildcards of `Bucket.grantRead`.
+   */
+  private allowStore(grantee: iam.IGrantable, prefix: string, access: readonly ('read' | 'write')[]): void {
+    const objects = [this.certificateStore.arnForObjects(prefix)];
+    if (access.includes('read')) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['s3:GetObject'], resources: objects }),
+      );
+      // Without ListBucket, S3 answers a missing object with 403 instead of 404, and a first
+      // run could not tell "not there yet" from "not allowed".
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({
+          actions: ['s3:ListBucket'],
+          resources: [this.certificateStore.bucketArn],
+          conditions: { StringLike: { 's3:prefix': [prefix] } },
+        }),
+      );
+      this.storeKey.grant(grantee, 'kms:Decrypt');
+    }
+    if (access.includes('write')) {
+      grantee.grantPrincipal.addToPrincipalPolicy(
+        new iam.PolicyStatement({ actions: ['s3:PutObject'], resources: objects }),
+      );
+      this.storeKey.grant(grantee, 'kms:GenerateDataKey');
+    }
+  }
+
+  private grantPermissions(
+    fns: Record<StepName, nodejs.NodejsFunction>,
+    hostedZoneIds: readonly string[] | undefined,
+    managedByTag: string,
+  ): void {
+    const signingSteps: StepName[] = [
+      'RegisterAccount',
+      'CreateOrder',
+      'AnswerChallenges',
+      'WaitForAuthorizations',
+      'Finalize',
+      'WaitForCertificate',
+    ];
+    for (const step of signingSteps) this.accountKey.grant(fns[step], 'kms:Sign', 'kms:GetPublicKey');
+
+    this.allowStore(fns.RegisterAccount, 'accounts/*', ['read', 'write']);
+    this.allowStore(fns.Finalize, 'orders/*', ['write']);
+    this.allowStore(fns.WaitForCertificate, 'orders/*', ['read']);
+    this.allowStore(fns.WaitForCertificate, 'certificates/*', ['write']);
+    this.allowStore(fns.ImportToAcm, 'certificates/*', ['read', 'write']);
+
+    fns.CreateOrder.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['route53:ListHostedZones'], resources: ['*'] }),
+    );
+    const zoneArns =
+      hostedZoneIds && hostedZoneIds.length > 0
+        ? hostedZoneIds.map(
+            (zoneId) => `arn:aws:route53:::hostedzone/${zoneId.replace(/^\/?hostedzone\//, '')}`,
+          )
+        : ['arn:aws:route53:::hostedzone/*'];
+    if (!hostedZoneIds || hostedZoneIds.length === 0) {
+      Annotations.of(this).addWarningV2(
+        'acme-aws:hostedZoneIds',
+        'No hostedZoneIds given: the workflow may write _acme-challenge TXT records in every hosted zone of the account. Set hostedZoneIds to limit it.',
+      );
+    }
+    const changeTxt = (actions: string[]) =>
+      new iam.PolicyStatement({
+        actions: ['route53:ChangeResourceRecordSets'],
+        resources: zoneArns,
+        conditions: {
+          'ForAllValues:StringEquals': {
+            'route53:ChangeResourceRecordSetsRecordTypes': ['TXT'],
+            'route53:ChangeResourceRecordSetsActions': actions,
+          },
+          'ForAllValues:StringLike': {
+            'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['_acme-challenge.*'],
+          },
+        },
+      });
+    const listRecords = new iam.PolicyStatement({
+      actions: ['route53:ListResourceRecordSets'],
+      resources: zoneArns,
+    });
+    fns.PublishChallenges.addToRolePolicy(listRecords);
+    fns.PublishChallenges.addToRolePolicy(changeTxt(['UPSERT']));
+    fns.Cleanup.addToRolePolicy(listRecords);
+    fns.Cleanup.addToRolePolicy(changeTxt(['UPSERT', 'DELETE']));
+    fns.WaitForDnsSync.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['route53:GetChange'], resources: ['arn:aws:route53:::change/*'] }),
+    );
+
+    const stack = Stack.of(this);
+    fns.ImportToAcm.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ImportNewTaggedCertificates',
+        actions: ['acm:ImportCertificate', 'acm:AddTagsToCertificate'],
+        resources: ['*'],
+        conditions: { StringEquals: { [`aws:RequestTag/${MANAGED_BY_TAG}`]: managedByTag } },
+      }),
+    );
+    fns.ImportToAcm.addToRolePolicy(
+      new iam.PolicyStatement({
+        sid: 'ReimportOwnCertificates',
+        actions: ['acm:ImportCertificate', 'acm:AddTagsToCertificate'],
+        resources: [stack.formatArn({ service: 'acm', resource: 'certificate', resourceName: '*' })],
+        conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_BY_TAG}`]: managedByTag } },
+      }),
+    );
+  }
+
+  private buildStateMachine(fns: Record<StepName, nodejs.NodejsFunction>): sfn.StateMachine {
+    const failed = new sfn.Fail(this, 'IssuanceFailed', {
+      comment: 'The step that failed, and the ACME problem or AWS error it raised',
+      errorPath: '$.error.Error',
+      causePath: '$.error.Cause',
+    });
+    const cleanupFailed = new sfn.Fail(this, 'CleanupFailed', {
+      comment: 'TXT records could not be removed; the earlier outcome is in the execution history',
+      errorPath: '$.cleanupError.Error',
+      causePath: '$.cleanupError.Cause',
+    });
+    const succeeded = new sfn.Succeed(this, 'Issued');
+
+    const cleanup = this.task('Cleanup', fns.Cleanup);
+    cleanup.addCatch(cleanupFailed, { resultPath: '$.cleanupError' });
+    cleanup.next(
+      new sfn.Choice(this, 'Outcome').when(sfn.Condition.isPresent('$.error'), failed).otherwise(succeeded),
+    );
+
+    const step = (name: StepName): tasks.LambdaInvoke => {
+      const task = this.task(name, fns[name]);
+      task.addCatch(cleanup, { resultPath: '$.error' });
+      return task;
+    };
+    const pause = (id: string) =>
+      new sfn.Wait(this, id, { time: sfn.WaitTime.secondsPath('$.retryAfterSeconds') });
+
+    const registerAccount = step('RegisterAccount');
+    const createOrder = step('CreateOrder');
+    const publishChallenges = step('PublishChallenges');
+    const waitForDnsSync = step('WaitForDnsSync');
+    const answerChallenges = step('AnswerChallenges');
+    const waitForAuthorizations = step('WaitForAuthorizations');
+    const finalize = step('Finalize');
+    const waitForCertificate = step('WaitForCertificate');
+    const importToAcm = step('ImportToAcm');
+
+    const dnsPause = pause('PauseForDnsSync').next(waitForDnsSync);
+    const dnsInSync = new sfn.Choice(this, 'DnsInSync?')
+      .when(sfn.Condition.booleanEquals('$.dnsInSync', true), answerChallenges)
+      .otherwise(dnsPause);
+    const authorizationsPause = pause('PauseForAuthorizations').next(waitForAuthorizations);
+    const orderReady = new sfn.Choice(this, 'OrderReady?')
+      .when(
+        sfn.Condition.or(
+          sfn.Condition.stringEquals('$.order.status', 'ready'),
+          sfn.Condition.stringEquals('$.order.status', 'processing'),
+          sfn.Condition.stringEquals('$.order.status', 'valid'),
+        ),
+        finalize,
+      )
+      .otherwise(authorizationsPause);
+    const certificatePause = pause('PauseForCertificate').next(waitForCertificate);
+    const certificateReady = new sfn.Choice(this, 'CertificateReady?')
+      .when(sfn.Condition.isPresent('$.certificate'), importToAcm)
+      .when(sfn.Condition.stringEquals('$.order.status', 'valid'), waitForCertificate)
+      .otherwise(certificatePause);
+
+    registerAccount.next(createOrder).next(publishChallenges).next(dnsInSync);
+    waitForDnsSync.next(dnsInSync);
+    answerChallenges.next(orderReady);
+    waitForAuthorizations.next(orderReady);
+    finalize.next(certificateReady);
+    waitForCertificate.next(certificateReady);
+    importToAcm.next(cleanup);
+
+    return new sfn.StateMachine(this, 'Issuance', {
+      stateMachineType: sfn.StateMachineType.STANDARD,
+      comment: 'One ACME issuance or renewal: account, order, dns-01 in Route 53, finalize, import into ACM',
+      definitionBody: sfn.DefinitionBody.fromChainable(registerAccount),
+      timeout: Duration.hours(2),
+      logs: {
+        destination: new logs.LogGroup(this, 'IssuanceLogs', {
+          retention: logs.RetentionDays.THREE_MONTHS,
+          removalPolicy: RemovalPolicy.DESTROY,
+        }),
+        level: sfn.LogLevel.ERROR,
+        includeExecutionData: false,
+      },
+      tracingEnabled: true,
+    });
+  }
+
+  private task(name: StepName, fn: lambda.IFunction): tasks.LambdaInvoke {
+    const task = new tasks.LambdaInvoke(this, name, {
+      lambdaFunction: fn,
+      payloadResponseOnly: true,
+      retryOnServiceExceptions: true,
+      comment: `Runs lambdas/${STEP_HANDLERS[name]}`,
+    });
+    task.addRetry({
+      errors: TRANSIENT_ERRORS,
+      interval: Duration.seconds(2),
+      backoffRate: 2,
+      maxAttempts: 5,
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+    return task;
+  }
+}
+
+/** Refuses a directory URL that is not HTTPS at synth, naming the prop and the fix. */
+function validateDirectoryUrl(directoryUrl: string): void {
+  let url: URL;
+  try {
+    url = new URL(directoryUrl);
+  } catch {
+    throw new Error(
+      `AcmeCertificates: directoryUrl "${directoryUrl}" is not a URL. Use the CA's ACME directory, e.g. ${LETS_ENCRYPT_PRODUCTION}`,
+    );
+  }
+  if (url.protocol !== 'https:') {
+    throw new Error(
+      `AcmeCertificates: directoryUrl "${directoryUrl}" must use https:. ACME requires TLS to the CA.`,
+    );
+  }
+}

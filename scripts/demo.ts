@@ -1,0 +1,182 @@
+/**
+ * `npm run demo`: one full issuance on this machine. A real ACME CA (Debian's Pebble) and real
+ * DNS (pebble-challtestsrv), the synthesized Step Functions definition run locally with every real
+ * Lambda handler, and AWS (KMS, Route 53, ACM, S3) faked at the SDK boundary.
+ *
+ *   npm run demo -- [--domains a.example,*.a.example] [--key-type EC_P256|RSA_2048]
+ *                   [--certificate-id ID] [--out DIR] [--json] [--verbose]
+ *
+ * Reuses a running CA when ACME_DIRECTORY_URL, ACME_CA_BUNDLE, CHALLTESTSRV_URL and DNS_RESOLVER
+ * are all set; otherwise starts its own on loopback.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { Resolver } from 'node:dns/promises';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import '../test/setup/polyfills.js';
+
+const realStdoutWrite = process.stdout.write.bind(process.stdout);
+
+function fail(message: string): never {
+  process.stderr.write(`demo: ${message}\n`);
+  process.exit(1);
+}
+
+const { values } = parseArgs({
+  options: {
+    domains: { type: 'string', default: 'example.org,*.example.org' },
+    'key-type': { type: 'string', default: 'EC_P256' },
+    'certificate-id': { type: 'string', default: 'demo' },
+    out: { type: 'string', default: '.demo' },
+    json: { type: 'boolean', default: false },
+    verbose: { type: 'boolean', short: 'v', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (values.help) {
+  process.stdout.write(
+    'npm run demo -- [--domains a.example,*.a.example] [--key-type EC_P256|RSA_2048] [--certificate-id ID] [--out DIR] [--json] [--verbose]\n',
+  );
+  process.exit(0);
+}
+const domains = values.domains
+  .split(',')
+  .map((domain) => domain.trim())
+  .filter(Boolean);
+if (domains.length === 0) fail('--domains needs at least one name, e.g. --domains example.org,*.example.org');
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+// In --json mode stdout carries exactly one JSON object; handler logs go to stderr.
+if (values.json) {
+  process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) =>
+    (process.stderr.write as (...args: unknown[]) => boolean)(chunk, ...rest)) as typeof process.stdout.write;
+}
+// The handlers' structured logs are there with --verbose; otherwise only warnings and errors.
+const logLevel = values.verbose ? 'DEBUG' : 'WARN';
+
+const reuse = ['ACME_DIRECTORY_URL', 'ACME_CA_BUNDLE', 'CHALLTESTSRV_URL', 'DNS_RESOLVER'].every(
+  (name) => process.env[name],
+);
+
+const { isPebbleInstalled, startPebble } = await import('../test/harness/pebble.js');
+if (!reuse && !isPebbleInstalled()) ensurePebble();
+
+const started = Date.now();
+const pebble = reuse
+  ? undefined
+  : await startPebble({ env: { PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' } });
+const ca = reuse
+  ? {
+      directoryUrl: String(process.env.ACME_DIRECTORY_URL),
+      caBundlePath: String(process.env.ACME_CA_BUNDLE),
+      challtestsrvUrl: String(process.env.CHALLTESTSRV_URL),
+      dnsResolver: String(process.env.DNS_RESOLVER),
+    }
+  : (pebble as NonNullable<typeof pebble>);
+say(reuse ? `Using the running CA at ${ca.directoryUrl}` : `Started Pebble at ${ca.directoryUrl}`);
+
+const { synthesizeWorkflow } = await import('../test/harness/state-machine.js');
+const { installLocalAws, runLocalIssuance } = await import('../test/harness/local-issuance.js');
+const workflow = synthesizeWorkflow();
+const aws = installLocalAws(ca, domains);
+try {
+  const run = await runLocalIssuance({
+    workflow,
+    ca,
+    aws,
+    input: { certificateId: values['certificate-id'], domains, keyType: values['key-type'] },
+    environment: { POWERTOOLS_LOG_LEVEL: logLevel },
+  });
+  if (run.execution.status !== 'SUCCEEDED') {
+    fail(`issuance failed: ${run.execution.error?.name}: ${run.execution.error?.cause}`);
+  }
+  const { certificateArn } = run.execution.output as { certificateArn: string };
+  const imported = aws.acm.certificates.get(certificateArn);
+  if (!imported) fail(`ACM has no certificate at ${certificateArn}`);
+  const leaf = new X509Certificate(imported.certificatePem);
+  const outDir = resolve(values.out);
+  mkdirSync(outDir, { recursive: true });
+  const fullchainPath = resolve(outDir, 'fullchain.pem');
+  writeFileSync(fullchainPath, `${imported.certificatePem.trim()}\n${imported.chainPem.trim()}\n`);
+  const leftoverTxt = await countLeftoverTxt(ca.dnsResolver, domains);
+
+  const summary = {
+    domains,
+    certificateArn,
+    serial: leaf.serialNumber.toLowerCase(),
+    notAfter: new Date(leaf.validTo).toISOString(),
+    durationMs: Date.now() - started,
+    executionMs: run.execution.durationMs,
+    acmeRequests: run.acmeRequests,
+    kmsSignCalls: run.kmsSignCalls,
+    route53ChangeCalls: run.route53ChangeCalls,
+    route53GetChangeCalls: run.route53GetChangeCalls,
+    acmCalls: run.acmCalls,
+    stateTransitions: run.execution.stateTransitions,
+    steps: run.execution.steps.map((step) => ({ name: step.name, ms: step.ms, runs: step.runs })),
+    txtRecordsLeft: leftoverTxt,
+    fullchainPath,
+  };
+  if (values.json) {
+    realStdoutWrite(`${JSON.stringify(summary)}\n`);
+  } else {
+    const lines = [
+      '',
+      `Issued a certificate for ${domains.join(', ')}`,
+      `  ACM ARN         ${certificateArn}`,
+      `  serial          ${summary.serial}`,
+      `  not after       ${summary.notAfter}`,
+      `  written to      ${fullchainPath}`,
+      '',
+      'Steps (Lambda time, local):',
+      ...summary.steps.map(
+        (step) =>
+          `  ${step.name.padEnd(24)} ${String(step.ms).padStart(6)} ms${step.runs > 1 ? `  (${step.runs} runs)` : ''}`,
+      ),
+      '',
+      `  ACME requests   ${summary.acmeRequests}`,
+      `  KMS Sign calls  ${summary.kmsSignCalls}`,
+      `  Route 53 changes ${summary.route53ChangeCalls} (GetChange polls ${summary.route53GetChangeCalls})`,
+      `  State transitions ${summary.stateTransitions}`,
+      `  TXT records left ${summary.txtRecordsLeft}`,
+      `  Total           ${summary.durationMs} ms`,
+      '',
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
+} finally {
+  aws.restore();
+  await pebble?.stop();
+}
+
+/** Asks the CA's DNS server directly whether any challenge record is still there. */
+async function countLeftoverTxt(resolverAddress: string, names: readonly string[]): Promise<number> {
+  const resolver = new Resolver();
+  resolver.setServers([resolverAddress]);
+  let left = 0;
+  for (const name of new Set(names.map((domain) => `_acme-challenge.${domain.replace(/^\*\./, '')}`))) {
+    try {
+      left += (await resolver.resolveTxt(name)).length;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code !== 'ENODATA' && code !== 'ENOTFOUND') throw error;
+    }
+  }
+  return left;
+}
+
+/** Installs Debian's pebble when we can (root with apt-get), otherwise says exactly what to run. */
+function ensurePebble(): void {
+  const command = 'apt-get update && apt-get install -y pebble';
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
+  if (!isRoot || !hasApt) {
+    fail(
+      `pebble is not installed. Install Debian's package, then run the demo again:\n\n  sudo sh -c '${command}'\n`,
+    );
+  }
+  say(`pebble is not installed; installing Debian's package as root: ${command}`);
+  execFileSync('sh', ['-c', command], { stdio: ['ignore', process.stderr, process.stderr] });
+}

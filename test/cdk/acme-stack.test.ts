@@ -1,0 +1,225 @@
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { AcmeStack } from '../../lib/acme-stack.js';
+import { stackPropsFromContext } from '../../lib/context.js';
+import { LETS_ENCRYPT_STAGING, STEP_HANDLERS } from '../../lib/steps.js';
+import { synthesizeWorkflow } from '../harness/state-machine.js';
+
+type Statement = { Action: string | string[]; Resource: unknown; Condition?: Record<string, unknown> };
+
+function synth(acme: ConstructorParameters<typeof AcmeStack>[2]['acme']): Template {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new AcmeStack(app, 'Test', { acme, env: { account: '123456789012', region: 'eu-west-1' } });
+  return Template.fromStack(stack);
+}
+
+function statementsOf(template: Template, step: string): Statement[] {
+  const functions = template.findResources('AWS::Lambda::Function', {
+    Properties: { Environment: { Variables: { ACME_STEP: step } } },
+  });
+  const [fn] = Object.values(functions) as { Properties: { Role: { 'Fn::GetAtt': [string, string] } } }[];
+  if (!fn) throw new Error(`no function for ${step}`);
+  const roleId = fn.Properties.Role['Fn::GetAtt'][0];
+  const policies = template.findResources('AWS::IAM::Policy');
+  return Object.values(policies)
+    .filter((policy) =>
+      (policy as { Properties: { Roles: { Ref: string }[] } }).Properties.Roles.some(
+        (role) => role.Ref === roleId,
+      ),
+    )
+    .flatMap(
+      (policy) =>
+        (policy as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument
+          .Statement,
+    );
+}
+
+function actionsOf(template: Template, step: string): string[] {
+  return statementsOf(template, step).flatMap((statement) =>
+    Array.isArray(statement.Action) ? statement.Action : [statement.Action],
+  );
+}
+
+describe('AcmeCertificates stack', () => {
+  let template: Template;
+  beforeAll(() => {
+    template = synth({ directoryUrl: LETS_ENCRYPT_STAGING, hostedZoneIds: ['Z111', 'Z222'] });
+  });
+
+  it('creates the account key as a retained ECC_NIST_P256 signing key', () => {
+    template.hasResource('AWS::KMS::Key', {
+      Properties: { KeySpec: 'ECC_NIST_P256', KeyUsage: 'SIGN_VERIFY' },
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+    });
+  });
+
+  it('keeps certificates in a versioned, private, KMS-encrypted, TLS-only bucket', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      VersioningConfiguration: { Status: 'Enabled' },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [
+          { ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms' }, BucketKeyEnabled: true },
+        ],
+      },
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({
+            Effect: 'Deny',
+            Action: 's3:PutObject',
+            Condition: { StringNotEquals: { 's3:x-amz-server-side-encryption': 'aws:kms' } },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('bundles one Node 22 function per step, each with its own role', () => {
+    const functions = Object.values(template.findResources('AWS::Lambda::Function')) as {
+      Properties: { Runtime: string; Role: unknown; Environment: { Variables: Record<string, unknown> } };
+    }[];
+    const steps = functions.map((fn) => fn.Properties.Environment.Variables.ACME_STEP).sort();
+    expect(steps).toEqual(Object.values(STEP_HANDLERS).sort());
+    expect(new Set(functions.map((fn) => JSON.stringify(fn.Properties.Role))).size).toBe(functions.length);
+    for (const fn of functions) expect(fn.Properties.Runtime).toBe('nodejs22.x');
+  });
+
+  it('lets only the steps that talk to the CA sign with the account key', () => {
+    const signers = Object.entries(STEP_HANDLERS)
+      .filter(([, folder]) => actionsOf(template, folder).includes('kms:Sign'))
+      .map(([name]) => name)
+      .sort();
+    expect(signers).toEqual(
+      [
+        'AnswerChallenges',
+        'CreateOrder',
+        'Finalize',
+        'RegisterAccount',
+        'WaitForAuthorizations',
+        'WaitForCertificate',
+      ].sort(),
+    );
+  });
+
+  it('limits Route 53 writes to the configured zones, TXT records and _acme-challenge names', () => {
+    for (const step of ['publish-challenges', 'cleanup']) {
+      const changes = statementsOf(template, step).filter((statement) =>
+        [statement.Action].flat().includes('route53:ChangeResourceRecordSets'),
+      );
+      expect(changes).toHaveLength(1);
+      const [change] = changes;
+      expect(change?.Resource).toEqual([
+        'arn:aws:route53:::hostedzone/Z111',
+        'arn:aws:route53:::hostedzone/Z222',
+      ]);
+      expect(change?.Condition).toMatchObject({
+        'ForAllValues:StringEquals': { 'route53:ChangeResourceRecordSetsRecordTypes': ['TXT'] },
+        'ForAllValues:StringLike': {
+          'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['_acme-challenge.*'],
+        },
+      });
+    }
+    const otherSteps = Object.values(STEP_HANDLERS).filter(
+      (step) => !['publish-challenges', 'cleanup'].includes(step),
+    );
+    for (const step of otherSteps)
+      expect(actionsOf(template, step)).not.toContain('route53:ChangeResourceRecordSets');
+  });
+
+  it('imports into ACM only under the managed-by tag', () => {
+    const statements = statementsOf(template, 'import-to-acm').filter((statement) =>
+      [statement.Action].flat().includes('acm:ImportCertificate'),
+    );
+    expect(statements).toHaveLength(2);
+    for (const statement of statements) {
+      expect(JSON.stringify(statement.Condition)).toContain('acme-aws:managed-by');
+    }
+  });
+
+  it('never grants a wildcard action', () => {
+    for (const step of Object.values(STEP_HANDLERS)) {
+      for (const action of actionsOf(template, step)) expect(action).not.toMatch(/\*$/);
+    }
+  });
+
+  it('refuses a plain-HTTP directory at synth, naming the prop', () => {
+    expect(() => synth({ directoryUrl: 'http://acme.example/dir' })).toThrow(
+      /directoryUrl .* must use https:/,
+    );
+  });
+
+  it('reads deploy settings from context, including Let’s Encrypt by name', () => {
+    const context: Record<string, unknown> = {
+      directoryUrl: 'letsencrypt-staging',
+      contactEmail: 'ops@example.org',
+      hostedZoneIds: 'Z1,Z2',
+      domains: 'example.org,*.example.org',
+    };
+    expect(stackPropsFromContext((key) => context[key])).toEqual({
+      acme: {
+        directoryUrl: LETS_ENCRYPT_STAGING,
+        contactEmail: 'ops@example.org',
+        hostedZoneIds: ['Z1', 'Z2'],
+      },
+      exampleDomains: ['example.org', '*.example.org'],
+    });
+  });
+});
+
+describe('issuance state machine definition', () => {
+  const workflow = synthesizeWorkflow();
+  const states = workflow.definition.States;
+
+  it('names every step so the console reads as the workflow', () => {
+    expect(Object.keys(workflow.taskHandlers).sort()).toEqual(Object.keys(STEP_HANDLERS).sort());
+    expect(workflow.definition.StartAt).toBe('RegisterAccount');
+  });
+
+  it('routes every failure of every step through Cleanup, keeping the error', () => {
+    for (const name of Object.keys(STEP_HANDLERS).filter((step) => step !== 'Cleanup')) {
+      expect(states[name]?.Catch).toEqual([
+        expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'Cleanup', ResultPath: '$.error' }),
+      ]);
+    }
+    expect(states.IssuanceFailed).toMatchObject({
+      Type: 'Fail',
+      ErrorPath: '$.error.Error',
+      CausePath: '$.error.Cause',
+    });
+  });
+
+  it('retries transient errors with jittered exponential backoff', () => {
+    for (const name of Object.keys(STEP_HANDLERS)) {
+      const retriers = states[name]?.Retry as {
+        ErrorEquals: string[];
+        BackoffRate: number;
+        JitterStrategy?: string;
+      }[];
+      const transient = retriers.find((retrier) => retrier.ErrorEquals.includes('AwsTransientError'));
+      expect(transient).toMatchObject({ BackoffRate: 2, JitterStrategy: 'FULL' });
+      expect(transient?.ErrorEquals).toEqual(
+        expect.arrayContaining(['AcmeServerError', 'AcmeConnectionError', 'BadNonceError']),
+      );
+    }
+  });
+
+  it('waits in Wait states driven by the state, never inside a Lambda', () => {
+    expect([...workflow.waitStates].sort()).toEqual([
+      'PauseForAuthorizations',
+      'PauseForCertificate',
+      'PauseForDnsSync',
+    ]);
+    for (const name of workflow.waitStates)
+      expect(states[name]).toMatchObject({ SecondsPath: '$.retryAfterSeconds' });
+  });
+});

@@ -1,0 +1,215 @@
+import { createPrivateKey, createPublicKey, X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { Resolver } from 'node:dns/promises';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { installLocalAws, type LocalAws, runLocalIssuance } from '../harness/local-issuance.js';
+import { type PebbleEnvironment, startPebble } from '../harness/pebble.js';
+import { type SynthesizedWorkflow, synthesizeWorkflow } from '../harness/state-machine.js';
+
+// Pebble 2.4's directory paths for newAccount and newOrder.
+const PEBBLE_NEW_ACCOUNT_PATH = '/sign-me-up';
+const PEBBLE_NEW_ORDER_PATH = '/order-plz';
+
+function pemCertificates(pem: string): NodeX509Certificate[] {
+  return (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
+    (block) => new NodeX509Certificate(block),
+  );
+}
+
+function dnsNames(certificate: NodeX509Certificate): string[] {
+  return (certificate.subjectAltName ?? '')
+    .split(', ')
+    .filter((entry) => entry.startsWith('DNS:'))
+    .map((entry) => entry.slice(4))
+    .sort();
+}
+
+async function txtAt(resolverAddress: string, name: string): Promise<string[]> {
+  const resolver = new Resolver();
+  resolver.setServers([resolverAddress]);
+  try {
+    return (await resolver.resolveTxt(name)).map((chunks) => chunks.join(''));
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENODATA' || (error as { code?: string }).code === 'ENOTFOUND')
+      return [];
+    throw error;
+  }
+}
+
+describe('issuance through the synthesized state machine against Pebble', () => {
+  let pebble: PebbleEnvironment;
+  let workflow: SynthesizedWorkflow;
+  let aws: LocalAws | undefined;
+
+  beforeAll(async () => {
+    pebble = await startPebble();
+    workflow = synthesizeWorkflow();
+  });
+  afterAll(async () => {
+    await pebble?.stop();
+  });
+  afterEach(() => {
+    aws?.restore();
+    aws = undefined;
+  });
+
+  it('issues example.org + *.example.org into ACM, chained to Pebble’s root, and removes every TXT record', async () => {
+    const domains = ['example.org', '*.example.org'];
+    aws = installLocalAws(pebble, domains);
+
+    const run = await runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input: { certificateId: 'web', domains },
+    });
+
+    expect(run.execution.error).toBeUndefined();
+    expect(run.execution.status).toBe('SUCCEEDED');
+    const output = run.execution.output as { certificateArn: string };
+    const imported = aws.acm.certificates.get(output.certificateArn);
+    expect(imported).toBeDefined();
+    if (!imported) return;
+
+    const leaf = new NodeX509Certificate(imported.certificatePem);
+    expect(dnsNames(leaf)).toEqual(['*.example.org', 'example.org']);
+    const chain = pemCertificates(imported.chainPem);
+    expect(chain.length).toBeGreaterThan(0);
+    expect(chain.some((certificate) => certificate.fingerprint256 === leaf.fingerprint256)).toBe(false);
+    const root = new NodeX509Certificate(await pebble.rootCertificatePem());
+    const path = [leaf, ...chain];
+    for (let index = 0; index < path.length - 1; index += 1) {
+      const [child, issuer] = [path[index], path[index + 1]];
+      expect(child?.verify((issuer as NodeX509Certificate).publicKey)).toBe(true);
+    }
+    expect(path.at(-1)?.verify(root.publicKey)).toBe(true);
+
+    const keyFromAcm = createPublicKey(createPrivateKey(imported.privateKeyPem)).export({ format: 'jwk' });
+    expect(leaf.publicKey.export({ format: 'jwk' })).toEqual(keyFromAcm);
+
+    expect(aws.route53.txtValues('_acme-challenge.example.org')).toEqual([]);
+    expect(await txtAt(pebble.dnsResolver, '_acme-challenge.example.org')).toEqual([]);
+    expect(run.route53ChangeCalls).toBe(2);
+    expect(run.execution.steps.map((step) => step.name)).toEqual(
+      expect.arrayContaining(['RegisterAccount', 'CreateOrder', 'Finalize', 'ImportToAcm', 'Cleanup']),
+    );
+  });
+
+  it('renews into the same ACM ARN on a second run, reusing the recorded account', async () => {
+    const domains = ['renew.example.org'];
+    aws = installLocalAws(pebble, domains);
+    const first = await runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input: { certificateId: 'api', domains },
+    });
+    expect(first.execution.status).toBe('SUCCEEDED');
+
+    const second = await runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input: { certificateId: 'api', domains },
+    });
+
+    expect(second.execution.status).toBe('SUCCEEDED');
+    const firstArn = (first.execution.output as { certificateArn: string }).certificateArn;
+    const secondArn = (second.execution.output as { certificateArn: string }).certificateArn;
+    expect(secondArn).toBe(firstArn);
+    expect(aws.acm.certificates.get(firstArn)?.importCount).toBe(2);
+    expect(aws.acm.certificates.size).toBe(1);
+    const newAccountRequests = Object.entries(second.acmeRequestsByPath)
+      .filter(([path]) => path.includes(PEBBLE_NEW_ACCOUNT_PATH))
+      .reduce((sum, [, count]) => sum + count, 0);
+    expect(newAccountRequests).toBe(0);
+  });
+
+  it('publishes one change batch per hosted zone when names span two zones', async () => {
+    const domains = ['a.example.org', '*.example.org', 'api.example.net'];
+    aws = installLocalAws(pebble, domains);
+
+    const run = await runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input: { certificateId: 'multi', domains },
+    });
+
+    expect(run.execution.status).toBe('SUCCEEDED');
+    expect(aws.zones.size).toBe(2);
+    expect(run.route53ChangeCalls).toBe(4);
+    const imported = aws.acm.certificates.get(
+      (run.execution.output as { certificateArn: string }).certificateArn,
+    );
+    expect(dnsNames(new NodeX509Certificate(imported?.certificatePem ?? ''))).toEqual([
+      '*.example.org',
+      'a.example.org',
+      'api.example.net',
+    ]);
+  });
+
+  it('fails with the identifier and the CA’s detail when validation fails, and still cleans up DNS', async () => {
+    const domains = ['broken.example.org'];
+    aws = installLocalAws(pebble, domains);
+
+    const run = await runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input: { certificateId: 'broken', domains },
+      wrapHandler: (stateName, handler) =>
+        stateName === 'PublishChallenges'
+          ? (input) => {
+              const state = input as { challenges: { value: string }[] };
+              return handler({
+                ...state,
+                challenges: state.challenges.map((c) => ({ ...c, value: 'not-the-digest' })),
+              });
+            }
+          : handler,
+    });
+
+    expect(run.execution.status).toBe('FAILED');
+    expect(run.execution.error?.name).toBe('OrderInvalidError');
+    expect(run.execution.error?.cause).toContain('broken.example.org');
+    expect(run.execution.steps.map((step) => step.name)).toContain('Cleanup');
+    expect(aws.route53.txtValues('_acme-challenge.broken.example.org')).toEqual([]);
+    expect(await txtAt(pebble.dnsResolver, '_acme-challenge.broken.example.org')).toEqual([]);
+    expect(aws.acm.certificates.size).toBe(0);
+  });
+
+  it('refuses a name outside every hosted zone before ordering anything', async () => {
+    aws = installLocalAws(pebble, ['example.org']);
+
+    const run = await runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input: { certificateId: 'stray', domains: ['example.org', 'elsewhere.test'] },
+    });
+
+    expect(run.execution.status).toBe('FAILED');
+    expect(run.execution.error?.name).toBe('InvalidInputError');
+    expect(run.execution.error?.cause).toContain('elsewhere.test');
+    const orders = Object.entries(run.acmeRequestsByPath).filter(([path]) =>
+      path.includes(PEBBLE_NEW_ORDER_PATH),
+    );
+    expect(orders).toEqual([]);
+  });
+
+  it('refuses malformed input with a clear error before any CA request', async () => {
+    aws = installLocalAws(pebble, ['example.org']);
+
+    const run = await runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input: { certificateId: 'x', domains: 'example.org' },
+    });
+
+    expect(run.execution.status).toBe('FAILED');
+    expect(run.execution.error?.name).toBe('InvalidInputError');
+    expect(run.execution.error?.cause).toMatch(/domains must be a list/);
+    expect(run.acmeRequests).toBe(0);
+  });
+});

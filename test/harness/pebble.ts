@@ -1,0 +1,335 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { accessSync, constants } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { createLoopbackTlsMaterial } from '../support/tls-certificates.js';
+
+/** A running Pebble ACME server with its challenge test server, bound to loopback only. */
+export interface PebbleEnvironment {
+  /** ACME directory, e.g. `https://127.0.0.1:<port>/dir`. */
+  readonly directoryUrl: string;
+  /** PEM file holding the CA that signed Pebble's HTTPS certificate (generated per start). */
+  readonly caBundlePath: string;
+  readonly caBundlePem: string;
+  /** Pebble's management interface (`/roots/0`, `/intermediates/0`, ...), same TLS as the API. */
+  readonly managementUrl: string;
+  /** `pebble-challtestsrv` management API (`/set-txt`, `/clear-txt`, ...), plain HTTP. */
+  readonly challtestsrvUrl: string;
+  /** `host:port` of the mock DNS server Pebble resolves dns-01 records with. */
+  readonly dnsResolver: string;
+  /** The root that issued certificates chain to; Pebble regenerates it on every start. */
+  rootCertificatePem(): Promise<string>;
+  /** Stops both processes and removes the temporary directory. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** How to start Pebble. */
+export interface StartPebbleOptions {
+  /** Extra environment for `pebble`, e.g. `{ PEBBLE_WFE_NONCEREJECT: '0' }`. */
+  readonly env?: Record<string, string>;
+  /** Parent of the per-run temporary directory. @default os.tmpdir() */
+  readonly workDir?: string;
+}
+
+const PEBBLE = 'pebble';
+const CHALLTESTSRV = 'pebble-challtestsrv';
+const LOOPBACK = '127.0.0.1';
+const STARTUP_TIMEOUT_MS = 20_000;
+const STOP_TIMEOUT_MS = 5_000;
+const OUTPUT_TAIL_BYTES = 16 * 1024;
+
+/**
+ * Runs a command in its own process group under a shell that kills it when our stdin pipe
+ * closes. The pipe closes whenever this Node process dies, even by SIGKILL, where no exit
+ * handler can run: that is what guarantees Pebble never outlives the test run.
+ */
+const WATCHDOG_SCRIPT = [
+  'exec 3<&0',
+  '"$@" </dev/null &',
+  'child=$!',
+  '( while read -r _ <&3; do :; done; kill -TERM "$child" 2>/dev/null ) &',
+  'watcher=$!',
+  'wait "$child"',
+  'status=$?',
+  'kill "$watcher" 2>/dev/null',
+  'exit "$status"',
+].join('\n');
+
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** True when both Pebble binaries are on the PATH (Debian's `pebble` package installs them). */
+export function isPebbleInstalled(): boolean {
+  return findExecutable(PEBBLE) !== undefined && findExecutable(CHALLTESTSRV) !== undefined;
+}
+
+/**
+ * Starts `pebble-challtestsrv` (dns-01 only) and `pebble` resolving through it, each on free
+ * loopback ports, with a freshly generated TLS CA. Resolves once the ACME directory answers over
+ * TLS trusting that CA. `PEBBLE_VA_NOSLEEP=1` is always set; Pebble's default 5% nonce rejection
+ * stays on unless `options.env` overrides it.
+ */
+export async function startPebble(options: StartPebbleOptions = {}): Promise<PebbleEnvironment> {
+  const pebbleBin = findExecutable(PEBBLE);
+  const challtestsrvBin = findExecutable(CHALLTESTSRV);
+  if (!pebbleBin || !challtestsrvBin) {
+    throw new Error(`${PEBBLE} and ${CHALLTESTSRV} must be on the PATH (Debian package "pebble")`);
+  }
+  installExitHook();
+
+  const dir = await mkdtemp(join(options.workDir ?? tmpdir(), 'pebble-'));
+  const started: ManagedProcess[] = [];
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await Promise.all(started.map((process) => process.stop()));
+    await rm(dir, { recursive: true, force: true });
+  };
+
+  try {
+    const tls = await createLoopbackTlsMaterial();
+    const caBundlePath = join(dir, 'ca.pem');
+    const certificatePath = join(dir, 'cert.pem');
+    const keyPath = join(dir, 'key.pem');
+    await writeFile(caBundlePath, tls.caPem);
+    await writeFile(certificatePath, tls.certificatePem);
+    await writeFile(keyPath, tls.privateKeyPem, { mode: 0o600 });
+
+    const dnsPort = await freeTcpAndUdpPort();
+    const challtestsrvPort = await freeTcpPort();
+    const acmePort = await freeTcpPort();
+    const managementPort = await freeTcpPort();
+    // Only dns-01 is used; these ports merely have to be valid and unused.
+    const httpPort = await freeTcpPort();
+    const tlsPort = await freeTcpPort();
+
+    const configPath = join(dir, 'pebble-config.json');
+    await writeFile(
+      configPath,
+      JSON.stringify({
+        pebble: {
+          listenAddress: `${LOOPBACK}:${acmePort}`,
+          managementListenAddress: `${LOOPBACK}:${managementPort}`,
+          certificate: certificatePath,
+          privateKey: keyPath,
+          httpPort,
+          tlsPort,
+          ocspResponderURL: '',
+          externalAccountBindingRequired: false,
+        },
+      }),
+    );
+
+    const challtestsrv = startManaged(
+      challtestsrvBin,
+      [
+        '-dns01',
+        `${LOOPBACK}:${dnsPort}`,
+        '-management',
+        `${LOOPBACK}:${challtestsrvPort}`,
+        '-http01',
+        '',
+        '-https01',
+        '',
+        '-tlsalpn01',
+        '',
+        '-defaultIPv6',
+        '',
+      ],
+      { PATH: process.env.PATH ?? '' },
+      dir,
+    );
+    started.push(challtestsrv);
+    await challtestsrv.waitUntil(() => tcpAccepts(challtestsrvPort));
+
+    const pebble = startManaged(
+      pebbleBin,
+      ['-config', configPath, '-dnsserver', `${LOOPBACK}:${dnsPort}`],
+      { PATH: process.env.PATH ?? '', PEBBLE_VA_NOSLEEP: '1', ...options.env },
+      dir,
+    );
+    started.push(pebble);
+    const directoryUrl = `https://${LOOPBACK}:${acmePort}/dir`;
+    await pebble.waitUntil(async () => (await httpsGet(directoryUrl, tls.caPem)).status === 200);
+
+    const managementUrl = `https://${LOOPBACK}:${managementPort}`;
+    return {
+      directoryUrl,
+      caBundlePath,
+      caBundlePem: tls.caPem,
+      managementUrl,
+      challtestsrvUrl: `http://${LOOPBACK}:${challtestsrvPort}`,
+      dnsResolver: `${LOOPBACK}:${dnsPort}`,
+      async rootCertificatePem() {
+        const response = await httpsGet(`${managementUrl}/roots/0`, tls.caPem);
+        if (response.status !== 200) throw new Error(`GET /roots/0 answered HTTP ${response.status}`);
+        return response.body;
+      },
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+interface ManagedProcess {
+  /** Polls `probe` until it returns true; fails fast, with the output, if the process exits. */
+  waitUntil(probe: () => Promise<boolean>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function startManaged(
+  executable: string,
+  args: readonly string[],
+  env: Record<string, string>,
+  cwd: string,
+): ManagedProcess {
+  const child = spawn('/bin/sh', ['-c', WATCHDOG_SCRIPT, 'watchdog', executable, ...args], {
+    cwd,
+    env,
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let output = '';
+  const keepTail = (chunk: Buffer): void => {
+    output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL_BYTES);
+  };
+  child.stdout?.on('data', keepTail);
+  child.stderr?.on('data', keepTail);
+  let exitCode: number | null | undefined;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitCode = code ?? (signal ? -1 : null);
+      running.delete(child);
+      resolve();
+    });
+  });
+  // The exit hook and the watchdog clean up; these handles must not keep the test run alive.
+  child.unref();
+  for (const stream of [child.stdin, child.stdout, child.stderr]) {
+    (stream as unknown as { unref?: () => void } | null)?.unref?.();
+  }
+  const name = executable.split('/').pop() ?? executable;
+
+  return {
+    async waitUntil(probe) {
+      const deadline = Date.now() + STARTUP_TIMEOUT_MS;
+      for (;;) {
+        if (exitCode !== undefined)
+          throw new Error(`${name} exited (${exitCode}) during startup:\n${output}`);
+        if (await probe().catch(() => false)) return;
+        if (Date.now() > deadline) throw new Error(`${name} did not become ready in time:\n${output}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    async stop() {
+      if (exitCode !== undefined) return;
+      signalGroup(child, 'SIGTERM');
+      const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), STOP_TIMEOUT_MS);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    // Negative pid: the whole group, i.e. the watchdog shell and the binary it started.
+    process.kill(-child.pid, signal);
+  } catch {
+    // The group is already gone.
+  }
+}
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const child of running) signalGroup(child, 'SIGKILL');
+  });
+}
+
+function findExecutable(name: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/bin'];
+  for (const dir of dirs) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // Not in this directory.
+    }
+  }
+  return undefined;
+}
+
+function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, LOOPBACK, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function freeTcpAndUdpPort(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt += 1) {
+    const port = await freeTcpPort();
+    if (await udpPortFree(port)) return port;
+  }
+  throw new Error('no loopback port is free for both TCP and UDP');
+}
+
+function udpPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createSocket('udp4');
+    socket.once('error', () => {
+      socket.close();
+      resolve(false);
+    });
+    socket.bind(port, LOOPBACK, () => socket.close(() => resolve(true)));
+  });
+}
+
+function tcpAccepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, LOOPBACK);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function httpsGet(url: string, caPem: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest(
+      url,
+      { method: 'GET', ca: caPem, agent: false, timeout: 5_000 },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        response.on('error', reject);
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error(`GET ${url} timed out`)));
+    request.on('error', reject);
+    request.end();
+  });
+}
