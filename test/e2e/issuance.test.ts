@@ -86,9 +86,30 @@ describe('issuance through the synthesized state machine against Pebble', () => 
     const keyFromAcm = createPublicKey(createPrivateKey(imported.privateKeyPem)).export({ format: 'jwk' });
     expect(leaf.publicKey.export({ format: 'jwk' })).toEqual(keyFromAcm);
 
+    const [published] = aws.route53.changeBatches;
+    expect(published?.changes).toHaveLength(1);
+    expect(published?.changes[0]).toMatchObject({
+      Action: 'UPSERT',
+      ResourceRecordSet: { Name: expect.stringMatching(/^_acme-challenge\.example\.org\.?$/), Type: 'TXT' },
+    });
+    const values =
+      published?.changes[0]?.ResourceRecordSet?.ResourceRecords?.map((record) => record.Value) ?? [];
+    expect(values).toHaveLength(2);
+    for (const value of values) expect(value).toMatch(/^"[A-Za-z0-9_-]{43}"$/);
+
     expect(aws.route53.txtValues('_acme-challenge.example.org')).toEqual([]);
     expect(await txtAt(pebble.dnsResolver, '_acme-challenge.example.org')).toEqual([]);
     expect(run.route53ChangeCalls).toBe(2);
+
+    const keyDer = createPrivateKey(imported.privateKeyPem).export({ format: 'der', type: 'pkcs8' });
+    const payloads = JSON.stringify(
+      run.execution.events.map((event) =>
+        'state' in event ? [event.state.input, event.state.output] : event,
+      ),
+    );
+    expect(payloads).not.toContain('PRIVATE KEY');
+    expect(payloads).not.toContain(keyDer.toString('base64').slice(0, 40));
+    expect(payloads).not.toContain(keyDer.toString('hex').slice(0, 40));
     expect(run.execution.steps.map((step) => step.name)).toEqual(
       expect.arrayContaining(['RegisterAccount', 'CreateOrder', 'Finalize', 'ImportToAcm', 'Cleanup']),
     );
@@ -122,6 +143,26 @@ describe('issuance through the synthesized state machine against Pebble', () => 
       .filter(([path]) => path.includes(PEBBLE_NEW_ACCOUNT_PATH))
       .reduce((sum, [, count]) => sum + count, 0);
     expect(newAccountRequests).toBe(0);
+  });
+
+  it('issues with an RSA 2048 key when asked', async () => {
+    const domains = ['rsa.example.org'];
+    aws = installLocalAws(pebble, domains);
+
+    const run = await runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input: { certificateId: 'rsa', domains, keyType: 'RSA_2048' },
+    });
+
+    expect(run.execution.status).toBe('SUCCEEDED');
+    const imported = aws.acm.certificates.get(
+      (run.execution.output as { certificateArn: string }).certificateArn,
+    );
+    const leaf = new NodeX509Certificate(imported?.certificatePem ?? '');
+    expect(leaf.publicKey.asymmetricKeyType).toBe('rsa');
+    expect(leaf.publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
   });
 
   it('publishes one change batch per hosted zone when names span two zones', async () => {

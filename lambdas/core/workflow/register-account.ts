@@ -12,8 +12,8 @@ interface AccountRecord {
 
 /**
  * RegisterAccount: validates the input, then makes sure the CA knows our KMS-held key.
- * A recorded account URL costs no ACME request; otherwise it looks the key up with
- * `onlyReturnExisting` and creates the account only when the CA has none.
+ * A recorded account URL costs no account request; otherwise one `newAccount` registers the key
+ * or returns the account the CA already holds for it.
  */
 export async function registerAccount(
   raw: unknown,
@@ -36,7 +36,10 @@ export async function registerAccount(
     return { ...state, directory, accountUrl: record.accountUrl, ...carryNonce(client) };
   }
 
-  let accountUrl = await client.findAccount();
+  // newAccount with a key the CA already knows returns that account (RFC 8555 §7.3.1), so one
+  // request is enough. Where creating needs external account binding, look the key up first so
+  // an existing account is found without it.
+  let accountUrl = directory.meta?.externalAccountRequired ? await client.findAccount() : undefined;
   if (accountUrl) {
     deps.log.info('Found the existing ACME account for this key', { accountUrl });
   } else {
@@ -46,7 +49,7 @@ export async function registerAccount(
       ...(contact ? { contact } : {}),
     });
     accountUrl = created.url;
-    deps.log.info('Created an ACME account', { accountUrl });
+    deps.log.info('Registered the ACME account', { accountUrl, status: created.account.status });
   }
   const record: AccountRecord = { directoryUrl: state.directoryUrl, accountUrl };
   await deps.store.put(recordKey, JSON.stringify(record), 'application/json');
