@@ -1,5 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { Annotations, Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -58,6 +59,8 @@ export class AcmeCertificates extends Construct {
   readonly storeKey: kms.Key;
   /** Issued chains and encrypted private keys, so an import can be retried without reissuing. */
   readonly certificateStore: s3.Bucket;
+  /** One item per CA account and per certificate: locks, pending orders, issued and imported state. */
+  readonly registry: dynamodb.Table;
   readonly stateMachine: sfn.StateMachine;
   readonly functions: Readonly<Record<StepName, nodejs.NodejsFunction>>;
 
@@ -100,11 +103,22 @@ export class AcmeCertificates extends Construct {
       }),
     );
 
+    this.registry = new dynamodb.Table(this, 'Registry', {
+      partitionKey: { name: 'pk', type: dynamodb.AttributeType.STRING },
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // The registry holds URLs, serials and ARNs, never keys; the AWS managed key keeps the
+      // store key's Decrypt away from every step that only needs the registry.
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
     const environment: Record<string, string> = {
       ACME_DIRECTORY_URL: directoryUrl,
       ACCOUNT_KEY_ID: this.accountKey.keyId,
       CERT_STORE_BUCKET: this.certificateStore.bucketName,
       CERT_STORE_KMS_KEY_ID: this.storeKey.keyArn,
+      REGISTRY_TABLE: this.registry.tableName,
       ACM_MANAGED_BY_TAG: managedByTag,
       POWERTOOLS_SERVICE_NAME: 'acme-aws',
       POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
@@ -197,11 +211,17 @@ export class AcmeCertificates extends Construct {
     ];
     for (const step of signingSteps) this.accountKey.grant(fns[step], 'kms:Sign', 'kms:GetPublicKey');
 
-    this.allowStore(fns.RegisterAccount, 'accounts/*', ['read', 'write']);
-    this.allowStore(fns.Finalize, 'orders/*', ['write']);
+    this.registry.grant(fns.RegisterAccount, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    this.registry.grant(fns.CreateOrder, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    this.registry.grant(fns.Finalize, 'dynamodb:UpdateItem');
+    this.registry.grant(fns.WaitForCertificate, 'dynamodb:UpdateItem');
+    this.registry.grant(fns.ImportToAcm, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    this.registry.grant(fns.Cleanup, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+
+    this.allowStore(fns.Finalize, 'orders/*', ['read', 'write']);
     this.allowStore(fns.WaitForCertificate, 'orders/*', ['read']);
     this.allowStore(fns.WaitForCertificate, 'certificates/*', ['write']);
-    this.allowStore(fns.ImportToAcm, 'certificates/*', ['read', 'write']);
+    this.allowStore(fns.ImportToAcm, 'certificates/*', ['read']);
 
     fns.CreateOrder.addToRolePolicy(
       new iam.PolicyStatement({ actions: ['route53:ListHostedZones'], resources: ['*'] }),
@@ -277,6 +297,15 @@ export class AcmeCertificates extends Construct {
     const succeeded = new sfn.Succeed(this, 'Issued');
 
     const cleanup = this.task('Cleanup', fns.Cleanup);
+    // Cleanup is idempotent, and a failed Cleanup leaves TXT records and the lock behind, so it
+    // is worth retrying whatever went wrong.
+    cleanup.addRetry({
+      errors: ['States.ALL'],
+      interval: Duration.seconds(5),
+      backoffRate: 2,
+      maxAttempts: 3,
+      jitterStrategy: sfn.JitterType.FULL,
+    });
     cleanup.addCatch(cleanupFailed, { resultPath: '$.cleanupError' });
     cleanup.next(
       new sfn.Choice(this, 'Outcome').when(sfn.Condition.isPresent('$.error'), failed).otherwise(succeeded),
@@ -290,6 +319,11 @@ export class AcmeCertificates extends Construct {
     const pause = (id: string) =>
       new sfn.Wait(this, id, { time: sfn.WaitTime.secondsPath('$.retryAfterSeconds') });
 
+    const prepare = new sfn.Pass(this, 'Prepare', {
+      comment: 'Adds the execution id, which holds the per-certificate lock',
+      parameters: { 'id.$': '$$.Execution.Id' },
+      resultPath: '$.execution',
+    });
     const registerAccount = step('RegisterAccount');
     const createOrder = step('CreateOrder');
     const publishChallenges = step('PublishChallenges');
@@ -321,7 +355,19 @@ export class AcmeCertificates extends Construct {
       .when(sfn.Condition.stringEquals('$.order.status', 'valid'), waitForCertificate)
       .otherwise(certificatePause);
 
-    registerAccount.next(createOrder).next(publishChallenges).next(dnsInSync);
+    const alreadyInProgress = new sfn.Succeed(this, 'AlreadyInProgress', {
+      comment: 'Another execution holds this certificate; this one changes nothing',
+    });
+    const lockTaken = new sfn.Choice(this, 'LockTaken?')
+      .when(sfn.Condition.isPresent('$.skipped'), alreadyInProgress)
+      .otherwise(createOrder);
+    const alreadyIssued = new sfn.Choice(this, 'AlreadyIssued?')
+      .when(sfn.Condition.isPresent('$.certificate'), importToAcm)
+      .otherwise(publishChallenges);
+
+    prepare.next(registerAccount).next(lockTaken);
+    createOrder.next(alreadyIssued);
+    publishChallenges.next(dnsInSync);
     waitForDnsSync.next(dnsInSync);
     answerChallenges.next(orderReady);
     waitForAuthorizations.next(orderReady);
@@ -332,7 +378,7 @@ export class AcmeCertificates extends Construct {
     return new sfn.StateMachine(this, 'Issuance', {
       stateMachineType: sfn.StateMachineType.STANDARD,
       comment: 'One ACME issuance or renewal: account, order, dns-01 in Route 53, finalize, import into ACM',
-      definitionBody: sfn.DefinitionBody.fromChainable(registerAccount),
+      definitionBody: sfn.DefinitionBody.fromChainable(prepare),
       timeout: Duration.hours(2),
       logs: {
         destination: new logs.LogGroup(this, 'IssuanceLogs', {

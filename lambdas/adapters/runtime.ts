@@ -1,11 +1,13 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { ACMClient } from '@aws-sdk/client-acm';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { S3Client } from '@aws-sdk/client-s3';
 import { AcmeAwsError } from '../core/errors.js';
 import type { StepDeps, WorkflowConfig, WorkflowLogger } from '../core/workflow/deps.js';
 import { AcmImporter } from './acm-importer.js';
+import { DynamoDbRegistry } from './dynamodb-registry.js';
 import { transportFromEnvironment } from './https-transport.js';
 import { KmsSigner } from './kms-signer.js';
 import { Route53Zones } from './route53-zones.js';
@@ -23,6 +25,7 @@ let kmsClient: KMSClient | undefined;
 let route53Client: Route53Client | undefined;
 let acmClient: ACMClient | undefined;
 let s3Client: S3Client | undefined;
+let dynamoDbClient: DynamoDBClient | undefined;
 const signers = new Map<string, KmsSigner>();
 
 function requireEnv(env: NodeJS.ProcessEnv, name: string): string {
@@ -45,6 +48,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkflowConfig
     dnsPollSeconds: positiveNumber(env.DNS_POLL_SECONDS, 10),
     orderPollSeconds: positiveNumber(env.ORDER_POLL_SECONDS, 3),
     maxPolls: positiveNumber(env.MAX_POLLS, 120),
+    // Longer than the state machine's 2-hour timeout, so only a lost execution's lock expires.
+    lockTtlSeconds: positiveNumber(env.LOCK_TTL_SECONDS, 3 * 60 * 60),
   };
 }
 
@@ -60,6 +65,7 @@ export function stepDeps(env: NodeJS.ProcessEnv = process.env): StepDeps {
   route53Client ??= new Route53Client({});
   acmClient ??= new ACMClient({});
   s3Client ??= new S3Client({});
+  dynamoDbClient ??= new DynamoDBClient({});
   const keyId = requireEnv(env, 'ACCOUNT_KEY_ID');
   let signer = signers.get(keyId);
   if (!signer) {
@@ -76,6 +82,8 @@ export function stepDeps(env: NodeJS.ProcessEnv = process.env): StepDeps {
     }),
     dns: new Route53Zones({ client: route53Client }),
     importer: new AcmImporter({ client: acmClient }),
+    registry: new DynamoDbRegistry({ client: dynamoDbClient, tableName: requireEnv(env, 'REGISTRY_TABLE') }),
+    clock: { now: () => new Date() },
     config: loadConfig(env),
     log: workflowLogger,
   };

@@ -23,6 +23,9 @@ const TRANSIENT_NAMES = new Set([
   'RequestTimeout',
   'RequestTimeoutException',
   'TimeoutError',
+  // DynamoDB's "slow down" errors carry no `$retryable` once the SDK's own retries give up.
+  'ProvisionedThroughputExceededException',
+  'TransactionConflictException',
 ]);
 
 /** What an SDK v3 error looks like at runtime; every field is optional because anything can be thrown. */

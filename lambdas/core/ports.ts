@@ -102,3 +102,67 @@ export interface CertificateImporter {
 export interface Clock {
   now(): Date;
 }
+
+/** The account URL a CA gave our key, so later runs skip registration. */
+export interface AccountRecord {
+  readonly directoryUrl: string;
+  readonly accountUrl: string;
+}
+
+/** The order an attempt is working on, kept so a re-run after a crash reuses it. */
+export interface PendingOrderRecord {
+  readonly url: string;
+  /** `domains` joined with "," and the key type: a change means a new order. */
+  readonly fingerprint: string;
+  readonly expires?: string;
+}
+
+/** A certificate that was issued and stored; `importedArn` is set once ACM has it. */
+export interface IssuedCertificateRecord {
+  readonly serial: string;
+  readonly storeKey: string;
+  readonly notAfter: string;
+  readonly fingerprint: string;
+  readonly importedArn?: string;
+}
+
+/** One managed certificate in the registry. */
+export interface CertificateRecord {
+  readonly certificateId: string;
+  readonly status?: 'issuing' | 'issued' | 'imported' | 'failed';
+  readonly domains?: readonly string[];
+  readonly keyType?: string;
+  /** ACM ARN the certificate is (re-)imported into. */
+  readonly acmArn?: string;
+  readonly pendingOrder?: PendingOrderRecord;
+  readonly issued?: IssuedCertificateRecord;
+  readonly lastError?: { readonly name: string; readonly message: string; readonly at: string };
+  readonly lastAttemptAt?: string;
+  /** Held by the execution that is working on this certificate. */
+  readonly lock?: { readonly executionId: string; readonly expiresAt: string };
+}
+
+/** Fields `CertificateRegistry.update` sets; `null` removes a field. */
+export type CertificateRecordChanges = {
+  readonly [K in Exclude<keyof CertificateRecord, 'certificateId' | 'lock'>]?: CertificateRecord[K] | null;
+};
+
+/**
+ * Durable state across executions: CA accounts, the per-certificate lock that keeps two runs
+ * apart, and what each attempt achieved, so a re-run resumes instead of ordering again.
+ */
+export interface CertificateRegistry {
+  getAccount(directoryUrl: string, accountKeyThumbprint: string): Promise<AccountRecord | undefined>;
+  putAccount(accountKeyThumbprint: string, record: AccountRecord): Promise<void>;
+  /**
+   * Takes the certificate's lock for `executionId` unless another execution holds an unexpired
+   * one. Returns false (and changes nothing) when another run is in progress. Idempotent for the
+   * holder, so a retried step succeeds.
+   */
+  acquireLock(certificateId: string, executionId: string, now: Date, ttlSeconds: number): Promise<boolean>;
+  /** Releases the lock only if `executionId` holds it. */
+  releaseLock(certificateId: string, executionId: string): Promise<void>;
+  get(certificateId: string): Promise<CertificateRecord | undefined>;
+  /** Sets (or, for `null`, removes) the given fields, creating the record when needed. */
+  update(certificateId: string, changes: CertificateRecordChanges): Promise<void>;
+}

@@ -19,6 +19,8 @@ export interface IssuanceInput {
   readonly keyType?: KeyType;
   /** Hosted zone id per domain (or per parent name), overriding the longest-suffix choice. */
   readonly hostedZoneIds?: Readonly<Record<string, string>>;
+  /** Added by the state machine: the execution that holds the certificate's lock. */
+  readonly execution?: { readonly id: string };
 }
 
 /** One dns-01 challenge we must publish and answer. */
@@ -45,6 +47,8 @@ export interface OrderRef {
 export interface IssuanceState extends IssuanceInput {
   readonly keyType: KeyType;
   readonly directoryUrl: string;
+  /** Set when another execution holds the lock: this one ends without changing anything. */
+  readonly skipped?: string;
   readonly directory?: AcmeDirectory;
   readonly accountUrl?: string;
   /** Last unused Replay-Nonce, so the next step skips a newNonce request. */

@@ -84,6 +84,17 @@ describe('AcmeCertificates stack', () => {
     });
   });
 
+  it('keeps the registry in a retained on-demand table with point-in-time recovery', () => {
+    template.hasResource('AWS::DynamoDB::Table', {
+      Properties: {
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      },
+      DeletionPolicy: 'Retain',
+    });
+  });
+
   it('bundles one Node 22 function per step, each with its own role', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as {
       Properties: { Runtime: string; Role: unknown; Environment: { Variables: Record<string, unknown> } };
@@ -182,7 +193,12 @@ describe('issuance state machine definition', () => {
 
   it('names every step so the console reads as the workflow', () => {
     expect(Object.keys(workflow.taskHandlers).sort()).toEqual(Object.keys(STEP_HANDLERS).sort());
-    expect(workflow.definition.StartAt).toBe('RegisterAccount');
+    expect(workflow.definition.StartAt).toBe('Prepare');
+    expect(states.Prepare).toMatchObject({
+      Type: 'Pass',
+      Next: 'RegisterAccount',
+      ResultPath: '$.execution',
+    });
   });
 
   it('routes every failure of every step through Cleanup, keeping the error', () => {
@@ -211,6 +227,22 @@ describe('issuance state machine definition', () => {
         expect.arrayContaining(['AcmeServerError', 'AcmeConnectionError', 'BadNonceError']),
       );
     }
+  });
+
+  it('ends a run whose certificate is locked by another execution without doing anything', () => {
+    expect(states['LockTaken?']).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.skipped', IsPresent: true, Next: 'AlreadyInProgress' }],
+      Default: 'CreateOrder',
+    });
+    expect(states.AlreadyInProgress).toMatchObject({ Type: 'Succeed' });
+  });
+
+  it('goes straight to the import when an earlier run already issued the certificate', () => {
+    expect(states['AlreadyIssued?']).toMatchObject({
+      Choices: [{ Variable: '$.certificate', IsPresent: true, Next: 'ImportToAcm' }],
+      Default: 'PublishChallenges',
+    });
   });
 
   it('waits in Wait states driven by the state, never inside a Lambda', () => {

@@ -1,6 +1,7 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientRequest } from 'node:http';
 import { type AcmFake, installAcmFake } from '../fakes/acm-fake.js';
+import { type DynamoDbFake, installDynamoDbFake } from '../fakes/dynamodb-fake.js';
 import { installKmsFake, type KmsFake } from '../fakes/kms-fake.js';
 import { installRoute53Fake, type Route53Fake } from '../fakes/route53-fake.js';
 import { installS3Fake, type S3Fake } from '../fakes/s3-fake.js';
@@ -31,6 +32,7 @@ export interface LocalAws {
   readonly route53: Route53Fake;
   readonly acm: AcmFake;
   readonly s3: S3Fake;
+  readonly dynamodb: DynamoDbFake;
   readonly accountKeyId: string;
   /** Hosted zone id per zone name. */
   readonly zones: ReadonlyMap<string, string>;
@@ -51,6 +53,7 @@ export function installLocalAws(ca: LocalCa, domains: readonly string[]): LocalA
   const route53 = installRoute53Fake({ challtestsrv: new ChalltestsrvClient(ca.challtestsrvUrl) });
   const acm = installAcmFake({ region: 'us-east-1' });
   const s3 = installS3Fake();
+  const dynamodb = installDynamoDbFake();
   const zones = new Map<string, string>();
   for (const zoneName of new Set(domains.map(registrableDomain))) {
     zones.set(zoneName, route53.addZone({ name: zoneName }));
@@ -60,6 +63,7 @@ export function installLocalAws(ca: LocalCa, domains: readonly string[]): LocalA
     route53,
     acm,
     s3,
+    dynamodb,
     accountKeyId: kms.createKey(),
     zones,
     restore() {
@@ -67,6 +71,7 @@ export function installLocalAws(ca: LocalCa, domains: readonly string[]): LocalA
       route53.restore();
       acm.restore();
       s3.restore();
+      dynamodb.restore();
     },
   };
 }
@@ -79,6 +84,7 @@ export interface LocalIssuanceOptions {
   readonly pauseMs?: number;
   readonly wrapHandler?: RunOptions['wrapHandler'];
   readonly environment?: Readonly<Record<string, string>>;
+  readonly executionId?: string;
 }
 
 export interface LocalIssuanceResult {
@@ -86,6 +92,12 @@ export interface LocalIssuanceResult {
   /** HTTP requests sent to the CA, counted at Node's HTTP client. */
   readonly acmeRequests: number;
   readonly acmeRequestsByPath: Readonly<Record<string, number>>;
+  /**
+   * Responses per endpoint and status, e.g. `POST /order-plz 201`: a request the CA rejected
+   * (such as a `badNonce` retried with a fresh nonce) is counted in `acmeRequestsByPath` but
+   * created nothing.
+   */
+  readonly acmeResponsesByStatus: Readonly<Record<string, number>>;
   readonly kmsSignCalls: number;
   readonly route53ChangeCalls: number;
   readonly route53GetChangeCalls: number;
@@ -113,8 +125,16 @@ export async function runLocalIssuance(options: LocalIssuanceOptions): Promise<L
     const request = (message as { request: ClientRequest }).request;
     if (request.getHeader('host') !== caHost) return;
     acmeRequests += 1;
-    const key = `${request.method} ${request.path.replace(/\/[A-Za-z0-9_-]{8,}(?=\/|$)/g, '/…')}`;
+    // Group by endpoint: the first path segment names it; the rest are resource ids.
+    const key = `${request.method} /${request.path.split('/')[1] ?? ''}`;
     byPath[key] = (byPath[key] ?? 0) + 1;
+  };
+  const byStatus: Record<string, number> = {};
+  const onResponse = (message: unknown) => {
+    const { request, response } = message as { request: ClientRequest; response: { statusCode?: number } };
+    if (request.getHeader('host') !== caHost) return;
+    const key = `${request.method} /${request.path.split('/')[1] ?? ''} ${response.statusCode ?? 0}`;
+    byStatus[key] = (byStatus[key] ?? 0) + 1;
   };
   const before = {
     sign: options.aws.kms.calls.Sign ?? 0,
@@ -122,18 +142,25 @@ export async function runLocalIssuance(options: LocalIssuanceOptions): Promise<L
     getChange: options.aws.route53.calls.GetChange ?? 0,
     acm: Object.values(options.aws.acm.calls).reduce((sum, count) => sum + (count ?? 0), 0),
   };
+  // The stack creates the registry table; locally the fake gets the synthesized table name.
+  const registryTable = options.workflow.environment.REGISTRY_TABLE;
+  if (registryTable && !options.aws.dynamodb.hasTable(registryTable))
+    options.aws.dynamodb.createTable(registryTable);
   diagnosticsChannel.subscribe('http.client.request.start', onRequest);
+  diagnosticsChannel.subscribe('http.client.response.finish', onResponse);
   try {
     const execution = await runWorkflow(options.workflow, {
       input: options.input,
       environment: { ...localEnvironment(options.ca, options.aws), ...options.environment },
       ...(options.pauseMs !== undefined ? { pauseMs: options.pauseMs } : {}),
       ...(options.wrapHandler ? { wrapHandler: options.wrapHandler } : {}),
+      ...(options.executionId ? { executionId: options.executionId } : {}),
     });
     return {
       execution,
       acmeRequests,
       acmeRequestsByPath: byPath,
+      acmeResponsesByStatus: byStatus,
       kmsSignCalls: (options.aws.kms.calls.Sign ?? 0) - before.sign,
       route53ChangeCalls: (options.aws.route53.calls.ChangeResourceRecordSets ?? 0) - before.change,
       route53GetChangeCalls: (options.aws.route53.calls.GetChange ?? 0) - before.getChange,
@@ -142,5 +169,6 @@ export async function runLocalIssuance(options: LocalIssuanceOptions): Promise<L
     };
   } finally {
     diagnosticsChannel.unsubscribe('http.client.request.start', onRequest);
+    diagnosticsChannel.unsubscribe('http.client.response.finish', onResponse);
   }
 }

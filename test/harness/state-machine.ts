@@ -1,4 +1,5 @@
 import '../setup/polyfills.js';
+import { randomUUID } from 'node:crypto';
 import { App } from 'aws-cdk-lib';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { AcmeStack, type AcmeStackProps } from '../../lib/acme-stack.js';
@@ -127,6 +128,8 @@ export interface RunOptions {
   readonly environment?: Readonly<Record<string, string>>;
   /** Milliseconds each Wait state and Retry pause lasts locally. @default 10 */
   readonly pauseMs?: number;
+  /** The execution id the state machine passes on (`$$.Execution.Id`). @default a fresh one */
+  readonly executionId?: string;
   /** Wraps each bound handler, e.g. to crash a step once. */
   readonly wrapHandler?: (
     stateName: string,
@@ -140,8 +143,7 @@ export async function runWorkflow(
   options: RunOptions,
 ): Promise<LocalExecution> {
   const environment = { ...workflow.environment, ...options.environment };
-  const saved = Object.fromEntries(Object.keys(environment).map((key) => [key, process.env[key]]));
-  Object.assign(process.env, environment);
+  const restoreEnvironment = applyEnvironment(environment);
   try {
     const taskResourceLocalHandlers: Record<string, (input: unknown) => Promise<unknown>> = {};
     for (const [stateName, folder] of Object.entries(workflow.taskHandlers)) {
@@ -162,7 +164,18 @@ export async function runWorkflow(
       validationOptions: { checkArn: false },
     });
     const started = Date.now();
+    const executionId =
+      options.executionId ??
+      `arn:aws:states:${FAKE_REGION}:${FAKE_ACCOUNT}:execution:AcmeLocal:${randomUUID()}`;
     const execution = machine.run(options.input as never, {
+      context: {
+        Execution: {
+          Id: executionId,
+          Input: options.input,
+          Name: executionId.split(':').at(-1),
+          StartTime: new Date().toISOString(),
+        },
+      } as never,
       overrides: {
         taskResourceLocalHandlers: taskResourceLocalHandlers as never,
         waitTimeOverrides,
@@ -195,11 +208,32 @@ export async function runWorkflow(
       durationMs: Date.now() - started,
     };
   } finally {
-    for (const [key, value] of Object.entries(saved)) {
+    restoreEnvironment();
+  }
+}
+
+let activeRuns = 0;
+let savedEnvironment: Record<string, string | undefined> = {};
+
+/**
+ * Handlers read their settings from `process.env`, as in Lambda. Concurrent local runs share
+ * one process, so the environment is set by the first and restored by the last.
+ */
+function applyEnvironment(environment: Readonly<Record<string, string>>): () => void {
+  if (activeRuns === 0) savedEnvironment = {};
+  activeRuns += 1;
+  for (const [key, value] of Object.entries(environment)) {
+    if (!(key in savedEnvironment)) savedEnvironment[key] = process.env[key];
+    process.env[key] = value;
+  }
+  return () => {
+    activeRuns -= 1;
+    if (activeRuns > 0) return;
+    for (const [key, value] of Object.entries(savedEnvironment)) {
       if (value === undefined) delete process.env[key];
       else process.env[key] = value;
     }
-  }
+  };
 }
 
 function stepTimings(

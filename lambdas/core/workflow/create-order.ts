@@ -1,27 +1,76 @@
+import type { AcmeClient } from '../acme/client.js';
 import { dns01TxtValue } from '../acme/key-authorization.js';
+import type { AcmeOrder } from '../acme/types.js';
 import { challengeRecordName } from '../dns/record-name.js';
 import { chooseZone } from '../dns/zones.js';
-import { AcmeProtocolError, InvalidInputError } from '../errors.js';
+import { AcmeProblemError, AcmeProtocolError, InvalidInputError } from '../errors.js';
+import type { PendingOrderRecord } from '../ports.js';
 import type { DnsChallenge, IssuanceState } from '../state.js';
-import { carryNonce, resumeAcmeClient, type StepDeps } from './deps.js';
+import {
+  carryNonce,
+  orderFingerprint,
+  resumeAcmeClient,
+  type StepDeps,
+  type WorkflowLogger,
+} from './deps.js';
+
+const REUSABLE_STATUSES = new Set(['pending', 'ready', 'processing', 'valid']);
 
 /**
  * CreateOrder: matches every identifier to a hosted zone first (so a missing zone fails before
- * the CA is asked for anything), then places the order and reads each authorization, skipping
- * those the CA already holds as `valid`, and computes the dns-01 TXT values.
+ * the CA is asked for anything). A certificate an earlier run issued but could not import goes
+ * straight to import; an order an earlier run left usable is resumed; otherwise a new order is
+ * placed and recorded before anything else can fail. Then each authorization is read, skipping
+ * those already `valid`, and the dns-01 TXT values are computed.
  */
 export async function createOrder(
   state: IssuanceState,
-  deps: Pick<StepDeps, 'transport' | 'signer' | 'dns' | 'log'>,
+  deps: Pick<StepDeps, 'transport' | 'signer' | 'dns' | 'registry' | 'clock' | 'log'>,
 ): Promise<IssuanceState> {
   const zones = (await deps.dns.listPublicZones()).filter((zone) => !zone.privateZone);
   const zoneFor = new Map(
     state.domains.map((domain) => [domain, chooseZone(domain, zones, state.hostedZoneIds)]),
   );
+  const fingerprint = orderFingerprint(state);
+  const record = await deps.registry.get(state.certificateId);
+  const now = deps.clock.now();
+
+  const issued = record?.issued;
+  if (
+    issued &&
+    issued.fingerprint === fingerprint &&
+    !issued.importedArn &&
+    new Date(issued.notAfter) > now
+  ) {
+    deps.log.info('Importing the certificate an earlier run issued; no new order', { serial: issued.serial });
+    return {
+      ...state,
+      challenges: [],
+      certificate: { storeKey: issued.storeKey, serial: issued.serial, notAfter: issued.notAfter },
+    };
+  }
 
   const client = resumeAcmeClient(state, deps);
-  const created = await client.newOrder(state.domains);
-  const order = created.body;
+  const pending = record?.pendingOrder?.fingerprint === fingerprint ? record.pendingOrder : undefined;
+  const resumed = pending ? await resumableOrder(client, pending, now, deps.log) : undefined;
+  let orderUrl: string;
+  let order: AcmeOrder;
+  if (resumed) {
+    orderUrl = pending?.url ?? '';
+    order = resumed;
+    deps.log.info('Resuming the order an earlier run placed', { orderUrl, status: order.status });
+  } else {
+    const created = await client.newOrder(state.domains);
+    orderUrl = created.location;
+    order = created.body;
+    await deps.registry.update(state.certificateId, {
+      status: 'issuing',
+      domains: state.domains,
+      keyType: state.keyType,
+      lastAttemptAt: now.toISOString(),
+      pendingOrder: { url: orderUrl, fingerprint, ...(order.expires ? { expires: order.expires } : {}) },
+    });
+  }
   const jwk = await deps.signer.publicJwk();
 
   const challenges: DnsChallenge[] = [];
@@ -50,8 +99,8 @@ export async function createOrder(
       value: await dns01TxtValue(challenge.token, jwk),
     });
   }
-  deps.log.info('Order placed', {
-    orderUrl: created.location,
+  deps.log.info('Order ready for validation', {
+    orderUrl,
     status: order.status,
     authorizations: order.authorizations.length,
     pendingChallenges: challenges.length,
@@ -59,7 +108,7 @@ export async function createOrder(
   return {
     ...state,
     order: {
-      url: created.location,
+      url: orderUrl,
       finalize: order.finalize,
       status: order.status,
       authorizations: order.authorizations,
@@ -68,4 +117,34 @@ export async function createOrder(
     challenges,
     ...carryNonce(client),
   };
+}
+
+/**
+ * The recorded order, when the CA still has it in a state that can lead to a certificate.
+ * An order the CA no longer knows (or reports as invalid) is simply replaced by a new one.
+ */
+async function resumableOrder(
+  client: AcmeClient,
+  pending: PendingOrderRecord,
+  now: Date,
+  log: WorkflowLogger,
+): Promise<AcmeOrder | undefined> {
+  if (pending.expires && new Date(pending.expires) <= now) return undefined;
+  try {
+    const { body } = await client.getOrder(pending.url);
+    return REUSABLE_STATUSES.has(body.status) ? body : undefined;
+  } catch (error) {
+    const gone =
+      error instanceof AcmeProblemError &&
+      (error.status === 404 ||
+        error.status === 403 ||
+        error.code === 'MALFORMED' ||
+        error.code === 'UNAUTHORIZED');
+    if (!gone) throw error;
+    log.info('The recorded order cannot be resumed; placing a new one', {
+      orderUrl: pending.url,
+      problem: error.type,
+    });
+    return undefined;
+  }
 }

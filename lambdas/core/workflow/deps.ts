@@ -1,5 +1,13 @@
 import { AcmeClient } from '../acme/client.js';
-import type { CertificateImporter, CertificateStore, DnsZones, HttpTransport, Signer } from '../ports.js';
+import type {
+  CertificateImporter,
+  CertificateRegistry,
+  CertificateStore,
+  Clock,
+  DnsZones,
+  HttpTransport,
+  Signer,
+} from '../ports.js';
 import type { IssuanceState } from '../state.js';
 
 /** Structured logging as the steps need it; attributes never carry secrets. */
@@ -22,6 +30,8 @@ export interface WorkflowConfig {
   readonly orderPollSeconds: number;
   /** Polls allowed per waiting loop before the issuance fails. */
   readonly maxPolls: number;
+  /** How long a certificate's lock outlives a crashed execution; longer than the execution timeout. */
+  readonly lockTtlSeconds: number;
 }
 
 /** Everything a step may use; each step takes only the ports it needs. */
@@ -31,6 +41,8 @@ export interface StepDeps {
   readonly store: CertificateStore;
   readonly dns: DnsZones;
   readonly importer: CertificateImporter;
+  readonly registry: CertificateRegistry;
+  readonly clock: Clock;
   readonly config: WorkflowConfig;
   readonly log: WorkflowLogger;
 }
@@ -48,6 +60,11 @@ export function resumeAcmeClient(
     ...(state.accountUrl ? { accountUrl: state.accountUrl } : {}),
     ...(state.nonce ? { nonce: state.nonce } : {}),
   });
+}
+
+/** Identifies the certificate an order was placed for: new names or a new key type mean a new order. */
+export function orderFingerprint(state: Pick<IssuanceState, 'domains' | 'keyType'>): string {
+  return `${state.keyType}:${state.domains.join(',')}`;
 }
 
 /** The state fields every step refreshes after talking to the CA. */

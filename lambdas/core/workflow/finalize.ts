@@ -1,5 +1,6 @@
 import { generateCertificateKey } from '../crypto/certificate-key.js';
 import { createCsr } from '../crypto/csr.js';
+import { AcmeProtocolError } from '../errors.js';
 import type { IssuanceState } from '../state.js';
 import { carryNonce, resumeAcmeClient, type StepDeps } from './deps.js';
 import { orderInvalidError } from './order-problems.js';
@@ -9,14 +10,28 @@ import { requireOrder } from './wait-for-authorizations.js';
 /**
  * Finalize: generates the certificate key here, stores it encrypted before the CA can issue
  * (so an issued certificate always has its key), and sends the CSR. Only the store key of the
- * private key travels on.
+ * private key travels on. An order an earlier run already finalized is not finalized again: its
+ * key is already in the store.
  */
 export async function finalize(
   state: IssuanceState,
-  deps: Pick<StepDeps, 'transport' | 'signer' | 'store' | 'config' | 'log'>,
+  deps: Pick<StepDeps, 'transport' | 'signer' | 'store' | 'registry' | 'config' | 'log'>,
 ): Promise<IssuanceState> {
   const order = requireOrder(state);
   const privateKeyRef = orderKeyKey(state.certificateId, order.url);
+  if (order.status === 'processing' || order.status === 'valid') {
+    if (!(await deps.store.get(privateKeyRef))) {
+      await deps.registry.update(state.certificateId, { pendingOrder: null });
+      throw new AcmeProtocolError(
+        `Order ${order.url} was finalized by an earlier run but its key is not in the certificate store; run again for a new order.`,
+      );
+    }
+    deps.log.info('Order already finalized by an earlier run; reusing its stored key', {
+      status: order.status,
+    });
+    return { ...state, privateKeyRef, polls: 0, retryAfterSeconds: deps.config.orderPollSeconds };
+  }
+
   const { privateKeyPem, keyPair } = await generateCertificateKey(state.keyType);
   const csr = await createCsr(state.domains, keyPair);
   await deps.store.put(privateKeyRef, privateKeyPem, 'application/x-pem-file');

@@ -1,15 +1,10 @@
 import { splitPemChain } from '../crypto/pem.js';
 import type { IssuanceState } from '../state.js';
-import type { StepDeps } from './deps.js';
-import { acmRecordKey } from './store-keys.js';
+import { orderFingerprint, type StepDeps } from './deps.js';
 
 /** The tag key the IAM policy keys re-imports on; keep in step with `lib/acme-certificates.ts`. */
 export const MANAGED_BY_TAG = 'acme-aws:managed-by';
 export const CERTIFICATE_ID_TAG = 'acme-aws:certificate-id';
-
-interface AcmRecord {
-  readonly arn: string;
-}
 
 /**
  * ImportToAcm: imports the stored chain and key, re-importing into the ARN recorded for this
@@ -17,18 +12,18 @@ interface AcmRecord {
  */
 export async function importToAcm(
   state: IssuanceState,
-  deps: Pick<StepDeps, 'store' | 'importer' | 'config' | 'log'>,
+  deps: Pick<StepDeps, 'store' | 'importer' | 'registry' | 'config' | 'log'>,
 ): Promise<IssuanceState> {
   if (!state.certificate) throw new Error('The state has no certificate: WaitForCertificate must run first.');
   const prefix = state.certificate.storeKey;
-  const [fullchainPem, privateKeyPem, recorded] = await Promise.all([
+  const [fullchainPem, privateKeyPem, record] = await Promise.all([
     deps.store.get(`${prefix}/fullchain.pem`),
     deps.store.get(`${prefix}/privkey.pem`),
-    deps.store.get(acmRecordKey(state.certificateId)),
+    deps.registry.get(state.certificateId),
   ]);
   if (!fullchainPem || !privateKeyPem)
     throw new Error(`The certificate store has no complete certificate under ${prefix}.`);
-  const existingArn = recorded ? (JSON.parse(recorded) as AcmRecord).arn : undefined;
+  const existingArn = record?.acmArn;
   const { leafPem, chainPem } = splitPemChain(fullchainPem);
   const { arn } = await deps.importer.importCertificate({
     certificatePem: leafPem,
@@ -37,13 +32,14 @@ export async function importToAcm(
     ...(existingArn ? { existingArn } : {}),
     tags: { [MANAGED_BY_TAG]: deps.config.managedByTag, [CERTIFICATE_ID_TAG]: state.certificateId },
   });
-  if (arn !== existingArn) {
-    await deps.store.put(
-      acmRecordKey(state.certificateId),
-      JSON.stringify({ arn } satisfies AcmRecord),
-      'application/json',
-    );
-  }
+  await deps.registry.update(state.certificateId, {
+    status: 'imported',
+    acmArn: arn,
+    issued: {
+      ...(record?.issued ?? { ...state.certificate, fingerprint: orderFingerprint(state) }),
+      importedArn: arn,
+    },
+  });
   deps.log.info(existingArn ? 'Re-imported into ACM' : 'Imported into ACM', { certificateArn: arn });
   return { ...state, certificateArn: arn };
 }

@@ -43,9 +43,11 @@ export function parseIssuanceInput(raw: unknown, config: WorkflowConfig): Issuan
   if (typeof directoryUrl !== 'string' || directoryUrl === '') {
     throw new InvalidInputError('directoryUrl must be the URL of an ACME directory.');
   }
+  const execution = input.execution as { id?: unknown } | undefined;
   return {
     certificateId,
     domains,
+    ...(typeof execution?.id === 'string' ? { execution: { id: execution.id } } : {}),
     keyType: keyType as KeyType,
     ...(hostedZoneIds ? { hostedZoneIds } : {}),
     directoryUrl,

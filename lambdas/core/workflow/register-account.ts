@@ -3,23 +3,30 @@ import { jwkThumbprint } from '../acme/key-authorization.js';
 import type { IssuanceState } from '../state.js';
 import { carryNonce, type StepDeps } from './deps.js';
 import { parseIssuanceInput } from './input.js';
-import { accountRecordKey } from './store-keys.js';
-
-interface AccountRecord {
-  readonly directoryUrl: string;
-  readonly accountUrl: string;
-}
 
 /**
- * RegisterAccount: validates the input, then makes sure the CA knows our KMS-held key.
+ * RegisterAccount: validates the input, takes the certificate's lock (a second execution for the
+ * same certificate ends here, changing nothing), then makes sure the CA knows our KMS-held key.
  * A recorded account URL costs no account request; otherwise one `newAccount` registers the key
  * or returns the account the CA already holds for it.
  */
 export async function registerAccount(
   raw: unknown,
-  deps: Pick<StepDeps, 'transport' | 'signer' | 'store' | 'config' | 'log'>,
+  deps: Pick<StepDeps, 'transport' | 'signer' | 'registry' | 'clock' | 'config' | 'log'>,
 ): Promise<IssuanceState> {
   const state = parseIssuanceInput(raw, deps.config);
+  if (state.execution) {
+    const acquired = await deps.registry.acquireLock(
+      state.certificateId,
+      state.execution.id,
+      deps.clock.now(),
+      deps.config.lockTtlSeconds,
+    );
+    if (!acquired) {
+      deps.log.warn('Another execution is working on this certificate; ending without changes');
+      return { ...state, skipped: 'Another execution holds the lock for this certificate.' };
+    }
+  }
   const client = new AcmeClient({
     directoryUrl: state.directoryUrl,
     transport: deps.transport,
@@ -28,12 +35,10 @@ export async function registerAccount(
   const directory = await client.directory();
 
   const thumbprint = await jwkThumbprint(await deps.signer.publicJwk());
-  const recordKey = accountRecordKey(state.directoryUrl, thumbprint);
-  const recorded = await deps.store.get(recordKey);
+  const recorded = await deps.registry.getAccount(state.directoryUrl, thumbprint);
   if (recorded) {
-    const record = JSON.parse(recorded) as AccountRecord;
-    deps.log.info('Using the recorded ACME account', { accountUrl: record.accountUrl });
-    return { ...state, directory, accountUrl: record.accountUrl, ...carryNonce(client) };
+    deps.log.info('Using the recorded ACME account', { accountUrl: recorded.accountUrl });
+    return { ...state, directory, accountUrl: recorded.accountUrl, ...carryNonce(client) };
   }
 
   // newAccount with a key the CA already knows returns that account (RFC 8555 §7.3.1), so one
@@ -51,7 +56,6 @@ export async function registerAccount(
     accountUrl = created.url;
     deps.log.info('Registered the ACME account', { accountUrl, status: created.account.status });
   }
-  const record: AccountRecord = { directoryUrl: state.directoryUrl, accountUrl };
-  await deps.store.put(recordKey, JSON.stringify(record), 'application/json');
+  await deps.registry.putAccount(thumbprint, { directoryUrl: state.directoryUrl, accountUrl });
   return { ...state, directory, accountUrl, ...carryNonce(client) };
 }

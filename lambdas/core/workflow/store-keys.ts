@@ -9,11 +9,6 @@ function shortHash(value: string): string {
   return createHash('sha256').update(value).digest('hex').slice(0, 32);
 }
 
-/** The account URL recorded for one CA directory and one account key. */
-export function accountRecordKey(directoryUrl: string, accountKeyThumbprint: string): string {
-  return `accounts/${shortHash(`${directoryUrl}\n${accountKeyThumbprint}`)}.json`;
-}
-
 /** The private key generated for one order, kept until its certificate is downloaded. */
 export function orderKeyKey(certificateId: string, orderUrl: string): string {
   return `orders/${certificateId}/${shortHash(orderUrl)}/privkey.pem`;
@@ -22,9 +17,4 @@ export function orderKeyKey(certificateId: string, orderUrl: string): string {
 /** Folder of one issued certificate; holds `fullchain.pem` and `privkey.pem`. */
 export function issuedCertificatePrefix(certificateId: string, serial: string): string {
   return `certificates/${certificateId}/${serial.toLowerCase()}`;
-}
-
-/** The ACM ARNs this certificate id was imported into, so renewals re-import in place. */
-export function acmRecordKey(certificateId: string): string {
-  return `certificates/${certificateId}/acm.json`;
 }

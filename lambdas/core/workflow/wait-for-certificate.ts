@@ -1,7 +1,7 @@
 import { verifyIssuedCertificate } from '../crypto/certificate-check.js';
 import { AcmeProtocolError, PollingTimeoutError } from '../errors.js';
 import type { IssuanceState } from '../state.js';
-import { carryNonce, resumeAcmeClient, type StepDeps } from './deps.js';
+import { carryNonce, orderFingerprint, resumeAcmeClient, type StepDeps } from './deps.js';
 import { orderInvalidError } from './order-problems.js';
 import { issuedCertificatePrefix } from './store-keys.js';
 import { requireOrder } from './wait-for-authorizations.js';
@@ -12,7 +12,7 @@ import { requireOrder } from './wait-for-authorizations.js';
  */
 export async function waitForCertificate(
   state: IssuanceState,
-  deps: Pick<StepDeps, 'transport' | 'signer' | 'store' | 'config' | 'log'>,
+  deps: Pick<StepDeps, 'transport' | 'signer' | 'store' | 'registry' | 'config' | 'log'>,
 ): Promise<IssuanceState> {
   let order = requireOrder(state);
   const client = resumeAcmeClient(state, deps);
@@ -48,6 +48,16 @@ export async function waitForCertificate(
   const prefix = issuedCertificatePrefix(state.certificateId, issued.serial);
   await deps.store.put(`${prefix}/privkey.pem`, privateKeyPem, 'application/x-pem-file');
   await deps.store.put(`${prefix}/fullchain.pem`, fullchainPem, 'application/pem-certificate-chain');
+  await deps.registry.update(state.certificateId, {
+    status: 'issued',
+    pendingOrder: null,
+    issued: {
+      serial: issued.serial,
+      storeKey: prefix,
+      notAfter: issued.notAfter,
+      fingerprint: orderFingerprint(state),
+    },
+  });
   deps.log.info('Certificate issued and verified', { serial: issued.serial, notAfter: issued.notAfter });
   return {
     ...state,

@@ -1,0 +1,243 @@
+import { createHash } from 'node:crypto';
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { AwsRequestError } from '../core/errors.js';
+import type {
+  AccountRecord,
+  CertificateRecord,
+  CertificateRecordChanges,
+  CertificateRegistry,
+} from '../core/ports.js';
+import { wrapAwsError } from './wrap-aws-error.js';
+
+export interface DynamoDbRegistryOptions {
+  readonly client: DynamoDBClient;
+  /** The registry table: a string partition key named `pk` and no sort key. */
+  readonly tableName: string;
+}
+
+const ACCOUNT_PREFIX = 'ACCOUNT#';
+const CERTIFICATE_PREFIX = 'CERT#';
+
+/**
+ * The partition key of the account one key holds at one CA. Hashed, so directory URLs of any
+ * length or character set make a key of fixed size.
+ */
+export function accountPartitionKey(directoryUrl: string, accountKeyThumbprint: string): string {
+  const digest = createHash('sha256')
+    .update(`${directoryUrl}\n${accountKeyThumbprint}`, 'utf8')
+    .digest('hex');
+  return `${ACCOUNT_PREFIX}${digest}`;
+}
+
+/** The partition key of one managed certificate's record. */
+export function certificatePartitionKey(certificateId: string): string {
+  return `${CERTIFICATE_PREFIX}${certificateId}`;
+}
+
+/**
+ * The fields `update` writes. `satisfies` makes the compiler flag this list when the port gains or
+ * loses a field, and the runtime check keeps `lock` and `certificateId` out of reach of `update`.
+ */
+const UPDATABLE_FIELDS = {
+  status: true,
+  domains: true,
+  keyType: true,
+  acmArn: true,
+  pendingOrder: true,
+  issued: true,
+  lastError: true,
+  lastAttemptAt: true,
+} as const satisfies Record<keyof CertificateRecordChanges, true>;
+
+function isUpdatableField(field: string): field is keyof CertificateRecordChanges {
+  return Object.hasOwn(UPDATABLE_FIELDS, field);
+}
+
+function errorName(error: unknown): unknown {
+  return typeof error === 'object' && error !== null ? (error as { name?: unknown }).name : undefined;
+}
+
+function isConditionalCheckFailed(error: unknown): boolean {
+  return errorName(error) === 'ConditionalCheckFailedException';
+}
+
+function values(record: Record<string, unknown>): Record<string, AttributeValue> {
+  return marshall(record, { removeUndefinedValues: true });
+}
+
+/**
+ * The certificate registry in one DynamoDB table (partition key `pk`, string). Accounts live
+ * under `ACCOUNT#<sha256(directoryUrl + "\n" + thumbprint)>`, certificates under
+ * `CERT#<certificateId>` with their record's fields as attributes.
+ *
+ * Guarantees:
+ * - the per-certificate lock is taken and released with single conditional writes, so two
+ *   executions never both hold an unexpired lock, and a retried acquire by the holder succeeds;
+ * - reads are strongly consistent, so a step sees what the previous step wrote;
+ * - `update` is one `UpdateItem` that touches only the given fields, never the lock;
+ * - failures become `AwsTransientError` (throttling, 5xx) or `AwsRequestError`, with the SDK
+ *   error as `cause`; a lost lock race is a `false`, not an error.
+ */
+export class DynamoDbRegistry implements CertificateRegistry {
+  readonly #client: DynamoDBClient;
+  readonly #tableName: string;
+
+  constructor(options: DynamoDbRegistryOptions) {
+    this.#client = options.client;
+    this.#tableName = options.tableName;
+  }
+
+  async getAccount(directoryUrl: string, accountKeyThumbprint: string): Promise<AccountRecord | undefined> {
+    const pk = accountPartitionKey(directoryUrl, accountKeyThumbprint);
+    const item = await this.#getItem(pk);
+    if (!item) return undefined;
+    const { accountUrl } = unmarshall(item);
+    if (typeof accountUrl !== 'string') {
+      throw new AwsRequestError(`DynamoDB item ${pk} in ${this.#tableName} has no accountUrl string`);
+    }
+    return { directoryUrl, accountUrl };
+  }
+
+  async putAccount(accountKeyThumbprint: string, record: AccountRecord): Promise<void> {
+    const pk = accountPartitionKey(record.directoryUrl, accountKeyThumbprint);
+    try {
+      await this.#client.send(
+        new PutItemCommand({
+          TableName: this.#tableName,
+          Item: values({ pk, directoryUrl: record.directoryUrl, accountUrl: record.accountUrl }),
+        }),
+      );
+    } catch (error) {
+      throw wrapAwsError(error, `DynamoDB PutItem ${pk} in ${this.#tableName}`);
+    }
+  }
+
+  async acquireLock(
+    certificateId: string,
+    executionId: string,
+    now: Date,
+    ttlSeconds: number,
+  ): Promise<boolean> {
+    if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
+      throw new RangeError(`Lock TTL must be a positive number of seconds, got ${ttlSeconds}`);
+    }
+    const pk = certificatePartitionKey(certificateId);
+    // ISO 8601 UTC timestamps of equal width compare lexicographically in time order.
+    const nowIso = now.toISOString();
+    const expiresAt = new Date(now.getTime() + ttlSeconds * 1000).toISOString();
+    try {
+      await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: values({ pk }),
+          UpdateExpression: 'SET #lock = :lock, #certificateId = :certificateId',
+          ConditionExpression:
+            'attribute_not_exists(#lock) OR #lock.#executionId = :executionId OR #lock.#expiresAt < :now',
+          ExpressionAttributeNames: {
+            '#lock': 'lock',
+            '#executionId': 'executionId',
+            '#expiresAt': 'expiresAt',
+            '#certificateId': 'certificateId',
+          },
+          ExpressionAttributeValues: values({
+            ':lock': { executionId, expiresAt },
+            ':certificateId': certificateId,
+            ':executionId': executionId,
+            ':now': nowIso,
+          }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw wrapAwsError(error, `DynamoDB UpdateItem ${pk} in ${this.#tableName} (acquire lock)`);
+    }
+  }
+
+  async releaseLock(certificateId: string, executionId: string): Promise<void> {
+    const pk = certificatePartitionKey(certificateId);
+    try {
+      await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: values({ pk }),
+          UpdateExpression: 'REMOVE #lock',
+          ConditionExpression: '#lock.#executionId = :executionId',
+          ExpressionAttributeNames: { '#lock': 'lock', '#executionId': 'executionId' },
+          ExpressionAttributeValues: values({ ':executionId': executionId }),
+        }),
+      );
+    } catch (error) {
+      // Someone else's lock, or none at all: there is nothing of ours to release.
+      if (isConditionalCheckFailed(error)) return;
+      throw wrapAwsError(error, `DynamoDB UpdateItem ${pk} in ${this.#tableName} (release lock)`);
+    }
+  }
+
+  async get(certificateId: string): Promise<CertificateRecord | undefined> {
+    const item = await this.#getItem(certificatePartitionKey(certificateId));
+    if (!item) return undefined;
+    const { pk: _pk, ...record } = unmarshall(item);
+    return { ...record, certificateId } as CertificateRecord;
+  }
+
+  async update(certificateId: string, changes: CertificateRecordChanges): Promise<void> {
+    const names: Record<string, string> = {};
+    const assigned: Record<string, unknown> = {};
+    const set: string[] = [];
+    const remove: string[] = [];
+    for (const [field, value] of Object.entries(changes)) {
+      if (value === undefined) continue;
+      if (!isUpdatableField(field)) {
+        throw new TypeError(`CertificateRegistry.update cannot change "${field}"`);
+      }
+      names[`#${field}`] = field;
+      if (value === null) {
+        remove.push(`#${field}`);
+      } else {
+        assigned[`:${field}`] = value;
+        set.push(`#${field} = :${field}`);
+      }
+    }
+    if (set.length === 0 && remove.length === 0) return;
+
+    // Written on every update so a record created by `update` alone reads back complete.
+    names['#certificateId'] = 'certificateId';
+    assigned[':certificateId'] = certificateId;
+    set.push('#certificateId = :certificateId');
+
+    const pk = certificatePartitionKey(certificateId);
+    const clauses = [`SET ${set.join(', ')}`, ...(remove.length > 0 ? [`REMOVE ${remove.join(', ')}`] : [])];
+    try {
+      await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: values({ pk }),
+          UpdateExpression: clauses.join(' '),
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values(assigned),
+        }),
+      );
+    } catch (error) {
+      throw wrapAwsError(error, `DynamoDB UpdateItem ${pk} in ${this.#tableName}`);
+    }
+  }
+
+  async #getItem(pk: string): Promise<Record<string, AttributeValue> | undefined> {
+    try {
+      const output = await this.#client.send(
+        new GetItemCommand({ TableName: this.#tableName, Key: values({ pk }), ConsistentRead: true }),
+      );
+      return output.Item;
+    } catch (error) {
+      throw wrapAwsError(error, `DynamoDB GetItem ${pk} in ${this.#tableName}`);
+    }
+  }
+}

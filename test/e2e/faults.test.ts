@@ -1,0 +1,219 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ChalltestsrvClient } from '../harness/challtestsrv.js';
+import {
+  installLocalAws,
+  type LocalAws,
+  type LocalIssuanceResult,
+  runLocalIssuance,
+} from '../harness/local-issuance.js';
+import { type PebbleEnvironment, startPebble } from '../harness/pebble.js';
+import { type SynthesizedWorkflow, synthesizeWorkflow } from '../harness/state-machine.js';
+
+// What Pebble 2.4 answers when it creates an order, and when it accepts a finalization.
+const NEW_ORDER = 'POST /order-plz 201';
+const FINALIZE = 'POST /finalize-order 200';
+
+/** Successful responses at one endpoint: retried requests (badNonce) created nothing. */
+function requests(runs: readonly LocalIssuanceResult[], endpointAndStatus: string): number {
+  return runs.reduce((sum, run) => sum + (run.acmeResponsesByStatus[endpointAndStatus] ?? 0), 0);
+}
+
+/** A Lambda that dies (timeout, out of memory) after or before doing its work, once. */
+function crashOnce(step: string, when: 'before' | 'after') {
+  let crashed = false;
+  return (stateName: string, handler: (input: unknown) => Promise<unknown>) =>
+    stateName !== step
+      ? handler
+      : async (input: unknown) => {
+          if (crashed) return handler(input);
+          crashed = true;
+          if (when === 'after') await handler(input);
+          throw Object.assign(
+            new Error(`${step} timed out after its work was ${when === 'after' ? 'done' : 'started'}`),
+            {
+              name: 'Sandbox.Timedout',
+            },
+          );
+        };
+}
+
+describe('nothing is lost under faults', () => {
+  let pebble: PebbleEnvironment;
+  let workflow: SynthesizedWorkflow;
+  let aws: LocalAws | undefined;
+
+  beforeAll(async () => {
+    pebble = await startPebble();
+    workflow = synthesizeWorkflow();
+  });
+  afterAll(async () => {
+    await pebble?.stop();
+  });
+  afterEach(() => {
+    aws?.restore();
+    aws = undefined;
+  });
+
+  const crashPoints: [string, 'before' | 'after'][] = [
+    ['RegisterAccount', 'after'],
+    ['CreateOrder', 'after'],
+    ['PublishChallenges', 'after'],
+    ['WaitForDnsSync', 'after'],
+    ['AnswerChallenges', 'before'],
+    ['WaitForAuthorizations', 'after'],
+    ['Finalize', 'after'],
+    ['WaitForCertificate', 'after'],
+    ['ImportToAcm', 'before'],
+    ['ImportToAcm', 'after'],
+  ];
+  it.each(crashPoints)(
+    'a crash %s (%s its work) fails cleanly, and the re-run finishes on the same order without duplicate TXT values',
+    async (step, when) => {
+      const domains = ['crash.example.org', '*.crash.example.org'];
+      aws = installLocalAws(pebble, domains);
+      const input = { certificateId: 'crash', domains };
+
+      const first = await runLocalIssuance({
+        workflow,
+        ca: pebble,
+        aws,
+        input,
+        wrapHandler: crashOnce(step, when),
+      });
+      const second = await runLocalIssuance({ workflow, ca: pebble, aws, input });
+
+      expect(first.execution.status).toBe('FAILED');
+      expect(first.execution.error?.name).toBe('Sandbox.Timedout');
+      expect(second.execution.error).toBeUndefined();
+      expect(second.execution.status).toBe('SUCCEEDED');
+      // After a crash that follows a completed import, the first order is used up: the re-run is a
+      // renewal into the same ACM certificate. At every earlier point the first order is resumed.
+      expect(requests([first, second], NEW_ORDER)).toBe(step === 'ImportToAcm' && when === 'after' ? 2 : 1);
+      for (const batch of aws.route53.changeBatches) {
+        for (const change of batch.changes) {
+          const values = (change.ResourceRecordSet?.ResourceRecords ?? []).map((record) => record.Value);
+          expect(new Set(values).size).toBe(values.length);
+          expect(values.length).toBeLessThanOrEqual(2);
+        }
+      }
+      expect(aws.route53.txtValues('_acme-challenge.crash.example.org')).toEqual([]);
+      expect(aws.acm.certificates.size).toBe(1);
+    },
+  );
+
+  it('keeps the issued certificate when ACM refuses the import, and imports it on the next run without reissuing', async () => {
+    const domains = ['keep.example.org'];
+    aws = installLocalAws(pebble, domains);
+    const input = { certificateId: 'keep', domains };
+    aws.acm.failNext('ImportCertificate', 'LimitExceededException', 1);
+
+    const first = await runLocalIssuance({ workflow, ca: pebble, aws, input });
+    const second = await runLocalIssuance({ workflow, ca: pebble, aws, input });
+
+    expect(first.execution.status).toBe('FAILED');
+    expect(first.execution.error?.name).toBe('AwsRequestError');
+    expect(second.execution.status).toBe('SUCCEEDED');
+    expect(requests([first, second], FINALIZE)).toBe(1);
+    expect(requests([second], NEW_ORDER)).toBe(0);
+    expect(second.acmeRequests).toBeLessThanOrEqual(2);
+    const [imported] = [...aws.acm.certificates.values()];
+    expect(imported?.importCount).toBe(1);
+  });
+
+  it('retries Route 53, KMS and ACM throttling with backoff and succeeds', async () => {
+    const domains = ['busy.example.org', '*.busy.example.org'];
+    aws = installLocalAws(pebble, domains);
+    aws.route53.failNext('ChangeResourceRecordSets', 'Throttling', 2);
+    aws.route53.failNext('ListResourceRecordSets', 'PriorRequestNotComplete', 1);
+    aws.kms.failNext('Sign', 'ThrottlingException', 2);
+    aws.acm.failNext('ImportCertificate', 'ThrottlingException', 2);
+
+    const run = await runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input: { certificateId: 'busy', domains },
+    });
+
+    expect(run.execution.error).toBeUndefined();
+    expect(run.execution.status).toBe('SUCCEEDED');
+    const retried = run.execution.events.filter((event) => event.type === 'StateRetried');
+    expect(retried.length).toBeGreaterThanOrEqual(4);
+    expect(aws.acm.certificates.size).toBe(1);
+    expect(aws.route53.txtValues('_acme-challenge.busy.example.org')).toEqual([]);
+  });
+
+  it('reports a SERVFAIL during validation with the identifier and the CA’s detail, and cleans up DNS', async () => {
+    const domains = ['servfail.example.org'];
+    aws = installLocalAws(pebble, domains);
+    const challtestsrv = new ChalltestsrvClient(pebble.challtestsrvUrl);
+    await challtestsrv.setServfail('_acme-challenge.servfail.example.org');
+    try {
+      const run = await runLocalIssuance({
+        workflow,
+        ca: pebble,
+        aws,
+        input: { certificateId: 'servfail', domains },
+      });
+
+      expect(run.execution.status).toBe('FAILED');
+      expect(run.execution.error?.name).toBe('OrderInvalidError');
+      expect(run.execution.error?.cause).toContain('servfail.example.org');
+      expect(run.execution.error?.cause).toMatch(/SERVFAIL|server failure|dns/i);
+      expect(aws.route53.txtValues('_acme-challenge.servfail.example.org')).toEqual([]);
+      expect(aws.acm.certificates.size).toBe(0);
+    } finally {
+      await challtestsrv.clearServfail('_acme-challenge.servfail.example.org');
+    }
+  });
+
+  it('lets one of two concurrent runs for the same certificate proceed and ends the other cleanly', async () => {
+    const domains = ['twice.example.org'];
+    aws = installLocalAws(pebble, domains);
+    const input = { certificateId: 'twice', domains };
+    let releaseFirst: () => void = () => {};
+    const secondDone = new Promise<void>((resolve) => {
+      releaseFirst = resolve;
+    });
+    let firstHoldsLock: () => void = () => {};
+    const firstLocked = new Promise<void>((resolve) => {
+      firstHoldsLock = resolve;
+    });
+
+    const firstRun = runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input,
+      wrapHandler: (stateName, handler) => {
+        if (stateName === 'RegisterAccount') {
+          return async (state) => {
+            const output = await handler(state);
+            firstHoldsLock();
+            return output;
+          };
+        }
+        if (stateName === 'CreateOrder') {
+          return async (state) => {
+            await secondDone;
+            return handler(state);
+          };
+        }
+        return handler;
+      },
+    });
+    await firstLocked;
+    const second = await runLocalIssuance({ workflow, ca: pebble, aws, input });
+    releaseFirst();
+    const first = await firstRun;
+
+    expect(first.execution.status).toBe('SUCCEEDED');
+    expect(second.execution.status).toBe('SUCCEEDED');
+    expect((second.execution.output as { skipped?: string }).skipped).toMatch(/Another execution/);
+    expect(
+      second.execution.events.some((event) => 'state' in event && event.state.name === 'AlreadyInProgress'),
+    ).toBe(true);
+    expect(requests([first], NEW_ORDER), JSON.stringify(first.acmeResponsesByStatus)).toBe(1);
+    expect(aws.acm.certificates.size).toBe(1);
+  });
+});

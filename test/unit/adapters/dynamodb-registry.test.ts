@@ -1,0 +1,609 @@
+import { createHash } from 'node:crypto';
+import {
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  DynamoDBServiceException,
+  GetItemCommand,
+  PutItemCommand,
+  ScanCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import fc from 'fast-check';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DynamoDbRegistry } from '../../../lambdas/adapters/dynamodb-registry.js';
+import { AwsRequestError, AwsTransientError } from '../../../lambdas/core/errors.js';
+import type { CertificateRecordChanges } from '../../../lambdas/core/ports.js';
+import {
+  type DynamoDbFake,
+  DynamoDbFakeUnsupportedError,
+  installDynamoDbFake,
+} from '../../fakes/dynamodb-fake.js';
+
+const tableName = 'acme-registry';
+const directoryUrl = 'https://acme.example/directory';
+const t0 = new Date('2030-01-01T00:00:00.000Z');
+
+let dynamodb: DynamoDbFake;
+let client: DynamoDBClient;
+let registry: DynamoDbRegistry;
+
+function seconds(n: number): Date {
+  return new Date(t0.getTime() + n * 1000);
+}
+
+function storedCertificate(certificateId: string): Record<string, unknown> | undefined {
+  return dynamodb.items(tableName).find((item) => item.pk === `CERT#${certificateId}`);
+}
+
+async function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (error: unknown) => error,
+  );
+}
+
+beforeEach(() => {
+  dynamodb = installDynamoDbFake({ tables: [tableName] });
+  client = new DynamoDBClient({ region: 'us-east-1' });
+  registry = new DynamoDbRegistry({ client, tableName });
+});
+
+afterEach(() => {
+  dynamodb.restore();
+});
+
+describe('DynamoDbRegistry locks', () => {
+  it('gives a free lock to the first execution and records holder and expiry', async () => {
+    await expect(registry.acquireLock('web', 'exec-a', t0, 600)).resolves.toBe(true);
+
+    expect(storedCertificate('web')).toEqual({
+      pk: 'CERT#web',
+      certificateId: 'web',
+      lock: { executionId: 'exec-a', expiresAt: '2030-01-01T00:10:00.000Z' },
+    });
+  });
+
+  it('refuses a second execution while the lock is unexpired, and changes nothing', async () => {
+    await registry.acquireLock('web', 'exec-a', t0, 600);
+
+    await expect(registry.acquireLock('web', 'exec-b', seconds(599), 600)).resolves.toBe(false);
+    await expect(registry.acquireLock('web', 'exec-b', seconds(600), 600)).resolves.toBe(false);
+
+    expect(storedCertificate('web')?.lock).toEqual({
+      executionId: 'exec-a',
+      expiresAt: '2030-01-01T00:10:00.000Z',
+    });
+  });
+
+  it('lets the holder acquire again, extending its lock, so a retried step succeeds', async () => {
+    await registry.acquireLock('web', 'exec-a', t0, 600);
+
+    await expect(registry.acquireLock('web', 'exec-a', seconds(300), 600)).resolves.toBe(true);
+
+    expect(storedCertificate('web')?.lock).toEqual({
+      executionId: 'exec-a',
+      expiresAt: '2030-01-01T00:15:00.000Z',
+    });
+  });
+
+  it('hands an expired lock to another execution', async () => {
+    await registry.acquireLock('web', 'exec-a', t0, 600);
+
+    await expect(registry.acquireLock('web', 'exec-b', seconds(601), 60)).resolves.toBe(true);
+
+    expect(storedCertificate('web')?.lock).toEqual({
+      executionId: 'exec-b',
+      expiresAt: '2030-01-01T00:11:01.000Z',
+    });
+    await expect(registry.acquireLock('web', 'exec-a', seconds(602), 600)).resolves.toBe(false);
+  });
+
+  it('keeps the lock when an execution that does not hold it releases', async () => {
+    await registry.acquireLock('web', 'exec-a', t0, 600);
+
+    await registry.releaseLock('web', 'exec-b');
+
+    expect(storedCertificate('web')?.lock).toMatchObject({ executionId: 'exec-a' });
+    await expect(registry.acquireLock('web', 'exec-b', seconds(1), 600)).resolves.toBe(false);
+  });
+
+  it('frees the lock when its holder releases, keeping the rest of the record', async () => {
+    await registry.update('web', { status: 'issuing' });
+    await registry.acquireLock('web', 'exec-a', t0, 600);
+
+    await registry.releaseLock('web', 'exec-a');
+
+    expect(storedCertificate('web')).toEqual({ pk: 'CERT#web', certificateId: 'web', status: 'issuing' });
+    await expect(registry.acquireLock('web', 'exec-b', seconds(1), 600)).resolves.toBe(true);
+  });
+
+  it('releases a lock that does not exist without creating a record', async () => {
+    await expect(registry.releaseLock('nothing', 'exec-a')).resolves.toBeUndefined();
+
+    expect(dynamodb.items(tableName)).toEqual([]);
+  });
+
+  it('refuses a lock TTL that is not a positive number of seconds', async () => {
+    await expect(registry.acquireLock('web', 'exec-a', t0, 0)).rejects.toThrow(RangeError);
+    expect(dynamodb.calls.UpdateItem).toBeUndefined();
+  });
+
+  it('keeps at most one execution holding an unexpired lock under any interleaving', async () => {
+    const executions = ['exec-0', 'exec-1', 'exec-2'] as const;
+    const operation = fc.oneof(
+      fc.record({
+        kind: fc.constant('acquire' as const),
+        who: fc.integer({ min: 0, max: 2 }),
+        ttl: fc.integer({ min: 1, max: 30 }),
+      }),
+      fc.record({ kind: fc.constant('release' as const), who: fc.integer({ min: 0, max: 2 }) }),
+      fc.record({ kind: fc.constant('advance' as const), by: fc.integer({ min: 0, max: 40 }) }),
+    );
+    let run = 0;
+
+    await fc.assert(
+      fc.asyncProperty(fc.array(operation, { maxLength: 30 }), async (operations) => {
+        run += 1;
+        const certificateId = `prop-${run}`;
+        let clock = t0.getTime();
+        /** What each execution believes: it holds the lock until this instant (inclusive). */
+        const heldUntil = new Map<number, number>();
+        /** The lock DynamoDB should hold, by a model of the conditional write. */
+        let model: { who: number; expiresAt: number } | undefined;
+
+        for (const op of operations) {
+          if (op.kind === 'advance') {
+            clock += op.by * 1000;
+          } else if (op.kind === 'acquire') {
+            const expected = !model || model.who === op.who || model.expiresAt < clock;
+            const acquired = await registry.acquireLock(
+              certificateId,
+              executions[op.who] as string,
+              new Date(clock),
+              op.ttl,
+            );
+            expect(acquired).toBe(expected);
+            if (acquired) {
+              model = { who: op.who, expiresAt: clock + op.ttl * 1000 };
+              heldUntil.set(op.who, model.expiresAt);
+            }
+          } else {
+            await registry.releaseLock(certificateId, executions[op.who] as string);
+            if (model?.who === op.who) model = undefined;
+            heldUntil.delete(op.who);
+          }
+
+          const holders = [...heldUntil.values()].filter((until) => clock <= until);
+          expect(holders.length).toBeLessThanOrEqual(1);
+          const stored = (await registry.get(certificateId))?.lock;
+          expect(stored).toEqual(
+            model
+              ? { executionId: executions[model.who], expiresAt: new Date(model.expiresAt).toISOString() }
+              : undefined,
+          );
+        }
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('DynamoDbRegistry records', () => {
+  const issued = {
+    serial: '04:aa',
+    storeKey: 'web/2030-01-01/fullchain.pem',
+    notAfter: '2030-04-01T00:00:00.000Z',
+    fingerprint: 'sha256:abc',
+  };
+
+  it('reads back nested fields it set, and removes the ones set to null', async () => {
+    await registry.update('web', {
+      status: 'issuing',
+      domains: ['example.org', '*.example.org'],
+      keyType: 'EC_prime256v1',
+      pendingOrder: { url: 'https://acme.example/order/1', fingerprint: 'example.org,*.example.org|EC' },
+      lastError: { name: 'AcmeServerError', message: 'try later', at: '2030-01-01T00:00:00.000Z' },
+    });
+
+    await registry.update('web', {
+      status: 'issued',
+      pendingOrder: null,
+      lastError: null,
+      issued: { ...issued, importedArn: undefined },
+      lastAttemptAt: '2030-01-01T00:05:00.000Z',
+    });
+
+    await expect(registry.get('web')).resolves.toEqual({
+      certificateId: 'web',
+      status: 'issued',
+      domains: ['example.org', '*.example.org'],
+      keyType: 'EC_prime256v1',
+      issued,
+      lastAttemptAt: '2030-01-01T00:05:00.000Z',
+    });
+    const [raw] = dynamodb.rawItems(tableName);
+    expect(raw?.issued).toEqual({ M: marshall(issued) });
+    expect(raw?.domains).toEqual({ L: [{ S: 'example.org' }, { S: '*.example.org' }] });
+  });
+
+  it('sends one UpdateItem with a placeholder for every attribute name', async () => {
+    await registry.update('web', { status: 'failed', acmArn: null });
+
+    expect(dynamodb.calls.UpdateItem).toBe(1);
+    expect(dynamodb.requests.at(-1)?.input).toMatchObject({
+      TableName: tableName,
+      Key: { pk: { S: 'CERT#web' } },
+      UpdateExpression: 'SET #status = :status, #certificateId = :certificateId REMOVE #acmArn',
+      ExpressionAttributeNames: {
+        '#status': 'status',
+        '#acmArn': 'acmArn',
+        '#certificateId': 'certificateId',
+      },
+    });
+  });
+
+  it('never touches the lock when updating fields', async () => {
+    await registry.acquireLock('web', 'exec-a', t0, 600);
+
+    await registry.update('web', { status: 'issued', issued });
+
+    expect(storedCertificate('web')?.lock).toEqual({
+      executionId: 'exec-a',
+      expiresAt: '2030-01-01T00:10:00.000Z',
+    });
+  });
+
+  it('creates the record on first update, even when the update only removes fields', async () => {
+    await registry.update('fresh', { acmArn: null });
+
+    await expect(registry.get('fresh')).resolves.toEqual({ certificateId: 'fresh' });
+  });
+
+  it('makes no call for an update without changes', async () => {
+    await registry.update('web', {});
+    await registry.update('web', { status: undefined });
+
+    expect(dynamodb.calls.UpdateItem).toBeUndefined();
+    expect(dynamodb.items(tableName)).toEqual([]);
+  });
+
+  it('refuses to update the lock or the id through update', async () => {
+    const sneaky = { lock: { executionId: 'x', expiresAt: '9999' } } as unknown as CertificateRecordChanges;
+
+    await expect(registry.update('web', sneaky)).rejects.toThrow(TypeError);
+    expect(dynamodb.calls.UpdateItem).toBeUndefined();
+  });
+
+  it('reads a record that does not exist as undefined, with a strongly consistent read', async () => {
+    await expect(registry.get('nothing')).resolves.toBeUndefined();
+
+    expect(dynamodb.requests.at(-1)?.input).toMatchObject({ ConsistentRead: true });
+  });
+});
+
+describe('DynamoDbRegistry accounts', () => {
+  it('reads back the account it stored for a CA and key', async () => {
+    await registry.putAccount('thumb-1', { directoryUrl, accountUrl: 'https://acme.example/acct/1' });
+
+    await expect(registry.getAccount(directoryUrl, 'thumb-1')).resolves.toEqual({
+      directoryUrl,
+      accountUrl: 'https://acme.example/acct/1',
+    });
+  });
+
+  it('keeps accounts of other keys and other CAs apart', async () => {
+    await registry.putAccount('thumb-1', { directoryUrl, accountUrl: 'https://acme.example/acct/1' });
+
+    await expect(registry.getAccount(directoryUrl, 'thumb-2')).resolves.toBeUndefined();
+    await expect(registry.getAccount('https://other.example/dir', 'thumb-1')).resolves.toBeUndefined();
+  });
+
+  it('keys accounts by the SHA-256 of directory URL and thumbprint', async () => {
+    await registry.putAccount('thumb-1', { directoryUrl, accountUrl: 'https://acme.example/acct/1' });
+
+    const digest = createHash('sha256').update(`${directoryUrl}\nthumb-1`).digest('hex');
+    expect(dynamodb.items(tableName)).toEqual([
+      { pk: `ACCOUNT#${digest}`, directoryUrl, accountUrl: 'https://acme.example/acct/1' },
+    ]);
+  });
+});
+
+describe('DynamoDbRegistry errors', () => {
+  it.each([
+    ['ThrottlingException', 'UpdateItem'],
+    ['ProvisionedThroughputExceededException', 'UpdateItem'],
+    ['RequestLimitExceeded', 'UpdateItem'],
+    ['InternalServerError', 'UpdateItem'],
+  ])('wraps %s as AwsTransientError', async (errorName, command) => {
+    dynamodb.failNext(command, errorName);
+
+    const error = await rejection(registry.acquireLock('web', 'exec-a', t0, 600));
+
+    expect(error).toBeInstanceOf(AwsTransientError);
+    expect((error as Error).message).toContain(`DynamoDB UpdateItem CERT#web in ${tableName}`);
+    expect((error as Error).cause).toMatchObject({ name: errorName });
+  });
+
+  it('wraps a throttled read as AwsTransientError', async () => {
+    dynamodb.failNext('GetItem', 'ProvisionedThroughputExceededException');
+
+    await expect(registry.getAccount(directoryUrl, 'thumb')).rejects.toThrow(AwsTransientError);
+  });
+
+  it('wraps a misnamed table as AwsRequestError naming the table', async () => {
+    const misnamed = new DynamoDbRegistry({ client, tableName: 'acme-registy' });
+
+    const error = await rejection(misnamed.update('web', { status: 'issuing' }));
+
+    expect(error).toBeInstanceOf(AwsRequestError);
+    expect((error as Error).message).toContain('acme-registy');
+    expect((error as Error).cause).toBeInstanceOf(DynamoDBServiceException);
+    expect((error as Error).cause).toMatchObject({ name: 'ResourceNotFoundException' });
+  });
+
+  it('wraps AccessDeniedException on release as AwsRequestError', async () => {
+    dynamodb.failNext('UpdateItem', 'AccessDeniedException');
+
+    await expect(registry.releaseLock('web', 'exec-a')).rejects.toThrow(AwsRequestError);
+  });
+});
+
+describe('DynamoDB fake', () => {
+  const key = { pk: { S: 'item' } };
+
+  it('fails a conditional write with a modeled ConditionalCheckFailedException (HTTP 400)', async () => {
+    dynamodb.putItem(tableName, { pk: 'item', n: 1 });
+
+    const error = await rejection(
+      client.send(
+        new PutItemCommand({
+          TableName: tableName,
+          Item: { pk: { S: 'item' } },
+          ConditionExpression: 'attribute_not_exists(pk)',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      ),
+    );
+
+    expect(error).toBeInstanceOf(ConditionalCheckFailedException);
+    expect(error).toBeInstanceOf(DynamoDBServiceException);
+    expect(error).toMatchObject({
+      $metadata: { httpStatusCode: 400 },
+      Item: { pk: { S: 'item' }, n: { N: '1' } },
+    });
+    expect(dynamodb.items(tableName)).toEqual([{ pk: 'item', n: 1 }]);
+  });
+
+  it.each([
+    ['#a = :one AND NOT (#b = :one OR #c < :one)', true],
+    ['#a = :one AND #b = :one OR #c < :one', false],
+    ['NOT #a = :one OR #b <> :one', true],
+    ['#a >= :one AND #a <= :one AND #b > :one', true],
+    ['attribute_exists(#m.#x) AND attribute_not_exists(#m.#y)', true],
+    ['#m.#x = :one AND begins_with(#s, :prefix)', true],
+    ['#missing <> :one AND NOT #missing = :one AND NOT #missing < :one', true],
+    ['#s < :one', false],
+  ])('evaluates %s as %s', async (condition, expected) => {
+    dynamodb.putItem(tableName, { pk: 'item', a: 1, b: 2, c: 3, m: { x: 1 }, s: 'lock-1' });
+    const names = {
+      '#a': 'a',
+      '#b': 'b',
+      '#c': 'c',
+      '#m': 'm',
+      '#x': 'x',
+      '#y': 'y',
+      '#s': 's',
+      '#missing': 'z',
+    };
+    const used = Object.fromEntries(
+      Object.entries(names).filter(([name]) => new RegExp(`${name}\\b`).test(condition)),
+    );
+    const values = Object.fromEntries(
+      Object.entries({ ':one': 1, ':prefix': 'lock-' }).filter(([name]) => condition.includes(name)),
+    );
+
+    const sending = client.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: key,
+        UpdateExpression: 'SET #done = :done',
+        ConditionExpression: condition,
+        ExpressionAttributeNames: { ...used, '#done': 'done' },
+        ExpressionAttributeValues: marshall({ ...values, ':done': true }),
+      }),
+    );
+
+    if (expected) await expect(sending).resolves.toBeDefined();
+    else await expect(sending).rejects.toBeInstanceOf(ConditionalCheckFailedException);
+    expect(dynamodb.items(tableName)[0]?.done).toBe(expected ? true : undefined);
+  });
+
+  it('sets and removes nested paths and returns the updated attributes', async () => {
+    dynamodb.putItem(tableName, { pk: 'item', m: { x: 1, y: 2 }, gone: 'soon', n: 5 });
+
+    const output = await client.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: key,
+        UpdateExpression:
+          'SET #m.#x = :two, #n = #n + :two, #l = if_not_exists(#l, :empty) REMOVE #m.#y, #gone',
+        ExpressionAttributeNames: { '#m': 'm', '#x': 'x', '#y': 'y', '#n': 'n', '#l': 'l', '#gone': 'gone' },
+        ExpressionAttributeValues: marshall({ ':two': 2, ':empty': [] }),
+        ReturnValues: 'UPDATED_NEW',
+      }),
+    );
+
+    expect(dynamodb.items(tableName)).toEqual([{ pk: 'item', m: { x: 2 }, n: 7, l: [] }]);
+    expect(output.Attributes).toEqual({ m: { M: { x: { N: '2' } } }, n: { N: '7' }, l: { L: [] } });
+  });
+
+  it.each([
+    [
+      'an unused value',
+      {
+        UpdateExpression: 'SET #a = :a',
+        ExpressionAttributeNames: { '#a': 'a' },
+        values: { ':a': 1, ':b': 2 },
+      },
+      'Value provided in ExpressionAttributeValues unused in expressions: keys: {:b}',
+    ],
+    [
+      'an unused name',
+      {
+        UpdateExpression: 'SET #a = :a',
+        ExpressionAttributeNames: { '#a': 'a', '#b': 'b' },
+        values: { ':a': 1 },
+      },
+      'Value provided in ExpressionAttributeNames unused in expressions: keys: {#b}',
+    ],
+    [
+      'an undefined value',
+      { UpdateExpression: 'SET #a = :c', ExpressionAttributeNames: { '#a': 'a' }, values: { ':a': 1 } },
+      'An expression attribute value used in expression is not defined; attribute value: :c',
+    ],
+    [
+      'an undefined name',
+      { UpdateExpression: 'SET #z = :a', ExpressionAttributeNames: { '#a': 'a' }, values: { ':a': 1 } },
+      'An expression attribute name used in the document path is not defined; attribute name: #z',
+    ],
+    [
+      'a reserved word without a placeholder',
+      { UpdateExpression: 'SET status = :a', values: { ':a': 1 } },
+      'Attribute name is a reserved keyword; reserved keyword: status',
+    ],
+    [
+      'overlapping paths',
+      {
+        UpdateExpression: 'SET #a = :a REMOVE #a.#b',
+        ExpressionAttributeNames: { '#a': 'a', '#b': 'b' },
+        values: { ':a': 1 },
+      },
+      'Two document paths overlap with each other',
+    ],
+    [
+      'an update of the key',
+      { UpdateExpression: 'SET pk = :a', values: { ':a': 'other' } },
+      'Cannot update attribute pk. This attribute is part of the key',
+    ],
+    [
+      'a nested path under a missing map',
+      {
+        UpdateExpression: 'SET #a.#b = :a',
+        ExpressionAttributeNames: { '#a': 'a', '#b': 'b' },
+        values: { ':a': 1 },
+      },
+      'The document path provided in the update expression is invalid for update',
+    ],
+    [
+      'a syntax error',
+      { UpdateExpression: 'SET #a = = :a', ExpressionAttributeNames: { '#a': 'a' }, values: { ':a': 1 } },
+      'Invalid UpdateExpression: Syntax error; token: "="',
+    ],
+  ])('refuses %s with ValidationException', async (_case, request, message) => {
+    const { values, ...rest } = request;
+
+    const error = await rejection(
+      client.send(
+        new UpdateItemCommand({
+          TableName: tableName,
+          Key: key,
+          ...rest,
+          ExpressionAttributeValues: marshall(values),
+        }),
+      ),
+    );
+
+    expect(error).toBeInstanceOf(DynamoDBServiceException);
+    expect(error).toMatchObject({ name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
+    expect((error as Error).message).toContain(message);
+    expect(dynamodb.items(tableName)).toEqual([]);
+  });
+
+  it('refuses a key that does not match the schema', async () => {
+    const getting = client.send(new GetItemCommand({ TableName: tableName, Key: { id: { S: 'x' } } }));
+
+    await expect(getting).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: 'The provided key element does not match the schema',
+    });
+  });
+
+  it('throws a clear error for syntax it does not support instead of passing', async () => {
+    dynamodb.putItem(tableName, { pk: 'item', tags: ['a'] });
+
+    const condition = client.send(
+      new DeleteItemCommand({
+        TableName: tableName,
+        Key: key,
+        ConditionExpression: 'contains(#t, :a)',
+        ExpressionAttributeNames: { '#t': 'tags' },
+        ExpressionAttributeValues: { ':a': { S: 'a' } },
+      }),
+    );
+    const add = client.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: key,
+        UpdateExpression: 'ADD #n :one',
+        ExpressionAttributeNames: { '#n': 'n' },
+        ExpressionAttributeValues: { ':one': { N: '1' } },
+      }),
+    );
+    const command = client.send(new DescribeTableCommand({ TableName: tableName }));
+
+    await expect(condition).rejects.toThrow(DynamoDbFakeUnsupportedError);
+    await expect(add).rejects.toThrow(/does not support ADD/);
+    await expect(command).rejects.toThrow(DynamoDbFakeUnsupportedError);
+    expect(dynamodb.items(tableName)).toHaveLength(1);
+  });
+
+  it('reports a table that was never created as ResourceNotFoundException, unless auto-creating', async () => {
+    const missing = client.send(new GetItemCommand({ TableName: 'other', Key: key }));
+    await expect(missing).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
+    dynamodb.restore();
+
+    dynamodb = installDynamoDbFake({ autoCreateTables: true });
+    await client.send(new PutItemCommand({ TableName: 'other', Item: key }));
+
+    expect(dynamodb.hasTable('other')).toBe(true);
+    expect(dynamodb.items('other')).toEqual([{ pk: 'item' }]);
+  });
+
+  it('injects failures as the modeled exception classes, once per request', async () => {
+    dynamodb.failNext('GetItem', 'ProvisionedThroughputExceededException', 2);
+
+    await expect(client.send(new GetItemCommand({ TableName: tableName, Key: key }))).rejects.toMatchObject({
+      name: 'ProvisionedThroughputExceededException',
+    });
+    await expect(client.send(new GetItemCommand({ TableName: tableName, Key: key }))).rejects.toThrow();
+    await expect(client.send(new GetItemCommand({ TableName: tableName, Key: key }))).resolves.toBeDefined();
+    expect(dynamodb.calls.GetItem).toBe(3);
+  });
+
+  it('scans a page at a time with a filter', async () => {
+    for (const id of ['a', 'b', 'c']) dynamodb.putItem(tableName, { pk: id, even: id !== 'b' });
+
+    const first = await client.send(
+      new ScanCommand({
+        TableName: tableName,
+        Limit: 2,
+        FilterExpression: '#even = :yes',
+        ExpressionAttributeNames: { '#even': 'even' },
+        ExpressionAttributeValues: { ':yes': { BOOL: true } },
+      }),
+    );
+    const second = await client.send(
+      new ScanCommand({ TableName: tableName, ExclusiveStartKey: first.LastEvaluatedKey }),
+    );
+
+    expect(first).toMatchObject({ Count: 1, ScannedCount: 2, LastEvaluatedKey: { pk: { S: 'b' } } });
+    expect(first.Items).toEqual([{ pk: { S: 'a' }, even: { BOOL: true } }]);
+    expect(second.Items).toEqual([{ pk: { S: 'c' }, even: { BOOL: true } }]);
+    expect(second.LastEvaluatedKey).toBeUndefined();
+  });
+});
