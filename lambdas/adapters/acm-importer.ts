@@ -1,11 +1,11 @@
 import {
-  type ACMClient,
+  ACMClient,
   AddTagsToCertificateCommand,
   ImportCertificateCommand,
   type Tag,
 } from '@aws-sdk/client-acm';
-import { AwsRequestError } from '../core/errors.js';
-import type { CertificateImporter, ImportCertificateRequest } from '../core/ports.js';
+import { AwsRequestError, InvalidInputError } from '../core/errors.js';
+import type { CertificateImporter, CertificateImporters, ImportCertificateRequest } from '../core/ports.js';
 import { wrapAwsError } from './wrap-aws-error.js';
 
 export interface AcmImporterOptions {
@@ -62,5 +62,44 @@ export class AcmImporter implements CertificateImporter {
       }
     }
     return { arn };
+  }
+}
+
+export interface AcmImportersOptions {
+  /**
+   * Builds the client for one region, e.g. to tune retries.
+   * @default `new ACMClient({ region })`
+   */
+  readonly createClient?: (region: string) => ACMClient;
+}
+
+/** AWS region names such as `us-east-1`, `eu-central-2` or `us-gov-west-1`. */
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+
+/**
+ * An `AcmImporter` per region, for certificates imported into several regions in one run
+ * (CloudFront only uses certificates in us-east-1; load balancers use their own region's). ACM
+ * is regional and an ARN belongs to one region, so each region gets its own client, created on
+ * first use and reused for the life of the Lambda container.
+ */
+export class AcmImporters implements CertificateImporters {
+  readonly #createClient: (region: string) => ACMClient;
+  readonly #importers = new Map<string, AcmImporter>();
+
+  constructor(options: AcmImportersOptions = {}) {
+    this.#createClient = options.createClient ?? ((region) => new ACMClient({ region }));
+  }
+
+  /** The importer for `region`; the same instance (and client) on every call for that region. */
+  forRegion(region: string): CertificateImporter {
+    let importer = this.#importers.get(region);
+    if (!importer) {
+      if (!REGION.test(region)) {
+        throw new InvalidInputError(`'${region}' is not an AWS region name (expected e.g. us-east-1)`);
+      }
+      importer = new AcmImporter({ client: this.#createClient(region) });
+      this.#importers.set(region, importer);
+    }
+    return importer;
   }
 }

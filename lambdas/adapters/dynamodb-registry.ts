@@ -4,6 +4,8 @@ import {
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  ScanCommand,
+  type ScanCommandOutput,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
@@ -47,13 +49,18 @@ export function certificatePartitionKey(certificateId: string): string {
  */
 const UPDATABLE_FIELDS = {
   status: true,
-  domains: true,
-  keyType: true,
-  acmArn: true,
+  config: true,
+  acmArns: true,
+  importedKeyType: true,
+  arnReplaced: true,
   pendingOrder: true,
   issued: true,
   lastError: true,
   lastAttemptAt: true,
+  nextRenewalAt: true,
+  ariCheckAfter: true,
+  consecutiveFailures: true,
+  nextAttemptAt: true,
 } as const satisfies Record<keyof CertificateRecordChanges, true>;
 
 function isUpdatableField(field: string): field is keyof CertificateRecordChanges {
@@ -186,6 +193,39 @@ export class DynamoDbRegistry implements CertificateRegistry {
     if (!item) return undefined;
     const { pk: _pk, ...record } = unmarshall(item);
     return { ...record, certificateId } as CertificateRecord;
+  }
+
+  async list(options: { readonly cursor?: string; readonly limit: number }): Promise<{
+    readonly records: readonly CertificateRecord[];
+    readonly cursor?: string;
+  }> {
+    let output: ScanCommandOutput;
+    try {
+      output = await this.#client.send(
+        new ScanCommand({
+          TableName: this.#tableName,
+          Limit: options.limit,
+          ConsistentRead: true,
+          FilterExpression: 'begins_with(#pk, :certificates)',
+          ExpressionAttributeNames: { '#pk': 'pk' },
+          ExpressionAttributeValues: values({ ':certificates': CERTIFICATE_PREFIX }),
+          ...(options.cursor
+            ? { ExclusiveStartKey: values({ pk: Buffer.from(options.cursor, 'base64url').toString('utf8') }) }
+            : {}),
+        }),
+      );
+    } catch (error) {
+      throw wrapAwsError(error, `DynamoDB Scan ${this.#tableName}`);
+    }
+    const records = (output.Items ?? []).map((item) => {
+      const { pk, ...record } = unmarshall(item);
+      return { ...record, certificateId: String(pk).slice(CERTIFICATE_PREFIX.length) } as CertificateRecord;
+    });
+    const lastKey = output.LastEvaluatedKey ? unmarshall(output.LastEvaluatedKey).pk : undefined;
+    return {
+      records,
+      ...(typeof lastKey === 'string' ? { cursor: Buffer.from(lastKey, 'utf8').toString('base64url') } : {}),
+    };
   }
 
   async update(certificateId: string, changes: CertificateRecordChanges): Promise<void> {

@@ -1,13 +1,16 @@
 import { Logger } from '@aws-lambda-powertools/logger';
-import { ACMClient } from '@aws-sdk/client-acm';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { S3Client } from '@aws-sdk/client-s3';
 import { AcmeAwsError } from '../core/errors.js';
+import type { WorkflowMetrics } from '../core/ports.js';
 import type { StepDeps, WorkflowConfig, WorkflowLogger } from '../core/workflow/deps.js';
-import { AcmImporter } from './acm-importer.js';
+import { AcmImporters } from './acm-importer.js';
 import { DynamoDbRegistry } from './dynamodb-registry.js';
+import { EventBridgePublisher } from './eventbridge-publisher.js';
 import { transportFromEnvironment } from './https-transport.js';
 import { KmsSigner } from './kms-signer.js';
 import { Route53Zones } from './route53-zones.js';
@@ -20,12 +23,34 @@ import { S3CertificateStore } from './s3-certificate-store.js';
  */
 
 export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'acme-aws' });
+/** CloudWatch metrics as embedded-metric-format log lines: no API call, no extra permission. */
+export const metrics = new Metrics({
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'AcmeAws',
+  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'acme-aws',
+});
+
+const workflowMetrics: WorkflowMetrics = {
+  add(name, unit, value, dimensions) {
+    const metricUnit =
+      unit === 'Count' ? MetricUnit.Count : unit === 'Seconds' ? MetricUnit.Seconds : MetricUnit.NoUnit;
+    if (dimensions && Object.keys(dimensions).length > 0) {
+      // A metric with its own dimensions goes out as its own EMF document.
+      const single = metrics.singleMetric();
+      for (const [key, dimensionValue] of Object.entries(dimensions))
+        single.addDimension(key, dimensionValue);
+      single.addMetric(name, metricUnit, value);
+      return;
+    }
+    metrics.addMetric(name, metricUnit, value);
+  },
+};
 
 let kmsClient: KMSClient | undefined;
 let route53Client: Route53Client | undefined;
-let acmClient: ACMClient | undefined;
 let s3Client: S3Client | undefined;
 let dynamoDbClient: DynamoDBClient | undefined;
+let eventBridgeClient: EventBridgeClient | undefined;
+let importers: AcmImporters | undefined;
 const signers = new Map<string, KmsSigner>();
 
 function requireEnv(env: NodeJS.ProcessEnv, name: string): string {
@@ -43,6 +68,7 @@ function positiveNumber(value: string | undefined, fallback: number): number {
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkflowConfig {
   return {
     defaultDirectoryUrl: requireEnv(env, 'ACME_DIRECTORY_URL'),
+    defaultRegion: requireEnv(env, 'AWS_REGION'),
     ...(env.CONTACT_EMAIL ? { contactEmail: env.CONTACT_EMAIL } : {}),
     managedByTag: env.ACM_MANAGED_BY_TAG ?? 'acme-aws',
     dnsPollSeconds: positiveNumber(env.DNS_POLL_SECONDS, 10),
@@ -63,9 +89,10 @@ const workflowLogger: WorkflowLogger = {
 export function stepDeps(env: NodeJS.ProcessEnv = process.env): StepDeps {
   kmsClient ??= new KMSClient({});
   route53Client ??= new Route53Client({});
-  acmClient ??= new ACMClient({});
   s3Client ??= new S3Client({});
   dynamoDbClient ??= new DynamoDBClient({});
+  eventBridgeClient ??= new EventBridgeClient({});
+  importers ??= new AcmImporters();
   const keyId = requireEnv(env, 'ACCOUNT_KEY_ID');
   let signer = signers.get(keyId);
   if (!signer) {
@@ -81,7 +108,9 @@ export function stepDeps(env: NodeJS.ProcessEnv = process.env): StepDeps {
       ...(env.CERT_STORE_KMS_KEY_ID ? { kmsKeyId: env.CERT_STORE_KMS_KEY_ID } : {}),
     }),
     dns: new Route53Zones({ client: route53Client }),
-    importer: new AcmImporter({ client: acmClient }),
+    importers,
+    events: new EventBridgePublisher({ client: eventBridgeClient }),
+    metrics: workflowMetrics,
     registry: new DynamoDbRegistry({ client: dynamoDbClient, tableName: requireEnv(env, 'REGISTRY_TABLE') }),
     clock: { now: () => new Date() },
     config: loadConfig(env),
@@ -91,7 +120,8 @@ export function stepDeps(env: NodeJS.ProcessEnv = process.env): StepDeps {
 
 /**
  * Wraps a workflow step as a Lambda handler: logs the outcome with the certificate id (never
- * the payload), and rethrows errors unchanged so their `name` reaches Retry and Catch.
+ * the payload), publishes the step's metrics, and rethrows errors unchanged so their `name`
+ * reaches Retry and Catch.
  */
 export function stepHandler<Input, Output>(
   stepName: string,
@@ -109,14 +139,15 @@ export function stepHandler<Input, Output>(
       logger.debug('Step completed', { durationMs: Date.now() - started });
       return output;
     } catch (error) {
-      const known = error instanceof AcmeAwsError;
       logger.error('Step failed', {
         durationMs: Date.now() - started,
         errorName: error instanceof Error ? error.name : 'UnknownError',
         errorMessage: error instanceof Error ? error.message : String(error),
-        expected: known,
+        expected: error instanceof AcmeAwsError,
       });
       throw error;
+    } finally {
+      metrics.publishStoredMetrics();
     }
   };
 }

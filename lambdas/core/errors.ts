@@ -72,6 +72,10 @@ export class MalformedError extends AcmeProblemError {
 export class OrderNotReadyError extends AcmeProblemError {
   override readonly code = 'ORDER_NOT_READY';
 }
+/** RFC 9773 §5: the certificate named in `replaces` was already replaced; order without it. */
+export class AlreadyReplacedError extends AcmeProblemError {
+  override readonly code = 'ALREADY_REPLACED';
+}
 export class ExternalAccountRequiredError extends AcmeProblemError {
   override readonly code = 'EXTERNAL_ACCOUNT_REQUIRED';
 }
@@ -130,6 +134,7 @@ const PROBLEM_CLASSES: Record<string, new (problem: AcmeProblem) => AcmeProblemE
   malformed: MalformedError,
   orderNotReady: OrderNotReadyError,
   externalAccountRequired: ExternalAccountRequiredError,
+  alreadyReplaced: AlreadyReplacedError,
   serverInternal: AcmeServerError,
 };
 

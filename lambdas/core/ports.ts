@@ -98,6 +98,21 @@ export interface CertificateImporter {
   importCertificate(request: ImportCertificateRequest): Promise<{ arn: string }>;
 }
 
+/** One certificate manager per region, so a certificate can serve CloudFront and a regional load balancer. */
+export interface CertificateImporters {
+  forRegion(region: string): CertificateImporter;
+}
+
+/** Operational metrics (CloudWatch through embedded metric format); values only, never secrets. */
+export interface WorkflowMetrics {
+  add(
+    name: string,
+    unit: 'Count' | 'Seconds' | 'None',
+    value: number,
+    dimensions?: Readonly<Record<string, string>>,
+  ): void;
+}
+
 /** Time source, so tests can use fake clocks instead of sleeping. */
 export interface Clock {
   now(): Date;
@@ -122,22 +137,46 @@ export interface IssuedCertificateRecord {
   readonly serial: string;
   readonly storeKey: string;
   readonly notAfter: string;
+  readonly notBefore?: string;
   readonly fingerprint: string;
+  /** RFC 9773 CertID, for renewal information and `replaces`. */
+  readonly ariCertId?: string;
   readonly importedArn?: string;
+}
+
+/** What an operator declared (in CDK props or with an `issue` request) for one certificate. */
+export interface CertificateConfig {
+  readonly domains: readonly string[];
+  readonly keyType: string;
+  readonly hostedZoneIds?: Readonly<Record<string, string>>;
+  /** ACM regions to import into; the first is where the workflow runs unless listed otherwise. */
+  readonly regions: readonly string[];
+  readonly directoryUrl?: string;
+  readonly profile?: string;
 }
 
 /** One managed certificate in the registry. */
 export interface CertificateRecord {
   readonly certificateId: string;
   readonly status?: 'issuing' | 'issued' | 'imported' | 'failed';
-  readonly domains?: readonly string[];
-  readonly keyType?: string;
-  /** ACM ARN the certificate is (re-)imported into. */
-  readonly acmArn?: string;
+  readonly config?: CertificateConfig;
+  /** ACM ARN per region the certificate is (re-)imported into. */
+  readonly acmArns?: Readonly<Record<string, string>>;
+  /** Key type of the certificate in ACM: re-importing a different one needs a new ARN. */
+  readonly importedKeyType?: string;
+  /** Set when ACM needed a new ARN (for example after a key type change), with the reason. */
+  readonly arnReplaced?: { readonly region: string; readonly previousArn: string; readonly reason: string };
   readonly pendingOrder?: PendingOrderRecord;
   readonly issued?: IssuedCertificateRecord;
   readonly lastError?: { readonly name: string; readonly message: string; readonly at: string };
   readonly lastAttemptAt?: string;
+  /** When the certificate is due for renewal (ARI window or a third of its lifetime left). */
+  readonly nextRenewalAt?: string;
+  /** When to ask the CA's renewal information again (its Retry-After). */
+  readonly ariCheckAfter?: string;
+  readonly consecutiveFailures?: number;
+  /** After a failure, no renewal is attempted before this time. */
+  readonly nextAttemptAt?: string;
   /** Held by the execution that is working on this certificate. */
   readonly lock?: { readonly executionId: string; readonly expiresAt: string };
 }
@@ -165,4 +204,17 @@ export interface CertificateRegistry {
   get(certificateId: string): Promise<CertificateRecord | undefined>;
   /** Sets (or, for `null`, removes) the given fields, creating the record when needed. */
   update(certificateId: string, changes: CertificateRecordChanges): Promise<void>;
+  /** One page of certificate records (accounts excluded), for the renewal planner. */
+  list(options: { readonly cursor?: string; readonly limit: number }): Promise<{
+    readonly records: readonly CertificateRecord[];
+    readonly cursor?: string;
+  }>;
+}
+
+/** Publishes what happened to a certificate, for alerting and automation. */
+export interface EventPublisher {
+  publish(event: {
+    readonly detailType: string;
+    readonly detail: Readonly<Record<string, unknown>>;
+  }): Promise<void>;
 }

@@ -9,6 +9,9 @@ import type { AcmeDirectory, AcmeOrderStatus } from './acme/types.js';
 /** Certificate key algorithms. */
 export type KeyType = 'EC_P256' | 'RSA_2048';
 
+/** `issue` declares (or redeclares) a certificate and issues it; `renew` renews a registered one. */
+export type IssuanceAction = 'issue' | 'renew';
+
 /** What an operator (or a schedule) passes to start an issuance. */
 export interface IssuanceInput {
   /** Stable id of the certificate: names its store folder and its ACM tag. */
@@ -19,8 +22,12 @@ export interface IssuanceInput {
   readonly keyType?: KeyType;
   /** Hosted zone id per domain (or per parent name), overriding the longest-suffix choice. */
   readonly hostedZoneIds?: Readonly<Record<string, string>>;
+  /** ACM regions to import into. @default the region the workflow runs in */
+  readonly regions?: readonly string[];
+  /** ACME profile (such as Let's Encrypt `shortlived`), when the CA offers profiles. */
+  readonly profile?: string;
   /** Added by the state machine: the execution that holds the certificate's lock. */
-  readonly execution?: { readonly id: string };
+  readonly execution?: { readonly id: string; readonly startedAt?: string };
 }
 
 /** One dns-01 challenge we must publish and answer. */
@@ -45,7 +52,9 @@ export interface OrderRef {
 }
 
 export interface IssuanceState extends IssuanceInput {
+  readonly action: IssuanceAction;
   readonly keyType: KeyType;
+  readonly regions: readonly string[];
   readonly directoryUrl: string;
   /** Set when another execution holds the lock: this one ends without changing anything. */
   readonly skipped?: string;
@@ -69,6 +78,12 @@ export interface IssuanceState extends IssuanceInput {
     readonly notAfter: string;
   };
   readonly certificateArn?: string;
+  /** ACM ARN per region after ImportToAcm. */
+  readonly certificateArns?: Readonly<Record<string, string>>;
+  /** Whether this run replaced an earlier certificate (a renewal) or issued the first one. */
+  readonly renewal?: boolean;
+  /** Why ACM needed new ARNs this run, when it did. */
+  readonly arnReplaced?: { readonly region: string; readonly previousArn: string; readonly reason: string };
   /** Set by a Catch: the failed step's error, kept for the final Fail state. */
   readonly error?: { readonly Error: string; readonly Cause: string };
 }

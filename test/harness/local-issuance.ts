@@ -2,6 +2,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import type { ClientRequest } from 'node:http';
 import { type AcmFake, installAcmFake } from '../fakes/acm-fake.js';
 import { type DynamoDbFake, installDynamoDbFake } from '../fakes/dynamodb-fake.js';
+import { type EventBridgeFake, installEventBridgeFake } from '../fakes/eventbridge-fake.js';
 import { installKmsFake, type KmsFake } from '../fakes/kms-fake.js';
 import { installRoute53Fake, type Route53Fake } from '../fakes/route53-fake.js';
 import { installS3Fake, type S3Fake } from '../fakes/s3-fake.js';
@@ -33,6 +34,7 @@ export interface LocalAws {
   readonly acm: AcmFake;
   readonly s3: S3Fake;
   readonly dynamodb: DynamoDbFake;
+  readonly eventBridge: EventBridgeFake;
   readonly accountKeyId: string;
   /** Hosted zone id per zone name. */
   readonly zones: ReadonlyMap<string, string>;
@@ -54,6 +56,7 @@ export function installLocalAws(ca: LocalCa, domains: readonly string[]): LocalA
   const acm = installAcmFake({ region: 'us-east-1' });
   const s3 = installS3Fake();
   const dynamodb = installDynamoDbFake();
+  const eventBridge = installEventBridgeFake();
   const zones = new Map<string, string>();
   for (const zoneName of new Set(domains.map(registrableDomain))) {
     zones.set(zoneName, route53.addZone({ name: zoneName }));
@@ -64,6 +67,7 @@ export function installLocalAws(ca: LocalCa, domains: readonly string[]): LocalA
     acm,
     s3,
     dynamodb,
+    eventBridge,
     accountKeyId: kms.createKey(),
     zones,
     restore() {
@@ -72,6 +76,7 @@ export function installLocalAws(ca: LocalCa, domains: readonly string[]): LocalA
       acm.restore();
       s3.restore();
       dynamodb.restore();
+      eventBridge.restore();
     },
   };
 }

@@ -13,6 +13,7 @@ import {
 import type { EcPublicJwk, HttpRequest, HttpResponse, HttpTransport, Signer } from '../ports.js';
 import { mediaType, parseHttpDate, parseLinkHeader, parseReplayNonce, parseRetryAfter } from './headers.js';
 import { type JwsKeyReference, signJws } from './jws.js';
+import { ariCertificateId, isAriCertificateId, parseRenewalInfo, type RenewalInfo } from './renewal-info.js';
 import type {
   AcmeAccount,
   AcmeAuthorization,
@@ -43,6 +44,14 @@ export interface AcmeClientOptions {
   readonly nonce?: string;
   /** Retries of one request after `badNonce` problems. @default 5 */
   readonly maxBadNonceRetries?: number;
+}
+
+/** Optional newOrder fields beyond RFC 8555. */
+export interface NewOrderOptions {
+  /** The RFC 9773 CertID (`ariCertificateId`) of the certificate this order replaces (§5). */
+  readonly replaces?: string;
+  /** A certificate profile the CA advertises in `meta.profiles` (the ACME profiles extension). */
+  readonly profile?: string;
 }
 
 type KeyMode = 'jwk' | 'kid';
@@ -151,14 +160,81 @@ export class AcmeClient {
     return { url, account: account as unknown as AcmeAccount };
   }
 
-  /** Places an order for DNS identifiers (RFC 8555 §7.4); `location` is the order URL to poll. */
-  async newOrder(identifiers: readonly string[]): Promise<AcmeResult<AcmeOrder> & { location: string }> {
+  /**
+   * Places an order for DNS identifiers (RFC 8555 §7.4); `location` is the order URL to poll.
+   * `replaces` and `profile` go into the payload only when given, so a CA that knows neither
+   * sees exactly the RFC 8555 request.
+   */
+  async newOrder(
+    identifiers: readonly string[],
+    options: NewOrderOptions = {},
+  ): Promise<AcmeResult<AcmeOrder> & { location: string }> {
     if (identifiers.length === 0) throw new InvalidInputError('An order needs at least one DNS identifier.');
+    const { replaces, profile } = options;
+    if (replaces !== undefined && !isAriCertificateId(replaces)) {
+      throw new InvalidInputError(
+        `replaces must be an RFC 9773 CertID ("<keyIdentifier>.<serial>" in base64url, see ariCertificateId), got ${JSON.stringify(replaces)}.`,
+      );
+    }
+    if (profile !== undefined && profile.trim() === '') {
+      throw new InvalidInputError('profile must name a certificate profile, got an empty string.');
+    }
     const { newOrder } = await this.directory();
-    const payload = { identifiers: identifiers.map((value) => ({ type: 'dns', value })) };
+    const payload = {
+      identifiers: identifiers.map((value) => ({ type: 'dns', value })),
+      ...(replaces !== undefined ? { replaces } : {}),
+      ...(profile !== undefined ? { profile } : {}),
+    };
     const response = await this.#post(newOrder, payload, 'kid');
     const location = requireLocation(response, newOrder);
     return { ...result(response, readOrder(response, newOrder)), location };
+  }
+
+  /**
+   * The CA's suggested renewal window for a certificate (RFC 9773 §4), or `undefined` when the
+   * directory has no `renewalInfo` (no request is made) or the CA answers 404 (it does not know
+   * the certificate). A plain GET of `<renewalInfo>/<CertID>`: unauthenticated, so no JWS and no
+   * nonce is spent. Problem documents become typed errors as for every other request, and
+   * `retryAfterSeconds` says when the CA wants to be asked again.
+   */
+  async getRenewalInfo(certificatePem: string): Promise<RenewalInfo | undefined> {
+    const { renewalInfo } = await this.directory();
+    if (renewalInfo === undefined) return undefined;
+    return this.getRenewalInfoById(ariCertificateId(certificatePem));
+  }
+
+  /**
+   * `getRenewalInfo` for a CertID computed earlier (`ariCertificateId`), for callers that keep
+   * the identifier rather than the certificate. Throws `InvalidInputError` for a value that is
+   * not shaped like a CertID, before any request.
+   */
+  async getRenewalInfoById(certId: string): Promise<RenewalInfo | undefined> {
+    if (!isAriCertificateId(certId)) {
+      throw new InvalidInputError(
+        `Not an RFC 9773 CertID ("<keyIdentifier>.<serial>" in base64url, see ariCertificateId): ${JSON.stringify(certId)}.`,
+      );
+    }
+    const { renewalInfo } = await this.directory();
+    if (renewalInfo === undefined) return undefined;
+    if (typeof renewalInfo !== 'string' || !URL.canParse(renewalInfo)) {
+      throw new AcmeProtocolError(
+        `The directory's renewalInfo is not a URL: ${JSON.stringify(renewalInfo)}.`,
+      );
+    }
+    const url = `${renewalInfo.replace(/\/$/, '')}/${certId}`;
+    const response = await this.#send({ method: 'GET', url, headers: { accept: JSON_TYPE } });
+    if (response.status === 404) return undefined;
+    if (!isSuccess(response.status)) throw errorFromResponse(response, 'GET', url);
+    const body = readJson(response, url);
+    let window: RenewalInfo['window'];
+    try {
+      window = parseRenewalInfo(body);
+    } catch (error) {
+      if (!(error instanceof AcmeProtocolError)) throw error;
+      throw new AcmeProtocolError(`${url}: ${error.message}`, { cause: error });
+    }
+    const retryAfterSeconds = parseRetryAfter(response.headers['retry-after'], responseTime(response));
+    return retryAfterSeconds === undefined ? { window } : { window, retryAfterSeconds };
   }
 
   /** Fetches an order (POST-as-GET) to poll its status. */

@@ -1,15 +1,23 @@
+import { fallbackRenewalTime } from '../acme/renewal-info.js';
 import { planTxtChanges } from '../dns/plan.js';
+import { nextAttemptAfterFailure } from '../renewal/backoff.js';
 import type { IssuanceState } from '../state.js';
 import type { StepDeps } from './deps.js';
 
+/** EventBridge detail types, which rules and alerting match on. */
+export const EVENT_ISSUED = 'Certificate Issued';
+export const EVENT_RENEWED = 'Certificate Renewed';
+export const EVENT_FAILED = 'Certificate Renewal Failed';
+
 /**
  * Cleanup: removes exactly the TXT values this execution published, on success and after any
- * failure, records the outcome and releases the certificate's lock. Safe to repeat, and a no-op
- * for DNS when nothing was published.
+ * failure; then, if this execution held the certificate's lock, records the outcome (the next
+ * renewal time, or the failure with its backoff), announces it as an EventBridge event and a
+ * metric, and releases the lock. Safe to repeat, and a no-op for DNS when nothing was published.
  */
 export async function cleanup(
   state: IssuanceState,
-  deps: Pick<StepDeps, 'dns' | 'registry' | 'clock' | 'log'>,
+  deps: Pick<StepDeps, 'dns' | 'registry' | 'events' | 'metrics' | 'clock' | 'log'>,
 ): Promise<IssuanceState> {
   for (const { zoneId, records } of planTxtChanges(state.challenges ?? [])) {
     await deps.dns.removeTxt(zoneId, records);
@@ -18,24 +26,65 @@ export async function cleanup(
   // The lock may have been taken even when the step that took it failed afterwards, so ask the
   // registry who holds it rather than trusting the state.
   const executionId = state.execution?.id;
-  if (executionId && typeof state.certificateId === 'string') {
-    const record = await deps.registry.get(state.certificateId);
-    if (record?.lock?.executionId === executionId) {
-      await deps.registry.update(
-        state.certificateId,
-        state.error
-          ? {
-              status: 'failed',
-              lastError: {
-                name: state.error.Error,
-                message: state.error.Cause,
-                at: deps.clock.now().toISOString(),
-              },
-            }
-          : { lastError: null },
-      );
-      await deps.registry.releaseLock(state.certificateId, executionId);
-    }
+  if (!executionId || typeof state.certificateId !== 'string') return state;
+  const record = await deps.registry.get(state.certificateId);
+  if (record?.lock?.executionId !== executionId) return state;
+
+  const now = deps.clock.now();
+  const startedAt = state.execution?.startedAt ? new Date(state.execution.startedAt) : undefined;
+  if (startedAt)
+    deps.metrics.add('IssuanceDuration', 'Seconds', (now.getTime() - startedAt.getTime()) / 1000);
+  if (state.error) {
+    const consecutiveFailures = (record.consecutiveFailures ?? 0) + 1;
+    const nextAttemptAt = nextAttemptAfterFailure(consecutiveFailures, now).toISOString();
+    await deps.registry.update(state.certificateId, {
+      status: 'failed',
+      consecutiveFailures,
+      nextAttemptAt,
+      lastError: { name: state.error.Error, message: state.error.Cause, at: now.toISOString() },
+    });
+    deps.metrics.add('IssuanceFailed', 'Count', 1);
+    await deps.events.publish({
+      detailType: EVENT_FAILED,
+      detail: {
+        certificateId: state.certificateId,
+        domains: state.domains ?? record.config?.domains ?? [],
+        error: state.error.Error,
+        problem: state.error.Cause,
+        consecutiveFailures,
+        nextAttemptAt,
+        currentCertificate: record.issued
+          ? { serial: record.issued.serial, notAfter: record.issued.notAfter, acmArns: record.acmArns ?? {} }
+          : null,
+        executionId,
+      },
+    });
+  } else if (state.certificate) {
+    const notBefore = record.issued?.notBefore ? new Date(record.issued.notBefore) : now;
+    const nextRenewalAt = fallbackRenewalTime(notBefore, new Date(state.certificate.notAfter)).toISOString();
+    await deps.registry.update(state.certificateId, {
+      lastError: null,
+      consecutiveFailures: 0,
+      nextAttemptAt: null,
+      nextRenewalAt,
+      // The CA's renewal information, where offered, refines this on the planner's next run.
+      ariCheckAfter: now.toISOString(),
+    });
+    deps.metrics.add('IssuanceSucceeded', 'Count', 1);
+    await deps.events.publish({
+      detailType: state.renewal ? EVENT_RENEWED : EVENT_ISSUED,
+      detail: {
+        certificateId: state.certificateId,
+        domains: state.domains,
+        serial: state.certificate.serial,
+        notAfter: state.certificate.notAfter,
+        nextRenewalAt,
+        acmArns: state.certificateArns ?? {},
+        ...(state.arnReplaced ? { arnReplaced: state.arnReplaced } : {}),
+        executionId,
+      },
+    });
   }
+  await deps.registry.releaseLock(state.certificateId, executionId);
   return state;
 }

@@ -3,16 +3,11 @@ import { dns01TxtValue } from '../acme/key-authorization.js';
 import type { AcmeOrder } from '../acme/types.js';
 import { challengeRecordName } from '../dns/record-name.js';
 import { chooseZone } from '../dns/zones.js';
-import { AcmeProblemError, AcmeProtocolError, InvalidInputError } from '../errors.js';
+import { AcmeProblemError, AcmeProtocolError, AlreadyReplacedError, InvalidInputError } from '../errors.js';
 import type { PendingOrderRecord } from '../ports.js';
+import { configurationFingerprint } from '../renewal/due.js';
 import type { DnsChallenge, IssuanceState } from '../state.js';
-import {
-  carryNonce,
-  orderFingerprint,
-  resumeAcmeClient,
-  type StepDeps,
-  type WorkflowLogger,
-} from './deps.js';
+import { carryNonce, resumeAcmeClient, type StepDeps, type WorkflowLogger } from './deps.js';
 
 const REUSABLE_STATUSES = new Set(['pending', 'ready', 'processing', 'valid']);
 
@@ -31,7 +26,7 @@ export async function createOrder(
   const zoneFor = new Map(
     state.domains.map((domain) => [domain, chooseZone(domain, zones, state.hostedZoneIds)]),
   );
-  const fingerprint = orderFingerprint(state);
+  const fingerprint = configurationFingerprint(state);
   const record = await deps.registry.get(state.certificateId);
   const now = deps.clock.now();
 
@@ -60,13 +55,21 @@ export async function createOrder(
     order = resumed;
     deps.log.info('Resuming the order an earlier run placed', { orderUrl, status: order.status });
   } else {
-    const created = await client.newOrder(state.domains);
+    const directory = await client.directory();
+    if (state.profile && !directory.meta?.profiles?.[state.profile]) {
+      const offered = Object.keys(directory.meta?.profiles ?? {});
+      throw new InvalidInputError(
+        `The CA does not offer the profile "${state.profile}"; ${offered.length > 0 ? `it offers ${offered.join(', ')}` : 'it offers no profiles'}. Change the certificate's profile.`,
+      );
+    }
+    // RFC 9773 §5: naming the certificate being replaced lets the CA exempt the renewal from
+    // rate limits; a CA without renewal information does not know the field.
+    const replaces = directory.renewalInfo ? record?.issued?.ariCertId : undefined;
+    const created = await newOrderReplacing(client, state, replaces, deps.log);
     orderUrl = created.location;
     order = created.body;
     await deps.registry.update(state.certificateId, {
       status: 'issuing',
-      domains: state.domains,
-      keyType: state.keyType,
       lastAttemptAt: now.toISOString(),
       pendingOrder: { url: orderUrl, fingerprint, ...(order.expires ? { expires: order.expires } : {}) },
     });
@@ -117,6 +120,24 @@ export async function createOrder(
     challenges,
     ...carryNonce(client),
   };
+}
+
+/** newOrder with `replaces`, once more without it when the CA says it was already replaced. */
+async function newOrderReplacing(
+  client: AcmeClient,
+  state: IssuanceState,
+  replaces: string | undefined,
+  log: WorkflowLogger,
+): ReturnType<AcmeClient['newOrder']> {
+  const profile = state.profile ? { profile: state.profile } : {};
+  if (!replaces) return client.newOrder(state.domains, profile);
+  try {
+    return await client.newOrder(state.domains, { ...profile, replaces });
+  } catch (error) {
+    if (!(error instanceof AlreadyReplacedError)) throw error;
+    log.info('The CA says the certificate was already replaced; ordering without replaces', { replaces });
+    return client.newOrder(state.domains, profile);
+  }
 }
 
 /**

@@ -1,12 +1,14 @@
 import { AcmeClient } from '../acme/client.js';
 import type {
-  CertificateImporter,
+  CertificateImporters,
   CertificateRegistry,
   CertificateStore,
   Clock,
   DnsZones,
+  EventPublisher,
   HttpTransport,
   Signer,
+  WorkflowMetrics,
 } from '../ports.js';
 import type { IssuanceState } from '../state.js';
 
@@ -21,6 +23,8 @@ export interface WorkflowLogger {
 export interface WorkflowConfig {
   /** Used when the execution input names no directory. */
   readonly defaultDirectoryUrl: string;
+  /** The region the workflow runs in: where certificates are imported unless told otherwise. */
+  readonly defaultRegion: string;
   readonly contactEmail?: string;
   /** Value of the `acme-aws:managed-by` tag the IAM policy lets us re-import into. */
   readonly managedByTag: string;
@@ -40,7 +44,9 @@ export interface StepDeps {
   readonly signer: Signer;
   readonly store: CertificateStore;
   readonly dns: DnsZones;
-  readonly importer: CertificateImporter;
+  readonly importers: CertificateImporters;
+  readonly events: EventPublisher;
+  readonly metrics: WorkflowMetrics;
   readonly registry: CertificateRegistry;
   readonly clock: Clock;
   readonly config: WorkflowConfig;
@@ -60,11 +66,6 @@ export function resumeAcmeClient(
     ...(state.accountUrl ? { accountUrl: state.accountUrl } : {}),
     ...(state.nonce ? { nonce: state.nonce } : {}),
   });
-}
-
-/** Identifies the certificate an order was placed for: new names or a new key type mean a new order. */
-export function orderFingerprint(state: Pick<IssuanceState, 'domains' | 'keyType'>): string {
-  return `${state.keyType}:${state.domains.join(',')}`;
 }
 
 /** The state fields every step refreshes after talking to the CA. */

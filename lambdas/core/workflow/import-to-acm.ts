@@ -1,18 +1,21 @@
 import { splitPemChain } from '../crypto/pem.js';
+import { configurationFingerprint } from '../renewal/due.js';
 import type { IssuanceState } from '../state.js';
-import { orderFingerprint, type StepDeps } from './deps.js';
+import type { StepDeps } from './deps.js';
 
 /** The tag key the IAM policy keys re-imports on; keep in step with `lib/acme-certificates.ts`. */
 export const MANAGED_BY_TAG = 'acme-aws:managed-by';
 export const CERTIFICATE_ID_TAG = 'acme-aws:certificate-id';
 
 /**
- * ImportToAcm: imports the stored chain and key, re-importing into the ARN recorded for this
- * certificate id so that load balancers and distributions pick up the renewal in place.
+ * ImportToAcm: imports the stored chain and key into every target region, re-importing into the
+ * ARN recorded for that region so load balancers, distributions and APIs pick up the renewal in
+ * place. ACM cannot re-import a certificate with a different key type, so after a key type change
+ * each region gets a new ARN, and the record and the outcome event say so.
  */
 export async function importToAcm(
   state: IssuanceState,
-  deps: Pick<StepDeps, 'store' | 'importer' | 'registry' | 'config' | 'log'>,
+  deps: Pick<StepDeps, 'store' | 'importers' | 'registry' | 'config' | 'log'>,
 ): Promise<IssuanceState> {
   if (!state.certificate) throw new Error('The state has no certificate: WaitForCertificate must run first.');
   const prefix = state.certificate.storeKey;
@@ -23,23 +26,52 @@ export async function importToAcm(
   ]);
   if (!fullchainPem || !privateKeyPem)
     throw new Error(`The certificate store has no complete certificate under ${prefix}.`);
-  const existingArn = record?.acmArn;
   const { leafPem, chainPem } = splitPemChain(fullchainPem);
-  const { arn } = await deps.importer.importCertificate({
-    certificatePem: leafPem,
-    chainPem,
-    privateKeyPem,
-    ...(existingArn ? { existingArn } : {}),
-    tags: { [MANAGED_BY_TAG]: deps.config.managedByTag, [CERTIFICATE_ID_TAG]: state.certificateId },
-  });
+  const importedKeyType = record?.importedKeyType;
+  const keyTypeChanged = importedKeyType !== undefined && importedKeyType !== state.keyType;
+
+  const arns: Record<string, string> = { ...(record?.acmArns ?? {}) };
+  let arnReplaced: IssuanceState['arnReplaced'];
+  for (const region of state.regions) {
+    const previousArn = arns[region];
+    const existingArn = keyTypeChanged ? undefined : previousArn;
+    const { arn } = await deps.importers.forRegion(region).importCertificate({
+      certificatePem: leafPem,
+      chainPem,
+      privateKeyPem,
+      ...(existingArn ? { existingArn } : {}),
+      tags: { [MANAGED_BY_TAG]: deps.config.managedByTag, [CERTIFICATE_ID_TAG]: state.certificateId },
+    });
+    if (previousArn && previousArn !== arn) {
+      arnReplaced = {
+        region,
+        previousArn,
+        reason: `The key type changed from ${importedKeyType} to ${state.keyType}; ACM cannot re-import a different key type, so the certificate has a new ARN. Point its users (load balancers, distributions, APIs) at ${arn}.`,
+      };
+    }
+    arns[region] = arn;
+    // Recorded region by region, so a failure in a later region never loses an earlier ARN.
+    await deps.registry.update(state.certificateId, { acmArns: arns });
+    deps.log.info(existingArn ? 'Re-imported into ACM' : 'Imported into ACM', {
+      region,
+      certificateArn: arn,
+    });
+  }
+  const firstArn = arns[state.regions[0] ?? ''] ?? '';
   await deps.registry.update(state.certificateId, {
     status: 'imported',
-    acmArn: arn,
+    importedKeyType: state.keyType,
     issued: {
-      ...(record?.issued ?? { ...state.certificate, fingerprint: orderFingerprint(state) }),
-      importedArn: arn,
+      ...(record?.issued ?? { ...state.certificate, fingerprint: configurationFingerprint(state) }),
+      importedArn: firstArn,
     },
+    ...(arnReplaced ? { arnReplaced } : {}),
   });
-  deps.log.info(existingArn ? 'Re-imported into ACM' : 'Imported into ACM', { certificateArn: arn });
-  return { ...state, certificateArn: arn };
+  return {
+    ...state,
+    certificateArn: firstArn,
+    certificateArns: arns,
+    renewal: Object.keys(record?.acmArns ?? {}).length > 0,
+    ...(arnReplaced ? { arnReplaced } : {}),
+  };
 }

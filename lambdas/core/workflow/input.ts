@@ -1,30 +1,93 @@
 import { normalizeIdentifiers } from '../dns/identifiers.js';
 import { InvalidInputError } from '../errors.js';
-import type { IssuanceState, KeyType } from '../state.js';
+import type { CertificateConfig } from '../ports.js';
+import type { IssuanceAction, KeyType } from '../state.js';
 import type { WorkflowConfig } from './deps.js';
 
 const KEY_TYPES: readonly KeyType[] = ['EC_P256', 'RSA_2048'];
 const CERTIFICATE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+const KNOWN_FIELDS = new Set([
+  'action',
+  'certificateId',
+  'domains',
+  'keyType',
+  'hostedZoneIds',
+  'regions',
+  'directoryUrl',
+  'profile',
+  'force',
+  'execution',
+]);
+
+const EXAMPLES =
+  'Examples: {"action":"issue","certificateId":"web","domains":["example.org","*.example.org"]} or {"action":"renew","certificateId":"web","force":true}.';
+
+/** A checked execution input: what to do, to which certificate, and (for `issue`) its configuration. */
+export interface IssuanceRequest {
+  readonly action: IssuanceAction;
+  readonly certificateId: string;
+  /** Renew even when the certificate is not due. Always true for `issue`. */
+  readonly force: boolean;
+  /** The declared configuration, for `issue`; `renew` reads it from the registry. */
+  readonly config?: CertificateConfig;
+  readonly execution?: { readonly id: string; readonly startedAt?: string };
+}
 
 /**
- * Checks an execution input before any ACME or AWS call and turns it into the initial state.
- * Every refusal names the field, what is wrong and what to do.
+ * Checks an execution input before any ACME or AWS call. Every refusal names the field, what is
+ * wrong and what to do. Without `action`, an input with `domains` is an `issue` and one without is
+ * a `renew`, so `{"certificateId":"web","domains":[...]}` keeps working.
  */
-export function parseIssuanceInput(raw: unknown, config: WorkflowConfig): IssuanceState {
+export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): IssuanceRequest {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new InvalidInputError(
-      'The execution input must be a JSON object such as {"certificateId":"web","domains":["example.org","*.example.org"]}.',
-    );
+    throw new InvalidInputError(`The execution input must be a JSON object. ${EXAMPLES}`);
   }
   const input = raw as Record<string, unknown>;
-  const certificateId = input.certificateId;
-  if (typeof certificateId !== 'string' || !CERTIFICATE_ID.test(certificateId)) {
+  const unknown = Object.keys(input).filter((key) => !KNOWN_FIELDS.has(key));
+  if (unknown.length > 0) {
     throw new InvalidInputError(
-      `certificateId ${JSON.stringify(certificateId)} is invalid: use 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit.`,
+      `Unknown input field${unknown.length > 1 ? 's' : ''} ${unknown.map((key) => JSON.stringify(key)).join(', ')}. Known fields: ${[...KNOWN_FIELDS].filter((key) => key !== 'execution').join(', ')}.`,
     );
   }
+  const action = input.action ?? (input.domains === undefined ? 'renew' : 'issue');
+  if (action !== 'issue' && action !== 'renew') {
+    throw new InvalidInputError(
+      `action ${JSON.stringify(action)} is not supported: use "issue" or "renew". ${EXAMPLES}`,
+    );
+  }
+  if (input.force !== undefined && typeof input.force !== 'boolean') {
+    throw new InvalidInputError('force must be true or false.');
+  }
+  const executionInput = input.execution as { id?: unknown; startedAt?: unknown } | undefined;
+  const execution =
+    typeof executionInput?.id === 'string'
+      ? {
+          id: executionInput.id,
+          ...(typeof executionInput.startedAt === 'string' ? { startedAt: executionInput.startedAt } : {}),
+        }
+      : undefined;
+
+  if (action === 'renew') {
+    for (const field of ['domains', 'keyType', 'hostedZoneIds', 'regions', 'directoryUrl', 'profile']) {
+      if (input[field] !== undefined) {
+        throw new InvalidInputError(
+          `renew takes the certificate's configuration from the registry, so "${field}" is not allowed; use {"action":"issue",...} to change it.`,
+        );
+      }
+    }
+    return {
+      action,
+      certificateId: parseCertificateId(input.certificateId, true),
+      force: input.force === true,
+      ...(execution ? { execution } : {}),
+    };
+  }
+
   if (!Array.isArray(input.domains) || input.domains.some((domain) => typeof domain !== 'string')) {
-    throw new InvalidInputError('domains must be a list of DNS names, e.g. ["example.org","*.example.org"].');
+    throw new InvalidInputError(
+      `domains must be a list of DNS names, e.g. ["example.org","*.example.org"]. ${EXAMPLES}`,
+    );
   }
   const domains = normalizeIdentifiers(input.domains as string[]);
   if (domains.length > 100) {
@@ -39,21 +102,65 @@ export function parseIssuanceInput(raw: unknown, config: WorkflowConfig): Issuan
     );
   }
   const hostedZoneIds = parseZoneOverrides(input.hostedZoneIds);
-  const directoryUrl = input.directoryUrl ?? config.defaultDirectoryUrl;
-  if (typeof directoryUrl !== 'string' || directoryUrl === '') {
+  const regions = parseRegions(input.regions, config.defaultRegion);
+  if (
+    input.directoryUrl !== undefined &&
+    (typeof input.directoryUrl !== 'string' || input.directoryUrl === '')
+  ) {
     throw new InvalidInputError('directoryUrl must be the URL of an ACME directory.');
   }
-  const execution = input.execution as { id?: unknown } | undefined;
+  if (input.profile !== undefined && (typeof input.profile !== 'string' || input.profile === '')) {
+    throw new InvalidInputError('profile must be the name of one of the CA’s profiles, such as "classic".');
+  }
   return {
-    certificateId,
-    domains,
-    ...(typeof execution?.id === 'string' ? { execution: { id: execution.id } } : {}),
-    keyType: keyType as KeyType,
-    ...(hostedZoneIds ? { hostedZoneIds } : {}),
-    directoryUrl,
-    retryAfterSeconds: 0,
-    polls: 0,
+    action,
+    certificateId:
+      input.certificateId === undefined
+        ? certificateIdFor(domains)
+        : parseCertificateId(input.certificateId, false),
+    force: true,
+    config: {
+      domains,
+      keyType: keyType as KeyType,
+      regions,
+      ...(hostedZoneIds ? { hostedZoneIds } : {}),
+      ...(typeof input.directoryUrl === 'string' ? { directoryUrl: input.directoryUrl } : {}),
+      ...(typeof input.profile === 'string' ? { profile: input.profile } : {}),
+    },
+    ...(execution ? { execution } : {}),
   };
+}
+
+function parseCertificateId(value: unknown, required: boolean): string {
+  if (typeof value !== 'string' || !CERTIFICATE_ID.test(value)) {
+    throw new InvalidInputError(
+      `certificateId ${JSON.stringify(value)} is ${value === undefined && required ? 'required to renew' : 'invalid'}: use 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit.`,
+    );
+  }
+  return value;
+}
+
+/** A readable, stable id for an `issue` without one: `*.example.org` becomes `wildcard.example.org`. */
+function certificateIdFor(domains: readonly string[]): string {
+  const first = domains[0] ?? 'certificate';
+  return first
+    .replace(/^\*\./, 'wildcard.')
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .slice(0, 64);
+}
+
+function parseRegions(value: unknown, defaultRegion: string): string[] {
+  if (value === undefined) return [defaultRegion];
+  if (
+    !Array.isArray(value) ||
+    value.length === 0 ||
+    value.some((region) => typeof region !== 'string' || !REGION.test(region))
+  ) {
+    throw new InvalidInputError(
+      'regions must be a non-empty list of AWS regions, e.g. ["us-east-1","eu-west-1"].',
+    );
+  }
+  return [...new Set(value as string[])];
 }
 
 function parseZoneOverrides(value: unknown): Record<string, string> | undefined {

@@ -1,25 +1,51 @@
 import { AcmeClient } from '../acme/client.js';
 import { jwkThumbprint } from '../acme/key-authorization.js';
-import type { IssuanceState } from '../state.js';
+import { InvalidInputError } from '../errors.js';
+import { renewalDecision } from '../renewal/due.js';
+import type { IssuanceState, KeyType } from '../state.js';
 import { carryNonce, type StepDeps } from './deps.js';
-import { parseIssuanceInput } from './input.js';
+import { parseIssuanceRequest } from './input.js';
 
 /**
- * RegisterAccount: validates the input, takes the certificate's lock (a second execution for the
- * same certificate ends here, changing nothing), then makes sure the CA knows our KMS-held key.
- * A recorded account URL costs no account request; otherwise one `newAccount` registers the key
- * or returns the account the CA already holds for it.
+ * RegisterAccount: validates the request and takes the certificate's lock (a second execution for
+ * the same certificate ends here, changing nothing). A `renew` reads the configuration from the
+ * registry and, unless forced, ends without changes when the certificate is not due; an `issue`
+ * records the declared configuration. Then it makes sure the CA knows our KMS-held key: a recorded
+ * account URL costs no account request; otherwise one `newAccount` registers the key or returns
+ * the account the CA already holds for it.
  */
 export async function registerAccount(
   raw: unknown,
   deps: Pick<StepDeps, 'transport' | 'signer' | 'registry' | 'clock' | 'config' | 'log'>,
 ): Promise<IssuanceState> {
-  const state = parseIssuanceInput(raw, deps.config);
-  if (state.execution) {
+  const request = parseIssuanceRequest(raw, deps.config);
+  const { certificateId } = request;
+  const record = await deps.registry.get(certificateId);
+  const config = request.config ?? record?.config;
+  if (!config) {
+    throw new InvalidInputError(
+      `There is no certificate "${certificateId}" in the registry to renew. Declare it in the stack's certificates, or start {"action":"issue","certificateId":"${certificateId}","domains":[...]}.`,
+    );
+  }
+  const state: IssuanceState = {
+    certificateId,
+    action: request.action,
+    domains: config.domains,
+    keyType: config.keyType as KeyType,
+    regions: config.regions,
+    ...(config.hostedZoneIds ? { hostedZoneIds: config.hostedZoneIds } : {}),
+    ...(config.profile ? { profile: config.profile } : {}),
+    directoryUrl: config.directoryUrl ?? deps.config.defaultDirectoryUrl,
+    ...(request.execution ? { execution: request.execution } : {}),
+    retryAfterSeconds: 0,
+    polls: 0,
+  };
+  const now = deps.clock.now();
+  if (request.execution) {
     const acquired = await deps.registry.acquireLock(
-      state.certificateId,
-      state.execution.id,
-      deps.clock.now(),
+      certificateId,
+      request.execution.id,
+      now,
       deps.config.lockTtlSeconds,
     );
     if (!acquired) {
@@ -27,13 +53,25 @@ export async function registerAccount(
       return { ...state, skipped: 'Another execution holds the lock for this certificate.' };
     }
   }
+  if (!request.force && record) {
+    const decision = renewalDecision(record, now);
+    if (!decision.due) {
+      if (request.execution) await deps.registry.releaseLock(certificateId, request.execution.id);
+      deps.log.info('Certificate is not due; ending without changes', { ...decision });
+      return {
+        ...state,
+        skipped: `Not due (${decision.reason})${decision.nextCheckAt ? `; next renewal at ${decision.nextCheckAt}` : ''}. Use "force": true to renew now.`,
+      };
+    }
+  }
+  if (request.config) await deps.registry.update(certificateId, { config: request.config });
+
   const client = new AcmeClient({
     directoryUrl: state.directoryUrl,
     transport: deps.transport,
     signer: deps.signer,
   });
   const directory = await client.directory();
-
   const thumbprint = await jwkThumbprint(await deps.signer.publicJwk());
   const recorded = await deps.registry.getAccount(state.directoryUrl, thumbprint);
   if (recorded) {

@@ -1,7 +1,9 @@
+import { ariCertificateId } from '../acme/renewal-info.js';
 import { verifyIssuedCertificate } from '../crypto/certificate-check.js';
 import { AcmeProtocolError, PollingTimeoutError } from '../errors.js';
+import { configurationFingerprint } from '../renewal/due.js';
 import type { IssuanceState } from '../state.js';
-import { carryNonce, orderFingerprint, resumeAcmeClient, type StepDeps } from './deps.js';
+import { carryNonce, resumeAcmeClient, type StepDeps } from './deps.js';
 import { orderInvalidError } from './order-problems.js';
 import { issuedCertificatePrefix } from './store-keys.js';
 import { requireOrder } from './wait-for-authorizations.js';
@@ -55,7 +57,9 @@ export async function waitForCertificate(
       serial: issued.serial,
       storeKey: prefix,
       notAfter: issued.notAfter,
-      fingerprint: orderFingerprint(state),
+      notBefore: issued.notBefore,
+      fingerprint: configurationFingerprint(state),
+      ariCertId: ariCertificateId(fullchainPem),
     },
   });
   deps.log.info('Certificate issued and verified', { serial: issued.serial, notAfter: issued.notAfter });

@@ -204,8 +204,7 @@ describe('DynamoDbRegistry records', () => {
   it('reads back nested fields it set, and removes the ones set to null', async () => {
     await registry.update('web', {
       status: 'issuing',
-      domains: ['example.org', '*.example.org'],
-      keyType: 'EC_prime256v1',
+      config: { domains: ['example.org', '*.example.org'], keyType: 'EC_P256', regions: ['eu-west-1'] },
       pendingOrder: { url: 'https://acme.example/order/1', fingerprint: 'example.org,*.example.org|EC' },
       lastError: { name: 'AcmeServerError', message: 'try later', at: '2030-01-01T00:00:00.000Z' },
     });
@@ -221,27 +220,28 @@ describe('DynamoDbRegistry records', () => {
     await expect(registry.get('web')).resolves.toEqual({
       certificateId: 'web',
       status: 'issued',
-      domains: ['example.org', '*.example.org'],
-      keyType: 'EC_prime256v1',
+      config: { domains: ['example.org', '*.example.org'], keyType: 'EC_P256', regions: ['eu-west-1'] },
       issued,
       lastAttemptAt: '2030-01-01T00:05:00.000Z',
     });
     const [raw] = dynamodb.rawItems(tableName);
     expect(raw?.issued).toEqual({ M: marshall(issued) });
-    expect(raw?.domains).toEqual({ L: [{ S: 'example.org' }, { S: '*.example.org' }] });
+    expect(raw?.config).toMatchObject({
+      M: { domains: { L: [{ S: 'example.org' }, { S: '*.example.org' }] } },
+    });
   });
 
   it('sends one UpdateItem with a placeholder for every attribute name', async () => {
-    await registry.update('web', { status: 'failed', acmArn: null });
+    await registry.update('web', { status: 'failed', acmArns: null });
 
     expect(dynamodb.calls.UpdateItem).toBe(1);
     expect(dynamodb.requests.at(-1)?.input).toMatchObject({
       TableName: tableName,
       Key: { pk: { S: 'CERT#web' } },
-      UpdateExpression: 'SET #status = :status, #certificateId = :certificateId REMOVE #acmArn',
+      UpdateExpression: 'SET #status = :status, #certificateId = :certificateId REMOVE #acmArns',
       ExpressionAttributeNames: {
         '#status': 'status',
-        '#acmArn': 'acmArn',
+        '#acmArns': 'acmArns',
         '#certificateId': 'certificateId',
       },
     });
@@ -259,7 +259,7 @@ describe('DynamoDbRegistry records', () => {
   });
 
   it('creates the record on first update, even when the update only removes fields', async () => {
-    await registry.update('fresh', { acmArn: null });
+    await registry.update('fresh', { acmArns: null });
 
     await expect(registry.get('fresh')).resolves.toEqual({ certificateId: 'fresh' });
   });
