@@ -123,6 +123,10 @@ describe('AcmeCertificates stack', () => {
   });
 
   it('limits Route 53 writes to the configured zones, TXT records and _acme-challenge names', () => {
+    const allowedChanges: Record<string, string[]> = {
+      'publish-challenges': ['UPSERT'],
+      cleanup: ['UPSERT', 'DELETE'],
+    };
     for (const step of ['publish-challenges', 'cleanup']) {
       const changes = statementsOf(template, step).filter((statement) =>
         [statement.Action].flat().includes('route53:ChangeResourceRecordSets'),
@@ -133,8 +137,11 @@ describe('AcmeCertificates stack', () => {
         'arn:aws:route53:::hostedzone/Z111',
         'arn:aws:route53:::hostedzone/Z222',
       ]);
-      expect(change?.Condition).toMatchObject({
-        'ForAllValues:StringEquals': { 'route53:ChangeResourceRecordSetsRecordTypes': ['TXT'] },
+      expect(change?.Condition).toEqual({
+        'ForAllValues:StringEquals': {
+          'route53:ChangeResourceRecordSetsRecordTypes': ['TXT'],
+          'route53:ChangeResourceRecordSetsActions': allowedChanges[step],
+        },
         'ForAllValues:StringLike': {
           'route53:ChangeResourceRecordSetsNormalizedRecordNames': ['_acme-challenge.*'],
         },

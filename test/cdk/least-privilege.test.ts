@@ -1,0 +1,291 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { LETS_ENCRYPT_STAGING, type StepName } from '../../lib/steps.js';
+import {
+  actionsOfStatement,
+  type CfnResource,
+  everyStatement,
+  identityStatements,
+  isAccountKey,
+  isStoreKey,
+  keyId,
+  keyPolicy,
+  principalIds,
+  roleIdsByStep,
+  type Statement,
+  type SynthesizedStack,
+  statementsOf,
+  synthStack,
+} from './template.js';
+
+const SIGNERS: StepName[] = [
+  'RegisterAccount',
+  'CreateOrder',
+  'AnswerChallenges',
+  'WaitForAuthorizations',
+  'Finalize',
+  'WaitForCertificate',
+];
+const STORE_READERS: StepName[] = ['Finalize', 'WaitForCertificate', 'ImportToAcm'];
+const STORE_WRITERS: StepName[] = ['Finalize', 'WaitForCertificate'];
+const KEY_USAGE = [
+  'kms:Sign',
+  'kms:Verify',
+  'kms:GetPublicKey',
+  'kms:Decrypt',
+  'kms:Encrypt',
+  'kms:GenerateDataKey',
+  'kms:ReEncryptFrom',
+  'kms:ReEncryptTo',
+  'kms:CreateGrant',
+];
+
+/** Principals (role logical ids, or `root`) that a key policy allows `action`. */
+function keyPolicyPrincipals(statements: Statement[], action: string): string[] {
+  return statements
+    .filter((statement) => statement.Effect === 'Allow' && actionsOfStatement(statement).includes(action))
+    .flatMap(principalIds)
+    .sort();
+}
+
+/** Role logical ids whose identity policies allow `action` on the resource `resourceId`. */
+function rolesAllowed(resources: Readonly<Record<string, CfnResource>>, action: string, resourceId: string) {
+  return Object.entries(resources)
+    .filter(([, resource]) => resource.Type === 'AWS::IAM::Role')
+    .filter(([roleId]) =>
+      identityStatements(resources, roleId).some(
+        (statement) =>
+          statement.Effect === 'Allow' &&
+          actionsOfStatement(statement).includes(action) &&
+          JSON.stringify(statement.Resource).includes(`"${resourceId}"`),
+      ),
+    )
+    .map(([roleId]) => roleId)
+    .sort();
+}
+
+describe('least privilege', () => {
+  let synthesized: SynthesizedStack;
+  let roles: Record<StepName, string>;
+  const rolesOf = (steps: StepName[]) => steps.map((step) => roles[step]).sort();
+
+  beforeAll(() => {
+    synthesized = synthStack({ directoryUrl: LETS_ENCRYPT_STAGING, hostedZoneIds: ['Z111', 'Z222'] });
+    roles = roleIdsByStep(synthesized.resources);
+  });
+
+  describe('account key', () => {
+    it('lets the account administer the key but not sign, read its public key or grant usage', () => {
+      const root = keyPolicy(synthesized.resources, isAccountKey).filter((statement) =>
+        principalIds(statement).includes('root'),
+      );
+      expect(root).toHaveLength(1);
+      const actions = actionsOfStatement(root[0] as Statement);
+      expect(actions).toEqual(
+        expect.arrayContaining(['kms:PutKeyPolicy', 'kms:ScheduleKeyDeletion', 'kms:DescribeKey']),
+      );
+      for (const usage of KEY_USAGE) expect(actions).not.toContain(usage);
+    });
+
+    it('allows kms:Sign in its key policy only to the roles of the signing steps, and only ES256', () => {
+      const statements = keyPolicy(synthesized.resources, isAccountKey);
+      expect(keyPolicyPrincipals(statements, 'kms:Sign')).toEqual(rolesOf(SIGNERS));
+      expect(keyPolicyPrincipals(statements, 'kms:GetPublicKey')).toEqual(rolesOf(SIGNERS));
+      for (const statement of statements.filter((s) => actionsOfStatement(s).includes('kms:Sign')))
+        expect(statement.Condition).toEqual({ StringEquals: { 'kms:SigningAlgorithm': 'ECDSA_SHA_256' } });
+    });
+
+    it('allows kms:Sign in identity policies only to the roles of the signing steps', () => {
+      const accountKey = keyId(synthesized.resources, isAccountKey);
+      expect(rolesAllowed(synthesized.resources, 'kms:Sign', accountKey)).toEqual(rolesOf(SIGNERS));
+      const anySign = everyStatement(synthesized.resources).filter(
+        ({ type, statement }) =>
+          type !== 'AWS::KMS::Key' && actionsOfStatement(statement).includes('kms:Sign'),
+      );
+      expect(new Set(anySign.map(({ source }) => source)).size).toBe(SIGNERS.length);
+    });
+  });
+
+  describe('store key', () => {
+    it('lets the account administer the key but not decrypt or encrypt with it', () => {
+      const root = keyPolicy(synthesized.resources, isStoreKey).filter((statement) =>
+        principalIds(statement).includes('root'),
+      );
+      expect(root).toHaveLength(1);
+      for (const usage of KEY_USAGE) expect(actionsOfStatement(root[0] as Statement)).not.toContain(usage);
+    });
+
+    it('allows kms:Decrypt only to the readers and kms:GenerateDataKey only to the writers, through S3', () => {
+      const statements = keyPolicy(synthesized.resources, isStoreKey);
+      expect(keyPolicyPrincipals(statements, 'kms:Decrypt')).toEqual(rolesOf(STORE_READERS));
+      expect(keyPolicyPrincipals(statements, 'kms:GenerateDataKey')).toEqual(rolesOf(STORE_WRITERS));
+      for (const statement of statements.filter((s) => !principalIds(s).includes('root')))
+        expect(statement.Condition).toEqual({
+          StringEquals: { 'kms:ViaService': 's3.eu-west-1.amazonaws.com' },
+        });
+    });
+
+    it('gives no role but the readers kms:Decrypt in an identity policy', () => {
+      const storeKey = keyId(synthesized.resources, isStoreKey);
+      expect(rolesAllowed(synthesized.resources, 'kms:Decrypt', storeKey)).toEqual(rolesOf(STORE_READERS));
+      expect(rolesAllowed(synthesized.resources, 'kms:GenerateDataKey', storeKey)).toEqual(
+        rolesOf(STORE_WRITERS),
+      );
+      const anyDecrypt = everyStatement(synthesized.resources).filter(
+        ({ type, statement }) =>
+          type !== 'AWS::KMS::Key' && actionsOfStatement(statement).includes('kms:Decrypt'),
+      );
+      expect(new Set(anyDecrypt.map(({ source }) => source)).size).toBe(STORE_READERS.length);
+    });
+
+    it('adds a grantReadCertificates grantee to the key policy and lets it read certificates only', () => {
+      const { resources } = synthStack(
+        { directoryUrl: LETS_ENCRYPT_STAGING, hostedZoneIds: ['Z111'] },
+        (stack) => {
+          const workload = new iam.Role(stack, 'Workload', {
+            assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+          });
+          stack.certificates.grantReadCertificates(workload);
+        },
+      );
+      const [workload] = Object.keys(resources).filter((id) => id.startsWith('Workload'));
+      const withWorkload = [...rolesOf(STORE_READERS), workload as string].sort();
+      const statements = keyPolicy(resources, isStoreKey);
+      expect(keyPolicyPrincipals(statements, 'kms:Decrypt')).toEqual(withWorkload);
+      expect(keyPolicyPrincipals(statements, 'kms:GenerateDataKey')).toEqual(rolesOf(STORE_WRITERS));
+      const granted = identityStatements(resources, workload as string);
+      expect(granted.flatMap(actionsOfStatement).sort()).toEqual([
+        'kms:Decrypt',
+        's3:GetObject',
+        's3:ListBucket',
+      ]);
+      const getObject = granted.find((statement) => actionsOfStatement(statement).includes('s3:GetObject'));
+      expect(JSON.stringify(getObject?.Resource)).toContain('"/certificates/*"');
+    });
+  });
+
+  it('retains both keys, the registry and both buckets when the stack is deleted', () => {
+    const retained = Object.values(synthesized.resources)
+      .filter((resource) =>
+        ['AWS::KMS::Key', 'AWS::DynamoDB::Table', 'AWS::S3::Bucket'].includes(resource.Type),
+      )
+      .map((resource) => [resource.Type, resource.DeletionPolicy, resource.UpdateReplacePolicy]);
+    expect(retained.sort()).toEqual([
+      ['AWS::DynamoDB::Table', 'Retain', 'Retain'],
+      ['AWS::KMS::Key', 'Retain', 'Retain'],
+      ['AWS::KMS::Key', 'Retain', 'Retain'],
+      ['AWS::S3::Bucket', 'Retain', 'Retain'],
+      ['AWS::S3::Bucket', 'Retain', 'Retain'],
+    ]);
+  });
+
+  it('expires noncurrent versions of the certificate store and logs its requests to a separate bucket', () => {
+    synthesized.template.hasResourceProperties('AWS::S3::Bucket', {
+      VersioningConfiguration: { Status: 'Enabled' },
+      LifecycleConfiguration: {
+        Rules: [{ NoncurrentVersionExpiration: { NoncurrentDays: 90 }, Status: 'Enabled' }],
+      },
+      LoggingConfiguration: { DestinationBucketName: Match.anyValue(), LogFilePrefix: 'certificate-store/' },
+    });
+  });
+
+  it('locks the access-log bucket down: private, SSE-S3, TLS-only, written only by S3 logging for the store', () => {
+    const [logBucket] = Object.entries(synthesized.resources).find(
+      ([, resource]) => resource.Type === 'AWS::S3::Bucket' && !resource.Properties?.LoggingConfiguration,
+    ) ?? [undefined];
+    expect(logBucket).toBeDefined();
+    synthesized.template.hasResourceProperties('AWS::S3::Bucket', {
+      LoggingConfiguration: { DestinationBucketName: { Ref: logBucket } },
+    });
+    expect(synthesized.resources[logBucket as string]?.Properties).toMatchObject({
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+      OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+      LifecycleConfiguration: { Rules: [{ ExpirationInDays: 365, Status: 'Enabled' }] },
+    });
+    const policy = Object.values(synthesized.resources).find(
+      (resource) =>
+        resource.Type === 'AWS::S3::BucketPolicy' &&
+        JSON.stringify(resource.Properties?.Bucket) === JSON.stringify({ Ref: logBucket }),
+    );
+    const statements = statementsOf(policy?.Properties?.PolicyDocument);
+    expect(statements.filter((statement) => statement.Effect === 'Allow')).toEqual([
+      expect.objectContaining({
+        Action: 's3:PutObject',
+        Principal: { Service: 'logging.s3.amazonaws.com' },
+        Condition: {
+          ArnLike: {
+            'aws:SourceArn': {
+              'Fn::GetAtt': [expect.stringMatching(/^CertificatesCertificateStore/), 'Arn'],
+            },
+          },
+          StringEquals: { 'aws:SourceAccount': '123456789012' },
+        },
+      }),
+    ]);
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+    );
+  });
+
+  it('never allows a wildcard action in any policy of the template', () => {
+    const statements = everyStatement(synthesized.resources);
+    expect(statements.length).toBeGreaterThan(50);
+    const wildcards = statements
+      .filter(({ statement }) => statement.Effect === 'Allow')
+      .flatMap(({ source, statement }) =>
+        [...actionsOfStatement(statement), ...(statement.NotAction ? ['NotAction'] : [])]
+          .filter((action) => action.includes('*') || action === 'NotAction')
+          .map((action) => `${source}: ${action}`),
+      );
+    expect(wildcards).toEqual([]);
+    // Denials may be broad: `s3:*` without TLS is stronger than any list of actions.
+    for (const { statement } of statements.filter(({ statement }) => statement.Effect === 'Deny')) {
+      if (actionsOfStatement(statement).some((action) => action.includes('*')))
+        expect(statement.Condition).toEqual({ Bool: { 'aws:SecureTransport': 'false' } });
+    }
+  });
+
+  it('adds no custom resource or helper function beyond the ten steps', () => {
+    const types = Object.values(synthesized.resources).map((resource) => resource.Type);
+    expect(
+      types.filter((type) => type.startsWith('Custom::') || type === 'AWS::CloudFormation::CustomResource'),
+    ).toEqual([]);
+    expect(types.filter((type) => type === 'AWS::Lambda::Function')).toHaveLength(10);
+  });
+
+  it('gives each function a role of its own without AWS managed policies, writing only its own logs', () => {
+    for (const resource of Object.values(synthesized.resources).filter((r) => r.Type === 'AWS::IAM::Role'))
+      expect(resource.Properties?.ManagedPolicyArns).toBeUndefined();
+    for (const [step, roleId] of Object.entries(roles)) {
+      const logStatements = identityStatements(synthesized.resources, roleId).filter((statement) =>
+        actionsOfStatement(statement).some((action) => action.startsWith('logs:')),
+      );
+      expect(logStatements).toEqual([
+        expect.objectContaining({
+          Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          Resource: { 'Fn::GetAtt': [expect.stringMatching(new RegExp(`^Certificates${step}Logs`)), 'Arn'] },
+        }),
+      ]);
+    }
+  });
+
+  it('traces every function and the state machine, and logs every transition without execution data', () => {
+    for (const resource of Object.values(synthesized.resources).filter(
+      (r) => r.Type === 'AWS::Lambda::Function',
+    ))
+      expect(resource.Properties?.TracingConfig).toEqual({ Mode: 'Active' });
+    synthesized.template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
+      TracingConfiguration: { Enabled: true },
+      LoggingConfiguration: { Level: 'ALL', IncludeExecutionData: false },
+    });
+  });
+});

@@ -1,0 +1,165 @@
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { AcmeStack, type AcmeStackProps } from '../../lib/acme-stack.js';
+import { STEP_HANDLERS, type StepName } from '../../lib/steps.js';
+
+/**
+ * Synthesizes `AcmeStack` the way the CDK tests need it: no bundling, a fixed account and
+ * region, and the raw template's resources for assertions that `Template` has no matcher for.
+ */
+
+export interface Statement {
+  readonly Sid?: string;
+  readonly Effect: 'Allow' | 'Deny';
+  readonly Action?: string | string[];
+  readonly NotAction?: string | string[];
+  readonly Principal?: unknown;
+  readonly Resource?: unknown;
+  readonly Condition?: Record<string, unknown>;
+}
+
+export interface CfnResource {
+  readonly Type: string;
+  readonly Properties?: Record<string, unknown>;
+  readonly DeletionPolicy?: string;
+  readonly UpdateReplacePolicy?: string;
+}
+
+export interface SynthesizedStack {
+  readonly app: App;
+  readonly stack: AcmeStack;
+  readonly template: Template;
+  readonly resources: Readonly<Record<string, CfnResource>>;
+}
+
+/** Builds the stack; `extend` may add to it (e.g. a grantee) before the template is taken. */
+export function synthStack(
+  acme: AcmeStackProps['acme'],
+  extend?: (stack: AcmeStack) => void,
+): SynthesizedStack {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new AcmeStack(app, 'Test', { acme, env: { account: '123456789012', region: 'eu-west-1' } });
+  extend?.(stack);
+  const template = Template.fromStack(stack);
+  const resources = template.toJSON().Resources as Record<string, CfnResource>;
+  return { app, stack, template, resources };
+}
+
+export function toArray<T>(value: T | T[] | undefined): T[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+/** The statements of a policy document, however CloudFormation spells them. */
+export function statementsOf(document: unknown): Statement[] {
+  return toArray((document as { Statement?: Statement | Statement[] } | undefined)?.Statement);
+}
+
+export function actionsOfStatement(statement: Statement): string[] {
+  return toArray(statement.Action);
+}
+
+/** The logical id of the role each step's function runs as. */
+export function roleIdsByStep(resources: Readonly<Record<string, CfnResource>>): Record<StepName, string> {
+  const byFolder = new Map<string, string>();
+  for (const resource of Object.values(resources)) {
+    if (resource.Type !== 'AWS::Lambda::Function') continue;
+    const properties = resource.Properties as {
+      Role: { 'Fn::GetAtt': [string, string] };
+      Environment: { Variables: { ACME_STEP: string } };
+    };
+    byFolder.set(properties.Environment.Variables.ACME_STEP, properties.Role['Fn::GetAtt'][0]);
+  }
+  return Object.fromEntries(
+    (Object.entries(STEP_HANDLERS) as [StepName, string][]).map(([step, folder]) => {
+      const roleId = byFolder.get(folder);
+      if (!roleId) throw new Error(`no function for ${step}`);
+      return [step, roleId];
+    }),
+  ) as Record<StepName, string>;
+}
+
+/** Every statement of every identity policy attached to the role `roleId`. */
+export function identityStatements(
+  resources: Readonly<Record<string, CfnResource>>,
+  roleId: string,
+): Statement[] {
+  return Object.values(resources)
+    .filter((resource) => resource.Type === 'AWS::IAM::Policy')
+    .filter((resource) =>
+      toArray(resource.Properties?.Roles as { Ref: string }[] | undefined).some(
+        (role) => role.Ref === roleId,
+      ),
+    )
+    .flatMap((resource) => statementsOf(resource.Properties?.PolicyDocument));
+}
+
+/** Every policy statement in the template, labelled with where it lives. */
+export function everyStatement(
+  resources: Readonly<Record<string, CfnResource>>,
+): { readonly source: string; readonly type: string; readonly statement: Statement }[] {
+  const found: { source: string; type: string; statement: Statement }[] = [];
+  for (const [id, resource] of Object.entries(resources)) {
+    const add = (source: string, document: unknown) => {
+      for (const statement of statementsOf(document)) found.push({ source, type: resource.Type, statement });
+    };
+    const properties = resource.Properties ?? {};
+    switch (resource.Type) {
+      case 'AWS::IAM::Policy':
+      case 'AWS::IAM::ManagedPolicy':
+      case 'AWS::S3::BucketPolicy':
+        add(id, properties.PolicyDocument);
+        break;
+      case 'AWS::IAM::Role':
+        add(`${id} trust`, properties.AssumeRolePolicyDocument);
+        for (const policy of toArray(properties.Policies as { PolicyDocument: unknown }[] | undefined))
+          add(id, policy.PolicyDocument);
+        break;
+      case 'AWS::KMS::Key':
+        add(id, properties.KeyPolicy);
+        break;
+      case 'AWS::Logs::ResourcePolicy':
+        add(id, JSON.parse(String(properties.PolicyDocument)));
+        break;
+    }
+  }
+  return found;
+}
+
+/** The logical id a statement's principal points at (`root` for the account), or the raw value. */
+export function principalIds(statement: Statement): string[] {
+  const aws = (statement.Principal as { AWS?: unknown } | undefined)?.AWS;
+  return toArray(aws as unknown[] | unknown).map((principal) => {
+    const getAtt = (principal as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
+    if (getAtt) return getAtt[0];
+    if (JSON.stringify(principal).endsWith(':root"]]}')) return 'root';
+    return JSON.stringify(principal);
+  });
+}
+
+/** The statements of the key policy of the key that matches `predicate`. */
+export function keyPolicy(
+  resources: Readonly<Record<string, CfnResource>>,
+  predicate: (properties: Record<string, unknown>) => boolean,
+): Statement[] {
+  const keys = Object.values(resources).filter(
+    (resource) => resource.Type === 'AWS::KMS::Key' && predicate(resource.Properties ?? {}),
+  );
+  if (keys.length !== 1) throw new Error(`expected one matching key, found ${keys.length}`);
+  return statementsOf(keys[0]?.Properties?.KeyPolicy);
+}
+
+export const isAccountKey = (properties: Record<string, unknown>) => properties.KeyUsage === 'SIGN_VERIFY';
+export const isStoreKey = (properties: Record<string, unknown>) => properties.KeyUsage !== 'SIGN_VERIFY';
+
+/** The logical id of the key matching `predicate`. */
+export function keyId(
+  resources: Readonly<Record<string, CfnResource>>,
+  predicate: (properties: Record<string, unknown>) => boolean,
+): string {
+  const [id] = Object.entries(resources).find(
+    ([, resource]) => resource.Type === 'AWS::KMS::Key' && predicate(resource.Properties ?? {}),
+  ) ?? [undefined];
+  if (!id) throw new Error('no matching key');
+  return id;
+}
