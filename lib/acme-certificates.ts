@@ -1,15 +1,29 @@
 import { fileURLToPath } from 'node:url';
-import { Annotations, Duration, Names, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import {
+  Annotations,
+  CustomResource,
+  Duration,
+  Names,
+  RemovalPolicy,
+  Stack,
+  Token,
+  Validations,
+} from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
+import { forecastAcmImports } from '../lambdas/core/renewal/quota.js';
+import { Monitoring } from './monitoring.js';
+import { RenewalSchedule } from './renewal-schedule.js';
 import { LETS_ENCRYPT_PRODUCTION, STEP_HANDLERS, type StepName } from './steps.js';
 
 /** Error names worth retrying with backoff; mirrors `TRANSIENT_ERROR_NAMES` in the core. */
@@ -101,6 +115,84 @@ export interface AcmeCertificatesProps {
    * @default Duration.seconds(60)
    */
   readonly functionTimeout?: Duration;
+  /**
+   * Certificates to manage. They are written to the registry at deploy and renewed on schedule;
+   * changing a certificate's domains or key type reissues it on the next run.
+   * @default none (certificates can still be added with an `issue` execution)
+   */
+  readonly certificates?: readonly CertificateProps[];
+  /**
+   * When the renewal planner runs.
+   * @default every day
+   */
+  readonly renewalSchedule?: events.Schedule;
+  /**
+   * Days between planner runs, for the "renewals not running" alarm; set it with a custom schedule.
+   * @default 1
+   */
+  readonly renewalIntervalDays?: number;
+  /**
+   * Renewals running at the same time.
+   * @default 5
+   */
+  readonly renewalConcurrency?: number;
+  /**
+   * Alarm when a managed certificate is within this many days of expiry.
+   * @default 14
+   */
+  readonly expiryAlarmDays?: number;
+  /**
+   * Alarm when a renewal has failed this many times in a row.
+   * @default 3
+   */
+  readonly failureAlarmThreshold?: number;
+  /**
+   * Email addresses for renewal failures and alarms, through an SNS topic.
+   * @default no topic
+   */
+  readonly notificationEmails?: readonly string[];
+  /**
+   * External account binding for CAs that require it (ZeroSSL, Google Trust Services, Sectigo):
+   * a secret holding `{"kid":"…","hmacKey":"<base64url>"}`. Only RegisterAccount may read it.
+   * @default no binding
+   */
+  readonly externalAccountBindingSecret?: secretsmanager.ISecret;
+}
+
+/** Certificate key algorithms; CloudFront accepts RSA and EC_P256. */
+export type CertificateKeyType = 'EC_P256' | 'EC_P384' | 'RSA_2048' | 'RSA_3072' | 'RSA_4096';
+
+/** One managed certificate. */
+export interface CertificateProps {
+  /** Stable id: 1-64 letters, digits, ".", "_" or "-". Names the ACM tag and the registry record. */
+  readonly id: string;
+  /** DNS names; a wildcard is a leading `*.` label. At most 100. */
+  readonly domains: readonly string[];
+  /**
+   * Certificate key algorithm.
+   * @default 'EC_P256'
+   */
+  readonly keyType?: CertificateKeyType;
+  /**
+   * ACM regions to import into, e.g. `['us-east-1']` for CloudFront plus the application region.
+   * @default the stack's region
+   */
+  readonly regions?: readonly string[];
+  /**
+   * Hosted zone id per domain, overriding the longest matching public zone.
+   * @default chosen by name
+   */
+  readonly hostedZoneIds?: Readonly<Record<string, string>>;
+  /**
+   * ACME profile, when the CA offers profiles (Let's Encrypt: `classic`, `tlsserver`, `shortlived`).
+   * @default the CA's default
+   */
+  readonly profile?: string;
+  /**
+   * Common name of the root (topmost issuer) to prefer among the CA's alternate chains.
+   * @default the CA's default chain
+   */
+  readonly preferredChain?: string;
 }
 
 /**
@@ -121,6 +213,12 @@ export class AcmeCertificates extends Construct {
   readonly registry: dynamodb.Table;
   readonly stateMachine: sfn.StateMachine;
   readonly functions: Readonly<Record<StepName, nodejs.NodejsFunction>>;
+  /** Lists the certificates that are due; run by `renewals` on the schedule. */
+  readonly planner: nodejs.NodejsFunction;
+  /** The scheduled fleet renewal. */
+  readonly renewals: RenewalSchedule;
+  /** Alarms, dashboard and the optional notification topic. */
+  readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: AcmeCertificatesProps = {}) {
     super(scope, id);
@@ -217,8 +315,7 @@ export class AcmeCertificates extends Construct {
       ...(props.contactEmail ? { CONTACT_EMAIL: props.contactEmail } : {}),
     };
     const timeout = props.functionTimeout ?? Duration.seconds(60);
-    const makeFunction = (step: StepName): nodejs.NodejsFunction => {
-      const folder = STEP_HANDLERS[step];
+    const makeFunction = (step: string, folder: string): nodejs.NodejsFunction => {
       const logGroup = new logs.LogGroup(this, `${step}Logs`, {
         retention: logs.RetentionDays.ONE_MONTH,
         removalPolicy: RemovalPolicy.DESTROY,
@@ -227,11 +324,11 @@ export class AcmeCertificates extends Construct {
       // only, and cannot create log groups anywhere.
       const role = new iam.Role(this, `${step}Role`, {
         assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
-        description: `Runs the ACME workflow step ${step}`,
+        description: `Runs ${step} of the ACME workflow`,
       });
       logGroup.grantWrite(role);
       const fn = new nodejs.NodejsFunction(this, `${step}Function`, {
-        description: `ACME workflow step ${step}`,
+        description: `ACME workflow: ${step}`,
         entry: fileURLToPath(new URL(`../lambdas/${folder}/handler.ts`, import.meta.url)),
         handler: 'handler',
         runtime: lambda.Runtime.NODEJS_22_X,
@@ -279,12 +376,72 @@ export class AcmeCertificates extends Construct {
       return fn;
     };
     const functions = Object.fromEntries(
-      (Object.keys(STEP_HANDLERS) as StepName[]).map((step) => [step, makeFunction(step)]),
+      (Object.keys(STEP_HANDLERS) as StepName[]).map((step) => [
+        step,
+        makeFunction(step, STEP_HANDLERS[step]),
+      ]),
     ) as Record<StepName, nodejs.NodejsFunction>;
     this.functions = functions;
 
     this.grantPermissions(functions, props.hostedZoneIds, managedByTag);
+    if (props.externalAccountBindingSecret) {
+      functions.RegisterAccount.addEnvironment(
+        'EAB_SECRET_ARN',
+        props.externalAccountBindingSecret.secretArn,
+      );
+      props.externalAccountBindingSecret.grantRead(functions.RegisterAccount);
+    }
     this.stateMachine = this.buildStateMachine(functions);
+
+    this.planner = makeFunction('PlanRenewals', 'plan-renewals');
+    this.registry.grant(this.planner, 'dynamodb:Scan', 'dynamodb:UpdateItem');
+    this.renewals = new RenewalSchedule(this, 'Renewals', {
+      planner: this.planner,
+      issuance: this.stateMachine,
+      ...(props.renewalSchedule ? { schedule: props.renewalSchedule } : {}),
+      ...(props.renewalConcurrency ? { maxConcurrency: props.renewalConcurrency } : {}),
+    });
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      issuance: this.stateMachine,
+      renewals: this.renewals.stateMachine,
+      scheduleDeadLetters: this.renewals.deadLetterQueue,
+      ...(props.expiryAlarmDays !== undefined ? { expiryAlarmDays: props.expiryAlarmDays } : {}),
+      ...(props.failureAlarmThreshold !== undefined
+        ? { failureAlarmThreshold: props.failureAlarmThreshold }
+        : {}),
+      ...(props.renewalIntervalDays !== undefined ? { scheduleIntervalDays: props.renewalIntervalDays } : {}),
+      ...(props.notificationEmails ? { notificationEmails: props.notificationEmails } : {}),
+    });
+
+    const declared = validateCertificates(props.certificates ?? [], Stack.of(this).region);
+    if (declared.length > 0) {
+      const sync = makeFunction('SyncDeclaredCertificates', 'sync-declared-certificates');
+      this.registry.grant(sync, 'dynamodb:UpdateItem');
+      new CustomResource(this, 'DeclaredCertificates', {
+        serviceToken: sync.functionArn,
+        resourceType: 'Custom::AcmeDeclaredCertificates',
+        properties: { Certificates: JSON.stringify(declared) },
+      });
+      this.warnAboutImportQuota(declared);
+    }
+  }
+
+  /** Warns at synth when the declared certificates would renew faster than ACM's import quota allows. */
+  private warnAboutImportQuota(declared: readonly DeclaredCertificateConfig[]): void {
+    const forecast = forecastAcmImports(
+      declared.map((certificate) => ({
+        certificateId: certificate.id,
+        regions: certificate.regions,
+        // Let's Encrypt's short-lived profile issues 6-day certificates; others are 90 days or more.
+        lifetimeDays: certificate.profile === 'shortlived' ? 6 : 90,
+      })),
+    );
+    for (const region of forecast.filter((entry) => entry.exceedsQuota)) {
+      Annotations.of(this).addWarningV2(
+        'acme-aws:acmImportQuota',
+        `The declared certificates would be imported about ${region.importsPerYear} times a year in ${region.region}; ACM allows 5,000 imports per account and region in 365 days. Use longer-lived certificates or fewer regions, or ask AWS for a higher quota.`,
+      );
+    }
   }
 
   /**
@@ -438,6 +595,12 @@ export class AcmeCertificates extends Construct {
     );
 
     const stack = Stack.of(this);
+    fns.Cleanup.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['events:PutEvents'],
+        resources: [stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' })],
+      }),
+    );
     fns.ImportToAcm.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'ImportNewTaggedCertificates',
@@ -451,7 +614,14 @@ export class AcmeCertificates extends Construct {
       '*',
       `A first acm:ImportCertificate has no certificate ARN yet; the statement only allows it with the request tag ${MANAGED_BY_TAG} set to this construct's id.`,
     );
-    const ownCertificates = stack.formatArn({ service: 'acm', resource: 'certificate', resourceName: '*' });
+    // Any region: a certificate may be imported into several (us-east-1 for CloudFront, and the
+    // application's region), each re-import still limited to certificates carrying our tag.
+    const ownCertificates = stack.formatArn({
+      service: 'acm',
+      region: '*',
+      resource: 'certificate',
+      resourceName: '*',
+    });
     fns.ImportToAcm.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'ReimportOwnCertificates',
@@ -463,7 +633,7 @@ export class AcmeCertificates extends Construct {
     acknowledgeWildcard(
       roleOf(fns.ImportToAcm),
       ownCertificates,
-      `Re-import into certificates of this account and region only when they carry the tag ${MANAGED_BY_TAG} with this construct's id.`,
+      `Re-import into certificates of this account (in any target region) only when they carry the tag ${MANAGED_BY_TAG} with this construct's id.`,
     );
   }
 
@@ -504,8 +674,8 @@ export class AcmeCertificates extends Construct {
       new sfn.Wait(this, id, { time: sfn.WaitTime.secondsPath('$.retryAfterSeconds') });
 
     const prepare = new sfn.Pass(this, 'Prepare', {
-      comment: 'Adds the execution id, which holds the per-certificate lock',
-      parameters: { 'id.$': '$$.Execution.Id' },
+      comment: 'Adds the execution id, which holds the per-certificate lock, and its start time',
+      parameters: { 'id.$': '$$.Execution.Id', 'startedAt.$': '$$.Execution.StartTime' },
       resultPath: '$.execution',
     });
     const registerAccount = step('RegisterAccount');
@@ -539,17 +709,18 @@ export class AcmeCertificates extends Construct {
       .when(sfn.Condition.stringEquals('$.order.status', 'valid'), waitForCertificate)
       .otherwise(certificatePause);
 
-    const alreadyInProgress = new sfn.Succeed(this, 'AlreadyInProgress', {
-      comment: 'Another execution holds this certificate; this one changes nothing',
+    const skipped = new sfn.Succeed(this, 'Skipped', {
+      comment:
+        'Nothing to do: another execution holds this certificate, or it is not due; $.skipped says which',
     });
-    const lockTaken = new sfn.Choice(this, 'LockTaken?')
-      .when(sfn.Condition.isPresent('$.skipped'), alreadyInProgress)
+    const proceed = new sfn.Choice(this, 'Proceed?')
+      .when(sfn.Condition.isPresent('$.skipped'), skipped)
       .otherwise(createOrder);
     const alreadyIssued = new sfn.Choice(this, 'AlreadyIssued?')
       .when(sfn.Condition.isPresent('$.certificate'), importToAcm)
       .otherwise(publishChallenges);
 
-    prepare.next(registerAccount).next(lockTaken);
+    prepare.next(registerAccount).next(proceed);
     createOrder.next(alreadyIssued);
     publishChallenges.next(dnsInSync);
     waitForDnsSync.next(dnsInSync);
@@ -657,4 +828,71 @@ function validateDirectoryUrl(directoryUrl: string): void {
       `AcmeCertificates: directoryUrl "${directoryUrl}" must use https:. ACME requires TLS to the CA.`,
     );
   }
+}
+
+/** A declared certificate with its defaults filled in, as the registry receives it. */
+interface DeclaredCertificateConfig {
+  readonly id: string;
+  readonly domains: readonly string[];
+  readonly keyType: CertificateKeyType;
+  readonly regions: readonly string[];
+  readonly hostedZoneIds?: Readonly<Record<string, string>>;
+  readonly profile?: string;
+  readonly preferredChain?: string;
+}
+
+const KEY_TYPES: readonly CertificateKeyType[] = ['EC_P256', 'EC_P384', 'RSA_2048', 'RSA_3072', 'RSA_4096'];
+
+/** Refuses bad declared certificates at synth, naming the prop and what to do. */
+function validateCertificates(
+  certificates: readonly CertificateProps[],
+  stackRegion: string,
+): DeclaredCertificateConfig[] {
+  const seen = new Set<string>();
+  return certificates.map((certificate, index) => {
+    const where = `AcmeCertificates: certificates[${index}]`;
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(certificate.id ?? '')) {
+      throw new Error(
+        `${where}.id "${certificate.id}" is invalid: use 1-64 letters, digits, ".", "_" or "-".`,
+      );
+    }
+    if (seen.has(certificate.id))
+      throw new Error(`${where}.id "${certificate.id}" is declared twice; ids must be unique.`);
+    seen.add(certificate.id);
+    if (
+      !Array.isArray(certificate.domains) ||
+      certificate.domains.length === 0 ||
+      certificate.domains.length > 100
+    ) {
+      throw new Error(`${where}.domains must list 1 to 100 DNS names (certificate "${certificate.id}").`);
+    }
+    for (const domain of certificate.domains) {
+      if (!/^(\*\.)?([a-z0-9-]+\.)+[a-z0-9-]+\.?$/i.test(domain)) {
+        throw new Error(
+          `${where}.domains has "${domain}", which is not a DNS name (a wildcard is a leading "*." label).`,
+        );
+      }
+    }
+    const keyType = certificate.keyType ?? 'EC_P256';
+    if (!KEY_TYPES.includes(keyType)) {
+      throw new Error(`${where}.keyType "${keyType}" is unknown: use one of ${KEY_TYPES.join(', ')}.`);
+    }
+    // An environment-agnostic stack has no region name at synth: an empty list means "the
+    // region the workflow runs in", which the Lambdas know.
+    const regions =
+      certificate.regions && certificate.regions.length > 0
+        ? [...certificate.regions]
+        : Token.isUnresolved(stackRegion)
+          ? []
+          : [stackRegion];
+    return {
+      id: certificate.id,
+      domains: certificate.domains.map((domain) => domain.toLowerCase().replace(/\.$/, '')),
+      keyType,
+      regions,
+      ...(certificate.hostedZoneIds ? { hostedZoneIds: certificate.hostedZoneIds } : {}),
+      ...(certificate.profile ? { profile: certificate.profile } : {}),
+      ...(certificate.preferredChain ? { preferredChain: certificate.preferredChain } : {}),
+    };
+  });
 }

@@ -27,6 +27,17 @@ export class AcmeStack extends Stack {
       description: 'Issued chains (and encrypted keys) under certificates/<certificateId>/',
     });
     new CfnOutput(this, 'AccountKeyId', { value: this.certificates.accountKey.keyId });
+    new CfnOutput(this, 'RenewalsStateMachineArn', {
+      value: this.certificates.renewals.stateMachine.stateMachineArn,
+      description: 'The scheduled fleet renewal; start it with {} to run the planner now',
+    });
+    new CfnOutput(this, 'RegistryTableName', {
+      value: this.certificates.registry.tableName,
+      description: 'One item per certificate: configuration, status, ARNs, next renewal',
+    });
+    if (this.certificates.monitoring.topic) {
+      new CfnOutput(this, 'NotificationTopicArn', { value: this.certificates.monitoring.topic.topicArn });
+    }
     if (props.exampleDomains && props.exampleDomains.length > 0) {
       new CfnOutput(this, 'ExampleExecutionInput', {
         value: JSON.stringify({ certificateId: 'default', domains: props.exampleDomains }),

@@ -2,18 +2,29 @@ import {
   type Change,
   ChangeResourceRecordSetsCommand,
   GetChangeCommand,
+  GetHostedZoneCommand,
   ListHostedZonesCommand,
   ListResourceRecordSetsCommand,
   type Route53Client,
 } from '@aws-sdk/client-route-53';
 import { quoteTxtValue, unquoteTxtValue } from '../core/dns/txt.js';
 import { AwsRequestError, AwsTransientError, InvalidInputError } from '../core/errors.js';
-import type { DnsZones, HostedZone, TxtRecord } from '../core/ports.js';
+import type { DnsZones, HostedZone, TxtRecord, ZoneRoles } from '../core/ports.js';
+
+/** Route 53 clients signed by roles in other accounts, e.g. {@link AssumedRoleClients}. */
+export interface Route53ClientsByRole {
+  clientFor(roleArn: string): Promise<Route53Client>;
+}
 
 /** How {@link Route53Zones} talks to Route 53. */
 export interface Route53ZonesOptions {
   /** Built once per Lambda module so connections are reused across invocations. */
   readonly client: Route53Client;
+  /**
+   * Clients for zones in other accounts, by the role `zoneRoles` names. Without it, a call with a
+   * role fails with `AwsRequestError`. Long-lived like `client`, so credentials are reused.
+   */
+  readonly roleClients?: Route53ClientsByRole;
   /** TTL of record sets we create; an existing set keeps its own. @default 60 */
   readonly ttlSeconds?: number;
   /** Attempts per API call when Route 53 throttles or fails transiently. @default 5 */
@@ -65,16 +76,19 @@ interface CallContext {
  * Throttling and transient faults are retried here with jittered exponential backoff; what still
  * fails becomes {@link AwsTransientError}, and refusals (`InvalidChangeBatch`, `NoSuchHostedZone`,
  * access denied) become {@link AwsRequestError}, both naming the zone and records and keeping the
- * SDK error as `cause`.
+ * SDK error as `cause`. A call given a role ARN runs in that role's account, through the client
+ * `roleClients` keeps for it, since Route 53 answers a zone or change of another account as unknown.
  */
 export class Route53Zones implements DnsZones {
   private readonly client: Route53Client;
+  private readonly roleClients: Route53ClientsByRole | undefined;
   private readonly ttlSeconds: number;
   private readonly maxAttempts: number;
   private readonly sleep: (ms: number) => Promise<void>;
 
   constructor(options: Route53ZonesOptions) {
     this.client = options.client;
+    this.roleClients = options.roleClients;
     this.ttlSeconds = options.ttlSeconds ?? 60;
     this.maxAttempts = Math.max(1, options.maxAttempts ?? 5);
     this.sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
@@ -82,9 +96,16 @@ export class Route53Zones implements DnsZones {
 
   /**
    * Every hosted zone of the account, private ones included with `privateZone` set, so that the
-   * caller can both filter them and explain why a private zone was not chosen.
+   * caller can both filter them and explain why a private zone was not chosen; then each zone of
+   * `zoneRoles`, read with `GetHostedZone` through its role. Zones in other accounts are not listed:
+   * the operator named them, `GetHostedZone` can be granted on exactly those zones, and the other
+   * account's unrelated zones (perhaps with the same names) never compete in the choice.
    */
-  async listPublicZones(): Promise<HostedZone[]> {
+  async listPublicZones(zoneRoles?: ZoneRoles): Promise<HostedZone[]> {
+    const crossAccount = Object.entries(zoneRoles ?? {}).map(([zoneId, roleArn]) => ({
+      zoneId: stripPrefix(zoneId, HOSTED_ZONE_PREFIX),
+      roleArn,
+    }));
     const zones: HostedZone[] = [];
     let marker: string | undefined;
     do {
@@ -92,27 +113,43 @@ export class Route53Zones implements DnsZones {
         this.client.send(new ListHostedZonesCommand({ Marker: marker })),
       );
       for (const zone of page.HostedZones ?? []) {
+        const id = stripPrefix(zone.Id ?? '', HOSTED_ZONE_PREFIX);
+        if (crossAccount.some((entry) => entry.zoneId === id)) continue;
         zones.push({
-          id: stripPrefix(zone.Id ?? '', HOSTED_ZONE_PREFIX),
+          id,
           name: canonicalName(zone.Name ?? ''),
           privateZone: zone.Config?.PrivateZone ?? false,
         });
       }
       marker = page.IsTruncated ? page.NextMarker : undefined;
     } while (marker !== undefined);
+
+    for (const { zoneId, roleArn } of crossAccount) {
+      const client = await this.clientFor(roleArn);
+      const response = await this.call(
+        { operation: 'GetHostedZone', subject: `hosted zone ${zoneId} through role ${roleArn}` },
+        () => client.send(new GetHostedZoneCommand({ Id: zoneId })),
+      );
+      zones.push({
+        id: stripPrefix(response.HostedZone?.Id ?? zoneId, HOSTED_ZONE_PREFIX),
+        name: canonicalName(response.HostedZone?.Name ?? ''),
+        privateZone: response.HostedZone?.Config?.PrivateZone ?? false,
+      });
+    }
     return zones;
   }
 
   /** Upserts each record set as the union of its current values and ours, in one change batch. */
-  async publishTxt(zoneId: string, records: readonly TxtRecord[]): Promise<string> {
+  async publishTxt(zoneId: string, records: readonly TxtRecord[], roleArn?: string): Promise<string> {
     const wanted = mergeByName(records);
     if (wanted.size === 0) {
       throw new InvalidInputError(`Nothing to publish in hosted zone ${zoneId}: no TXT records were given.`);
     }
 
+    const client = await this.clientFor(roleArn);
     const changes: Change[] = [];
     for (const [name, values] of wanted) {
-      const current = await this.readTxt(zoneId, name);
+      const current = await this.readTxt(client, zoneId, name, roleArn);
       const quoted = [...(current?.quotedValues ?? [])];
       const present = new Set(quoted.map(unquoteTxtValue));
       for (const value of values) {
@@ -121,8 +158,8 @@ export class Route53Zones implements DnsZones {
       changes.push(txtChange('UPSERT', name, current?.ttl ?? this.ttlSeconds, quoted));
     }
 
-    const response = await this.call(changeContext(zoneId, wanted.keys()), () =>
-      this.client.send(
+    const response = await this.call(changeContext(zoneId, wanted.keys(), roleArn), () =>
+      client.send(
         new ChangeResourceRecordSetsCommand({ HostedZoneId: zoneId, ChangeBatch: { Changes: changes } }),
       ),
     );
@@ -136,9 +173,11 @@ export class Route53Zones implements DnsZones {
   }
 
   /** Accepts the id with or without `/change/`; true only for `INSYNC`. */
-  async isChangeInSync(changeId: string): Promise<boolean> {
-    const response = await this.call({ operation: 'GetChange', subject: `change ${changeId}` }, () =>
-      this.client.send(new GetChangeCommand({ Id: changeId })),
+  async isChangeInSync(changeId: string, roleArn?: string): Promise<boolean> {
+    const client = await this.clientFor(roleArn);
+    const response = await this.call(
+      { operation: 'GetChange', subject: `change ${changeId}${throughRole(roleArn)}` },
+      () => client.send(new GetChangeCommand({ Id: changeId })),
     );
     return response.ChangeInfo?.Status === 'INSYNC';
   }
@@ -148,11 +187,13 @@ export class Route53Zones implements DnsZones {
    * exact current TTL and values when nothing remains (Route 53 refuses any other DELETE).
    * Sends nothing when none of our values are present, so repeating it is harmless.
    */
-  async removeTxt(zoneId: string, records: readonly TxtRecord[]): Promise<void> {
+  async removeTxt(zoneId: string, records: readonly TxtRecord[], roleArn?: string): Promise<void> {
     const wanted = mergeByName(records);
+    if (wanted.size === 0) return;
+    const client = await this.clientFor(roleArn);
     const changes: Change[] = [];
     for (const [name, values] of wanted) {
-      const current = await this.readTxt(zoneId, name);
+      const current = await this.readTxt(client, zoneId, name, roleArn);
       if (current === undefined) continue;
       const ours = new Set(values);
       const remaining = current.quotedValues.filter((quoted) => !ours.has(unquoteTxtValue(quoted)));
@@ -166,17 +207,36 @@ export class Route53Zones implements DnsZones {
     if (changes.length === 0) return;
 
     const names = changes.map((change) => canonicalName(change.ResourceRecordSet?.Name ?? ''));
-    await this.call(changeContext(zoneId, names), () =>
-      this.client.send(
+    await this.call(changeContext(zoneId, names, roleArn), () =>
+      client.send(
         new ChangeResourceRecordSetsCommand({ HostedZoneId: zoneId, ChangeBatch: { Changes: changes } }),
       ),
     );
   }
 
-  private async readTxt(zoneId: string, name: string): Promise<TxtSet | undefined> {
-    const context = { operation: 'ListResourceRecordSets', subject: `hosted zone ${zoneId}, record ${name}` };
+  /** The client for the zone's account: ours, or the one signed by `roleArn`. */
+  private async clientFor(roleArn: string | undefined): Promise<Route53Client> {
+    if (roleArn === undefined) return this.client;
+    if (this.roleClients === undefined) {
+      throw new AwsRequestError(
+        `A hosted zone is to be reached through role ${roleArn}, but this Route 53 adapter was built without STS.`,
+      );
+    }
+    return this.roleClients.clientFor(roleArn);
+  }
+
+  private async readTxt(
+    client: Route53Client,
+    zoneId: string,
+    name: string,
+    roleArn: string | undefined,
+  ): Promise<TxtSet | undefined> {
+    const context = {
+      operation: 'ListResourceRecordSets',
+      subject: `hosted zone ${zoneId}${throughRole(roleArn)}, record ${name}`,
+    };
     const response = await this.call(context, () =>
-      this.client.send(
+      client.send(
         new ListResourceRecordSetsCommand({
           HostedZoneId: zoneId,
           StartRecordName: name,
@@ -246,11 +306,15 @@ function txtChange(
   };
 }
 
-function changeContext(zoneId: string, names: Iterable<string>): CallContext {
+function changeContext(zoneId: string, names: Iterable<string>, roleArn: string | undefined): CallContext {
   return {
     operation: 'ChangeResourceRecordSets',
-    subject: `hosted zone ${zoneId}, records ${[...names].join(', ')}`,
+    subject: `hosted zone ${zoneId}${throughRole(roleArn)}, records ${[...names].join(', ')}`,
   };
+}
+
+function throughRole(roleArn: string | undefined): string {
+  return roleArn === undefined ? '' : ` (through role ${roleArn})`;
 }
 
 /** Equal jitter: at least half the exponential delay, so retries never stampede at zero. */

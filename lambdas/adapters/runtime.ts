@@ -5,16 +5,21 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { Route53Client } from '@aws-sdk/client-route-53';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { STSClient } from '@aws-sdk/client-sts';
 import { AcmeAwsError } from '../core/errors.js';
 import type { WorkflowMetrics } from '../core/ports.js';
 import type { StepDeps, WorkflowConfig, WorkflowLogger } from '../core/workflow/deps.js';
 import { AcmImporters } from './acm-importer.js';
+import { dnsResolverFromEnvironment } from './dns-resolver.js';
 import { DynamoDbRegistry } from './dynamodb-registry.js';
 import { EventBridgePublisher } from './eventbridge-publisher.js';
 import { transportFromEnvironment } from './https-transport.js';
 import { KmsSigner } from './kms-signer.js';
 import { Route53Zones } from './route53-zones.js';
 import { S3CertificateStore } from './s3-certificate-store.js';
+import { SecretsManagerExternalAccountBinding } from './secrets-manager-eab.js';
+import { AssumedRoleClients } from './sts-assumed-roles.js';
 
 /**
  * Builds the ports every handler uses from the Lambda environment. SDK clients and the signer
@@ -47,9 +52,12 @@ const workflowMetrics: WorkflowMetrics = {
 
 let kmsClient: KMSClient | undefined;
 let route53Client: Route53Client | undefined;
+/** Route 53 clients for zones in other accounts, kept with their credentials until those expire. */
+let route53RoleClients: AssumedRoleClients<Route53Client> | undefined;
 let s3Client: S3Client | undefined;
 let dynamoDbClient: DynamoDBClient | undefined;
 let eventBridgeClient: EventBridgeClient | undefined;
+let secretsManagerClient: SecretsManagerClient | undefined;
 let importers: AcmImporters | undefined;
 const signers = new Map<string, KmsSigner>();
 
@@ -89,6 +97,10 @@ const workflowLogger: WorkflowLogger = {
 export function stepDeps(env: NodeJS.ProcessEnv = process.env): StepDeps {
   kmsClient ??= new KMSClient({});
   route53Client ??= new Route53Client({});
+  route53RoleClients ??= new AssumedRoleClients({
+    sts: new STSClient({}),
+    createClient: (credentials) => new Route53Client({ credentials }),
+  });
   s3Client ??= new S3Client({});
   dynamoDbClient ??= new DynamoDBClient({});
   eventBridgeClient ??= new EventBridgeClient({});
@@ -107,7 +119,8 @@ export function stepDeps(env: NodeJS.ProcessEnv = process.env): StepDeps {
       bucket: requireEnv(env, 'CERT_STORE_BUCKET'),
       ...(env.CERT_STORE_KMS_KEY_ID ? { kmsKeyId: env.CERT_STORE_KMS_KEY_ID } : {}),
     }),
-    dns: new Route53Zones({ client: route53Client }),
+    dns: new Route53Zones({ client: route53Client, roleClients: route53RoleClients }),
+    resolver: dnsResolverFromEnvironment(env),
     importers,
     events: new EventBridgePublisher({ client: eventBridgeClient }),
     metrics: workflowMetrics,
@@ -115,6 +128,26 @@ export function stepDeps(env: NodeJS.ProcessEnv = process.env): StepDeps {
     clock: { now: () => new Date() },
     config: loadConfig(env),
     log: workflowLogger,
+    ...externalAccountBindingFromEnvironment(env),
+  };
+}
+
+/**
+ * The external account binding source when `EAB_SECRET_ARN` names a Secrets Manager secret (set
+ * only on RegisterAccount, the one step that creates accounts); nothing otherwise. The secret is
+ * read only when an account is created, never here.
+ */
+function externalAccountBindingFromEnvironment(
+  env: NodeJS.ProcessEnv,
+): Pick<StepDeps, 'externalAccountBinding'> {
+  const secretId = env.EAB_SECRET_ARN?.trim();
+  if (!secretId) return {};
+  secretsManagerClient ??= new SecretsManagerClient({});
+  return {
+    externalAccountBinding: new SecretsManagerExternalAccountBinding({
+      client: secretsManagerClient,
+      secretId,
+    }),
   };
 }
 

@@ -156,3 +156,17 @@ function describeProblem(problem: AcmeProblem): string {
   );
   return subs.length > 0 ? `${head} [${subs.join('; ')}]` : head;
 }
+
+/**
+ * A DNS query outside AWS failed (SERVFAIL, REFUSED, timeout, unreachable server). `rcode` is the
+ * resolver's code for it (e.g. `ESERVFAIL`), so callers can report it without parsing the message.
+ * The dns-01 steps treat it as "not visible yet" rather than failing on it.
+ */
+export class DnsQueryError extends AcmeAwsError {
+  readonly code = 'DNS_QUERY';
+  readonly rcode: string;
+  constructor(message: string, rcode: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.rcode = rcode;
+  }
+}

@@ -58,22 +58,34 @@ export interface TxtRecord {
   readonly values: readonly string[];
 }
 
-/** DNS provider operations the dns-01 steps need. */
+/**
+ * IAM roles to assume per hosted zone id (bare, without `/hostedzone/`), for zones that live in
+ * another AWS account: `{ "Z0123": "arn:aws:iam::111122223333:role/acme-dns" }`.
+ */
+export type ZoneRoles = Readonly<Record<string, string>>;
+
+/**
+ * DNS provider operations the dns-01 steps need. `roleArn`, where given, is the role that
+ * reaches the zone (or the change) in another account; without it the caller's own account is used.
+ */
 export interface DnsZones {
-  /** Every public hosted zone visible to the caller. */
-  listPublicZones(): Promise<HostedZone[]>;
+  /**
+   * Every hosted zone visible to the caller, plus each zone of `zoneRoles` read through its role,
+   * with `privateZone` set so that callers can both filter and explain.
+   */
+  listPublicZones(zoneRoles?: ZoneRoles): Promise<HostedZone[]>;
   /**
    * Adds `records` to the zone in one change batch: each record set becomes the union of the
    * values already present and ours. Returns the change id to poll.
    */
-  publishTxt(zoneId: string, records: readonly TxtRecord[]): Promise<string>;
+  publishTxt(zoneId: string, records: readonly TxtRecord[], roleArn?: string): Promise<string>;
   /** True once the change has propagated to every authoritative server (Route 53 `INSYNC`). */
-  isChangeInSync(changeId: string): Promise<boolean>;
+  isChangeInSync(changeId: string, roleArn?: string): Promise<boolean>;
   /**
    * Removes exactly `records`' values in one change batch, keeping values that are not ours.
    * Values that are already gone are ignored, so the call is safe to repeat.
    */
-  removeTxt(zoneId: string, records: readonly TxtRecord[]): Promise<void>;
+  removeTxt(zoneId: string, records: readonly TxtRecord[], roleArn?: string): Promise<void>;
 }
 
 /** Encrypted object storage for issued chains, private keys and small JSON records. */
@@ -153,6 +165,13 @@ export interface CertificateConfig {
   readonly regions: readonly string[];
   readonly directoryUrl?: string;
   readonly profile?: string;
+  /** Role to assume per hosted zone id, for zones in other AWS accounts. */
+  readonly zoneRoles?: ZoneRoles;
+  /**
+   * Issuer common name of the topmost certificate of the chain to prefer among those the CA
+   * offers (`Link: rel="alternate"`). @default the CA's default chain
+   */
+  readonly preferredChain?: string;
 }
 
 /** One managed certificate in the registry. */
@@ -217,4 +236,47 @@ export interface EventPublisher {
     readonly detailType: string;
     readonly detail: Readonly<Record<string, unknown>>;
   }): Promise<void>;
+}
+
+/**
+ * External account binding credentials (RFC 8555 §7.3.4): a key identifier and MAC key the CA
+ * issued out of band, which tie a new ACME account to an account the operator holds at the CA.
+ */
+export interface ExternalAccountBinding {
+  /** The key identifier the CA issued; it becomes the binding's `kid` header. */
+  readonly kid: string;
+  /** The MAC key, decoded. Secret: never log it, never put it in the state or an error message. */
+  readonly hmacKey: Uint8Array;
+}
+
+/**
+ * Where a deployment's external account binding credentials live (AWS Secrets Manager in
+ * production), so the MAC key is read only at the moment an account is created and never travels
+ * in props, environment variables or the workflow state.
+ */
+export interface ExternalAccountBindingSource {
+  /** Reads the credentials; throws a typed error naming the secret (never its value) when it cannot. */
+  read(): Promise<ExternalAccountBinding>;
+}
+
+/** One authoritative name server of a zone, and the address it is asked at (`ip` or `ip:port`). */
+export interface NameServer {
+  readonly name: string;
+  readonly address: string;
+}
+
+/**
+ * DNS lookups the dns-01 steps make outside AWS: following a delegated `_acme-challenge` CNAME
+ * before choosing the zone, and asking a zone's authoritative servers whether our TXT values are
+ * there before the CA is told to look. Names are lower-case without the trailing dot.
+ * Lookups that fail (SERVFAIL, timeout, refused) throw `DnsQueryError`; a name that does not
+ * exist or has no record of the type asked is an empty answer, not an error.
+ */
+export interface DnsResolver {
+  /** The CNAME target of `name` as a recursive resolver sees it, or `undefined` when it has none. */
+  resolveCname(name: string): Promise<string | undefined>;
+  /** The servers authoritative for `zone`: its NS records, each with an address to ask it at. */
+  authoritativeServers(zone: string): Promise<NameServer[]>;
+  /** TXT values at `name` (each value's strings joined) as `server` answers, never following a CNAME. */
+  resolveTxt(name: string, server: string): Promise<string[]>;
 }

@@ -6,8 +6,11 @@ import type { AcmeDirectory, AcmeOrderStatus } from './acme/types.js';
  * encrypted certificate store and only its store key travels here.
  */
 
-/** Certificate key algorithms. */
-export type KeyType = 'EC_P256' | 'RSA_2048';
+/**
+ * Certificate key algorithms: ECDSA on P-256 or P-384, or RSA with a 2048-, 3072- or 4096-bit
+ * modulus. CloudFront accepts only the RSA sizes and P-256 (see `cloudFrontKeyWarning`).
+ */
+export type KeyType = 'EC_P256' | 'EC_P384' | 'RSA_2048' | 'RSA_3072' | 'RSA_4096';
 
 /** `issue` declares (or redeclares) a certificate and issues it; `renew` renews a registered one. */
 export type IssuanceAction = 'issue' | 'renew';
@@ -22,10 +25,14 @@ export interface IssuanceInput {
   readonly keyType?: KeyType;
   /** Hosted zone id per domain (or per parent name), overriding the longest-suffix choice. */
   readonly hostedZoneIds?: Readonly<Record<string, string>>;
+  /** IAM role to assume per hosted zone id, for zones that live in another AWS account. */
+  readonly zoneRoles?: Readonly<Record<string, string>>;
   /** ACM regions to import into. @default the region the workflow runs in */
   readonly regions?: readonly string[];
   /** ACME profile (such as Let's Encrypt `shortlived`), when the CA offers profiles. */
   readonly profile?: string;
+  /** Issuer CN of the topmost certificate of the preferred chain. @default the CA's default chain */
+  readonly preferredChain?: string;
   /** Added by the state machine: the execution that holds the certificate's lock. */
   readonly execution?: { readonly id: string; readonly startedAt?: string };
 }
@@ -37,8 +44,15 @@ export interface DnsChallenge {
   readonly authorizationUrl: string;
   readonly challengeUrl: string;
   readonly zoneId: string;
-  /** `_acme-challenge.` + the base name, lower-case, no trailing dot. */
+  /**
+   * Where the TXT value is written: `_acme-challenge.` + the base name, or, when that name is a
+   * CNAME (a delegated challenge), the end of its CNAME chain. Lower-case, no trailing dot.
+   */
   readonly recordName: string;
+  /** Name of the zone `zoneId` (lower-case, no trailing dot), whose name servers are checked. */
+  readonly zoneName?: string;
+  /** The `_acme-challenge` name whose CNAME led to `recordName`, when the challenge is delegated. */
+  readonly delegatedFrom?: string;
   /** base64url(SHA-256(key authorization)). */
   readonly value: string;
 }
@@ -84,6 +98,8 @@ export interface IssuanceState extends IssuanceInput {
   readonly renewal?: boolean;
   /** Why ACM needed new ARNs this run, when it did. */
   readonly arnReplaced?: { readonly region: string; readonly previousArn: string; readonly reason: string };
+  /** Things the operator should know that did not stop the issuance (e.g. a key CloudFront refuses). */
+  readonly warnings?: readonly string[];
   /** Set by a Catch: the failed step's error, kept for the final Fail state. */
   readonly error?: { readonly Error: string; readonly Cause: string };
 }

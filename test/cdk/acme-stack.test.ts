@@ -1,5 +1,6 @@
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AcmeStack } from '../../lib/acme-stack.js';
 import { stackPropsFromContext } from '../../lib/context.js';
@@ -100,7 +101,7 @@ describe('AcmeCertificates stack', () => {
       Properties: { Runtime: string; Role: unknown; Environment: { Variables: Record<string, unknown> } };
     }[];
     const steps = functions.map((fn) => fn.Properties.Environment.Variables.ACME_STEP).sort();
-    expect(steps).toEqual(Object.values(STEP_HANDLERS).sort());
+    expect(steps).toEqual([...Object.values(STEP_HANDLERS), 'plan-renewals'].sort());
     expect(new Set(functions.map((fn) => JSON.stringify(fn.Properties.Role))).size).toBe(functions.length);
     for (const fn of functions) expect(fn.Properties.Runtime).toBe('nodejs22.x');
   });
@@ -170,6 +171,28 @@ describe('AcmeCertificates stack', () => {
     }
   });
 
+  it('lets only RegisterAccount read the external account binding secret', () => {
+    const eabStack = new AcmeStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Eab2', {
+      acme: {
+        externalAccountBindingSecret: secretsmanager.Secret.fromSecretCompleteArn(
+          new Stack(),
+          'Imported',
+          'arn:aws:secretsmanager:eu-west-1:123456789012:secret:zerossl-eab-AbCdEf',
+        ),
+      },
+      env: { account: '123456789012', region: 'eu-west-1' },
+    });
+    const eab = Template.fromStack(eabStack);
+    const readers = Object.values(STEP_HANDLERS).filter((step) =>
+      actionsOf(eab, step).includes('secretsmanager:GetSecretValue'),
+    );
+    expect(readers).toEqual(['register-account']);
+    const withSecret = Object.values(eab.findResources('AWS::Lambda::Function')).filter((fn) =>
+      JSON.stringify(fn).includes('EAB_SECRET_ARN'),
+    );
+    expect(withSecret).toHaveLength(1);
+  });
+
   it('refuses a plain-HTTP directory at synth, naming the prop', () => {
     expect(() => synth({ directoryUrl: 'http://acme.example/dir' })).toThrow(
       /directoryUrl .* must use https:/,
@@ -236,13 +259,13 @@ describe('issuance state machine definition', () => {
     }
   });
 
-  it('ends a run whose certificate is locked by another execution without doing anything', () => {
-    expect(states['LockTaken?']).toMatchObject({
+  it('ends a run with nothing to do (locked by another execution, or not due) without doing anything', () => {
+    expect(states['Proceed?']).toMatchObject({
       Type: 'Choice',
-      Choices: [{ Variable: '$.skipped', IsPresent: true, Next: 'AlreadyInProgress' }],
+      Choices: [{ Variable: '$.skipped', IsPresent: true, Next: 'Skipped' }],
       Default: 'CreateOrder',
     });
-    expect(states.AlreadyInProgress).toMatchObject({ Type: 'Succeed' });
+    expect(states.Skipped).toMatchObject({ Type: 'Succeed' });
   });
 
   it('goes straight to the import when an earlier run already issued the certificate', () => {

@@ -123,6 +123,8 @@ describe('cdk-nag', () => {
         'Serverless-LambdaDLQ',
         'Serverless-LambdaLatestVersion',
         'AwsSolutions-IAM5[…]',
+        'AwsSolutions-SQS3',
+        'Serverless-SQSRedrivePolicy',
       ]),
     );
     expect(acknowledged.filter(({ id }) => id === 'AwsSolutions-S1').map(({ path }) => path)).toEqual([

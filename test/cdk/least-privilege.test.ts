@@ -254,12 +254,37 @@ describe('least privilege', () => {
     }
   });
 
-  it('adds no custom resource or helper function beyond the ten steps', () => {
+  it('runs only our own functions: the ten steps and the renewal planner, and no custom resource framework', () => {
     const types = Object.values(synthesized.resources).map((resource) => resource.Type);
     expect(
       types.filter((type) => type.startsWith('Custom::') || type === 'AWS::CloudFormation::CustomResource'),
     ).toEqual([]);
-    expect(types.filter((type) => type === 'AWS::Lambda::Function')).toHaveLength(10);
+    expect(types.filter((type) => type === 'AWS::Lambda::Function')).toHaveLength(11);
+  });
+
+  it('records declared certificates through one custom resource served by our own function', () => {
+    const declared = synthStack({
+      hostedZoneIds: ['Z1'],
+      certificates: [
+        { id: 'web', domains: ['example.org', '*.example.org'], regions: ['us-east-1', 'eu-west-1'] },
+      ],
+    });
+    const entries = Object.entries(declared.resources);
+    const custom = entries.filter(([, resource]) => resource.Type.startsWith('Custom::'));
+    expect(custom.map(([, resource]) => resource.Type)).toEqual(['Custom::AcmeDeclaredCertificates']);
+    const serviceToken = custom[0]?.[1].Properties?.ServiceToken as { 'Fn::GetAtt': [string, string] };
+    const syncFunction = declared.resources[serviceToken['Fn::GetAtt'][0]];
+    expect(syncFunction?.Type).toBe('AWS::Lambda::Function');
+    expect(JSON.stringify(syncFunction?.Properties?.Environment)).toContain('sync-declared-certificates');
+    expect(entries.filter(([, resource]) => resource.Type === 'AWS::Lambda::Function')).toHaveLength(12);
+    expect(JSON.parse(String(custom[0]?.[1].Properties?.Certificates))).toEqual([
+      {
+        id: 'web',
+        domains: ['example.org', '*.example.org'],
+        keyType: 'EC_P256',
+        regions: ['us-east-1', 'eu-west-1'],
+      },
+    ]);
   });
 
   it('gives each function a role of its own without AWS managed policies, writing only its own logs', () => {

@@ -6,6 +6,9 @@ import {
   GetChangeCommand,
   type GetChangeRequest,
   type GetChangeResponse,
+  GetHostedZoneCommand,
+  type GetHostedZoneRequest,
+  type GetHostedZoneResponse,
   InvalidChangeBatch,
   InvalidInput,
   ListHostedZonesCommand,
@@ -30,7 +33,19 @@ export type Route53FakeCommand =
   | 'ListHostedZones'
   | 'ListResourceRecordSets'
   | 'ChangeResourceRecordSets'
-  | 'GetChange';
+  | 'GetChange'
+  | 'GetHostedZone';
+
+/** The account every zone belongs to unless told otherwise, and that unknown credentials act in. */
+export const HOME_ACCOUNT = '123456789012';
+
+/**
+ * Tells which AWS account a client's credentials act in (the STS fake does), or throws the error
+ * AWS answers for credentials that are expired or unknown.
+ */
+export interface FakeCredentialAccounts {
+  accountOf(credentials: { readonly accessKeyId: string; readonly sessionToken?: string }): string;
+}
 
 /** How the fake answers beyond its defaults. */
 export interface Route53FakeOptions {
@@ -41,6 +56,12 @@ export interface Route53FakeOptions {
    * first poll report `INSYNC`. @default 1
    */
   readonly syncAfterPolls?: number;
+  /**
+   * When given, each request acts in the account of the credentials its client signs with: it sees
+   * only that account's zones and changes, as Route 53 does. @default every request acts in
+   * {@link HOME_ACCOUNT} (the credentials are not even resolved)
+   */
+  readonly accounts?: FakeCredentialAccounts;
 }
 
 /** A record set as Route 53 holds it: lower-case FQDN with the trailing dot, values as sent. */
@@ -54,6 +75,8 @@ export interface FakeRecordSet {
 /** One ChangeResourceRecordSets request, accepted (with its change id) or rejected (with the error). */
 export interface ReceivedChangeBatch {
   readonly zoneId: string;
+  /** The account the request acted in. */
+  readonly account: string;
   readonly changes: readonly Change[];
   readonly changeId?: string;
   readonly error?: string;
@@ -63,11 +86,19 @@ interface Zone {
   readonly id: string;
   readonly name: string;
   readonly privateZone: boolean;
+  readonly account: string;
   sets: Map<string, FakeRecordSet>;
+}
+
+/** A public zone's data as its name servers serve it. */
+export interface ServedZone {
+  readonly name: string;
+  readonly sets: ReadonlyMap<string, FakeRecordSet>;
 }
 
 interface ChangeState {
   readonly submittedAt: Date;
+  readonly account: string;
   polls: number;
 }
 
@@ -102,6 +133,7 @@ export class Route53Fake {
     ListResourceRecordSets: 0,
     ChangeResourceRecordSets: 0,
     GetChange: 0,
+    GetHostedZone: 0,
   };
   /** Every change batch received, in order. */
   readonly changeBatches: ReceivedChangeBatch[] = [];
@@ -111,39 +143,58 @@ export class Route53Fake {
   private readonly failures = new Map<Route53FakeCommand, { errorName: string; remaining: number }[]>();
   private readonly challtestsrv: ChalltestsrvClient | undefined;
   private readonly syncAfterPolls: number;
+  private accounts: FakeCredentialAccounts | undefined;
   private nextId = 1;
 
   constructor(options: Route53FakeOptions) {
     this.challtestsrv = options.challtestsrv;
     this.syncAfterPolls = options.syncAfterPolls ?? 1;
+    this.accounts = options.accounts;
     this.stub.onAnyCommand().callsFake((input: unknown) => {
       throw new Error(`The Route 53 fake does not implement this command: ${JSON.stringify(input)}`);
     });
     this.stub
       .on(ListHostedZonesCommand)
-      .callsFake((input: ListHostedZonesRequest) =>
-        this.handle('ListHostedZones', () => this.listHostedZones(input)),
+      .callsFake((input: ListHostedZonesRequest, getClient) =>
+        this.handle('ListHostedZones', getClient, (account) => this.listHostedZones(input, account)),
       );
     this.stub
       .on(ListResourceRecordSetsCommand)
-      .callsFake((input: ListResourceRecordSetsRequest) =>
-        this.handle('ListResourceRecordSets', () => this.listResourceRecordSets(input)),
+      .callsFake((input: ListResourceRecordSetsRequest, getClient) =>
+        this.handle('ListResourceRecordSets', getClient, (account) =>
+          this.listResourceRecordSets(input, account),
+        ),
       );
     this.stub
       .on(ChangeResourceRecordSetsCommand)
-      .callsFake((input: ChangeResourceRecordSetsRequest) =>
-        this.handle('ChangeResourceRecordSets', () => this.changeResourceRecordSets(input)),
+      .callsFake((input: ChangeResourceRecordSetsRequest, getClient) =>
+        this.handle('ChangeResourceRecordSets', getClient, (account) =>
+          this.changeResourceRecordSets(input, account),
+        ),
       );
     this.stub
       .on(GetChangeCommand)
-      .callsFake((input: GetChangeRequest) => this.handle('GetChange', () => this.getChange(input)));
+      .callsFake((input: GetChangeRequest, getClient) =>
+        this.handle('GetChange', getClient, (account) => this.getChange(input, account)),
+      );
+    this.stub
+      .on(GetHostedZoneCommand)
+      .callsFake((input: GetHostedZoneRequest, getClient) =>
+        this.handle('GetHostedZone', getClient, (account) => this.getHostedZone(input, account)),
+      );
   }
 
   /**
    * Creates a hosted zone with the SOA and NS record sets Route 53 puts in every new zone.
    * Returns its id (without `/hostedzone/`). Several zones may share a name, as in Route 53.
    */
-  addZone(zone: { readonly name: string; readonly id?: string; readonly privateZone?: boolean }): string {
+  addZone(zone: {
+    readonly name: string;
+    readonly id?: string;
+    readonly privateZone?: boolean;
+    /** The AWS account that owns the zone. @default HOME_ACCOUNT */
+    readonly account?: string;
+  }): string {
     const id = zone.id ? stripPrefix(zone.id, '/hostedzone/') : `Z${this.generateId()}`;
     if (this.zones.some((existing) => existing.id === id)) throw new Error(`zone ${id} already exists`);
     const name = fqdn(zone.name);
@@ -156,8 +207,25 @@ export class Route53Fake {
       ttl: 900,
       values: [`${ns[0]} awsdns-hostmaster.amazon.com. 1 7200 900 1209600 86400`],
     });
-    this.zones.push({ id, name, privateZone: zone.privateZone ?? false, sets });
+    this.zones.push({
+      id,
+      name,
+      privateZone: zone.privateZone ?? false,
+      account: zone.account ?? HOME_ACCOUNT,
+      sets,
+    });
     return id;
+  }
+
+  /**
+   * Every public zone with its record sets as they are now, whatever account owns it: what
+   * Route 53's name servers answer from (see `route53-name-servers.ts`). Later changes replace a
+   * zone's set map rather than mutate it, so a returned snapshot stays as it was.
+   */
+  servedZones(): ServedZone[] {
+    return this.zones
+      .filter((zone) => !zone.privateZone)
+      .map((zone) => ({ name: zone.name, sets: zone.sets }));
   }
 
   /** The zone's record sets in Route 53's listing order. */
@@ -183,12 +251,24 @@ export class Route53Fake {
     this.failures.set(command, queue);
   }
 
+  /**
+   * From now on, each request acts in the account of its client's credentials, as the `accounts`
+   * option does: for a fake installed by a harness that took no options.
+   */
+  useAccounts(accounts: FakeCredentialAccounts): void {
+    this.accounts = accounts;
+  }
+
   /** Puts the real `Route53Client.send` back. */
   restore(): void {
     this.stub.restore();
   }
 
-  private async handle<T>(command: Route53FakeCommand, run: () => T | Promise<T>): Promise<T> {
+  private async handle<T>(
+    command: Route53FakeCommand,
+    getClient: () => { config: { credentials?: unknown } },
+    run: (account: string) => T | Promise<T>,
+  ): Promise<T> {
     this.calls[command] += 1;
     const queue = this.failures.get(command) ?? [];
     const failure = queue[0];
@@ -197,19 +277,30 @@ export class Route53Fake {
       if (failure.remaining <= 0) queue.shift();
       throw serviceError(failure.errorName, command);
     }
-    return run();
+    return run(await this.callerAccount(getClient));
   }
 
-  private listHostedZones(input: ListHostedZonesRequest): ListHostedZonesResponse {
+  /** The account a request acts in, from the credentials its client signs with. */
+  private async callerAccount(getClient: () => { config: { credentials?: unknown } }): Promise<string> {
+    if (!this.accounts) return HOME_ACCOUNT;
+    const provider = getClient().config.credentials as
+      | (() => Promise<{ accessKeyId: string; sessionToken?: string }>)
+      | undefined;
+    if (typeof provider !== 'function') throw new Error('the Route 53 client has no credentials');
+    return this.accounts.accountOf(await provider());
+  }
+
+  private listHostedZones(input: ListHostedZonesRequest, account: string): ListHostedZonesResponse {
+    const zones = this.zones.filter((zone) => zone.account === account);
     const maxItems = Math.min(Number(input.MaxItems ?? DEFAULT_PAGE_OF_ZONES), DEFAULT_PAGE_OF_ZONES);
     let start = 0;
     if (input.Marker !== undefined) {
-      start = this.zones.findIndex((zone) => zone.id === stripPrefix(input.Marker ?? '', '/hostedzone/'));
+      start = zones.findIndex((zone) => zone.id === stripPrefix(input.Marker ?? '', '/hostedzone/'));
       if (start < 0)
         throw new InvalidInput({ $metadata: metadata(400), message: `Invalid marker: ${input.Marker}` });
     }
-    const page = this.zones.slice(start, start + maxItems);
-    const next = this.zones[start + maxItems];
+    const page = zones.slice(start, start + maxItems);
+    const next = zones[start + maxItems];
     return {
       HostedZones: page.map((zone) => ({
         Id: `/hostedzone/${zone.id}`,
@@ -225,8 +316,11 @@ export class Route53Fake {
     };
   }
 
-  private listResourceRecordSets(input: ListResourceRecordSetsRequest): ListResourceRecordSetsResponse {
-    const zone = this.zoneById(input.HostedZoneId ?? '');
+  private listResourceRecordSets(
+    input: ListResourceRecordSetsRequest,
+    account: string,
+  ): ListResourceRecordSetsResponse {
+    const zone = this.zoneById(input.HostedZoneId ?? '', account);
     if (input.StartRecordType !== undefined && input.StartRecordName === undefined) {
       throw new InvalidInput({
         $metadata: metadata(400),
@@ -257,13 +351,14 @@ export class Route53Fake {
 
   private async changeResourceRecordSets(
     input: ChangeResourceRecordSetsRequest,
+    account: string,
   ): Promise<ChangeResourceRecordSetsResponse> {
     const zoneId = stripPrefix(input.HostedZoneId ?? '', '/hostedzone/');
     const changes = input.ChangeBatch?.Changes ?? [];
-    const received = { zoneId, changes: structuredClone(changes) };
+    const received = { zoneId, account, changes: structuredClone(changes) };
     let result: { sets: Map<string, FakeRecordSet>; touched: Set<string> };
     try {
-      result = this.validateBatch(this.zoneById(zoneId), changes);
+      result = this.validateBatch(this.zoneById(zoneId, account), changes);
     } catch (error) {
       this.changeBatches.push({
         ...received,
@@ -273,19 +368,20 @@ export class Route53Fake {
     }
 
     // Route 53 applies a batch to its servers at once; INSYNC only reports that all have it.
-    const zone = this.zoneById(zoneId);
+    const zone = this.zoneById(zoneId, account);
     zone.sets = result.sets;
     const changeId = `C${this.generateId()}`;
-    this.changes.set(changeId, { submittedAt: new Date(), polls: 0 });
+    this.changes.set(changeId, { submittedAt: new Date(), account, polls: 0 });
     this.changeBatches.push({ ...received, changeId });
     await this.mirrorToChalltestsrv(result.touched);
     return { ChangeInfo: { Id: `/change/${changeId}`, Status: 'PENDING', SubmittedAt: new Date() } };
   }
 
-  private getChange(input: GetChangeRequest): GetChangeResponse {
+  private getChange(input: GetChangeRequest, account: string): GetChangeResponse {
     const id = stripPrefix(input.Id ?? '', '/change/');
     const change = this.changes.get(id);
-    if (!change) {
+    // Change ids belong to the account that made the change; others are told it does not exist.
+    if (!change || change.account !== account) {
       throw new NoSuchChange({
         $metadata: metadata(404),
         message: `A change with the specified change ID does not exist.`,
@@ -294,6 +390,26 @@ export class Route53Fake {
     change.polls += 1;
     const status = change.polls > this.syncAfterPolls ? 'INSYNC' : 'PENDING';
     return { ChangeInfo: { Id: `/change/${id}`, Status: status, SubmittedAt: change.submittedAt } };
+  }
+
+  private getHostedZone(input: GetHostedZoneRequest, account: string): GetHostedZoneResponse {
+    const zone = this.zoneById(input.Id ?? '', account);
+    return {
+      HostedZone: {
+        Id: `/hostedzone/${zone.id}`,
+        Name: zone.name,
+        CallerReference: `fake-${zone.id}`,
+        Config: { PrivateZone: zone.privateZone },
+        ResourceRecordSetCount: zone.sets.size,
+      },
+      ...(zone.privateZone
+        ? { VPCs: [{ VPCRegion: 'us-east-1', VPCId: 'vpc-fake' }] }
+        : {
+            DelegationSet: {
+              NameServers: (zone.sets.get(setKey(zone.name, 'NS'))?.values ?? []).map(bareName),
+            },
+          }),
+    };
   }
 
   /**
@@ -380,9 +496,12 @@ export class Route53Fake {
       );
   }
 
-  private zoneById(zoneId: string): Zone {
+  /** The zone, if `account` owns it: Route 53 answers another account's zone id as unknown. */
+  private zoneById(zoneId: string, account?: string): Zone {
     const id = stripPrefix(zoneId, '/hostedzone/');
-    const zone = this.zones.find((candidate) => candidate.id === id);
+    const zone = this.zones.find(
+      (candidate) => candidate.id === id && (account === undefined || candidate.account === account),
+    );
     if (!zone)
       throw new NoSuchHostedZone({
         $metadata: metadata(404),
@@ -457,7 +576,7 @@ function applyChange(zone: Zone, sets: Map<string, FakeRecordSet>, change: Chang
  * Reads a TXT value in presentation format, independently of the production parser so the fake
  * can catch its mistakes. Route 53 insists on quoted strings of at most 255 bytes each.
  */
-function parseTxt(value: string): { text: string; problem?: string } {
+export function parseTxt(value: string): { text: string; strings?: Uint8Array[]; problem?: string } {
   const strings: number[][] = [];
   let index = 0;
   while (index < value.length) {
@@ -501,7 +620,10 @@ function parseTxt(value: string): { text: string; problem?: string } {
   if (strings.length === 0) {
     return { text: value, problem: 'InvalidCharacterString (Value should be enclosed in quotation marks)' };
   }
-  return { text: Buffer.from(strings.flat()).toString('utf8') };
+  return {
+    text: Buffer.from(strings.flat()).toString('utf8'),
+    strings: strings.map((bytes) => Uint8Array.from(bytes)),
+  };
 }
 
 function serviceError(errorName: string, command: Route53FakeCommand): Error {
@@ -619,7 +741,11 @@ function isWithin(name: string, zoneName: string): boolean {
   return name === zoneName || name.endsWith(`.${zoneName}`);
 }
 
-function setKey(name: string, type: string): string {
+function bareName(name: string): string {
+  return name.endsWith('.') ? name.slice(0, -1) : name;
+}
+
+export function setKey(name: string, type: string): string {
   return `${name}|${type}`;
 }
 

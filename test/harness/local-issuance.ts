@@ -5,6 +5,7 @@ import { type DynamoDbFake, installDynamoDbFake } from '../fakes/dynamodb-fake.j
 import { type EventBridgeFake, installEventBridgeFake } from '../fakes/eventbridge-fake.js';
 import { installKmsFake, type KmsFake } from '../fakes/kms-fake.js';
 import { installRoute53Fake, type Route53Fake } from '../fakes/route53-fake.js';
+import { type Route53NameServers, startRoute53NameServers } from '../fakes/route53-name-servers.js';
 import { installS3Fake, type S3Fake } from '../fakes/s3-fake.js';
 import { ChalltestsrvClient } from './challtestsrv.js';
 import {
@@ -25,6 +26,11 @@ export interface LocalCa {
   readonly directoryUrl: string;
   readonly caBundlePath: string;
   readonly challtestsrvUrl: string;
+  /**
+   * `host:port` of challtestsrv's DNS, which the CA resolves with: the handlers use it as their
+   * recursive resolver too (`DNS_RESOLVERS`), so they see the same `_acme-challenge` CNAMEs.
+   */
+  readonly dnsResolver?: string;
 }
 
 /** AWS as the handlers see it, faked at the SDK boundary. */
@@ -35,6 +41,11 @@ export interface LocalAws {
   readonly s3: S3Fake;
   readonly dynamodb: DynamoDbFake;
   readonly eventBridge: EventBridgeFake;
+  /**
+   * Route 53's authoritative name servers over the fake's zones, which the propagation check asks
+   * (`DNS_AUTHORITATIVE_SERVERS`); the CA keeps resolving through challtestsrv.
+   */
+  readonly nameServers?: Route53NameServers;
   readonly accountKeyId: string;
   /** Hosted zone id per zone name. */
   readonly zones: ReadonlyMap<string, string>;
@@ -57,6 +68,7 @@ export function installLocalAws(ca: LocalCa, domains: readonly string[]): LocalA
   const s3 = installS3Fake();
   const dynamodb = installDynamoDbFake();
   const eventBridge = installEventBridgeFake();
+  const nameServers = startRoute53NameServers(route53);
   const zones = new Map<string, string>();
   for (const zoneName of new Set(domains.map(registrableDomain))) {
     zones.set(zoneName, route53.addZone({ name: zoneName }));
@@ -68,9 +80,11 @@ export function installLocalAws(ca: LocalCa, domains: readonly string[]): LocalA
     s3,
     dynamodb,
     eventBridge,
+    nameServers,
     accountKeyId: kms.createKey(),
     zones,
     restore() {
+      nameServers.stop();
       kms.restore();
       route53.restore();
       acm.restore();
@@ -118,6 +132,9 @@ export function localEnvironment(ca: LocalCa, aws: LocalAws): Record<string, str
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'AKIALOCALTESTING',
     AWS_SECRET_ACCESS_KEY: 'local-testing-only',
+    // The handlers resolve CNAMEs as the CA does, and check Route 53's (fake) name servers.
+    ...(ca.dnsResolver ? { DNS_RESOLVERS: ca.dnsResolver } : {}),
+    ...(aws.nameServers ? { DNS_AUTHORITATIVE_SERVERS: aws.nameServers.addresses.join(',') } : {}),
   };
 }
 

@@ -21,8 +21,12 @@ export interface PebbleEnvironment {
   readonly challtestsrvUrl: string;
   /** `host:port` of the mock DNS server Pebble resolves dns-01 records with. */
   readonly dnsResolver: string;
-  /** The root that issued certificates chain to; Pebble regenerates it on every start. */
-  rootCertificatePem(): Promise<string>;
+  /**
+   * A root Pebble issues under; Pebble regenerates them on every start. `index` 0 (the default)
+   * is the root of the default chain; 1, 2, ... are the alternate roots that
+   * `PEBBLE_ALTERNATE_ROOTS` adds, whose chains the certificate download links as `rel="alternate"`.
+   */
+  rootCertificatePem(index?: number): Promise<string>;
   /** Stops both processes and removes the temporary directory. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -33,6 +37,13 @@ export interface StartPebbleOptions {
   readonly env?: Record<string, string>;
   /** Parent of the per-run temporary directory. @default os.tmpdir() */
   readonly workDir?: string;
+  /**
+   * Requires external account binding (RFC 8555 §7.3.4) for new accounts, accepting these MAC
+   * keys (base64url, as Pebble's `externalAccountMACKeys` takes them) by key identifier. The
+   * directory then says `externalAccountRequired: true`.
+   * @default no binding required
+   */
+  readonly externalAccountMacKeys?: Readonly<Record<string, string>>;
 }
 
 const PEBBLE = 'pebble';
@@ -71,7 +82,9 @@ export function isPebbleInstalled(): boolean {
  * Starts `pebble-challtestsrv` (dns-01 only) and `pebble` resolving through it, each on free
  * loopback ports, with a freshly generated TLS CA. Resolves once the ACME directory answers over
  * TLS trusting that CA. `PEBBLE_VA_NOSLEEP=1` is always set; Pebble's default 5% nonce rejection
- * stays on unless `options.env` overrides it.
+ * stays on unless `options.env` overrides it. `options.env` also takes `PEBBLE_ALTERNATE_ROOTS`,
+ * `PEBBLE_AUTHZREUSE` and the other `PEBBLE_*` knobs; `options.externalAccountMacKeys` makes
+ * Pebble require external account binding.
  */
 export async function startPebble(options: StartPebbleOptions = {}): Promise<PebbleEnvironment> {
   const pebbleBin = findExecutable(PEBBLE);
@@ -120,7 +133,10 @@ export async function startPebble(options: StartPebbleOptions = {}): Promise<Peb
           httpPort,
           tlsPort,
           ocspResponderURL: '',
-          externalAccountBindingRequired: false,
+          externalAccountBindingRequired: options.externalAccountMacKeys !== undefined,
+          ...(options.externalAccountMacKeys
+            ? { externalAccountMACKeys: options.externalAccountMacKeys }
+            : {}),
         },
       }),
     );
@@ -165,9 +181,9 @@ export async function startPebble(options: StartPebbleOptions = {}): Promise<Peb
       managementUrl,
       challtestsrvUrl: `http://${LOOPBACK}:${challtestsrvPort}`,
       dnsResolver: `${LOOPBACK}:${dnsPort}`,
-      async rootCertificatePem() {
-        const response = await httpsGet(`${managementUrl}/roots/0`, tls.caPem);
-        if (response.status !== 200) throw new Error(`GET /roots/0 answered HTTP ${response.status}`);
+      async rootCertificatePem(index = 0) {
+        const response = await httpsGet(`${managementUrl}/roots/${index}`, tls.caPem);
+        if (response.status !== 200) throw new Error(`GET /roots/${index} answered HTTP ${response.status}`);
         return response.body;
       },
       stop,

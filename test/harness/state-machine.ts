@@ -33,8 +33,14 @@ export interface SynthesizedWorkflow {
   readonly template: { Resources: Record<string, CfnResource> };
 }
 
-/** Synthesizes the stack without bundling and extracts what a local run needs. */
-export function synthesizeWorkflow(props: Partial<AcmeStackProps> = {}): SynthesizedWorkflow {
+/**
+ * Synthesizes the stack without bundling and extracts what a local run of one of its state
+ * machines needs: the issuance (default) or the scheduled renewals.
+ */
+export function synthesizeWorkflow(
+  props: Partial<AcmeStackProps> = {},
+  which: 'Issuance' | 'Renewals' = 'Issuance',
+): SynthesizedWorkflow {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new AcmeStack(app, 'AcmeLocal', {
     acme: { directoryUrl: 'https://acme.invalid/directory', ...props.acme },
@@ -43,9 +49,9 @@ export function synthesizeWorkflow(props: Partial<AcmeStackProps> = {}): Synthes
   const template = app.synth().getStackArtifact(stack.artifactId).template as {
     Resources: Record<string, CfnResource>;
   };
-  const machines = Object.values(template.Resources).filter(
-    (r) => r.Type === 'AWS::StepFunctions::StateMachine',
-  );
+  const machines = Object.entries(template.Resources)
+    .filter(([logicalId, r]) => r.Type === 'AWS::StepFunctions::StateMachine' && logicalId.includes(which))
+    .map(([, r]) => r);
   if (machines.length !== 1) throw new Error(`Expected one state machine, found ${machines.length}`);
   const definitionString = resolve(machines[0]?.Properties?.DefinitionString, template);
   const definition = JSON.parse(String(definitionString)) as SynthesizedWorkflow['definition'];
@@ -55,6 +61,8 @@ export function synthesizeWorkflow(props: Partial<AcmeStackProps> = {}): Synthes
   for (const [name, state] of Object.entries(definition.States)) {
     if (state.Type === 'Wait') waitStates.push(name);
     if (state.Type !== 'Task') continue;
+    // Other integrations (such as starting an execution) are bound by the caller.
+    if (!String(state.Resource).includes(':function:')) continue;
     const logicalId = String(state.Resource).split(':function:')[1];
     const fn = logicalId ? template.Resources[logicalId] : undefined;
     const variables = (fn?.Properties?.Environment as { Variables?: Record<string, CfnValue> } | undefined)
@@ -130,6 +138,8 @@ export interface RunOptions {
   readonly pauseMs?: number;
   /** The execution id the state machine passes on (`$$.Execution.Id`). @default a fresh one */
   readonly executionId?: string;
+  /** Local stand-ins for Tasks that are not our Lambdas (other service integrations), by state name. */
+  readonly extraHandlers?: Readonly<Record<string, (input: unknown) => Promise<unknown>>>;
   /** Wraps each bound handler, e.g. to crash a step once. */
   readonly wrapHandler?: (
     stateName: string,
@@ -154,6 +164,7 @@ export async function runWorkflow(
         ? options.wrapHandler(stateName, module.handler)
         : module.handler;
     }
+    Object.assign(taskResourceLocalHandlers, options.extraHandlers);
     const pauseMs = options.pauseMs ?? 10;
     const waitTimeOverrides = Object.fromEntries(workflow.waitStates.map((name) => [name, pauseMs]));
     const retryIntervalOverrides = Object.fromEntries(

@@ -6,11 +6,20 @@ import {
   AcmeServerError,
   type AcmeSubproblem,
   BadNonceError,
+  ExternalAccountRequiredError,
   InvalidInputError,
   problemToError,
   RateLimitedError,
 } from '../errors.js';
-import type { EcPublicJwk, HttpRequest, HttpResponse, HttpTransport, Signer } from '../ports.js';
+import type {
+  EcPublicJwk,
+  ExternalAccountBinding,
+  HttpRequest,
+  HttpResponse,
+  HttpTransport,
+  Signer,
+} from '../ports.js';
+import { signExternalAccountBinding } from './external-account-binding.js';
 import { mediaType, parseHttpDate, parseLinkHeader, parseReplayNonce, parseRetryAfter } from './headers.js';
 import { type JwsKeyReference, signJws } from './jws.js';
 import { ariCertificateId, isAriCertificateId, parseRenewalInfo, type RenewalInfo } from './renewal-info.js';
@@ -140,17 +149,39 @@ export class AcmeClient {
   /**
    * Registers the account key (RFC 8555 §7.3), or returns the existing account if the key is
    * already registered. Remembers the account URL for later `kid` signatures.
+   *
+   * With `externalAccountBinding`, the payload carries the HS256 binding of the account key
+   * (§7.3.4), computed once: a `badNonce` retry re-signs only the outer JWS. When the directory
+   * says `externalAccountRequired` and no binding is given, this throws
+   * `ExternalAccountRequiredError` before sending anything, rather than spending a request on an
+   * answer known in advance.
    */
   async createAccount(request: {
     contact?: readonly string[];
     termsOfServiceAgreed?: boolean;
+    externalAccountBinding?: ExternalAccountBinding;
   }): Promise<{ url: string; account: AcmeAccount }> {
-    const { newAccount } = await this.directory();
+    const directory = await this.directory();
+    const { newAccount } = directory;
+    if (directory.meta?.externalAccountRequired && !request.externalAccountBinding) {
+      throw new ExternalAccountRequiredError({
+        type: 'urn:ietf:params:acme:error:externalAccountRequired',
+        detail: `The CA at ${this.#directoryUrl} requires an external account binding (RFC 8555 §7.3.4) to create an account, and none was given.`,
+      });
+    }
+    const binding = request.externalAccountBinding
+      ? signExternalAccountBinding({
+          binding: request.externalAccountBinding,
+          url: newAccount,
+          jwk: await this.#accountJwk(),
+        })
+      : undefined;
     const payload = {
       ...(request.contact ? { contact: request.contact } : {}),
       ...(request.termsOfServiceAgreed !== undefined
         ? { termsOfServiceAgreed: request.termsOfServiceAgreed }
         : {}),
+      ...(binding ? { externalAccountBinding: binding } : {}),
     };
     const response = await this.#post(newAccount, payload, 'jwk');
     const url = requireLocation(response, newAccount);
@@ -265,6 +296,14 @@ export class AcmeClient {
     return result(response, body as unknown as AcmeChallenge);
   }
 
+  /** Fetches a challenge (POST-as-GET), e.g. to learn whether an earlier answer was taken. */
+  async getChallenge(url: string): Promise<AcmeResult<AcmeChallenge>> {
+    const response = await this.#post(url, undefined, 'kid');
+    const body = readJson(response, url);
+    requireChallenge(body, url);
+    return result(response, body as unknown as AcmeChallenge);
+  }
+
   /** Submits the CSR (RFC 8555 §7.4); the returned order is typically `processing` or `valid`. */
   async finalize(finalizeUrl: string, csrDer: Uint8Array): Promise<AcmeResult<AcmeOrder>> {
     const response = await this.#post(finalizeUrl, { csr: base64url.encode(csrDer) }, 'kid');
@@ -314,16 +353,19 @@ export class AcmeClient {
   }
 
   async #keyReference(mode: KeyMode): Promise<JwsKeyReference> {
-    if (mode === 'jwk') {
-      this.#jwk ??= this.#signer.publicJwk();
-      return { jwk: await this.#jwk };
-    }
+    if (mode === 'jwk') return { jwk: await this.#accountJwk() };
     if (!this.#accountUrl) {
       throw new InvalidInputError(
         'No ACME account URL is known: pass accountUrl, or call findAccount() or createAccount() first.',
       );
     }
     return { kid: this.#accountUrl };
+  }
+
+  /** The account key's public JWK, asked of the signer once. */
+  #accountJwk(): Promise<EcPublicJwk> {
+    this.#jwk ??= this.#signer.publicJwk();
+    return this.#jwk;
   }
 
   /** Hands out the unused nonce, forgetting it so it is never sent twice; asks newNonce only when there is none. */
@@ -360,9 +402,7 @@ function errorFromResponse(response: HttpResponse, method: string, url: string):
     const problem = parseProblem(response.body, response.status);
     if (problem) {
       const error = problemToError(problem);
-      if (error instanceof RateLimitedError) {
-        error.retryAfterSeconds = parseRetryAfter(response.headers['retry-after'], responseTime(response));
-      }
+      if (error instanceof RateLimitedError) describeRateLimit(error, response);
       return error;
     }
   }
@@ -370,6 +410,20 @@ function errorFromResponse(response: HttpResponse, method: string, url: string):
   if (response.status >= 500)
     return new AcmeServerError({ type: 'about:blank', status: response.status, detail: what });
   return new AcmeProtocolError(`${what} (content type ${type ?? 'none'}).`);
+}
+
+/**
+ * Records when a rate limit lifts, from `Retry-After`, on the error and in its message as
+ * `retry after <ISO 8601>`: the message is what survives the state machine (as the failure's
+ * cause), and `rateLimitLiftsAt` reads the instant back from it to hold off the next attempt.
+ */
+function describeRateLimit(error: RateLimitedError, response: HttpResponse): void {
+  const seconds = parseRetryAfter(response.headers['retry-after'], responseTime(response));
+  error.retryAfterSeconds = seconds;
+  error.message =
+    seconds === undefined
+      ? `${error.message}; the CA did not say when the limit lifts (no Retry-After)`
+      : `${error.message}; retry after ${new Date(Date.now() + seconds * 1000).toISOString()}`;
 }
 
 function parseProblem(body: string, httpStatus: number): AcmeProblem | undefined {

@@ -30,11 +30,7 @@ export async function signJws(
   header: JwsRequestHeader,
   payload: object | undefined,
 ): Promise<FlattenedJws> {
-  // Only the public members: a signer's JWK may carry `kid` or `use`, which CAs refuse to see here.
-  const key =
-    'jwk' in header
-      ? { jwk: { kty: header.jwk.kty, crv: header.jwk.crv, x: header.jwk.x, y: header.jwk.y } }
-      : { kid: header.kid };
+  const key = 'jwk' in header ? { jwk: publicJwkMembers(header.jwk) } : { kid: header.kid };
   const protectedHeader = base64url.encode(
     JSON.stringify({ alg: signer.algorithm, nonce: header.nonce, url: header.url, ...key }),
   );
@@ -47,4 +43,13 @@ export async function signJws(
     );
   }
   return { protected: protectedHeader, payload: encodedPayload, signature: base64url.encode(signature) };
+}
+
+/**
+ * The account key as every JWS of this client shows it: only the public members `kty`, `crv`,
+ * `x` and `y`, in that order. A signer's JWK may carry `kid` or `use`, which CAs refuse to see
+ * in a `jwk` header, and the external account binding must carry the very same key.
+ */
+export function publicJwkMembers(jwk: EcPublicJwk): EcPublicJwk {
+  return { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y };
 }

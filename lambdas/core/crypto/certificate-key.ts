@@ -18,20 +18,39 @@ export interface GeneratedCertificateKey {
   readonly keyPair: CertificateKeyPair;
 }
 
-const EC_P256: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
-const RSA_2048: webcrypto.RsaHashedKeyGenParams = {
+type KeyAlgorithm = webcrypto.EcKeyGenParams | webcrypto.RsaHashedKeyGenParams;
+
+const RSA_PUBLIC_EXPONENT = new Uint8Array([0x01, 0x00, 0x01]);
+const rsa = (modulusLength: number): webcrypto.RsaHashedKeyGenParams => ({
   name: 'RSASSA-PKCS1-v1_5',
-  modulusLength: 2048,
-  publicExponent: new Uint8Array([0x01, 0x00, 0x01]),
+  modulusLength,
+  publicExponent: RSA_PUBLIC_EXPONENT,
   hash: 'SHA-256',
+});
+
+/** The WebCrypto parameters of each key type. */
+const ALGORITHMS: Readonly<Record<KeyType, KeyAlgorithm>> = {
+  EC_P256: { name: 'ECDSA', namedCurve: 'P-256' },
+  EC_P384: { name: 'ECDSA', namedCurve: 'P-384' },
+  RSA_2048: rsa(2048),
+  RSA_3072: rsa(3072),
+  RSA_4096: rsa(4096),
 };
 
-function algorithmFor(keyType: KeyType): webcrypto.EcKeyGenParams | webcrypto.RsaHashedKeyGenParams {
-  return keyType === 'RSA_2048' ? RSA_2048 : EC_P256;
+/** OpenSSL's curve names, as `KeyObject.asymmetricKeyDetails` reports them. */
+const CURVES: Readonly<Record<string, KeyType>> = { prime256v1: 'EC_P256', secp384r1: 'EC_P384' };
+const RSA_SIZES: Readonly<Record<number, KeyType>> = { 2048: 'RSA_2048', 3072: 'RSA_3072', 4096: 'RSA_4096' };
+const SUPPORTED = 'EC P-256, EC P-384, RSA 2048, RSA 3072 or RSA 4096';
+
+function algorithmFor(keyType: KeyType): KeyAlgorithm {
+  const algorithm = ALGORITHMS[keyType];
+  if (!algorithm)
+    throw new InvalidInputError(`Unsupported key type ${JSON.stringify(keyType)}; use ${SUPPORTED}.`);
+  return algorithm;
 }
 
 /**
- * Generates a certificate key of `keyType` (ECDSA P-256 unless RSA 2048 is asked for). The
+ * Generates a certificate key of `keyType` (ECDSA P-256 unless another type is asked for). The
  * private key is extractable only so that it can be exported once, here, as PKCS#8 PEM.
  */
 export async function generateCertificateKey(keyType: KeyType = 'EC_P256'): Promise<GeneratedCertificateKey> {
@@ -55,18 +74,23 @@ function parsePrivateKey(privateKeyPem: string): KeyObject {
 
 function keyTypeOf(key: KeyObject): KeyType {
   const details = key.asymmetricKeyDetails;
-  if (key.asymmetricKeyType === 'ec' && details?.namedCurve === 'prime256v1') return 'EC_P256';
-  if (key.asymmetricKeyType === 'rsa' && details?.modulusLength === 2048) return 'RSA_2048';
+  const known =
+    key.asymmetricKeyType === 'ec'
+      ? CURVES[details?.namedCurve ?? '']
+      : key.asymmetricKeyType === 'rsa'
+        ? RSA_SIZES[details?.modulusLength ?? 0]
+        : undefined;
+  if (known) return known;
   const found =
     key.asymmetricKeyType === 'ec'
       ? `EC ${details?.namedCurve ?? 'unknown curve'}`
       : `${key.asymmetricKeyType ?? 'unknown'}${details?.modulusLength ? ` ${details.modulusLength}` : ''}`;
-  throw new InvalidInputError(`Certificate keys must be EC P-256 or RSA 2048, but this one is ${found}`);
+  throw new InvalidInputError(`Certificate keys must be ${SUPPORTED}, but this one is ${found}`);
 }
 
 /**
  * The key type of a PEM private key (PKCS#8, or the older SEC1/PKCS#1 forms). Throws
- * `InvalidInputError` for anything that is not EC P-256 or RSA 2048.
+ * `InvalidInputError` for anything that is not one of the `KeyType`s.
  */
 export function detectKeyType(privateKeyPem: string): KeyType {
   return keyTypeOf(parsePrivateKey(privateKeyPem));

@@ -9,8 +9,8 @@ const HOSTED_ZONE_PREFIX = '/hostedzone/';
  *
  * An explicit zone id from `overrides` always wins. Its key may be the identifier itself, its base
  * name without `*.`, or any parent name; the most specific key applies, so `{ 'example.org': A,
- * 'dev.example.org': B }` sends `x.dev.example.org` to B. The override may name a zone for a
- * different domain (a CNAME-delegated `_acme-challenge`), but it must be one of `zones` and public.
+ * 'dev.example.org': B }` sends `x.dev.example.org` to B. The override must be one of `zones` and
+ * public. (A delegated `_acme-challenge` is placed by {@link chooseZoneForDelegatedRecord}.)
  *
  * Otherwise the longest public zone whose name is the base name or a whole-label suffix of it is
  * chosen: `example.org` serves `a.example.org` but never `notexample.org`. Private zones are never
@@ -31,19 +31,7 @@ export function chooseZone(
   if (overrideId !== undefined) return overriddenZone(identifier, overrideId, zones);
 
   const publicZones = zones.filter((zone) => !zone.privateZone);
-  let best: HostedZone[] = [];
-  let bestLength = -1;
-  for (const zone of publicZones) {
-    const zoneName = canonicalZoneName(zone.name);
-    if (!isWithin(base, zoneName)) continue;
-    if (zoneName.length > bestLength) {
-      best = [zone];
-      bestLength = zoneName.length;
-    } else if (zoneName.length === bestLength) {
-      best.push(zone);
-    }
-  }
-
+  const best = longestContaining(base, publicZones);
   const [chosen, ...others] = best;
   if (chosen === undefined) {
     const considered = publicZones.map(describeZone).join(', ') || 'none';
@@ -63,11 +51,112 @@ export function chooseZone(
   return chosen;
 }
 
+/**
+ * Picks the hosted zone for the TXT record of a delegated challenge: `recordName` is where the
+ * CNAME chain of `identifier`'s `_acme-challenge` name ends, typically in a dedicated validation
+ * zone, possibly of another domain or account.
+ *
+ * An override keyed by `recordName` or one of its parents wins, and must name a zone that contains
+ * it. Failing that, the identifier's own override is used if its zone contains `recordName` (the
+ * operator named the validation zone for the identifier); an identifier override for a zone that
+ * cannot hold the record only said where the identifier lives, and is passed over. Otherwise the
+ * longest public zone containing `recordName` is chosen, as for identifiers.
+ *
+ * Throws {@link InvalidInputError} naming the CNAME when no zone matches, when two public zones share
+ * the winning name, or when an override keyed by the record's names cannot hold it.
+ */
+export function chooseZoneForDelegatedRecord(
+  recordName: string,
+  identifier: string,
+  zones: readonly HostedZone[],
+  overrides?: Readonly<Record<string, string>>,
+): HostedZone {
+  const target = canonicalZoneName(recordName);
+  const normalized = normalizeIdentifier(identifier);
+  const base = baseName(normalized);
+  const delegation = `_acme-challenge.${base} is a CNAME to ${target}`;
+
+  const byName = overrideIds(overrides ?? {});
+  for (const candidate of ancestors(target)) {
+    const id = byName.get(candidate);
+    if (id === undefined) continue;
+    const zone = overriddenZone(identifier, id, zones);
+    if (!isWithin(target, canonicalZoneName(zone.name))) {
+      throw new InvalidInputError(
+        `hostedZoneIds sends ${candidate} to ${describeZone(zone)}, which cannot hold ${target} (${delegation}): ` +
+          `map ${candidate} to the zone that contains it.`,
+      );
+    }
+    return zone;
+  }
+  const identifierOverride = findOverride(normalized, base, overrides ?? {});
+  if (identifierOverride !== undefined) {
+    const zone = overriddenZone(identifier, identifierOverride, zones);
+    if (isWithin(target, canonicalZoneName(zone.name))) return zone;
+  }
+
+  const publicZones = zones.filter((zone) => !zone.privateZone);
+  const best = longestContaining(target, publicZones);
+  const [chosen, ...others] = best;
+  if (chosen === undefined) {
+    const considered = publicZones.map(describeZone).join(', ') || 'none';
+    throw new InvalidInputError(
+      `No public hosted zone can hold the dns-01 record for ${JSON.stringify(identifier)}: ${delegation}, and ` +
+        `no zone contains that name (considered ${considered}). Add the zone of ${target} to hostedZoneIds ` +
+        '(with its role in zoneRoles when it lives in another account), or point the CNAME into one of these zones.',
+    );
+  }
+  if (others.length > 0) {
+    throw new InvalidInputError(
+      `Several public hosted zones are named ${canonicalZoneName(chosen.name)} ` +
+        `(${best.map((zone) => zone.id).join(', ')}), so the zone for ${target} (${delegation}) is ambiguous: ` +
+        `map ${target} to one zone id in hostedZoneIds.`,
+    );
+  }
+  return chosen;
+}
+
+/** True when `recordName` is the zone's name or lies below it, so the zone may hold it. */
+export function zoneContains(zone: HostedZone, recordName: string): boolean {
+  return isWithin(canonicalZoneName(recordName), canonicalZoneName(zone.name));
+}
+
+/** The zone's name lower-case without the trailing dot, as the state carries it. */
+export function zoneName(zone: HostedZone): string {
+  return canonicalZoneName(zone.name);
+}
+
+function longestContaining(name: string, zones: readonly HostedZone[]): HostedZone[] {
+  let best: HostedZone[] = [];
+  let bestLength = -1;
+  for (const zone of zones) {
+    const zoneName = canonicalZoneName(zone.name);
+    if (!isWithin(name, zoneName)) continue;
+    if (zoneName.length > bestLength) {
+      best = [zone];
+      bestLength = zoneName.length;
+    } else if (zoneName.length === bestLength) {
+      best.push(zone);
+    }
+  }
+  return best;
+}
+
 function findOverride(
   identifier: string,
   base: string,
   overrides: Readonly<Record<string, string>>,
 ): string | undefined {
+  const byName = overrideIds(overrides);
+  for (const candidate of [identifier, ...ancestors(base)]) {
+    const id = byName.get(candidate);
+    if (id !== undefined) return id;
+  }
+  return undefined;
+}
+
+/** The overrides by normalized name, refusing keys that are not DNS names or that disagree. */
+function overrideIds(overrides: Readonly<Record<string, string>>): Map<string, string> {
   const byName = new Map<string, string>();
   for (const [key, zoneId] of Object.entries(overrides)) {
     let name: string;
@@ -88,12 +177,7 @@ function findOverride(
     }
     byName.set(name, id);
   }
-
-  for (const candidate of [identifier, ...ancestors(base)]) {
-    const id = byName.get(candidate);
-    if (id !== undefined) return id;
-  }
-  return undefined;
+  return byName;
 }
 
 function overriddenZone(identifier: string, zoneId: string, zones: readonly HostedZone[]): HostedZone {

@@ -1,6 +1,8 @@
 import { fallbackRenewalTime } from '../acme/renewal-info.js';
 import { planTxtChanges } from '../dns/plan.js';
+import { roleForZone } from '../dns/zone-roles.js';
 import { nextAttemptAfterFailure } from '../renewal/backoff.js';
+import { rateLimitLiftsAt } from '../renewal/rate-limit.js';
 import type { IssuanceState } from '../state.js';
 import type { StepDeps } from './deps.js';
 
@@ -20,7 +22,7 @@ export async function cleanup(
   deps: Pick<StepDeps, 'dns' | 'registry' | 'events' | 'metrics' | 'clock' | 'log'>,
 ): Promise<IssuanceState> {
   for (const { zoneId, records } of planTxtChanges(state.challenges ?? [])) {
-    await deps.dns.removeTxt(zoneId, records);
+    await deps.dns.removeTxt(zoneId, records, roleForZone(state.zoneRoles, zoneId));
     deps.log.info('Removed TXT records', { zoneId, records: records.map((record) => record.name) });
   }
   // The lock may have been taken even when the step that took it failed afterwards, so ask the
@@ -36,7 +38,10 @@ export async function cleanup(
     deps.metrics.add('IssuanceDuration', 'Seconds', (now.getTime() - startedAt.getTime()) / 1000);
   if (state.error) {
     const consecutiveFailures = (record.consecutiveFailures ?? 0) + 1;
-    const nextAttemptAt = nextAttemptAfterFailure(consecutiveFailures, now).toISOString();
+    // A rate limit says when it lifts: waiting less would only hit it again.
+    const backoff = nextAttemptAfterFailure(consecutiveFailures, now);
+    const lifts = rateLimitLiftsAt(state.error.Error, state.error.Cause);
+    const nextAttemptAt = (lifts && lifts > backoff ? lifts : backoff).toISOString();
     await deps.registry.update(state.certificateId, {
       status: 'failed',
       consecutiveFailures,

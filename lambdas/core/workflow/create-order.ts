@@ -1,8 +1,8 @@
 import type { AcmeClient } from '../acme/client.js';
 import { dns01TxtValue } from '../acme/key-authorization.js';
 import type { AcmeOrder } from '../acme/types.js';
-import { challengeRecordName } from '../dns/record-name.js';
-import { chooseZone } from '../dns/zones.js';
+import { ChallengePlacer } from '../dns/placement.js';
+import { mapConcurrently } from '../dns/pool.js';
 import { AcmeProblemError, AcmeProtocolError, AlreadyReplacedError, InvalidInputError } from '../errors.js';
 import type { PendingOrderRecord } from '../ports.js';
 import { configurationFingerprint } from '../renewal/due.js';
@@ -10,21 +10,34 @@ import type { DnsChallenge, IssuanceState } from '../state.js';
 import { carryNonce, resumeAcmeClient, type StepDeps, type WorkflowLogger } from './deps.js';
 
 const REUSABLE_STATUSES = new Set(['pending', 'ready', 'processing', 'valid']);
+/** `_acme-challenge` CNAME lookups in flight at once while placing up to 100 names. */
+const PLACEMENT_CONCURRENCY = 8;
 
 /**
- * CreateOrder: matches every identifier to a hosted zone first (so a missing zone fails before
- * the CA is asked for anything). A certificate an earlier run issued but could not import goes
+ * CreateOrder: matches every identifier to a hosted zone first, following a delegated
+ * `_acme-challenge` CNAME to the zone of its target (so a missing zone fails before the CA is
+ * asked for anything). A certificate an earlier run issued but could not import goes
  * straight to import; an order an earlier run left usable is resumed; otherwise a new order is
  * placed and recorded before anything else can fail. Then each authorization is read, skipping
  * those already `valid`, and the dns-01 TXT values are computed.
  */
 export async function createOrder(
   state: IssuanceState,
-  deps: Pick<StepDeps, 'transport' | 'signer' | 'dns' | 'registry' | 'clock' | 'log'>,
+  deps: Pick<StepDeps, 'transport' | 'signer' | 'dns' | 'resolver' | 'registry' | 'clock' | 'log'>,
 ): Promise<IssuanceState> {
-  const zones = (await deps.dns.listPublicZones()).filter((zone) => !zone.privateZone);
-  const zoneFor = new Map(
-    state.domains.map((domain) => [domain, chooseZone(domain, zones, state.hostedZoneIds)]),
+  const zones = (await deps.dns.listPublicZones(state.zoneRoles)).filter((zone) => !zone.privateZone);
+  const placer = new ChallengePlacer({
+    zones,
+    hostedZoneIds: state.hostedZoneIds,
+    resolver: deps.resolver,
+    warn: (message, attributes) => deps.log.warn(message, attributes),
+  });
+  const placementFor = new Map(
+    await mapConcurrently(
+      state.domains,
+      PLACEMENT_CONCURRENCY,
+      async (domain) => [domain, await placer.place(domain)] as const,
+    ),
   );
   const fingerprint = configurationFingerprint(state);
   const record = await deps.registry.get(state.certificateId);
@@ -92,13 +105,15 @@ export async function createOrder(
         `The CA offers no dns-01 challenge for ${identifier}; this workflow validates through DNS only.`,
       );
     }
-    const zone = zoneFor.get(identifier) ?? chooseZone(identifier, zones, state.hostedZoneIds);
+    const placement = placementFor.get(identifier) ?? (await placer.place(identifier));
     challenges.push({
       identifier,
       authorizationUrl,
       challengeUrl: challenge.url,
-      zoneId: zone.id,
-      recordName: challengeRecordName(identifier),
+      zoneId: placement.zoneId,
+      recordName: placement.recordName,
+      zoneName: placement.zoneName,
+      ...(placement.delegatedFrom ? { delegatedFrom: placement.delegatedFrom } : {}),
       value: await dns01TxtValue(challenge.token, jwk),
     });
   }

@@ -4,8 +4,10 @@ import type {
   CertificateRegistry,
   CertificateStore,
   Clock,
+  DnsResolver,
   DnsZones,
   EventPublisher,
+  ExternalAccountBindingSource,
   HttpTransport,
   Signer,
   WorkflowMetrics,
@@ -44,6 +46,8 @@ export interface StepDeps {
   readonly signer: Signer;
   readonly store: CertificateStore;
   readonly dns: DnsZones;
+  /** DNS lookups outside AWS: CNAME delegation and the authoritative-server check. */
+  readonly resolver: DnsResolver;
   readonly importers: CertificateImporters;
   readonly events: EventPublisher;
   readonly metrics: WorkflowMetrics;
@@ -51,6 +55,8 @@ export interface StepDeps {
   readonly clock: Clock;
   readonly config: WorkflowConfig;
   readonly log: WorkflowLogger;
+  /** Where the CA's external account binding credentials are read from; absent when none are configured. */
+  readonly externalAccountBinding?: ExternalAccountBindingSource;
 }
 
 /** An ACME client resuming where the previous step stopped: same directory, account and nonce. */

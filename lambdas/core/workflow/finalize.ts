@@ -1,4 +1,5 @@
 import { generateCertificateKey } from '../crypto/certificate-key.js';
+import { cloudFrontKeyWarning } from '../crypto/cloudfront-key.js';
 import { createCsr } from '../crypto/csr.js';
 import { AcmeProtocolError } from '../errors.js';
 import type { IssuanceState } from '../state.js';
@@ -8,7 +9,8 @@ import { orderKeyKey } from './store-keys.js';
 import { requireOrder } from './wait-for-authorizations.js';
 
 /**
- * Finalize: generates the certificate key here, stores it encrypted before the CA can issue
+ * Finalize: generates the certificate key here (of the requested type; a type CloudFront refuses
+ * is logged as a warning and listed in `warnings` when the certificate goes to us-east-1), stores it encrypted before the CA can issue
  * (so an issued certificate always has its key), and sends the CSR. Only the store key of the
  * private key travels on. An order an earlier run already finalized is not finalized again: its
  * key is already in the store.
@@ -19,6 +21,9 @@ export async function finalize(
 ): Promise<IssuanceState> {
   const order = requireOrder(state);
   const privateKeyRef = orderKeyKey(state.certificateId, order.url);
+  const warning = cloudFrontKeyWarning(state.keyType, state.regions);
+  if (warning) deps.log.warn(warning, { keyType: state.keyType, regions: state.regions });
+  const warnings = warning ? { warnings: withWarning(state.warnings, warning) } : {};
   if (order.status === 'processing' || order.status === 'valid') {
     if (!(await deps.store.get(privateKeyRef))) {
       await deps.registry.update(state.certificateId, { pendingOrder: null });
@@ -29,7 +34,13 @@ export async function finalize(
     deps.log.info('Order already finalized by an earlier run; reusing its stored key', {
       status: order.status,
     });
-    return { ...state, privateKeyRef, polls: 0, retryAfterSeconds: deps.config.orderPollSeconds };
+    return {
+      ...state,
+      ...warnings,
+      privateKeyRef,
+      polls: 0,
+      retryAfterSeconds: deps.config.orderPollSeconds,
+    };
   }
 
   const { privateKeyPem, keyPair } = await generateCertificateKey(state.keyType);
@@ -42,10 +53,16 @@ export async function finalize(
   deps.log.info('Finalized order', { status: body.status, keyType: state.keyType });
   return {
     ...state,
+    ...warnings,
     order: { ...order, status: body.status, ...(body.certificate ? { certificate: body.certificate } : {}) },
     privateKeyRef,
     retryAfterSeconds: retryAfterSeconds ?? deps.config.orderPollSeconds,
     polls: 0,
     ...carryNonce(client),
   };
+}
+
+/** `warnings` with `warning` added once, so a retried step does not repeat it. */
+export function withWarning(warnings: readonly string[] | undefined, warning: string): string[] {
+  return [...new Set([...(warnings ?? []), warning])];
 }

@@ -4,7 +4,7 @@ import type { CertificateConfig } from '../ports.js';
 import type { IssuanceAction, KeyType } from '../state.js';
 import type { WorkflowConfig } from './deps.js';
 
-const KEY_TYPES: readonly KeyType[] = ['EC_P256', 'RSA_2048'];
+const KEY_TYPES: readonly KeyType[] = ['EC_P256', 'EC_P384', 'RSA_2048', 'RSA_3072', 'RSA_4096'];
 const CERTIFICATE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const KNOWN_FIELDS = new Set([
@@ -13,9 +13,11 @@ const KNOWN_FIELDS = new Set([
   'domains',
   'keyType',
   'hostedZoneIds',
+  'zoneRoles',
   'regions',
   'directoryUrl',
   'profile',
+  'preferredChain',
   'force',
   'execution',
 ]);
@@ -69,7 +71,16 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
       : undefined;
 
   if (action === 'renew') {
-    for (const field of ['domains', 'keyType', 'hostedZoneIds', 'regions', 'directoryUrl', 'profile']) {
+    for (const field of [
+      'domains',
+      'keyType',
+      'hostedZoneIds',
+      'zoneRoles',
+      'regions',
+      'directoryUrl',
+      'profile',
+      'preferredChain',
+    ]) {
       if (input[field] !== undefined) {
         throw new InvalidInputError(
           `renew takes the certificate's configuration from the registry, so "${field}" is not allowed; use {"action":"issue",...} to change it.`,
@@ -102,6 +113,7 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
     );
   }
   const hostedZoneIds = parseZoneOverrides(input.hostedZoneIds);
+  const zoneRoles = parseZoneRoles(input.zoneRoles);
   const regions = parseRegions(input.regions, config.defaultRegion);
   if (
     input.directoryUrl !== undefined &&
@@ -111,6 +123,14 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
   }
   if (input.profile !== undefined && (typeof input.profile !== 'string' || input.profile === '')) {
     throw new InvalidInputError('profile must be the name of one of the CA’s profiles, such as "classic".');
+  }
+  if (
+    input.preferredChain !== undefined &&
+    (typeof input.preferredChain !== 'string' || input.preferredChain.trim() === '')
+  ) {
+    throw new InvalidInputError(
+      'preferredChain must be the common name of the issuer the chain should end at, such as "ISRG Root X1".',
+    );
   }
   return {
     action,
@@ -124,8 +144,10 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
       keyType: keyType as KeyType,
       regions,
       ...(hostedZoneIds ? { hostedZoneIds } : {}),
+      ...(zoneRoles ? { zoneRoles } : {}),
       ...(typeof input.directoryUrl === 'string' ? { directoryUrl: input.directoryUrl } : {}),
       ...(typeof input.profile === 'string' ? { profile: input.profile } : {}),
+      ...(typeof input.preferredChain === 'string' ? { preferredChain: input.preferredChain } : {}),
     },
     ...(execution ? { execution } : {}),
   };
@@ -180,4 +202,37 @@ function parseZoneOverrides(value: unknown): Record<string, string> | undefined 
     overrides[domain.toLowerCase().replace(/\.$/, '')] = zoneId.replace(/^\/?hostedzone\//, '');
   }
   return overrides;
+}
+
+const ZONE_ID = /^[A-Z0-9]{1,32}$/;
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/;
+
+/**
+ * `zoneRoles` maps a hosted zone id to the IAM role that reaches it in another account. Keys are
+ * zone ids (with or without `/hostedzone/`) because the role belongs to where the zone lives, not
+ * to the names in it: one entry serves every name of the zone and every CNAME target inside it.
+ */
+function parseZoneRoles(value: unknown): Record<string, string> | undefined {
+  if (value === undefined || value === null) return undefined;
+  const example =
+    'e.g. {"Z0123456789ABC":"arn:aws:iam::111122223333:role/acme-dns"} for a hosted zone in account 111122223333';
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidInputError(`zoneRoles must map a hosted zone id to an IAM role ARN, ${example}.`);
+  }
+  const roles: Record<string, string> = {};
+  for (const [key, roleArn] of Object.entries(value)) {
+    const zoneId = key.replace(/^\/?hostedzone\//, '');
+    if (!ZONE_ID.test(zoneId)) {
+      throw new InvalidInputError(
+        `zoneRoles has the key ${JSON.stringify(key)}, which is not a hosted zone id: ${example}.`,
+      );
+    }
+    if (typeof roleArn !== 'string' || !ROLE_ARN.test(roleArn)) {
+      throw new InvalidInputError(
+        `zoneRoles["${key}"] must be the ARN of an IAM role in the zone's account, ${example}.`,
+      );
+    }
+    roles[zoneId] = roleArn;
+  }
+  return Object.keys(roles).length > 0 ? roles : undefined;
 }

@@ -1,10 +1,12 @@
 import { planTxtChanges } from '../dns/plan.js';
+import { roleForZone } from '../dns/zone-roles.js';
 import type { IssuanceState } from '../state.js';
 import type { StepDeps } from './deps.js';
 
 /**
  * PublishChallenges: one change batch per hosted zone, apex and wildcard values sharing one
- * record set, merged with whatever values are already there. Records the change ids to poll.
+ * record set, merged with whatever values are already there. A zone listed in `zoneRoles` is
+ * written through its role in the other account. Records the change ids to poll.
  */
 export async function publishChallenges(
   state: IssuanceState,
@@ -13,7 +15,7 @@ export async function publishChallenges(
   const plan = planTxtChanges(state.challenges ?? []);
   const dnsChanges: { zoneId: string; changeId: string }[] = [];
   for (const { zoneId, records } of plan) {
-    const changeId = await deps.dns.publishTxt(zoneId, records);
+    const changeId = await deps.dns.publishTxt(zoneId, records, roleForZone(state.zoneRoles, zoneId));
     dnsChanges.push({ zoneId, changeId });
     deps.log.info('Published TXT records', {
       zoneId,

@@ -1,6 +1,6 @@
 import { AcmeClient } from '../acme/client.js';
 import { jwkThumbprint } from '../acme/key-authorization.js';
-import { InvalidInputError } from '../errors.js';
+import { ExternalAccountRequiredError, InvalidInputError } from '../errors.js';
 import { renewalDecision } from '../renewal/due.js';
 import type { IssuanceState, KeyType } from '../state.js';
 import { carryNonce, type StepDeps } from './deps.js';
@@ -12,11 +12,17 @@ import { parseIssuanceRequest } from './input.js';
  * registry and, unless forced, ends without changes when the certificate is not due; an `issue`
  * records the declared configuration. Then it makes sure the CA knows our KMS-held key: a recorded
  * account URL costs no account request; otherwise one `newAccount` registers the key or returns
- * the account the CA already holds for it.
+ * the account the CA already holds for it. Where an external account binding is configured or the
+ * CA requires one, the key is looked up first (`onlyReturnExisting`); the binding's MAC key is read
+ * only when an account is really created, and a CA that requires a binding this deployment lacks
+ * fails with `ExternalAccountRequiredError` before any account is created.
  */
 export async function registerAccount(
   raw: unknown,
-  deps: Pick<StepDeps, 'transport' | 'signer' | 'registry' | 'clock' | 'config' | 'log'>,
+  deps: Pick<
+    StepDeps,
+    'transport' | 'signer' | 'registry' | 'clock' | 'config' | 'log' | 'externalAccountBinding'
+  >,
 ): Promise<IssuanceState> {
   const request = parseIssuanceRequest(raw, deps.config);
   const { certificateId } = request;
@@ -32,9 +38,11 @@ export async function registerAccount(
     action: request.action,
     domains: config.domains,
     keyType: config.keyType as KeyType,
-    regions: config.regions,
+    regions: config.regions.length > 0 ? config.regions : [deps.config.defaultRegion],
     ...(config.hostedZoneIds ? { hostedZoneIds: config.hostedZoneIds } : {}),
+    ...(config.zoneRoles ? { zoneRoles: config.zoneRoles } : {}),
     ...(config.profile ? { profile: config.profile } : {}),
+    ...(config.preferredChain ? { preferredChain: config.preferredChain } : {}),
     directoryUrl: config.directoryUrl ?? deps.config.defaultDirectoryUrl,
     ...(request.execution ? { execution: request.execution } : {}),
     retryAfterSeconds: 0,
@@ -81,18 +89,32 @@ export async function registerAccount(
 
   // newAccount with a key the CA already knows returns that account (RFC 8555 §7.3.1), so one
   // request is enough. Where creating needs external account binding, look the key up first so
-  // an existing account is found without it.
-  let accountUrl = directory.meta?.externalAccountRequired ? await client.findAccount() : undefined;
+  // an existing account is found without it, and a CA's single-use binding is not spent on it.
+  const binding = deps.externalAccountBinding;
+  const bindingRequired = directory.meta?.externalAccountRequired === true;
+  let accountUrl = bindingRequired || binding ? await client.findAccount() : undefined;
   if (accountUrl) {
     deps.log.info('Found the existing ACME account for this key', { accountUrl });
   } else {
+    if (bindingRequired && !binding) {
+      throw new ExternalAccountRequiredError({
+        type: 'urn:ietf:params:acme:error:externalAccountRequired',
+        detail: `The CA at ${state.directoryUrl} creates accounts only with an external account binding (RFC 8555 §7.3.4), and this deployment has none. Store the key identifier and MAC key the CA gave you as {"kid":"...","hmacKey":"<base64url>"} in a Secrets Manager secret and set the construct's externalAccountBindingSecret to it.`,
+      });
+    }
+    const externalAccountBinding = binding ? await binding.read() : undefined;
     const contact = deps.config.contactEmail ? [`mailto:${deps.config.contactEmail}`] : undefined;
     const created = await client.createAccount({
       termsOfServiceAgreed: true,
       ...(contact ? { contact } : {}),
+      ...(externalAccountBinding ? { externalAccountBinding } : {}),
     });
     accountUrl = created.url;
-    deps.log.info('Registered the ACME account', { accountUrl, status: created.account.status });
+    deps.log.info('Registered the ACME account', {
+      accountUrl,
+      status: created.account.status,
+      externalAccountBinding: externalAccountBinding !== undefined,
+    });
   }
   await deps.registry.putAccount(thumbprint, { directoryUrl: state.directoryUrl, accountUrl });
   return { ...state, directory, accountUrl, ...carryNonce(client) };

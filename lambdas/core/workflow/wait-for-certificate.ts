@@ -1,16 +1,22 @@
+import type { AcmeClient } from '../acme/client.js';
 import { ariCertificateId } from '../acme/renewal-info.js';
 import { verifyIssuedCertificate } from '../crypto/certificate-check.js';
+import { matchesPreferredChain, topmostIssuerCommonName } from '../crypto/preferred-chain.js';
 import { AcmeProtocolError, PollingTimeoutError } from '../errors.js';
 import { configurationFingerprint } from '../renewal/due.js';
 import type { IssuanceState } from '../state.js';
-import { carryNonce, resumeAcmeClient, type StepDeps } from './deps.js';
+import { carryNonce, resumeAcmeClient, type StepDeps, type WorkflowLogger } from './deps.js';
+import { withWarning } from './finalize.js';
 import { orderInvalidError } from './order-problems.js';
 import { issuedCertificatePrefix } from './store-keys.js';
 import { requireOrder } from './wait-for-authorizations.js';
 
 /**
  * WaitForCertificate: polls the order until `valid`, downloads the chain, checks it against our
- * key and names and that it chains, then writes it to the store beside its key.
+ * key and names and that it chains, then writes it to the store beside its key. With a
+ * `preferredChain`, the alternates the CA links to are fetched one by one (only while the chain at
+ * hand does not match) and the first whose topmost issuer CN matches is kept; when none does, the
+ * CA's default chain is kept with a warning, as certbot and lego do.
  */
 export async function waitForCertificate(
   state: IssuanceState,
@@ -41,7 +47,8 @@ export async function waitForCertificate(
     throw new AcmeProtocolError(`Order ${order.url} is valid but has no certificate URL.`);
   if (!state.privateKeyRef) throw new Error('The state has no privateKeyRef: Finalize must run first.');
 
-  const { pem: fullchainPem } = await client.downloadCertificate(order.certificate);
+  const chosen = await chooseChain(client, order.certificate, state.preferredChain, deps.log);
+  const fullchainPem = chosen.pem;
   const privateKeyPem = await deps.store.get(state.privateKeyRef);
   if (!privateKeyPem) {
     throw new Error(`The private key ${state.privateKeyRef} is missing from the certificate store.`);
@@ -65,9 +72,40 @@ export async function waitForCertificate(
   deps.log.info('Certificate issued and verified', { serial: issued.serial, notAfter: issued.notAfter });
   return {
     ...state,
+    ...(chosen.warning ? { warnings: withWarning(state.warnings, chosen.warning) } : {}),
     order,
     polls: 0,
     certificate: { storeKey: prefix, serial: issued.serial, notAfter: issued.notAfter },
     ...carryNonce(client),
   };
+}
+
+/**
+ * The chain to keep: the default one unless `preferredChain` names the topmost issuer of one of
+ * the alternates. Each alternate costs one POST-as-GET, so they are fetched only until one matches.
+ */
+async function chooseChain(
+  client: AcmeClient,
+  certificateUrl: string,
+  preferredChain: string | undefined,
+  log: WorkflowLogger,
+): Promise<{ pem: string; warning?: string }> {
+  const byDefault = await client.downloadCertificate(certificateUrl);
+  if (preferredChain === undefined) return { pem: byDefault.pem };
+  if (matchesPreferredChain({ url: certificateUrl, pem: byDefault.pem }, preferredChain)) {
+    log.info('The default chain is the preferred one', { preferredChain });
+    return { pem: byDefault.pem };
+  }
+  const offered = [topmostIssuerCommonName(byDefault.pem) ?? '(no issuer CN)'];
+  for (const url of byDefault.alternates) {
+    const alternate = await client.downloadCertificate(url);
+    if (matchesPreferredChain({ url, pem: alternate.pem }, preferredChain)) {
+      log.info('Using the preferred alternate chain', { preferredChain, url });
+      return { pem: alternate.pem };
+    }
+    offered.push(topmostIssuerCommonName(alternate.pem) ?? '(no issuer CN)');
+  }
+  const warning = `No chain the CA offers ends at an issuer named "${preferredChain}" (it offers ${offered.map((name) => `"${name}"`).join(', ')}); kept the CA's default chain.`;
+  log.warn(warning, { preferredChain, offered });
+  return { pem: byDefault.pem, warning };
 }

@@ -1,28 +1,52 @@
+import { describePropagationGaps, findPropagationGaps } from '../dns/propagation.js';
+import { roleForZone } from '../dns/zone-roles.js';
 import { PollingTimeoutError } from '../errors.js';
 import type { IssuanceState } from '../state.js';
 import type { StepDeps } from './deps.js';
 
 /**
- * WaitForDnsSync: one poll of every pending Route 53 change. The state machine's Wait state
- * spaces the polls, so no Lambda ever sleeps.
+ * WaitForDnsSync: one poll. First every Route 53 change must be `INSYNC` (asked in the account
+ * that owns its zone); then every authoritative name server of each zone must answer each TXT
+ * record with all our values, because that is what the CA will see. Until both hold, it returns
+ * `dnsInSync: false` and the state machine's Wait state spaces the next poll, so no Lambda ever
+ * sleeps. After `maxPolls` polls it fails with a {@link PollingTimeoutError} naming what is missing.
  */
 export async function waitForDnsSync(
   state: IssuanceState,
-  deps: Pick<StepDeps, 'dns' | 'config' | 'log'>,
+  deps: Pick<StepDeps, 'dns' | 'resolver' | 'config' | 'log'>,
 ): Promise<IssuanceState> {
   const polls = state.polls + 1;
-  let inSync = true;
+  const timedOut = polls >= deps.config.maxPolls;
+
   for (const change of state.dnsChanges ?? []) {
-    if (!(await deps.dns.isChangeInSync(change.changeId))) {
-      inSync = false;
-      break;
+    if (await deps.dns.isChangeInSync(change.changeId, roleForZone(state.zoneRoles, change.zoneId))) continue;
+    if (timedOut) {
+      throw new PollingTimeoutError(
+        `Route 53 changes ${(state.dnsChanges ?? []).map((pending) => pending.changeId).join(', ')} were not INSYNC after ${polls} polls.`,
+      );
     }
+    deps.log.info('Checked DNS propagation', { inSync: false, polls, waitingFor: 'INSYNC' });
+    return { ...state, dnsInSync: false, polls };
   }
-  if (!inSync && polls >= deps.config.maxPolls) {
-    throw new PollingTimeoutError(
-      `Route 53 changes ${(state.dnsChanges ?? []).map((change) => change.changeId).join(', ')} were not INSYNC after ${polls} polls.`,
-    );
+
+  const gaps = await findPropagationGaps(state.challenges ?? [], deps.resolver);
+  if (gaps.length > 0) {
+    if (timedOut) {
+      throw new PollingTimeoutError(
+        `Route 53 reports the TXT changes INSYNC, but after ${polls} polls not every authoritative name server ` +
+          `answers with our values: ${describePropagationGaps(gaps)}. Check that each zone is delegated to ` +
+          'the name servers of the hosted zone written to.',
+      );
+    }
+    deps.log.info('Checked DNS propagation', {
+      inSync: false,
+      polls,
+      waitingFor: 'authoritative name servers',
+      recordsMissing: gaps.length,
+      firstMissing: describePropagationGaps(gaps.slice(0, 1)),
+    });
+    return { ...state, dnsInSync: false, polls };
   }
-  deps.log.info('Checked DNS propagation', { inSync, polls });
-  return { ...state, dnsInSync: inSync, polls: inSync ? 0 : polls };
+  deps.log.info('Checked DNS propagation', { inSync: true, polls });
+  return { ...state, dnsInSync: true, polls: 0 };
 }

@@ -252,6 +252,35 @@ describe('Route53Zones', () => {
       expect(sleep).toHaveBeenCalledTimes(3);
     });
 
+    it('rides out the first calls of every kind being throttled, one batch per zone still applied', async () => {
+      const otherZone = fake.addZone({ name: 'example.net' });
+      const kinds = [
+        'ListHostedZones',
+        'ListResourceRecordSets',
+        'ChangeResourceRecordSets',
+        'GetChange',
+      ] as const;
+      for (const command of kinds) {
+        fake.failNext(command, 'Throttling', 2);
+        fake.failNext(command, 'PriorRequestNotComplete', 1);
+      }
+
+      await zones.listPublicZones();
+      const changeIds = [
+        await zones.publishTxt(zoneId, [{ name: RECORD, values: ['a', 'b'] }]),
+        await zones.publishTxt(otherZone, [{ name: '_acme-challenge.example.net', values: ['c'] }]),
+      ];
+      for (const changeId of changeIds) await zones.isChangeInSync(changeId);
+      await zones.removeTxt(zoneId, [{ name: RECORD, values: ['a', 'b'] }]);
+      await zones.removeTxt(otherZone, [{ name: '_acme-challenge.example.net', values: ['c'] }]);
+
+      expect(sleep).toHaveBeenCalledTimes(kinds.length * 3);
+      const applied = fake.changeBatches.filter((batch) => batch.changeId !== undefined);
+      expect(applied.map((batch) => batch.zoneId)).toEqual([zoneId, otherZone, zoneId, otherZone]);
+      expect(fake.txtValues(RECORD)).toEqual([]);
+      expect(fake.txtValues('_acme-challenge.example.net')).toEqual([]);
+    });
+
     it('gives up after maxAttempts with AwsTransientError carrying the last SDK error', async () => {
       const limited = new Route53Zones({ client, sleep, maxAttempts: 3 });
       fake.failNext('ChangeResourceRecordSets', 'Throttling', 10);

@@ -41,6 +41,17 @@ describe('generateCertificateKey', () => {
     expect(await signsAndVerifies(keyPair)).toBe(true);
   });
 
+  it.each([
+    ['EC_P384', 'namedCurve', 'secp384r1'],
+    ['RSA_3072', 'modulusLength', 3072],
+    ['RSA_4096', 'modulusLength', 4096],
+  ] as const)('generates a %s key when asked', async (keyType, detail, expected) => {
+    const { privateKeyPem, keyPair } = await generateCertificateKey(keyType);
+
+    expect(createPrivateKey(privateKeyPem).asymmetricKeyDetails?.[detail]).toBe(expected);
+    expect(await signsAndVerifies(keyPair)).toBe(true);
+  });
+
   it('generates a different key every time', async () => {
     const [a, b] = await Promise.all([generateCertificateKey('EC_P256'), generateCertificateKey('EC_P256')]);
 
@@ -49,7 +60,7 @@ describe('generateCertificateKey', () => {
 });
 
 describe('importCertificateKey', () => {
-  it.each(['EC_P256', 'RSA_2048'] as const)(
+  it.each(['EC_P256', 'EC_P384', 'RSA_2048', 'RSA_3072'] as const)(
     'gives back a %s key pair whose public half is the original one',
     async (keyType) => {
       const generated = await generateCertificateKey(keyType);
@@ -93,17 +104,17 @@ describe('importCertificateKey', () => {
   });
 
   it('refuses unsupported curves and sizes, naming what it found', async () => {
-    const p384 = generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey.export({
+    const p521 = generateKeyPairSync('ec', { namedCurve: 'secp521r1' }).privateKey.export({
       format: 'pem',
       type: 'pkcs8',
     });
-    const rsa3072 = generateKeyPairSync('rsa', { modulusLength: 3072 }).privateKey.export({
+    const rsa1024 = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({
       format: 'pem',
       type: 'pkcs8',
     });
 
-    await expect(importCertificateKey(p384.toString())).rejects.toThrow(/secp384r1/);
-    await expect(importCertificateKey(rsa3072.toString())).rejects.toThrow(/rsa 3072/);
+    await expect(importCertificateKey(p521.toString())).rejects.toThrow(/secp521r1/);
+    await expect(importCertificateKey(rsa1024.toString())).rejects.toThrow(/rsa 1024/);
   });
 
   it('refuses text that is not a private key', async () => {
@@ -112,6 +123,18 @@ describe('importCertificateKey', () => {
 });
 
 describe('detectKeyType', () => {
+  it('names every supported key type', () => {
+    const pem = (key: ReturnType<typeof generateKeyPairSync>['privateKey']) =>
+      key.export({ format: 'pem', type: 'pkcs8' }).toString();
+
+    expect(detectKeyType(pem(generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).privateKey))).toBe(
+      'EC_P384',
+    );
+    expect(detectKeyType(pem(generateKeyPairSync('rsa', { modulusLength: 3072 }).privateKey))).toBe(
+      'RSA_3072',
+    );
+  });
+
   it('tells EC P-256 and RSA 2048 keys apart', async () => {
     const [ec, rsa] = await Promise.all([
       generateCertificateKey('EC_P256'),

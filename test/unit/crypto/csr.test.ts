@@ -48,6 +48,25 @@ describe('createCsr', () => {
     expect(Buffer.from(csr.publicKey.rawData)).toEqual(await spki(keyPair.publicKey));
   });
 
+  it('is signed with ECDSA SHA-384 by a P-384 key, matching the curve', async () => {
+    const { keyPair } = await generateCertificateKey('EC_P384');
+
+    const csr = parse(await createCsr(['example.org'], keyPair));
+
+    expect(await csr.verify()).toBe(true);
+    expect(csr.signatureAlgorithm).toMatchObject({ name: 'ECDSA', hash: { name: 'SHA-384' } });
+    expect(Buffer.from(csr.publicKey.rawData)).toEqual(await spki(keyPair.publicKey));
+  });
+
+  it.each(['RSA_3072'] as const)('is signed with RSASSA-PKCS1-v1_5 SHA-256 by an %s key', async (keyType) => {
+    const { keyPair } = await generateCertificateKey(keyType);
+
+    const csr = parse(await createCsr(['example.org'], keyPair));
+
+    expect(await csr.verify()).toBe(true);
+    expect(csr.signatureAlgorithm).toMatchObject({ name: 'RSASSA-PKCS1-v1_5', hash: { name: 'SHA-256' } });
+  });
+
   it('is signed with RSASSA-PKCS1-v1_5 SHA-256 by an RSA key', async () => {
     const { keyPair } = await generateCertificateKey('RSA_2048');
 

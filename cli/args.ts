@@ -1,0 +1,272 @@
+import { parseArgs } from 'node:util';
+import { normalizeIdentifiers } from '../lambdas/core/dns/identifiers.js';
+import { UsageError } from './errors.js';
+import { isRevocationReason, REVOCATION_REASONS, type RevocationReason } from './revocation-reasons.js';
+import { DEFAULT_STACK_NAME } from './stack.js';
+
+/** Options every command takes. */
+export interface GlobalOptions {
+  readonly stack: string;
+  /** The region of the stack; the SDK's default (AWS_REGION, the profile's) when absent. */
+  readonly region?: string;
+  readonly json: boolean;
+}
+
+export type KeyType = 'EC_P256' | 'EC_P384' | 'RSA_2048' | 'RSA_3072' | 'RSA_4096';
+
+/** One parsed command, checked as far as it can be without AWS. */
+export type Command =
+  | { readonly name: 'help' }
+  | { readonly name: 'status' }
+  | {
+      readonly name: 'issue';
+      readonly certificateId: string;
+      readonly domains: readonly string[];
+      readonly keyType: KeyType;
+      readonly regions?: readonly string[];
+      readonly wait: boolean;
+    }
+  | {
+      readonly name: 'renew';
+      readonly certificateId: string;
+      readonly force: boolean;
+      readonly wait: boolean;
+    }
+  | { readonly name: 'renew-all'; readonly wait: boolean }
+  | {
+      readonly name: 'revoke';
+      readonly certificateId: string;
+      readonly reason: RevocationReason;
+      readonly wait: boolean;
+    }
+  | { readonly name: 'history'; readonly certificateId: string; readonly limit: number };
+
+export interface Invocation {
+  readonly options: GlobalOptions;
+  readonly command: Command;
+}
+
+export const USAGE = `Usage: acme-aws <command> [options]
+
+Commands:
+  status                        certificates: domains, days left, last result, next renewal
+  issue <id> --domains NAMES    issue a certificate (or re-issue with new settings) and follow it
+      [--key-type EC_P256|EC_P384|RSA_2048|RSA_3072|RSA_4096] [--regions REGIONS]
+  renew <id> [--if-due]         renew now (--if-due: only when it is due) and follow it
+  renew --all                   start the fleet renewal run, which renews what is due
+  revoke <id> --reason REASON   revoke the current certificate (an RFC 5280 reason name)
+  history <id> [--limit N]      the certificate's executions, newest first, with their errors
+
+Options:
+  --stack NAME     the deployed stack (default ${DEFAULT_STACK_NAME})
+  --region REGION  the stack's region (default: AWS_REGION or the profile's region)
+  --json           print one JSON document on stdout; progress goes to stderr
+  --no-wait        start the execution and return without following it
+  -h, --help       show this help
+
+NAMES and REGIONS are comma-separated (or repeat the option). REASON is one of
+${Object.keys(REVOCATION_REASONS).join(', ')}.
+
+Exit codes: 0 done (or nothing to do), 1 the execution failed, 2 bad usage,
+3 AWS or stack problem (credentials, region, stack not found, output missing).`;
+
+const OPTIONS = {
+  stack: { type: 'string' },
+  region: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  domains: { type: 'string', multiple: true },
+  'key-type': { type: 'string' },
+  regions: { type: 'string', multiple: true },
+  'no-wait': { type: 'boolean' },
+  'if-due': { type: 'boolean' },
+  all: { type: 'boolean' },
+  reason: { type: 'string' },
+  limit: { type: 'string' },
+} as const;
+
+type OptionName = keyof typeof OPTIONS;
+
+const GLOBAL_OPTIONS: readonly OptionName[] = ['stack', 'region', 'json', 'help'];
+const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = {
+  help: [],
+  status: [],
+  issue: ['domains', 'key-type', 'regions', 'no-wait'],
+  renew: ['if-due', 'all', 'no-wait'],
+  revoke: ['reason', 'no-wait'],
+  history: ['limit'],
+};
+
+/** The same rule as the state machine's input check (`lambdas/core/workflow/input.ts`). */
+const CERTIFICATE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+/** A stack name, or a stack id (its ARN), as `DescribeStacks` accepts both. */
+const STACK_NAME =
+  /^([A-Za-z][A-Za-z0-9-]{0,127}|arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:\d{12}:stack\/[A-Za-z][A-Za-z0-9-]*\/[0-9a-f-]+)$/;
+const KEY_TYPES: readonly KeyType[] = ['EC_P256', 'EC_P384', 'RSA_2048', 'RSA_3072', 'RSA_4096'];
+const MAX_HISTORY = 1000;
+
+function list(values: readonly string[] | undefined): string[] {
+  return (values ?? [])
+    .flatMap((value) => value.split(','))
+    .map((value) => value.trim())
+    .filter((value) => value !== '');
+}
+
+function certificateIdOf(positionals: readonly string[], command: string): string {
+  const [id, ...extra] = positionals;
+  if (id === undefined) throw new UsageError(`${command} needs a certificate id: acme-aws ${command} <id>`);
+  if (extra.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(extra[0])}.`);
+  if (!CERTIFICATE_ID.test(id)) {
+    throw new UsageError(
+      `Certificate id ${JSON.stringify(id)} is not valid: use 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit.`,
+    );
+  }
+  return id;
+}
+
+function domainsOf(values: readonly string[] | undefined): string[] {
+  const names = list(values);
+  if (names.length === 0) {
+    throw new UsageError('issue needs --domains, e.g. --domains example.org,*.example.org');
+  }
+  try {
+    return normalizeIdentifiers(names);
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error), { cause: error });
+  }
+}
+
+function regionsOf(values: readonly string[] | undefined): string[] | undefined {
+  if (values === undefined) return undefined;
+  const regions = [...new Set(list(values))];
+  if (regions.length === 0) throw new UsageError('--regions needs at least one region, e.g. us-east-1');
+  const invalid = regions.find((region) => !REGION.test(region));
+  if (invalid)
+    throw new UsageError(`${JSON.stringify(invalid)} is not an AWS region name such as us-east-1.`);
+  return regions;
+}
+
+function limitOf(value: string | undefined): number {
+  if (value === undefined) return 20;
+  const limit = Number(value);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_HISTORY) {
+    throw new UsageError(
+      `--limit must be a whole number from 1 to ${MAX_HISTORY}, got ${JSON.stringify(value)}.`,
+    );
+  }
+  return limit;
+}
+
+/** True when `argv` asks for JSON, read before parsing so even a usage error can be reported as JSON. */
+export function wantsJson(argv: readonly string[]): boolean {
+  return argv.includes('--json');
+}
+
+/**
+ * Parses and checks a command line. Everything that can be checked without AWS is: the command,
+ * its options, the certificate id, domain names, key type, regions, revocation reason. Any
+ * problem is a `UsageError` (exit code 2).
+ */
+export function parseCommandLine(argv: readonly string[]): Invocation {
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error), { cause: error });
+  }
+  const { values, positionals } = parsed;
+  const [name = 'help', ...rest] = positionals;
+  const allowed = COMMAND_OPTIONS[name];
+  if (!allowed) throw new UsageError(`Unknown command ${JSON.stringify(name)}.`);
+  for (const option of Object.keys(values) as OptionName[]) {
+    if (!GLOBAL_OPTIONS.includes(option) && !allowed.includes(option)) {
+      throw new UsageError(`${name} does not take --${option}.`);
+    }
+  }
+
+  const stack = values.stack ?? DEFAULT_STACK_NAME;
+  if (!STACK_NAME.test(stack)) {
+    throw new UsageError(`${JSON.stringify(stack)} is not a CloudFormation stack name.`);
+  }
+  if (values.region !== undefined && !REGION.test(values.region)) {
+    throw new UsageError(
+      `--region ${JSON.stringify(values.region)} is not an AWS region name such as us-east-1.`,
+    );
+  }
+  const options: GlobalOptions = {
+    stack,
+    json: values.json === true,
+    ...(values.region !== undefined ? { region: values.region } : {}),
+  };
+  const wait = values['no-wait'] !== true;
+
+  if (values.help === true || name === 'help') return { options, command: { name: 'help' } };
+
+  switch (name) {
+    case 'status':
+      if (rest.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(rest[0])}.`);
+      return { options, command: { name: 'status' } };
+    case 'issue': {
+      const certificateId = certificateIdOf(rest, 'issue');
+      const keyType = values['key-type'] ?? 'EC_P256';
+      if (!KEY_TYPES.includes(keyType as KeyType)) {
+        throw new UsageError(
+          `--key-type must be one of ${KEY_TYPES.join(', ')}, got ${JSON.stringify(keyType)}.`,
+        );
+      }
+      const regions = regionsOf(values.regions);
+      return {
+        options,
+        command: {
+          name: 'issue',
+          certificateId,
+          domains: domainsOf(values.domains),
+          keyType: keyType as KeyType,
+          ...(regions ? { regions } : {}),
+          wait,
+        },
+      };
+    }
+    case 'renew':
+      if (values.all === true) {
+        if (rest.length > 0) throw new UsageError('renew --all takes no certificate id.');
+        if (values['if-due'] === true)
+          throw new UsageError('renew --all only renews what is due; drop --if-due.');
+        return { options, command: { name: 'renew-all', wait } };
+      }
+      return {
+        options,
+        command: {
+          name: 'renew',
+          certificateId: certificateIdOf(rest, 'renew'),
+          force: values['if-due'] !== true,
+          wait,
+        },
+      };
+    case 'revoke': {
+      const certificateId = certificateIdOf(rest, 'revoke');
+      const reason = values.reason;
+      if (reason === undefined) {
+        throw new UsageError(
+          `revoke needs --reason, one of ${Object.keys(REVOCATION_REASONS).join(', ')} (RFC 5280).`,
+        );
+      }
+      if (!isRevocationReason(reason)) {
+        throw new UsageError(
+          `--reason ${JSON.stringify(reason)} is not an RFC 5280 reason: use one of ${Object.keys(REVOCATION_REASONS).join(', ')}.`,
+        );
+      }
+      return { options, command: { name: 'revoke', certificateId, reason, wait } };
+    }
+    default:
+      return {
+        options,
+        command: {
+          name: 'history',
+          certificateId: certificateIdOf(rest, 'history'),
+          limit: limitOf(values.limit),
+        },
+      };
+  }
+}

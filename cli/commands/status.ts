@@ -1,0 +1,162 @@
+import { DynamoDbRegistry } from '../../lambdas/adapters/dynamodb-registry.js';
+import type { CertificateRecord } from '../../lambdas/core/ports.js';
+import { awsCall } from '../aws-errors.js';
+import type { CommandContext } from '../context.js';
+import { EXIT_OK } from '../errors.js';
+import { daysUntil, oneLine, table, utcMinute } from '../format.js';
+import { requireOutput } from '../stack.js';
+
+const PAGE_SIZE = 100;
+const DOMAINS_SHOWN = 2;
+
+/** One certificate as `status` reports it. */
+export interface CertificateStatus {
+  readonly certificateId: string;
+  readonly domains: readonly string[];
+  readonly status: string | null;
+  readonly keyType: string | null;
+  readonly regions: readonly string[];
+  readonly serial: string | null;
+  readonly notAfter: string | null;
+  /** Whole days until `notAfter`; negative once expired; null before the first issuance. */
+  readonly daysLeft: number | null;
+  /** `failed` while the last attempt's error stands, `ok` once issued, `none` before any result. */
+  readonly lastResult: 'ok' | 'failed' | 'none';
+  readonly lastError: { readonly name: string; readonly message: string; readonly at: string } | null;
+  readonly lastAttemptAt: string | null;
+  readonly consecutiveFailures: number;
+  readonly nextRenewalAt: string | null;
+  /** After a failure, no renewal is attempted before this time. */
+  readonly nextAttemptAt: string | null;
+  /** An execution holds the certificate's lock right now. */
+  readonly running: boolean;
+  readonly acmArns: Readonly<Record<string, string>>;
+}
+
+/** Every certificate record of the registry, accounts excluded, in id order. */
+export async function readRegistry(
+  registry: DynamoDbRegistry,
+  tableName: string,
+): Promise<CertificateRecord[]> {
+  const records: CertificateRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await awsCall('dynamodb:Scan', `table ${tableName}`, () =>
+      registry.list({ limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) }),
+    );
+    records.push(...page.records);
+    cursor = page.cursor;
+  } while (cursor);
+  return records.sort((a, b) => a.certificateId.localeCompare(b.certificateId));
+}
+
+/** The registry record as the CLI reports it: explicit nulls, so JSON consumers see every field. */
+export function certificateStatus(record: CertificateRecord, now: Date): CertificateStatus {
+  const notAfter = record.issued?.notAfter ?? null;
+  return {
+    certificateId: record.certificateId,
+    domains: record.config?.domains ?? [],
+    status: record.status ?? null,
+    keyType: record.config?.keyType ?? null,
+    regions: record.config?.regions ?? [],
+    serial: record.issued?.serial ?? null,
+    notAfter,
+    daysLeft: notAfter ? daysUntil(notAfter, now) : null,
+    lastResult: record.lastError ? 'failed' : record.issued ? 'ok' : 'none',
+    lastError: record.lastError ?? null,
+    lastAttemptAt: record.lastAttemptAt ?? null,
+    consecutiveFailures: record.consecutiveFailures ?? 0,
+    nextRenewalAt: record.nextRenewalAt ?? null,
+    nextAttemptAt: record.nextAttemptAt ?? null,
+    running: record.lock !== undefined && new Date(record.lock.expiresAt).getTime() > now.getTime(),
+    acmArns: record.acmArns ?? {},
+  };
+}
+
+function domainsCell(domains: readonly string[]): string {
+  if (domains.length === 0) return '-';
+  const shown = domains.slice(0, DOMAINS_SHOWN).join(', ');
+  return domains.length > DOMAINS_SHOWN ? `${shown} +${domains.length - DOMAINS_SHOWN} more` : shown;
+}
+
+function daysCell(certificate: CertificateStatus): string {
+  if (certificate.daysLeft === null) return '-';
+  return certificate.daysLeft < 0 ? 'expired' : String(certificate.daysLeft);
+}
+
+function lastResultCell(certificate: CertificateStatus): string {
+  const running = certificate.running ? ', running now' : '';
+  switch (certificate.lastResult) {
+    case 'failed': {
+      const times =
+        certificate.consecutiveFailures > 1 ? ` (${certificate.consecutiveFailures} in a row)` : '';
+      return `failed: ${certificate.lastError?.name ?? 'error'}${times}${running}`;
+    }
+    case 'ok':
+      return `ok${running}`;
+    default:
+      return certificate.running ? 'running now' : 'none yet';
+  }
+}
+
+function nextRenewalCell(certificate: CertificateStatus): string {
+  if (certificate.lastResult === 'failed' && certificate.nextAttemptAt) {
+    return `retry after ${utcMinute(certificate.nextAttemptAt)}`;
+  }
+  return certificate.nextRenewalAt ? utcMinute(certificate.nextRenewalAt) : '-';
+}
+
+/**
+ * `status`: one line per certificate of the registry with its domains, days left, last result
+ * and next renewal, then the message of each standing error. Always exits 0 once the registry
+ * could be read.
+ */
+export async function runStatusCommand(context: CommandContext): Promise<number> {
+  const { env, options } = context;
+  const stack = await context.stack();
+  const tableName = requireOutput(stack, 'RegistryTableName');
+  const region = context.regionOf(stack);
+  const registry = new DynamoDbRegistry({ client: env.clients.dynamoDb(region), tableName });
+  const now = env.now();
+  const certificates = (await readRegistry(registry, tableName)).map((record) =>
+    certificateStatus(record, now),
+  );
+
+  if (options.json) {
+    context.printJson({ stack: stack.name, region, at: now.toISOString(), certificates });
+    return EXIT_OK;
+  }
+  if (certificates.length === 0) {
+    context.say(
+      `No certificates in stack ${stack.name} (${region}) yet. Issue one: acme-aws issue <id> --domains example.org`,
+    );
+    return EXIT_OK;
+  }
+  const lines = [
+    `Stack ${stack.name} (${region}): ${certificates.length} certificate${certificates.length === 1 ? '' : 's'}`,
+    '',
+    table(
+      ['ID', 'DOMAINS', 'DAYS LEFT', 'LAST RESULT', 'NEXT RENEWAL'],
+      certificates.map((certificate) => [
+        certificate.certificateId,
+        domainsCell(certificate.domains),
+        daysCell(certificate),
+        lastResultCell(certificate),
+        nextRenewalCell(certificate),
+      ]),
+    ),
+  ];
+  const failures = certificates.filter((certificate) => certificate.lastError);
+  if (failures.length > 0) {
+    lines.push('');
+    for (const certificate of failures) {
+      const error = certificate.lastError;
+      if (!error) continue;
+      lines.push(
+        `${certificate.certificateId}: ${error.name} at ${utcMinute(error.at)}: ${oneLine(error.message)}`,
+      );
+    }
+  }
+  context.say(lines.join('\n'));
+  return EXIT_OK;
+}

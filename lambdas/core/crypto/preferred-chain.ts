@@ -1,0 +1,35 @@
+import { InvalidInputError } from '../errors.js';
+import { pemBlocks } from './pem.js';
+import { X509Certificate } from './x509.js';
+
+/** One chain a CA offers for an order: its download URL and the PEM it served. */
+export interface OfferedChain {
+  readonly url: string;
+  readonly pem: string;
+}
+
+/**
+ * The issuer common name of the topmost certificate in a PEM chain (leaf first): the root, or
+ * the cross-signer, that the chain leads to. This is what `preferredChain` names, as certbot's
+ * and lego's "preferred chain" options do. `undefined` when the chain holds no certificate or its
+ * topmost issuer has no CN.
+ */
+export function topmostIssuerCommonName(chainPem: string): string | undefined {
+  const top = pemBlocks(chainPem, 'CERTIFICATE').at(-1);
+  if (top === undefined) return undefined;
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(top);
+  } catch (error) {
+    throw new InvalidInputError('The chain holds a certificate that does not parse', { cause: error });
+  }
+  return certificate.issuerName.getField('CN')[0];
+}
+
+/**
+ * Whether `chain` is the one `preferredChain` asks for: its topmost issuer CN equals the preferred
+ * name exactly (certificate names are compared as written; a CA's root names are stable).
+ */
+export function matchesPreferredChain(chain: OfferedChain, preferredChain: string): boolean {
+  return topmostIssuerCommonName(chain.pem) === preferredChain;
+}

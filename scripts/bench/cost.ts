@@ -1,0 +1,239 @@
+/**
+ * What one renewal costs on AWS: the units the bench measured, times published list prices.
+ * The prices are the only figures typed in here, each with the page it comes from.
+ */
+
+/** When and where the prices below were read. */
+export const PRICES_AS_OF = 'as of 2026-11 list prices, us-east-1';
+
+export interface UnitPrice {
+  readonly item: string;
+  readonly usd: number;
+  /** The price is per this many units. */
+  readonly per: number;
+  readonly unit: string;
+  readonly source: string;
+}
+
+const LAMBDA = 'https://aws.amazon.com/lambda/pricing/';
+const KMS = 'https://aws.amazon.com/kms/pricing/';
+const S3 = 'https://aws.amazon.com/s3/pricing/';
+const DYNAMODB = 'https://aws.amazon.com/dynamodb/pricing/on-demand/';
+
+export const PRICES = {
+  stateTransition: {
+    item: 'Step Functions Standard state transitions',
+    usd: 0.025,
+    per: 1_000,
+    unit: 'transition',
+    source: 'https://aws.amazon.com/step-functions/pricing/',
+  },
+  lambdaRequest: { item: 'Lambda requests', usd: 0.2, per: 1_000_000, unit: 'request', source: LAMBDA },
+  lambdaGbSecondArm64: {
+    item: 'Lambda duration, arm64',
+    usd: 0.0000133334,
+    per: 1,
+    unit: 'GB-second',
+    source: LAMBDA,
+  },
+  lambdaGbSecondX86: {
+    item: 'Lambda duration, x86_64',
+    usd: 0.0000166667,
+    per: 1,
+    unit: 'GB-second',
+    source: LAMBDA,
+  },
+  kmsAsymmetric: {
+    item: 'KMS asymmetric requests except RSA 2048 (ECC Sign, GetPublicKey)',
+    usd: 0.15,
+    per: 10_000,
+    unit: 'request',
+    source: KMS,
+  },
+  kmsSymmetric: { item: 'KMS symmetric requests', usd: 0.03, per: 10_000, unit: 'request', source: KMS },
+  s3Put: { item: 'S3 Standard PUT requests', usd: 0.005, per: 1_000, unit: 'request', source: S3 },
+  s3Get: { item: 'S3 Standard GET/HEAD requests', usd: 0.0004, per: 1_000, unit: 'request', source: S3 },
+  dynamoWrite: {
+    item: 'DynamoDB on-demand write request units',
+    usd: 0.625,
+    per: 1_000_000,
+    unit: 'WRU',
+    source: DYNAMODB,
+  },
+  dynamoRead: {
+    item: 'DynamoDB on-demand read request units',
+    usd: 0.125,
+    per: 1_000_000,
+    unit: 'RRU',
+    source: DYNAMODB,
+  },
+  eventBridgeEvent: {
+    item: 'EventBridge custom events',
+    usd: 1,
+    per: 1_000_000,
+    unit: 'event',
+    source: 'https://aws.amazon.com/eventbridge/pricing/',
+  },
+  route53Api: {
+    item: 'Route 53 API calls',
+    usd: 0,
+    per: 1,
+    unit: 'call',
+    source: 'https://aws.amazon.com/route53/pricing/',
+  },
+  acmImport: {
+    item: 'ACM imported certificates and their API calls',
+    usd: 0,
+    per: 1,
+    unit: 'call',
+    source: 'https://aws.amazon.com/certificate-manager/pricing/',
+  },
+} as const satisfies Record<string, UnitPrice>;
+
+/** One Lambda function's share of a renewal. */
+export interface LambdaUsage {
+  readonly step: string;
+  readonly invocations: number;
+  /** Handler time measured locally, all invocations together. */
+  readonly durationMs: number;
+  /** Import time of its bundle in a fresh process, billed once per cold start. */
+  readonly initMs: number | undefined;
+  readonly memoryMb: number;
+  readonly architecture: 'arm64' | 'x86_64';
+}
+
+export interface RenewalUnits {
+  readonly stateTransitions: number;
+  readonly lambdas: readonly LambdaUsage[];
+  /** `service:Command` → calls, from the AWS fakes. */
+  readonly awsCalls: Readonly<Record<string, number>>;
+  /** The account key's KMS key spec, from the synthesized template. */
+  readonly accountKeySpec: string;
+}
+
+export interface CostLine {
+  readonly item: string;
+  readonly quantity: number;
+  readonly unit: string;
+  readonly price: UnitPrice;
+  readonly usd: number;
+  readonly note?: string;
+}
+
+export interface RenewalCost {
+  readonly lines: readonly CostLine[];
+  /** Every function warm: handler time only. */
+  readonly warmUsd: number;
+  /** Every function invoked starts cold once: adds each bundle's init time (billed since 2025-08). */
+  readonly coldUsd: number;
+  /** `service:Command` keys the price table does not cover; listed, not priced. */
+  readonly unpriced: readonly string[];
+}
+
+const line = (price: UnitPrice, quantity: number, note?: string): CostLine => ({
+  item: price.item,
+  quantity,
+  unit: price.unit,
+  price,
+  usd: (quantity * price.usd) / price.per,
+  ...(note ? { note } : {}),
+});
+
+/** Prices the measured units of one renewal. */
+export function renewalCost(units: RenewalUnits): RenewalCost {
+  const lines: CostLine[] = [line(PRICES.stateTransition, units.stateTransitions)];
+  lines.push(
+    line(
+      PRICES.lambdaRequest,
+      units.lambdas.reduce((sum, usage) => sum + usage.invocations, 0),
+    ),
+  );
+  for (const architecture of ['arm64', 'x86_64'] as const) {
+    const usages = units.lambdas.filter((usage) => usage.architecture === architecture);
+    if (usages.length === 0) continue;
+    const gbSeconds = usages.reduce(
+      (sum, usage) => sum + (usage.memoryMb / 1024) * (usage.durationMs / 1000),
+      0,
+    );
+    const price = architecture === 'arm64' ? PRICES.lambdaGbSecondArm64 : PRICES.lambdaGbSecondX86;
+    const memories = [...new Set(usages.map((usage) => usage.memoryMb))].join('/');
+    lines.push(
+      line(price, gbSeconds, `handler time measured locally × ${memories} MB; real runs are slower`),
+    );
+  }
+
+  const priced = new Set<string>();
+  const calls = (predicate: (service: string, command: string) => boolean) => {
+    let total = 0;
+    for (const [key, count] of Object.entries(units.awsCalls)) {
+      const [service = '', command = ''] = key.split(':');
+      if (predicate(service, command)) {
+        total += count;
+        priced.add(key);
+      }
+    }
+    return total;
+  };
+
+  const kmsPrice = /^(ECC_|RSA_(3072|4096))/.test(units.accountKeySpec)
+    ? PRICES.kmsAsymmetric
+    : PRICES.kmsSymmetric;
+  lines.push(
+    line(
+      kmsPrice,
+      calls((service, command) => service === 'kms' && (command === 'Sign' || command === 'GetPublicKey')),
+      `account key ${units.accountKeySpec}`,
+    ),
+  );
+  const s3Puts = calls((service, command) => service === 's3' && command === 'PutObject');
+  const s3Gets = calls(
+    (service, command) => service === 's3' && (command === 'GetObject' || command === 'HeadObject'),
+  );
+  calls((service, command) => service === 's3' && command === 'DeleteObject');
+  if (s3Puts > 0) lines.push(line(PRICES.s3Put, s3Puts));
+  if (s3Gets > 0) lines.push(line(PRICES.s3Get, s3Gets));
+  if (s3Puts + s3Gets > 0) {
+    lines.push(
+      line(
+        PRICES.kmsSymmetric,
+        s3Puts + s3Gets,
+        'upper bound: one SSE-KMS data-key request per S3 PUT/GET; the bucket key avoids most of them',
+      ),
+    );
+  }
+  const writes = calls(
+    (service, command) => service === 'dynamodb' && /^(PutItem|UpdateItem|DeleteItem)$/.test(command),
+  );
+  const reads = calls((service, command) => service === 'dynamodb' && /^(GetItem|Query)$/.test(command));
+  if (writes > 0) lines.push(line(PRICES.dynamoWrite, writes, 'one unit per call (items under 1 KB)'));
+  if (reads > 0)
+    lines.push(line(PRICES.dynamoRead, reads, 'one unit per call (strongly consistent, under 4 KB)'));
+  const events = calls(
+    (service, command) => service.toLowerCase() === 'eventbridge' && command === 'PutEvents',
+  );
+  if (events > 0) lines.push(line(PRICES.eventBridgeEvent, events, 'one event per PutEvents call'));
+  lines.push(
+    line(
+      PRICES.route53Api,
+      calls((service) => service === 'route53'),
+    ),
+  );
+  lines.push(
+    line(
+      PRICES.acmImport,
+      calls((service) => service === 'acm'),
+    ),
+  );
+
+  const warmUsd = lines.reduce((sum, item) => sum + item.usd, 0);
+  const initGbSeconds = units.lambdas.reduce(
+    (sum, usage) => sum + (usage.memoryMb / 1024) * ((usage.initMs ?? 0) / 1000),
+    0,
+  );
+  const initPrice = units.lambdas.every((usage) => usage.architecture === 'arm64')
+    ? PRICES.lambdaGbSecondArm64
+    : PRICES.lambdaGbSecondX86;
+  const coldUsd = warmUsd + initGbSeconds * initPrice.usd;
+  const unpriced = Object.keys(units.awsCalls).filter((key) => !priced.has(key));
+  return { lines, warmUsd, coldUsd, unpriced };
+}

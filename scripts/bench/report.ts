@@ -1,0 +1,493 @@
+import type { BundleSettings } from './bundles.js';
+import { PRICES_AS_OF, type RenewalCost } from './cost.js';
+import { ROLES, type Role, requestsByRole } from './requests.js';
+import { formatCount, formatMs, formatRatio, type Summary } from './stats.js';
+
+/** Everything `npm run bench` measured, as written to bench/results.json. */
+export interface BenchResults {
+  readonly generatedAt: string;
+  readonly benchSeconds: number;
+  readonly machine: {
+    readonly cpu: string;
+    readonly cores: number;
+    readonly memoryGb: number;
+    readonly os: string;
+    readonly node: string;
+  };
+  readonly runs: number;
+  readonly initSamples: number;
+  readonly ca: { readonly pebble: string; readonly environment: Readonly<Record<string, string>> };
+  readonly peers: readonly PeerInfo[];
+  readonly cases: readonly CaseResult[];
+  readonly bundles: {
+    readonly settings: BundleSettings;
+    readonly functions: readonly BundleResult[];
+    /** Why the bundles could not be compared with `cdk synth`'s, when they could not. */
+    readonly cdkSynthError?: string;
+  };
+  readonly fleet: string;
+  readonly cost: readonly CostResult[];
+  readonly targets: readonly TargetResult[];
+}
+
+export type ClientName = 'ours' | 'certbot' | 'lego';
+
+export interface PeerInfo {
+  readonly name: 'certbot' | 'lego';
+  readonly version?: string;
+  readonly installed: boolean;
+  readonly invocation?: string;
+}
+
+export interface CaseResult {
+  readonly id: string;
+  readonly label: string;
+  readonly domains: readonly string[];
+  readonly account: 'new' | 'existing';
+  /** The fewest requests the protocol allows, per role (see requests.ts). */
+  readonly floor: Readonly<Record<Role, number>>;
+  readonly floorTotal: number;
+  readonly clients: Readonly<Partial<Record<ClientName, ClientCaseResult>>>;
+  readonly ours?: OurCaseExtras;
+}
+
+export interface ClientCaseResult {
+  readonly succeeded: number;
+  readonly failures: readonly string[];
+  readonly requests?: Summary;
+  readonly wallMs?: Summary;
+  readonly byRole: Readonly<Partial<Record<Role, Summary>>>;
+  /** Every successful run: total requests, wall time and requests per path. */
+  readonly raw: readonly {
+    readonly requests: number;
+    readonly errorResponses: number;
+    readonly wallMs: number;
+    readonly byPath: Readonly<Record<string, number>>;
+  }[];
+}
+
+export interface OurCaseExtras {
+  readonly kmsSignCalls?: Summary;
+  readonly route53ChangeCalls?: Summary;
+  readonly route53GetChangeCalls?: Summary;
+  readonly acmCalls?: Summary;
+  /** Every AWS call per `service:Command`. */
+  readonly awsCalls: Readonly<Record<string, Summary>>;
+  readonly stateTransitions?: Summary;
+  readonly waitStateEntries?: Summary;
+  readonly lambdaInvocations?: Summary;
+  readonly steps: readonly { readonly name: string; readonly ms?: Summary; readonly runs?: Summary }[];
+  /** Whether the count inside our process equalled the proxy's in every run. */
+  readonly clientSideCountsAgree: boolean;
+}
+
+export interface BundleResult {
+  readonly step: string;
+  readonly folder: string;
+  readonly bytes: number;
+  readonly gzipBytes: number;
+  readonly importMs?: Summary;
+  readonly processMs?: Summary;
+  readonly externalImports: readonly string[];
+  readonly externalImportMs?: Summary;
+  readonly largestInputs: readonly { readonly name: string; readonly bytes: number }[];
+  readonly memoryMb: number;
+  readonly architecture: string;
+  readonly runtime: string;
+  readonly sha256: string;
+  /** Whether the bundle is byte-identical to the `index.mjs` that `cdk synth` produced. */
+  readonly matchesCdkSynth?: boolean;
+}
+
+export interface CostResult {
+  readonly caseId: string;
+  readonly label: string;
+  readonly cost: RenewalCost;
+}
+
+export interface TargetResult {
+  readonly name: string;
+  readonly target: string;
+  readonly measured: string;
+  readonly met: boolean;
+  readonly why?: string;
+}
+
+const CLIENTS: readonly ClientName[] = ['ours', 'certbot', 'lego'];
+
+const kb = (bytes: number) => `${(bytes / 1000).toFixed(1)} KB`;
+/** Dollars to three significant digits, never in exponent notation: `$0.000000220`. */
+const usd = (value: number) =>
+  value === 0 ? '$0' : `$${value.toFixed(Math.min(12, Math.max(2, 2 - Math.floor(Math.log10(value)))))}`;
+
+function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function clientTitle(results: BenchResults, client: ClientName): string {
+  if (client === 'ours') return 'acme-aws (ours)';
+  const peer = results.peers.find((candidate) => candidate.name === client);
+  return peer?.installed ? `${client} ${peer.version}` : client;
+}
+
+function cell(
+  results: BenchResults,
+  caseResult: CaseResult,
+  client: ClientName,
+  pick: (r: ClientCaseResult) => string,
+): string {
+  const peer = results.peers.find((candidate) => candidate.name === client);
+  if (client !== 'ours' && !peer?.installed) return 'not installed';
+  const measured = caseResult.clients[client];
+  if (!measured || measured.succeeded === 0) return `failed (${measured?.failures.length ?? 0} runs)`;
+  return pick(measured);
+}
+
+/** Renders the results as Markdown, the headline table first. */
+export function renderMarkdown(results: BenchResults): string {
+  const out: string[] = [];
+  const push = (...lines: string[]) => out.push(...lines);
+  const installedPeers = results.peers.filter((peer) => peer.installed);
+
+  push(
+    '# Benchmark results',
+    '',
+    `Written by \`npm run bench\` on ${results.generatedAt}; every figure below was measured in that run ` +
+      `(${results.runs} runs per case, medians with min–max in brackets where runs differed). The bench took ` +
+      `${results.benchSeconds.toFixed(0)} s.`,
+    '',
+    `Absolute times are specific to this machine (${results.machine.cpu}, ${results.machine.cores} cores, ` +
+      `${results.machine.memoryGb} GB, ${results.machine.os}, Node ${results.machine.node}) and a local Pebble. ` +
+      'The ratios against certbot and lego, run against the same Pebble in the same bench, are the headline.',
+    '',
+    '## Headline',
+    '',
+  );
+
+  const headlineHeader = [
+    'per issuance',
+    ...CLIENTS.map((client) => clientTitle(results, client)),
+    ...installedPeers.map((peer) => `ours ÷ ${peer.name}`),
+    'floor',
+  ];
+  const headlineRows: string[][] = [];
+  for (const caseResult of results.cases) {
+    headlineRows.push([
+      `ACME requests: ${caseResult.label}`,
+      ...CLIENTS.map((client) => cell(results, caseResult, client, (r) => formatCount(r.requests))),
+      ...installedPeers.map((peer) =>
+        formatRatio(caseResult.clients.ours?.requests, caseResult.clients[peer.name]?.requests),
+      ),
+      String(caseResult.floorTotal),
+    ]);
+  }
+  for (const caseResult of results.cases) {
+    headlineRows.push([
+      `Wall time: ${caseResult.label}`,
+      ...CLIENTS.map((client) => cell(results, caseResult, client, (r) => formatMs(r.wallMs))),
+      ...installedPeers.map((peer) =>
+        formatRatio(caseResult.clients.ours?.wallMs, caseResult.clients[peer.name]?.wallMs),
+      ),
+      '',
+    ]);
+  }
+  push(table(headlineHeader, headlineRows), '');
+  push(
+    'Requests are counted at the wire by one counting HTTPS proxy in front of Pebble, the same for all three ' +
+      'clients. Our wall time is one local execution of the synthesized state machine in an already running ' +
+      'process, with Wait states lasting 0 ms; the peers’ wall time is their process from start to exit. On AWS ' +
+      'our issuance takes longer: the Wait states really wait (Route 53 propagation, Retry-After).',
+    '',
+  );
+
+  push('### Targets', '');
+  push(
+    table(
+      ['target', 'measured', 'met', 'why'],
+      results.targets.map((target) => [
+        `${target.name}: ${target.target}`,
+        target.measured,
+        target.met ? 'yes' : '**no**',
+        target.why ?? '',
+      ]),
+    ),
+    '',
+  );
+
+  push('## 1. ACME HTTP requests per issuance', '');
+  push(
+    'The floor is the fewest requests RFC 8555 allows against Pebble (which answers finalize with ' +
+      '`processing`): directory, one newNonce, newAccount (new account only), newOrder, one read per ' +
+      'authorization, one POST per challenge, one order poll before and one after finalize, finalize, and the ' +
+      'certificate. It matches the table in DESIGN.md. A directory cached across executions would save one more.',
+    '',
+  );
+  for (const caseResult of results.cases) {
+    push(`### ${caseResult.label}`, '');
+    const rows = ROLES.filter(
+      (role) =>
+        caseResult.floor[role] > 0 ||
+        CLIENTS.some((client) => (caseResult.clients[client]?.byRole[role]?.max ?? 0) > 0),
+    ).map((role) => [
+      role,
+      String(caseResult.floor[role]),
+      ...CLIENTS.map((client) =>
+        cell(results, caseResult, client, (r) => formatCount(r.byRole[role] ?? zero)),
+      ),
+    ]);
+    rows.push([
+      '**total**',
+      `**${caseResult.floorTotal}**`,
+      ...CLIENTS.map((client) => cell(results, caseResult, client, (r) => `**${formatCount(r.requests)}**`)),
+    ]);
+    push(table(['request', 'floor', ...CLIENTS.map((client) => clientTitle(results, client))], rows), '');
+  }
+  const above = results.cases.flatMap((caseResult) => oursAboveFloor(caseResult));
+  push(
+    above.length === 0
+      ? 'Ours: at the floor in every run.'
+      : `Ours, runs above the floor: ${above.join('; ')}. Locally every Wait state lasts 0 ms, so a poll can reach ` +
+          'Pebble before it has finished validating or issuing; the poll loop then runs once more (one more order ' +
+          'poll, three more state transitions). On AWS the Wait honours Retry-After, or the configured poll interval.',
+    '',
+  );
+  const agree = results.cases.every((caseResult) => caseResult.ours?.clientSideCountsAgree);
+  push(
+    agree
+      ? 'Cross-check: in every run, the requests our process sent (counted at Node’s `http.client.request.start`) equal what the proxy received.'
+      : '**Cross-check failed:** in some run the requests our process sent differ from what the proxy received; see results.json.',
+    '',
+  );
+
+  push('## 2. AWS calls per issuance (ours)', '');
+  push(
+    table(
+      [
+        'case',
+        'KMS Sign',
+        'Route 53 changes (publish + cleanup)',
+        'Route 53 GetChange polls',
+        'ACM calls',
+        'all calls',
+      ],
+      results.cases.map((caseResult) => {
+        const ours = caseResult.ours;
+        return [
+          caseResult.label,
+          formatCount(ours?.kmsSignCalls),
+          formatCount(ours?.route53ChangeCalls),
+          formatCount(ours?.route53GetChangeCalls),
+          formatCount(ours?.acmCalls),
+          Object.entries(ours?.awsCalls ?? {})
+            .map(([key, summary]) => `${key} ${formatCount(summary)}`)
+            .join(', '),
+        ];
+      }),
+    ),
+    '',
+    'The Route 53 fake reports a change `PENDING` on the first GetChange and `INSYNC` on the next, so one poll ' +
+      'loop runs; real Route 53 usually needs a few more.',
+    '',
+  );
+
+  push('## 3. State transitions per issuance', '');
+  push(
+    table(
+      ['case', 'state transitions', 'of which Wait states (0 ms each locally)', 'Lambda invocations'],
+      results.cases.map((caseResult) => [
+        caseResult.label,
+        formatCount(caseResult.ours?.stateTransitions),
+        formatCount(caseResult.ours?.waitStateEntries),
+        formatCount(caseResult.ours?.lambdaInvocations),
+      ]),
+    ),
+    '',
+    'Transitions count every state entered plus retries, as Step Functions Standard bills them. Each further ' +
+      'poll loop on AWS (Wait, Task, Choice) adds three.',
+    '',
+  );
+
+  push('## 4. Lambda bundles', '');
+  const settings = results.bundles.settings;
+  push(
+    `Each \`lambdas/<step>/handler.ts\` bundled with esbuild as \`NodejsFunction\` bundles it for this stack: ` +
+      `\`--bundle --platform=${settings.platform} --format=${settings.format} --target=${settings.target} --minify ` +
+      `--main-fields=${settings.mainFields.join(',')}\`, the \`createRequire\` banner from lib/acme-certificates.ts, ` +
+      `and external ${settings.external.map((name) => `\`${name}\``).join(', ')}: ${settings.externalReason}.`,
+    '',
+    cdkSynthNote(results),
+    '',
+    `Init is the time to \`import()\` the bundle in a fresh \`node\` process (median of ${results.initSamples}); ` +
+      'the externalized AWS SDK v3 resolves from node_modules, as the Lambda runtime provides it. The next column ' +
+      'imports only those SDK modules, the same way.',
+    '',
+  );
+  push(
+    table(
+      [
+        'function',
+        'minified',
+        'gzip',
+        'init (import the bundle)',
+        'importing its SDK modules alone',
+        'largest inputs',
+      ],
+      results.bundles.functions.map((fn) => [
+        fn.step,
+        kb(fn.bytes),
+        kb(fn.gzipBytes),
+        formatMs(fn.importMs),
+        formatMs(fn.externalImportMs),
+        fn.largestInputs.map((input) => `${input.name} ${kb(input.bytes)}`).join(', '),
+      ]),
+    ),
+    '',
+  );
+  const sdkSets = [...new Set(results.bundles.functions.map((fn) => fn.externalImports.join(', ')))];
+  push(
+    `SDK modules each bundle imports: ${sdkSets.map((set) => `\`${set || 'none'}\``).join('; ')}.`,
+    configurationNote(results.bundles.functions),
+    '',
+  );
+
+  push('## 5. End-to-end wall time', '');
+  push(
+    'See the headline. Our handler time per step (the apex + wildcard, new account case), as Lambda would bill ' +
+      'it warm:',
+    '',
+  );
+  const apexNew = results.cases.find(
+    (caseResult) => caseResult.domains.length > 1 && caseResult.account === 'new',
+  );
+  push(
+    table(
+      ['step', 'handler time', 'invocations'],
+      (apexNew?.ours?.steps ?? []).map((step) => [step.name, formatMs(step.ms), formatCount(step.runs)]),
+    ),
+    '',
+  );
+
+  push('## 6. Fleet: renewing 200 due certificates', '', results.fleet, '');
+
+  push('## 7. Cost per renewal on AWS', '');
+  push(
+    `Measured units × list prices (${PRICES_AS_OF}), no free tier. A renewal is the existing-account issuance. ` +
+      'Lambda duration uses the handler times measured here, which underestimate real ones (every KMS, Route 53, ' +
+      'S3 and ACME call crosses a network on AWS).',
+    '',
+  );
+  for (const { label, cost } of results.cost) {
+    push(`### ${label}`, '');
+    push(
+      table(
+        ['item', 'units', 'unit price', 'cost', 'note'],
+        cost.lines.map((line) => [
+          line.item,
+          `${Number.isInteger(line.quantity) ? line.quantity : line.quantity.toPrecision(3)} ${line.unit}${line.quantity === 1 ? '' : 's'}`,
+          line.price.usd === 0 ? 'free' : `$${line.price.usd} per ${line.price.per.toLocaleString('en-US')}`,
+          usd(line.usd),
+          line.note ?? '',
+        ]),
+      ),
+      '',
+      `**Total: ${usd(cost.warmUsd)} per renewal with warm functions; ${usd(cost.coldUsd)} if every function ` +
+        `starts cold (adds each bundle’s measured init time, billed since August 2025).** That is ` +
+        `${usd(cost.coldUsd * 1000)} per 1,000 renewals at most. ${largestShare(cost)}` +
+        (cost.unpriced.length > 0 ? ` Not priced: ${cost.unpriced.join(', ')}.` : ''),
+      '',
+    );
+  }
+  const sources = new Map<string, string>();
+  for (const { cost } of results.cost)
+    for (const line of cost.lines) sources.set(line.price.item, line.price.source);
+  push(
+    `Price sources (${PRICES_AS_OF}):`,
+    '',
+    ...[...sources].map(([item, source]) => `- ${item}: ${source}`),
+    '',
+    'Not included: CloudWatch Logs ingestion, X-Ray traces, S3 storage, and the fixed $1 per KMS key per month ' +
+      '(two keys) — none of them scales per renewal in a way this bench measures.',
+    '',
+  );
+
+  push('## Method', '');
+  push(
+    `- CA: Debian's Pebble ${results.ca.pebble} with pebble-challtestsrv for DNS, on loopback, environment ` +
+      `${Object.entries(results.ca.environment)
+        .map(([key, value]) => `\`${key}=${value}\``)
+        .join(
+          ', ',
+        )}: no sleep before validation, no injected badNonce, no authorization reuse, so every run ` +
+      'validates every name and the counts are repeatable.',
+    '- Counting: a Node `https` reverse proxy on 127.0.0.1 with its own loopback test certificate (the Pebble ' +
+      'harness’s TLS helper) forwards to Pebble, keeps the `Host` header (so Pebble builds its URLs for the ' +
+      'proxy and the JWS `url` checks pass), rewrites any absolute Pebble URL left in `Location`, `Link` or JSON ' +
+      'bodies, and counts every request it receives.',
+    '- Ours: `runLocalIssuance` (test/harness) runs the synthesized ASL in aws-local-stepfunctions with every ' +
+      'real handler; AWS is faked at the SDK boundary. New account = fresh fakes (a new KMS account key); ' +
+      'existing account = the same fakes again (the account URL is recorded) and the same certificate id, so ' +
+      'the certificate is re-imported like a renewal. One warm-up issuance per client is not counted.',
+    ...results.peers.map((peer) =>
+      peer.installed
+        ? `- ${peer.name} ${peer.version}: \`${peer.invocation}\`. New account = a fresh state directory; existing = the same directory again.`
+        : `- ${peer.name}: not installed, so not run (Debian: \`apt-get install ${peer.name}\`).`,
+    ),
+    '- Timings are wall-clock `performance.now()` in the bench process; runs of all clients are interleaved.',
+    '',
+  );
+  return `${out.join('\n')}\n`;
+}
+
+const zero: Summary = { median: 0, min: 0, max: 0, n: 0 };
+
+/** `one name, new account: 1 of 5 runs had order poll 3 (floor 2)`, per case where ours went above. */
+function oursAboveFloor(caseResult: CaseResult): string[] {
+  const ours = caseResult.clients.ours;
+  if (!ours) return [];
+  const excess = new Map<string, number>();
+  for (const run of ours.raw) {
+    const byRole = requestsByRole(run.byPath);
+    for (const role of ROLES) {
+      if (byRole[role] > caseResult.floor[role]) {
+        const key = `${role} ${byRole[role]} (floor ${caseResult.floor[role]})`;
+        excess.set(key, (excess.get(key) ?? 0) + 1);
+      }
+    }
+  }
+  return [...excess].map(
+    ([what, runs]) => `${caseResult.label}: ${runs} of ${ours.raw.length} runs had ${what}`,
+  );
+}
+
+/** `Step Functions … transitions are 82% of it.` for the costliest line. */
+function largestShare(cost: RenewalCost): string {
+  const largest = [...cost.lines].sort((a, b) => b.usd - a.usd)[0];
+  if (!largest || cost.warmUsd === 0) return '';
+  return `${largest.item} make up ${Math.round((largest.usd / cost.warmUsd) * 100)}% of the warm total.`;
+}
+
+function configurationNote(functions: readonly BundleResult[]): string {
+  const inStack = functions.filter((fn) => fn.runtime !== 'unknown');
+  const outside = functions.filter((fn) => fn.runtime === 'unknown').map((fn) => fn.step);
+  const configurations = [
+    ...new Set(inStack.map((fn) => `${fn.runtime}, ${fn.architecture}, ${fn.memoryMb} MB`)),
+  ];
+  return (
+    `In the synthesized template every function is ${configurations.join(' or ')}.` +
+    (outside.length > 0 ? ` Not a function of the stack (yet): ${outside.join(', ')}.` : '')
+  );
+}
+
+function cdkSynthNote(results: BenchResults): string {
+  const { functions, cdkSynthError } = results.bundles;
+  if (cdkSynthError) return `Not compared with \`cdk synth\` in this run: ${cdkSynthError}`;
+  const compared = functions.filter((fn) => fn.matchesCdkSynth !== undefined);
+  const differing = compared.filter((fn) => !fn.matchesCdkSynth).map((fn) => fn.step);
+  const notInStack = functions.filter((fn) => fn.matchesCdkSynth === undefined).map((fn) => fn.step);
+  const outside =
+    notInStack.length > 0 ? ` Not in the synthesized stack, so not compared: ${notInStack.join(', ')}.` : '';
+  return differing.length === 0
+    ? `Checked in this run: each bundle is byte-identical to the \`index.mjs\` that \`cdk synth\` produced for that function (${compared.length} of ${functions.length}).${outside}`
+    : `**Differs from \`cdk synth\`:** ${differing.join(', ')} ${differing.length === 1 ? 'is' : 'are'} not byte-identical to the asset \`cdk synth\` produced: either the sources changed during the run or the bench's esbuild options no longer mirror lib/acme-certificates.ts.${outside}`;
+}

@@ -1,0 +1,212 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type CliHarness, STACK_NAME, setUpCli, TABLE_NAME } from './cli-harness.js';
+
+let cli: CliHarness;
+
+beforeEach(() => {
+  cli = setUpCli();
+});
+
+afterEach(() => {
+  cli.restore();
+});
+
+function seedRegistry(): void {
+  cli.dynamodb.putItem(TABLE_NAME, {
+    pk: 'ACCOUNT#5d41402abc4b2a76b9719d911017c592',
+    directoryUrl: 'https://acme.example/directory',
+    accountUrl: 'https://acme.example/acct/1',
+  });
+  cli.dynamodb.putItem(TABLE_NAME, {
+    pk: 'CERT#web',
+    certificateId: 'web',
+    status: 'imported',
+    config: {
+      domains: ['example.org', '*.example.org', 'www.example.net'],
+      keyType: 'EC_P256',
+      regions: ['us-east-1'],
+    },
+    acmArns: { 'us-east-1': 'arn:aws:acm:us-east-1:123456789012:certificate/web-0001' },
+    issued: {
+      serial: '03ab5f2e9c',
+      storeKey: 'certificates/web/03ab5f2e9c/fullchain.pem',
+      notAfter: '2030-04-30T12:00:00.000Z',
+      notBefore: '2030-01-30T12:00:00.000Z',
+      fingerprint: 'ab:cd',
+    },
+    lastAttemptAt: '2030-01-30T11:58:00.000Z',
+    nextRenewalAt: '2030-03-31T12:00:00.000Z',
+    consecutiveFailures: 0,
+  });
+  cli.dynamodb.putItem(TABLE_NAME, {
+    pk: 'CERT#api',
+    certificateId: 'api',
+    status: 'failed',
+    config: { domains: ['api.example.org'], keyType: 'RSA_2048', regions: ['eu-west-1'] },
+    lastError: {
+      name: 'OrderInvalidError',
+      message: 'api.example.org: urn:ietf:params:acme:error:dns: No TXT record found',
+      at: '2030-03-01T06:00:00.000Z',
+    },
+    lastAttemptAt: '2030-03-01T06:00:00.000Z',
+    consecutiveFailures: 2,
+    nextAttemptAt: '2030-03-01T18:00:00.000Z',
+    lock: { executionId: 'arn:aws:states:...:api-renew', expiresAt: '2030-03-01T12:30:00.000Z' },
+  });
+}
+
+describe('acme-aws status', () => {
+  it('shows a table of certificates with domains, days left, last result and next renewal', async () => {
+    seedRegistry();
+
+    const result = await cli.run('status');
+
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trimEnd().split('\n');
+    expect(lines[0]).toBe('Stack AcmeCertificates (us-east-1): 2 certificates');
+    expect(lines.slice(2, 5)).toEqual([
+      'ID   DOMAINS                             DAYS LEFT  LAST RESULT                                          NEXT RENEWAL',
+      'api  api.example.org                     -          failed: OrderInvalidError (2 in a row), running now  retry after 2030-03-01 18:00 UTC',
+      'web  example.org, *.example.org +1 more  60         ok                                                   2030-03-31 12:00 UTC',
+    ]);
+    expect(result.stdout).toContain(
+      'api: OrderInvalidError at 2030-03-01 06:00 UTC: api.example.org: urn:ietf:params:acme:error:dns: No TXT record found',
+    );
+  });
+
+  it('reads the registry with the DynamoDB adapter, page by page, skipping account items', async () => {
+    for (let index = 0; index < 230; index += 1) {
+      cli.dynamodb.putItem(TABLE_NAME, {
+        pk: `CERT#c${String(index).padStart(3, '0')}`,
+        certificateId: `c${index}`,
+      });
+    }
+    cli.dynamodb.putItem(TABLE_NAME, { pk: 'ACCOUNT#x', accountUrl: 'https://acme.example/acct/1' });
+
+    const result = await cli.run('status', '--json');
+
+    const { certificates } = result.json<{ certificates: { certificateId: string }[] }>();
+    expect(certificates).toHaveLength(230);
+    expect(certificates[0]?.certificateId).toBe('c000');
+    expect(cli.dynamodb.calls.Scan).toBeGreaterThanOrEqual(3);
+  });
+
+  it('prints every field of every certificate under --json', async () => {
+    seedRegistry();
+
+    const result = await cli.run('status', '--json');
+
+    expect(result.code).toBe(0);
+    expect(result.json()).toEqual({
+      stack: STACK_NAME,
+      region: 'us-east-1',
+      at: '2030-03-01T12:00:00.000Z',
+      certificates: [
+        {
+          certificateId: 'api',
+          domains: ['api.example.org'],
+          status: 'failed',
+          keyType: 'RSA_2048',
+          regions: ['eu-west-1'],
+          serial: null,
+          notAfter: null,
+          daysLeft: null,
+          lastResult: 'failed',
+          lastError: {
+            name: 'OrderInvalidError',
+            message: 'api.example.org: urn:ietf:params:acme:error:dns: No TXT record found',
+            at: '2030-03-01T06:00:00.000Z',
+          },
+          lastAttemptAt: '2030-03-01T06:00:00.000Z',
+          consecutiveFailures: 2,
+          nextRenewalAt: null,
+          nextAttemptAt: '2030-03-01T18:00:00.000Z',
+          running: true,
+          acmArns: {},
+        },
+        {
+          certificateId: 'web',
+          domains: ['example.org', '*.example.org', 'www.example.net'],
+          status: 'imported',
+          keyType: 'EC_P256',
+          regions: ['us-east-1'],
+          serial: '03ab5f2e9c',
+          notAfter: '2030-04-30T12:00:00.000Z',
+          daysLeft: 60,
+          lastResult: 'ok',
+          lastError: null,
+          lastAttemptAt: '2030-01-30T11:58:00.000Z',
+          consecutiveFailures: 0,
+          nextRenewalAt: '2030-03-31T12:00:00.000Z',
+          nextAttemptAt: null,
+          running: false,
+          acmArns: { 'us-east-1': 'arn:aws:acm:us-east-1:123456789012:certificate/web-0001' },
+        },
+      ],
+    });
+    expect(result.stderr).toBe('');
+  });
+
+  it('says how to issue the first certificate when the registry is empty', async () => {
+    const result = await cli.run('status');
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('No certificates in stack AcmeCertificates (us-east-1) yet');
+    expect(result.stdout).toContain('acme-aws issue <id> --domains');
+  });
+
+  it('counts an expired certificate as expired', async () => {
+    cli.dynamodb.putItem(TABLE_NAME, {
+      pk: 'CERT#old',
+      certificateId: 'old',
+      issued: { serial: '01', storeKey: 'k', notAfter: '2030-02-01T00:00:00.000Z', fingerprint: 'f' },
+    });
+
+    const result = await cli.run('status');
+
+    expect(result.stdout).toMatch(/old\s+-\s+expired\s+ok/);
+  });
+
+  it('exits 3 when the stack has no RegistryTableName output', async () => {
+    cli.restore();
+    cli = setUpCli({ outputs: { RegistryTableName: undefined } });
+
+    const result = await cli.run('status', '--json');
+
+    expect(result.code).toBe(3);
+    expect(result.json<{ error: { message: string } }>().error.message).toContain(
+      'has no RegistryTableName output',
+    );
+  });
+
+  it('exits 3 when the stack is missing, and says to deploy or pass --stack/--region', async () => {
+    const result = await cli.run('status', '--stack', 'Nope');
+
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain('Stack Nope was not found');
+    expect(result.stderr).toContain('--stack NAME and --region REGION');
+  });
+
+  it('exits 3 and names the permission when DynamoDB denies the scan', async () => {
+    cli.dynamodb.failNext('Scan', 'AccessDeniedException');
+
+    const result = await cli.run('status');
+
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(
+      'dynamodb:Scan on table AcmeCertificates-Registry failed: AccessDeniedException',
+    );
+    expect(result.stderr).toContain('may call dynamodb:Scan');
+  });
+
+  it('exits 3 when CloudFormation denies DescribeStacks', async () => {
+    cli.cloudFormation.failNext('DescribeStacks', 'AccessDenied');
+
+    const result = await cli.run('status');
+
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain(
+      'cloudformation:DescribeStacks on stack AcmeCertificates failed: AccessDenied',
+    );
+  });
+});

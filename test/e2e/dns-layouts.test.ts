@@ -1,0 +1,246 @@
+import { X509Certificate } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { DnsChallenge } from '../../lambdas/core/state.js';
+import { installStsFake, type StsFake } from '../fakes/sts-fake.js';
+import { ChalltestsrvClient } from '../harness/challtestsrv.js';
+import { installLocalAws, type LocalAws, runLocalIssuance } from '../harness/local-issuance.js';
+import { type PebbleEnvironment, startPebble } from '../harness/pebble.js';
+import { type SynthesizedWorkflow, synthesizeWorkflow } from '../harness/state-machine.js';
+
+/**
+ * dns-01 layouts that other ACME clients get wrong: a `_acme-challenge` CNAME into a validation
+ * zone, zones in other AWS accounts, name servers that lag behind Route 53's INSYNC, and many
+ * names across several zones. Pebble validates through challtestsrv (which serves the CNAMEs);
+ * the workflow checks the Route 53 fake's own name servers.
+ */
+
+const PARTNER_ACCOUNT = '210987654321';
+const CHALLENGE_REQUEST = /^POST \/chalZ/;
+
+function sans(pem: string): string[] {
+  return (new X509Certificate(pem).subjectAltName ?? '')
+    .split(', ')
+    .map((entry) => entry.replace(/^DNS:/, ''))
+    .sort();
+}
+
+/** The challenges CreateOrder put in the state, from the execution's events. */
+function challengesOf(run: Awaited<ReturnType<typeof runLocalIssuance>>): DnsChallenge[] {
+  for (const event of run.execution.events) {
+    if (event.type === 'StateExited' && 'state' in event && event.state.name === 'CreateOrder') {
+      return ((event.state.output as { challenges?: DnsChallenge[] }).challenges ?? []) as DnsChallenge[];
+    }
+  }
+  return [];
+}
+
+describe('dns-01 layouts through the synthesized state machine against Pebble', () => {
+  let pebble: PebbleEnvironment;
+  let workflow: SynthesizedWorkflow;
+  let challtestsrv: ChalltestsrvClient;
+  let aws: LocalAws | undefined;
+  let sts: StsFake | undefined;
+  const cnames: string[] = [];
+
+  beforeAll(async () => {
+    pebble = await startPebble({ env: { PEBBLE_WFE_NONCEREJECT: '0' } });
+    workflow = synthesizeWorkflow();
+    challtestsrv = new ChalltestsrvClient(pebble.challtestsrvUrl);
+  });
+  afterAll(async () => {
+    await pebble?.stop();
+  });
+  afterEach(async () => {
+    aws?.restore();
+    sts?.restore();
+    aws = undefined;
+    sts = undefined;
+    for (const name of cnames.splice(0)) await challtestsrv.clearCname(name);
+  });
+
+  async function delegate(name: string, target: string): Promise<void> {
+    cnames.push(name);
+    await challtestsrv.setCname(name, target);
+  }
+
+  it('writes a delegated challenge at its CNAME target in the validation zone, and Pebble validates through the CNAME', async () => {
+    aws = installLocalAws(pebble, ['app.example.com']);
+    const validationZone = aws.route53.addZone({ name: 'validation.example.net' });
+    await delegate('_acme-challenge.app.example.com', 'app.validation.example.net');
+
+    const run = await runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input: { certificateId: 'delegated', domains: ['app.example.com', '*.app.example.com'] },
+    });
+
+    expect(run.execution.error).toBeUndefined();
+    expect(run.execution.status).toBe('SUCCEEDED');
+    const [certificate] = [...aws.acm.certificates.values()];
+    expect(sans(certificate?.certificatePem ?? '')).toEqual(['*.app.example.com', 'app.example.com']);
+    expect(challengesOf(run)).toEqual([
+      expect.objectContaining({
+        zoneId: validationZone,
+        zoneName: 'validation.example.net',
+        recordName: 'app.validation.example.net',
+        delegatedFrom: '_acme-challenge.app.example.com',
+      }),
+      expect.objectContaining({ recordName: 'app.validation.example.net' }),
+    ]);
+    const [published, removed] = aws.route53.changeBatches;
+    expect(aws.route53.changeBatches).toHaveLength(2);
+    expect(published?.zoneId).toBe(validationZone);
+    expect(published?.changes.map((change) => change.ResourceRecordSet?.Name)).toEqual([
+      'app.validation.example.net.',
+    ]);
+    expect(published?.changes[0]?.ResourceRecordSet?.ResourceRecords).toHaveLength(2);
+    expect(removed).toMatchObject({ zoneId: validationZone, changes: [{ Action: 'DELETE' }] });
+    expect(aws.route53.txtValues('app.validation.example.net')).toEqual([]);
+  });
+
+  it('publishes, polls and cleans up a zone in another account through its role', async () => {
+    aws = installLocalAws(pebble, []);
+    sts = installStsFake();
+    const role = sts.addRole(`arn:aws:iam::${PARTNER_ACCOUNT}:role/acme-dns-shop`);
+    aws.route53.useAccounts(sts);
+    const partnerZone = aws.route53.addZone({ name: 'partner.example', account: PARTNER_ACCOUNT });
+
+    const run = await runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input: {
+        certificateId: 'partner',
+        domains: ['shop.partner.example'],
+        zoneRoles: { [partnerZone]: role },
+      },
+    });
+
+    expect(run.execution.error).toBeUndefined();
+    expect(run.execution.status).toBe('SUCCEEDED');
+    expect(aws.route53.changeBatches.map((batch) => [batch.zoneId, batch.account])).toEqual([
+      [partnerZone, PARTNER_ACCOUNT],
+      [partnerZone, PARTNER_ACCOUNT],
+    ]);
+    expect(aws.route53.calls.GetHostedZone).toBe(1);
+    // One role session serves every step: the client is kept until its credentials expire.
+    expect(sts.calls.AssumeRole).toBe(1);
+    expect(aws.route53.txtValues('_acme-challenge.shop.partner.example')).toEqual([]);
+  });
+
+  it('follows a CNAME into a validation zone that lives in another account', async () => {
+    aws = installLocalAws(pebble, ['api.example.com']);
+    sts = installStsFake();
+    const role = sts.addRole(`arn:aws:iam::${PARTNER_ACCOUNT}:role/acme-dns-validation`);
+    aws.route53.useAccounts(sts);
+    const validationZone = aws.route53.addZone({ name: 'acme.partner.example', account: PARTNER_ACCOUNT });
+    await delegate('_acme-challenge.api.example.com', 'api.acme.partner.example');
+
+    const run = await runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input: { certificateId: 'api', domains: ['api.example.com'], zoneRoles: { [validationZone]: role } },
+    });
+
+    expect(run.execution.error).toBeUndefined();
+    expect(run.execution.status).toBe('SUCCEEDED');
+    expect(aws.route53.changeBatches.map((batch) => [batch.zoneId, batch.account])).toEqual([
+      [validationZone, PARTNER_ACCOUNT],
+      [validationZone, PARTNER_ACCOUNT],
+    ]);
+  });
+
+  it('answers no challenge until every authoritative name server has the TXT values', async () => {
+    aws = installLocalAws(pebble, ['lagging.example.org']);
+    const nameServers = aws.nameServers;
+    if (!nameServers) throw new Error('installLocalAws started no name servers');
+    nameServers.freeze(2);
+    const polls: boolean[] = [];
+    let answeredWhileLagging = false;
+
+    const run = await runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input: { certificateId: 'lagging', domains: ['lagging.example.org'] },
+      wrapHandler: (stateName, handler) => async (input) => {
+        if (stateName === 'AnswerChallenges' && polls.at(-1) !== true) answeredWhileLagging = true;
+        const output = await handler(input);
+        if (stateName === 'WaitForDnsSync') {
+          polls.push((output as { dnsInSync: boolean }).dnsInSync);
+          // Route 53 reports INSYNC on the second poll; the frozen server catches up after it.
+          if (polls.length === 2) nameServers.thaw(2);
+        }
+        return output;
+      },
+    });
+
+    expect(run.execution.error).toBeUndefined();
+    expect(run.execution.status).toBe('SUCCEEDED');
+    expect(polls).toEqual([false, false, true]);
+    expect(run.route53GetChangeCalls).toBe(3);
+    expect(answeredWhileLagging).toBe(false);
+    expect(nameServers.queries[2]).toBeGreaterThanOrEqual(2);
+  });
+
+  it('fails after the poll bound naming the record and the server that lacks it, without asking the CA to validate', async () => {
+    aws = installLocalAws(pebble, ['stuck.example.org']);
+    aws.nameServers?.freeze(1);
+
+    const run = await runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input: { certificateId: 'stuck', domains: ['stuck.example.org'] },
+      environment: { MAX_POLLS: '4' },
+    });
+
+    expect(run.execution.status).toBe('FAILED');
+    expect(run.execution.error?.name).toBe('PollingTimeoutError');
+    const cause = run.execution.error?.cause ?? '';
+    expect(cause).toContain('_acme-challenge.stuck.example.org (zone example.org)');
+    expect(cause).toContain(`${aws.nameServers?.addresses[1]}: answers 0 of 1 values`);
+    expect(cause).not.toContain(`${aws.nameServers?.addresses[0]}:`);
+    expect(Object.keys(run.acmeRequestsByPath).filter((key) => CHALLENGE_REQUEST.test(key))).toEqual([]);
+    expect(aws.route53.txtValues('_acme-challenge.stuck.example.org')).toEqual([]);
+  });
+
+  it('publishes 36 names across three zones with one change batch per zone, and cleans up with one more each', async () => {
+    const domains = ['example.org', 'example.net', 'example.com'].flatMap((zone) => [
+      zone,
+      `*.${zone}`,
+      ...Array.from({ length: 10 }, (_, index) => `host-${index}.many.${zone}`),
+    ]);
+    aws = installLocalAws(pebble, domains);
+
+    const run = await runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input: { certificateId: 'many', domains },
+    });
+
+    expect(run.execution.error).toBeUndefined();
+    expect(run.execution.status).toBe('SUCCEEDED');
+    const [certificate] = [...aws.acm.certificates.values()];
+    expect(sans(certificate?.certificatePem ?? '')).toHaveLength(36);
+    expect(run.route53ChangeCalls).toBe(6);
+    const byZone = new Map<string, string[][]>();
+    for (const batch of aws.route53.changeBatches) {
+      byZone.set(batch.zoneId, [
+        ...(byZone.get(batch.zoneId) ?? []),
+        batch.changes.map((change) => change.Action ?? ''),
+      ]);
+    }
+    expect([...byZone.keys()].sort()).toEqual([...aws.zones.values()].sort());
+    for (const [, batches] of byZone) {
+      // 11 record sets per zone: the apex and its wildcard share one.
+      expect(batches).toEqual([Array(11).fill('UPSERT'), Array(11).fill('DELETE')]);
+    }
+    for (const domain of domains) {
+      expect(aws.route53.txtValues(`_acme-challenge.${domain.replace(/^\*\./, '')}`)).toEqual([]);
+    }
+  });
+});

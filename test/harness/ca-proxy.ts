@@ -1,0 +1,318 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'node:tls';
+import { createLoopbackTlsMaterial } from '../support/tls-certificates.js';
+import type { LocalCa } from './local-issuance.js';
+import type { PebbleEnvironment } from './pebble.js';
+
+/**
+ * An HTTPS proxy in front of Pebble that plays the CA behaviours Pebble never shows: a
+ * `Retry-After` on polls and on finalization, an order held back as `pending` or `processing` a
+ * little longer, a maintenance-window 503, a `rateLimited` problem. Everything it does not
+ * intercept reaches Pebble unchanged, with the proxy's own host as `Host`, so Pebble writes the
+ * proxy's URLs into every directory, `Location` and `Link`, and JWS `url` headers match.
+ *
+ * The proxy talks to Pebble over raw TLS with HTTP/1.0 rather than with `node:https`: its upstream
+ * requests must not show up on Node's `http.client` diagnostics channel, where the local issuance
+ * counts the requests the workflow sends to the CA.
+ */
+
+/** What an intercepting rule answers instead of the CA. */
+export interface ProxyAnswer {
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Sent as `application/problem+json`, with `status` filled in (RFC 7807). */
+  readonly problem?: { readonly type: string; readonly detail: string };
+  /** A plain body when there is no problem document, e.g. a load balancer's 503 page. */
+  readonly body?: string;
+}
+
+/** One behaviour, applied to the requests it matches until it is spent. */
+export interface ProxyRule {
+  readonly method?: 'GET' | 'HEAD' | 'POST';
+  /** Matched against the request path, e.g. `/^\/my-order\//`. */
+  readonly path: RegExp;
+  /** How many requests the rule applies to. @default every matching request */
+  readonly times?: number;
+  /** Answer this instead of forwarding; the CA never sees the request. A fresh nonce is attached. */
+  readonly answer?: ProxyAnswer;
+  /** Forward, and add `Retry-After: <seconds>` to the CA's successful answer. */
+  readonly retryAfter?: number;
+  /**
+   * Forward, and show a successful order answer one step behind: `pending` for a `ready` order,
+   * `processing` (without `certificate`) for a `valid` one. Only ever holds an order back, as a
+   * slower CA would; it never shows a state the order has not reached.
+   */
+  readonly holdOrderAs?: 'pending' | 'processing';
+}
+
+/** One request as the proxy saw it. */
+export interface ProxyExchange {
+  readonly method: string;
+  readonly path: string;
+  readonly status: number;
+  /** True when a rule answered (or changed the answer) instead of passing the CA's through. */
+  readonly intercepted: boolean;
+  readonly retryAfter?: string;
+}
+
+export interface CaProxy extends LocalCa {
+  /** The proxy's directory URL: use it as the workflow's `ACME_DIRECTORY_URL`. */
+  readonly directoryUrl: string;
+  /** The CA that signed the proxy's HTTPS certificate: use it as `ACME_CA_BUNDLE`. */
+  readonly caBundlePath: string;
+  readonly challtestsrvUrl: string;
+  /** `host:port` of the DNS server the CA validates with (Pebble's challtestsrv). */
+  readonly dnsResolver: string;
+  /** Every request received, oldest first. */
+  readonly exchanges: readonly ProxyExchange[];
+  /** Adds a rule; rules are tried in the order they were added. */
+  intercept(rule: ProxyRule): void;
+  /** Requests received for `method` and a path matching `path`. */
+  count(method: string, path: RegExp): number;
+  stop(): Promise<void>;
+}
+
+interface UpstreamResponse {
+  readonly status: number;
+  /** Raw header pairs in order, so repeated `Link` headers stay separate. */
+  readonly headers: readonly (readonly [string, string])[];
+  readonly body: Buffer;
+}
+
+const LOOPBACK = '127.0.0.1';
+const UPSTREAM_TIMEOUT_MS = 10_000;
+/** Hop-by-hop and framing headers the proxy sets itself. */
+const NOT_FORWARDED = new Set(['connection', 'content-length', 'transfer-encoding', 'keep-alive']);
+
+/** Starts the proxy on a free loopback port, in front of `pebble`. */
+export async function startCaProxy(pebble: PebbleEnvironment): Promise<CaProxy> {
+  const dir = await mkdtemp(join(tmpdir(), 'ca-proxy-'));
+  const tls = await createLoopbackTlsMaterial();
+  const caBundlePath = join(dir, 'ca.pem');
+  await writeFile(caBundlePath, tls.caPem);
+  const upstream = new URL(pebble.directoryUrl);
+  const rules: { rule: ProxyRule; remaining: number }[] = [];
+  const exchanges: ProxyExchange[] = [];
+  let host = '';
+  let newNoncePath: string | undefined;
+
+  const send = (request: {
+    method: string;
+    path: string;
+    headers: Record<string, string>;
+    body?: Buffer;
+  }): Promise<UpstreamResponse> =>
+    new Promise((resolve, reject) => {
+      const socket = connect({
+        host: upstream.hostname,
+        port: Number(upstream.port),
+        ca: pebble.caBundlePem,
+      });
+      const chunks: Buffer[] = [];
+      socket.setTimeout(UPSTREAM_TIMEOUT_MS, () => socket.destroy(new Error('upstream timed out')));
+      socket.once('secureConnect', () => {
+        const headers = {
+          ...request.headers,
+          host,
+          ...(request.body ? { 'content-length': String(request.body.length) } : {}),
+        };
+        const head = [
+          `${request.method} ${request.path} HTTP/1.0`,
+          ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+        ];
+        socket.write(`${head.join('\r\n')}\r\n\r\n`);
+        if (request.body) socket.write(request.body);
+      });
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.once('error', reject);
+      socket.once('end', () => {
+        try {
+          resolve(parseResponse(Buffer.concat(chunks), request.method));
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+
+  const freshNonce = async (): Promise<string | undefined> => {
+    if (newNoncePath === undefined) {
+      const directory = await send({ method: 'GET', path: upstream.pathname, headers: {} });
+      newNoncePath = new URL((JSON.parse(directory.body.toString('utf8')) as { newNonce: string }).newNonce)
+        .pathname;
+    }
+    const response = await send({ method: 'HEAD', path: newNoncePath, headers: {} });
+    return response.headers.find(([name]) => name.toLowerCase() === 'replay-nonce')?.[1];
+  };
+
+  const takeRule = (
+    method: string,
+    path: string,
+    applies: (rule: ProxyRule) => boolean,
+  ): ProxyRule | undefined => {
+    const entry = rules.find(
+      ({ rule, remaining }) =>
+        remaining > 0 &&
+        (rule.method === undefined || rule.method === method) &&
+        rule.path.test(path) &&
+        applies(rule),
+    );
+    if (entry) entry.remaining -= 1;
+    return entry?.rule;
+  };
+
+  const handle = async (incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> => {
+    const method = incoming.method ?? 'GET';
+    const path = incoming.url ?? '/';
+    const chunks: Buffer[] = [];
+    for await (const chunk of incoming) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+
+    const answering = takeRule(method, path, (rule) => rule.answer !== undefined);
+    if (answering?.answer) {
+      const { status, problem } = answering.answer;
+      const nonce = await freshNonce();
+      const text = problem ? JSON.stringify({ ...problem, status }) : (answering.answer.body ?? '');
+      const headers: Record<string, string> = {
+        'content-type': problem ? 'application/problem+json' : 'text/plain; charset=utf-8',
+        'cache-control': 'no-store',
+        ...(nonce ? { 'replay-nonce': nonce } : {}),
+        ...answering.answer.headers,
+      };
+      exchanges.push({ method, path, status, intercepted: true, ...retryAfterOf(headers) });
+      outgoing.writeHead(status, headers);
+      outgoing.end(text);
+      return;
+    }
+
+    const forwarded: Record<string, string> = {};
+    for (const name of ['content-type', 'accept', 'user-agent']) {
+      const value = incoming.headers[name];
+      if (typeof value === 'string') forwarded[name] = value;
+    }
+    const response = await send({ method, path, headers: forwarded, ...(body.length > 0 ? { body } : {}) });
+    let headers = response.headers.filter(([name]) => !NOT_FORWARDED.has(name.toLowerCase()));
+    let responseBody = response.body;
+    let intercepted = false;
+    if (response.status >= 200 && response.status < 300) {
+      const changing = takeRule(
+        method,
+        path,
+        (rule) => rule.retryAfter !== undefined || rule.holdOrderAs !== undefined,
+      );
+      if (changing?.holdOrderAs) {
+        const held = holdOrder(responseBody, changing.holdOrderAs);
+        if (held) {
+          responseBody = held;
+          intercepted = true;
+        }
+      }
+      if (changing?.retryAfter !== undefined) {
+        headers = [
+          ...headers.filter(([name]) => name.toLowerCase() !== 'retry-after'),
+          ['Retry-After', String(changing.retryAfter)],
+        ];
+        intercepted = true;
+      }
+    }
+    const retryAfter = headers.find(([name]) => name.toLowerCase() === 'retry-after')?.[1];
+    exchanges.push({
+      method,
+      path,
+      status: response.status,
+      intercepted,
+      ...(retryAfter ? { retryAfter } : {}),
+    });
+    const grouped = new Map<string, string[]>();
+    for (const [name, value] of headers) grouped.set(name, [...(grouped.get(name) ?? []), value]);
+    for (const [name, values] of grouped)
+      outgoing.setHeader(name, values.length === 1 ? (values[0] ?? '') : values);
+    outgoing.setHeader('content-length', String(responseBody.length));
+    outgoing.writeHead(response.status);
+    outgoing.end(method === 'HEAD' ? undefined : responseBody);
+  };
+
+  const server: Server = createServer(
+    { cert: tls.certificatePem, key: tls.privateKeyPem },
+    (incoming, outgoing) => {
+      handle(incoming, outgoing).catch((error: unknown) => {
+        exchanges.push({
+          method: incoming.method ?? 'GET',
+          path: incoming.url ?? '/',
+          status: 502,
+          intercepted: true,
+        });
+        if (!outgoing.headersSent) outgoing.writeHead(502, { 'content-type': 'text/plain' });
+        outgoing.end(`ca-proxy: ${error instanceof Error ? error.message : String(error)}`);
+      });
+    },
+  );
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, LOOPBACK, () => resolve());
+  });
+  host = `${LOOPBACK}:${(server.address() as AddressInfo).port}`;
+  let stopped = false;
+
+  return {
+    directoryUrl: `https://${host}${upstream.pathname}`,
+    caBundlePath,
+    challtestsrvUrl: pebble.challtestsrvUrl,
+    dnsResolver: pebble.dnsResolver,
+    exchanges,
+    intercept(rule) {
+      rules.push({ rule, remaining: rule.times ?? Number.POSITIVE_INFINITY });
+    },
+    count(method, path) {
+      return exchanges.filter((exchange) => exchange.method === method && path.test(exchange.path)).length;
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function retryAfterOf(headers: Readonly<Record<string, string>>): { retryAfter?: string } {
+  const entry = Object.entries(headers).find(([name]) => name.toLowerCase() === 'retry-after');
+  return entry ? { retryAfter: entry[1] } : {};
+}
+
+/** An HTTP/1.0 response read to the end of the connection: status line, headers, body. */
+function parseResponse(raw: Buffer, method: string): UpstreamResponse {
+  const end = raw.indexOf('\r\n\r\n');
+  if (end < 0) throw new Error('upstream sent no complete response head');
+  const [statusLine = '', ...lines] = raw.subarray(0, end).toString('latin1').split('\r\n');
+  const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(statusLine)?.[1]);
+  if (!Number.isInteger(status)) throw new Error(`upstream sent a bad status line: ${statusLine}`);
+  const headers = lines.map((line): [string, string] => {
+    const colon = line.indexOf(':');
+    return [line.slice(0, colon).trim(), line.slice(colon + 1).trim()];
+  });
+  return { status, headers, body: method === 'HEAD' ? Buffer.alloc(0) : raw.subarray(end + 4) };
+}
+
+/** The order JSON shown one step behind (see `ProxyRule.holdOrderAs`), or `undefined` to leave it. */
+function holdOrder(body: Buffer, as: 'pending' | 'processing'): Buffer | undefined {
+  let order: Record<string, unknown>;
+  try {
+    order = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  if (typeof order.finalize !== 'string') return undefined;
+  if (as === 'pending' && order.status === 'ready')
+    return Buffer.from(JSON.stringify({ ...order, status: 'pending' }));
+  if (as === 'processing' && order.status === 'valid') {
+    const { certificate: _certificate, ...rest } = order;
+    return Buffer.from(JSON.stringify({ ...rest, status: 'processing' }));
+  }
+  return undefined;
+}
