@@ -106,6 +106,24 @@ export interface AcmeCertificatesProps {
    */
   readonly hostedZoneIds?: readonly string[];
   /**
+   * Hosted zones by id and name: like `hostedZoneIds`, and synth also checks that a zone covers
+   * every declared certificate's domains, so a typo fails the deploy instead of a renewal.
+   * @default no synth-time check of domains against zones
+   */
+  readonly hostedZones?: readonly { readonly id: string; readonly name: string }[];
+  /**
+   * Dedicated validation zones that `_acme-challenge` CNAMEs delegate to: TXT records may be
+   * written at any name there (the CNAME target), still TXT only.
+   * @default none
+   */
+  readonly validationZoneIds?: readonly string[];
+  /**
+   * Roles in other accounts that hold hosted zones (`zoneRoles` in a certificate or the input):
+   * the DNS steps may assume exactly these.
+   * @default none
+   */
+  readonly zoneRoleArns?: readonly string[];
+  /**
    * Log level of the Lambda functions. Logs never contain keys.
    * @default 'INFO'
    */
@@ -193,6 +211,11 @@ export interface CertificateProps {
    * @default the CA's default chain
    */
   readonly preferredChain?: string;
+  /**
+   * Role to assume per hosted zone id, for zones in other accounts (list the roles in `zoneRoleArns`).
+   * @default zones of this account only
+   */
+  readonly zoneRoles?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -334,7 +357,12 @@ export class AcmeCertificates extends Construct {
         runtime: lambda.Runtime.NODEJS_22_X,
         architecture: lambda.Architecture.ARM_64,
         memorySize: 256,
-        timeout,
+        // Following 100 CNAMEs, or asking every authoritative server when some time out, takes
+        // longer than one CA call.
+        timeout:
+          step === 'CreateOrder' || step === 'WaitForDnsSync'
+            ? Duration.seconds(Math.max(timeout.toSeconds(), 180))
+            : timeout,
         environment: { ...environment, ACME_STEP: folder },
         role,
         logGroup,
@@ -383,7 +411,9 @@ export class AcmeCertificates extends Construct {
     ) as Record<StepName, nodejs.NodejsFunction>;
     this.functions = functions;
 
-    this.grantPermissions(functions, props.hostedZoneIds, managedByTag);
+    const zoneIds = [...(props.hostedZoneIds ?? []), ...(props.hostedZones ?? []).map((zone) => zone.id)];
+    this.grantPermissions(functions, zoneIds.length > 0 ? zoneIds : undefined, managedByTag);
+    this.grantDelegatedDns(functions, props.validationZoneIds ?? [], props.zoneRoleArns ?? []);
     if (props.externalAccountBindingSecret) {
       functions.RegisterAccount.addEnvironment(
         'EAB_SECRET_ARN',
@@ -414,6 +444,7 @@ export class AcmeCertificates extends Construct {
     });
 
     const declared = validateCertificates(props.certificates ?? [], Stack.of(this).region);
+    if (props.hostedZones) checkZonesCoverDomains(declared, props.hostedZones);
     if (declared.length > 0) {
       const sync = makeFunction('SyncDeclaredCertificates', 'sync-declared-certificates');
       this.registry.grant(sync, 'dynamodb:UpdateItem');
@@ -516,6 +547,45 @@ export class AcmeCertificates extends Construct {
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions, resources: [key.keyArn], conditions }),
     );
+  }
+
+  /**
+   * Validation zones (CNAME targets) may get TXT records at any name, since that is what they are
+   * for; roles in other accounts may be assumed by the steps that touch DNS, and only those roles.
+   */
+  private grantDelegatedDns(
+    fns: Record<StepName, nodejs.NodejsFunction>,
+    validationZoneIds: readonly string[],
+    zoneRoleArns: readonly string[],
+  ): void {
+    if (validationZoneIds.length > 0) {
+      const zones = validationZoneIds.map(
+        (zoneId) => `arn:aws:route53:::hostedzone/${zoneId.replace(/^\/?hostedzone\//, '')}`,
+      );
+      const change = (actions: string[]) =>
+        new iam.PolicyStatement({
+          actions: ['route53:ChangeResourceRecordSets'],
+          resources: zones,
+          conditions: {
+            'ForAllValues:StringEquals': {
+              'route53:ChangeResourceRecordSetsRecordTypes': ['TXT'],
+              'route53:ChangeResourceRecordSetsActions': actions,
+            },
+          },
+        });
+      const list = new iam.PolicyStatement({ actions: ['route53:ListResourceRecordSets'], resources: zones });
+      fns.PublishChallenges.addToRolePolicy(list);
+      fns.PublishChallenges.addToRolePolicy(change(['UPSERT']));
+      fns.Cleanup.addToRolePolicy(list);
+      fns.Cleanup.addToRolePolicy(change(['UPSERT', 'DELETE']));
+    }
+    if (zoneRoleArns.length > 0) {
+      for (const step of ['CreateOrder', 'PublishChallenges', 'WaitForDnsSync', 'Cleanup'] as const) {
+        fns[step].addToRolePolicy(
+          new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [...zoneRoleArns] }),
+        );
+      }
+    }
   }
 
   private grantPermissions(
@@ -839,6 +909,7 @@ interface DeclaredCertificateConfig {
   readonly hostedZoneIds?: Readonly<Record<string, string>>;
   readonly profile?: string;
   readonly preferredChain?: string;
+  readonly zoneRoles?: Readonly<Record<string, string>>;
 }
 
 const KEY_TYPES: readonly CertificateKeyType[] = ['EC_P256', 'EC_P384', 'RSA_2048', 'RSA_3072', 'RSA_4096'];
@@ -893,6 +964,29 @@ function validateCertificates(
       ...(certificate.hostedZoneIds ? { hostedZoneIds: certificate.hostedZoneIds } : {}),
       ...(certificate.profile ? { profile: certificate.profile } : {}),
       ...(certificate.preferredChain ? { preferredChain: certificate.preferredChain } : {}),
+      ...(certificate.zoneRoles ? { zoneRoles: certificate.zoneRoles } : {}),
     };
   });
+}
+
+/** Refuses, at synth, a declared domain that none of the `hostedZones` can hold the challenge for. */
+function checkZonesCoverDomains(
+  declared: readonly DeclaredCertificateConfig[],
+  zones: readonly { readonly id: string; readonly name: string }[],
+): void {
+  const names = zones.map((zone) => zone.name.toLowerCase().replace(/\.$/, ''));
+  for (const certificate of declared) {
+    for (const domain of certificate.domains) {
+      const base = domain.replace(/^\*\./, '');
+      const overridden = Object.keys(certificate.hostedZoneIds ?? {}).some(
+        (key) => base === key || base.endsWith(`.${key}`),
+      );
+      if (overridden) continue;
+      if (!names.some((zone) => base === zone || base.endsWith(`.${zone}`))) {
+        throw new Error(
+          `AcmeCertificates: certificates "${certificate.id}" has domain "${domain}", which no zone in hostedZones covers (${names.join(', ') || 'none'}). Add its hosted zone to hostedZones, or map the domain in the certificate's hostedZoneIds.`,
+        );
+      }
+    }
+  }
 }

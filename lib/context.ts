@@ -1,3 +1,4 @@
+import type { CertificateProps } from './acme-certificates.js';
 import type { AcmeStackProps } from './acme-stack.js';
 import { LETS_ENCRYPT_PRODUCTION, LETS_ENCRYPT_STAGING } from './steps.js';
 
@@ -25,13 +26,36 @@ export function stackPropsFromContext(tryGetContext: (key: string) => unknown): 
         : String(directory);
   const contactEmail = tryGetContext('contactEmail');
   const hostedZoneIds = list(tryGetContext('hostedZoneIds'));
+  // "Z1=example.org,Z2=example.net": ids with names, so synth can check the declared domains.
+  const hostedZones = list(tryGetContext('hostedZones'))?.map((entry) => {
+    const [id, name] = entry.split('=');
+    if (!id || !name) throw new Error(`Context hostedZones entry "${entry}" must be <zoneId>=<zoneName>.`);
+    return { id, name };
+  });
+  const certificates = parseCertificates(tryGetContext('certificates'));
+  const notificationEmails = list(tryGetContext('notificationEmails'));
   const exampleDomains = list(tryGetContext('domains'));
   return {
     acme: {
       directoryUrl,
       ...(contactEmail ? { contactEmail: String(contactEmail) } : {}),
       ...(hostedZoneIds ? { hostedZoneIds } : {}),
+      ...(hostedZones ? { hostedZones } : {}),
+      ...(certificates ? { certificates } : {}),
+      ...(notificationEmails ? { notificationEmails } : {}),
     },
     ...(exampleDomains ? { exampleDomains } : {}),
   };
+}
+
+/** `certificates` context: a JSON list such as `[{"id":"web","domains":["example.org"]}]`. */
+function parseCertificates(value: unknown): CertificateProps[] | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  const parsed = typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
+  if (!Array.isArray(parsed)) {
+    throw new Error(
+      'Context certificates must be a JSON list such as [{"id":"web","domains":["example.org"]}].',
+    );
+  }
+  return parsed as CertificateProps[];
 }

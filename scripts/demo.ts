@@ -4,7 +4,10 @@
  * Lambda handler, and AWS (KMS, Route 53, ACM, S3) faked at the SDK boundary.
  *
  *   npm run demo -- [--domains a.example,*.a.example] [--key-type EC_P256|RSA_2048]
- *                   [--certificate-id ID] [--out DIR] [--json] [--verbose]
+ *                   [--certificate-id ID] [--out DIR] [--json] [--verbose] [--renew]
+ *
+ * --renew then moves the clock past the certificate's recorded renewal time and runs a
+ * scheduled-style `renew` (not forced), which re-imports into the same ACM ARN.
  *
  * Reuses a running CA when ACME_DIRECTORY_URL, ACME_CA_BUNDLE, CHALLTESTSRV_URL and DNS_RESOLVER
  * are all set; otherwise starts its own on loopback.
@@ -32,12 +35,13 @@ const { values } = parseArgs({
     out: { type: 'string', default: '.demo' },
     json: { type: 'boolean', default: false },
     verbose: { type: 'boolean', short: 'v', default: false },
+    renew: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
   process.stdout.write(
-    'npm run demo -- [--domains a.example,*.a.example] [--key-type EC_P256|RSA_2048] [--certificate-id ID] [--out DIR] [--json] [--verbose]\n',
+    'npm run demo -- [--domains a.example,*.a.example] [--key-type EC_P256|RSA_2048] [--certificate-id ID] [--out DIR] [--json] [--verbose] [--renew]\n',
   );
   process.exit(0);
 }
@@ -101,6 +105,7 @@ try {
   const fullchainPath = resolve(outDir, 'fullchain.pem');
   writeFileSync(fullchainPath, `${imported.certificatePem.trim()}\n${imported.chainPem.trim()}\n`);
   const leftoverTxt = await countLeftoverTxt(ca.dnsResolver, domains);
+  const renewal = values.renew ? await renewLater() : undefined;
 
   const summary = {
     domains,
@@ -118,6 +123,7 @@ try {
     steps: run.execution.steps.map((step) => ({ name: step.name, ms: step.ms, runs: step.runs })),
     txtRecordsLeft: leftoverTxt,
     fullchainPath,
+    ...(renewal ? { renewal } : {}),
   };
   if (values.json) {
     realStdoutWrite(`${JSON.stringify(summary)}\n`);
@@ -143,12 +149,74 @@ try {
       `  TXT records left ${summary.txtRecordsLeft}`,
       `  Total           ${summary.durationMs} ms`,
       '',
+      ...(renewal
+        ? [
+            `Renewed after moving the clock to ${renewal.clockMovedTo} (the recorded renewal time)`,
+            `  ACM ARN         ${renewal.certificateArn}${renewal.certificateArn === certificateArn ? ' (same ARN)' : ''}`,
+            `  serial          ${renewal.serial}`,
+            `  ACME requests   ${renewal.acmeRequests}`,
+            `  event           ${renewal.event}`,
+            '',
+          ]
+        : []),
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
   }
 } finally {
   aws.restore();
   await pebble?.stop();
+}
+
+/**
+ * Moves this process's clock just past the renewal time the registry recorded, then starts the
+ * same `renew` the schedule would (not forced): the certificate is due, so it is renewed and
+ * re-imported into the same ARN.
+ */
+async function renewLater() {
+  const record = aws.dynamodb
+    .items(String(workflow.environment.REGISTRY_TABLE))
+    .find((item) => item.certificateId === values['certificate-id']);
+  const renewAt = new Date(String(record?.nextRenewalAt));
+  if (Number.isNaN(renewAt.getTime())) fail('the registry recorded no renewal time');
+  const offset = renewAt.getTime() + 60_000 - Date.now();
+  const RealDate = Date;
+  class ShiftedDate extends RealDate {
+    constructor(...args: unknown[]) {
+      if (args.length === 0) super(RealDate.now() + offset);
+      else super(...(args as [string]));
+    }
+    static override now(): number {
+      return RealDate.now() + offset;
+    }
+  }
+  globalThis.Date = ShiftedDate as DateConstructor;
+  try {
+    const renewed = await runLocalIssuance({
+      workflow,
+      ca,
+      aws,
+      input: { action: 'renew', certificateId: values['certificate-id'] },
+      environment: { POWERTOOLS_LOG_LEVEL: logLevel },
+    });
+    if (renewed.execution.status !== 'SUCCEEDED') {
+      fail(`renewal failed: ${renewed.execution.error?.name}: ${renewed.execution.error?.cause}`);
+    }
+    const output = renewed.execution.output as {
+      certificateArn?: string;
+      skipped?: string;
+      certificate?: { serial: string };
+    };
+    if (!output.certificateArn) fail(`the renewal did nothing: ${output.skipped}`);
+    return {
+      clockMovedTo: new Date().toISOString(),
+      certificateArn: output.certificateArn,
+      serial: output.certificate?.serial ?? '',
+      acmeRequests: renewed.acmeRequests,
+      event: aws.eventBridge.events.at(-1)?.detailType ?? 'none',
+    };
+  } finally {
+    globalThis.Date = RealDate;
+  }
 }
 
 /** Asks the CA's DNS server directly whether any challenge record is still there. */

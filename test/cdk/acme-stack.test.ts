@@ -193,6 +193,72 @@ describe('AcmeCertificates stack', () => {
     expect(withSecret).toHaveLength(1);
   });
 
+  it('refuses bad declared certificates at synth, naming the prop', () => {
+    expect(() =>
+      synth({ certificates: [{ id: 'web', domains: ['example.org'], keyType: 'EC_P521' as never }] }),
+    ).toThrow(/certificates\[0\]\.keyType "EC_P521" is unknown/);
+    expect(() => synth({ certificates: [{ id: 'web', domains: ['exa mple.org'] }] })).toThrow(
+      /certificates\[0\]\.domains has "exa mple.org"/,
+    );
+    expect(() =>
+      synth({
+        certificates: [
+          { id: 'web', domains: ['example.org'] },
+          { id: 'web', domains: ['example.net'] },
+        ],
+      }),
+    ).toThrow(/certificates\[1\]\.id "web" is declared twice/);
+    expect(() =>
+      synth({
+        hostedZones: [{ id: 'Z1', name: 'example.org' }],
+        certificates: [{ id: 'web', domains: ['www.example.org', 'api.example.net'] }],
+      }),
+    ).toThrow(/"api.example.net", which no zone in hostedZones covers \(example.org\)/);
+  });
+
+  it('accepts declared domains that the hosted zones cover, and limits Route 53 writes to those zones', () => {
+    const covered = synth({
+      hostedZones: [
+        { id: 'Z1', name: 'example.org' },
+        { id: 'Z2', name: 'example.net.' },
+      ],
+      certificates: [{ id: 'web', domains: ['example.org', '*.example.org', 'api.example.net'] }],
+    });
+    const zones = statementsOf(covered, 'publish-challenges').find((statement) =>
+      [statement.Action].flat().includes('route53:ChangeResourceRecordSets'),
+    )?.Resource;
+    expect(zones).toEqual(['arn:aws:route53:::hostedzone/Z1', 'arn:aws:route53:::hostedzone/Z2']);
+  });
+
+  it('lets delegated TXT records into validation zones only, and assumes only the listed zone roles', () => {
+    const delegated = synth({
+      hostedZoneIds: ['Z111'],
+      validationZoneIds: ['ZVAL'],
+      zoneRoleArns: ['arn:aws:iam::111122223333:role/acme-dns'],
+    });
+    const validation = statementsOf(delegated, 'publish-challenges').find(
+      (statement) =>
+        [statement.Action].flat().includes('route53:ChangeResourceRecordSets') &&
+        JSON.stringify(statement.Resource).includes('ZVAL'),
+    );
+    expect(validation?.Condition).toEqual({
+      'ForAllValues:StringEquals': {
+        'route53:ChangeResourceRecordSetsRecordTypes': ['TXT'],
+        'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
+      },
+    });
+    const assumers = Object.values(STEP_HANDLERS).filter((step) =>
+      actionsOf(delegated, step).includes('sts:AssumeRole'),
+    );
+    expect(assumers.sort()).toEqual(['cleanup', 'create-order', 'publish-challenges', 'wait-for-dns-sync']);
+    for (const step of assumers) {
+      const assume = statementsOf(delegated, step).find((statement) =>
+        [statement.Action].flat().includes('sts:AssumeRole'),
+      );
+      expect(assume?.Resource).toBe('arn:aws:iam::111122223333:role/acme-dns');
+    }
+  });
+
   it('refuses a plain-HTTP directory at synth, naming the prop', () => {
     expect(() => synth({ directoryUrl: 'http://acme.example/dir' })).toThrow(
       /directoryUrl .* must use https:/,
@@ -206,6 +272,20 @@ describe('AcmeCertificates stack', () => {
       hostedZoneIds: 'Z1,Z2',
       domains: 'example.org,*.example.org',
     };
+    expect(
+      stackPropsFromContext(
+        (key) =>
+          ({
+            hostedZones: 'Z1=example.org',
+            certificates: '[{"id":"web","domains":["example.org"],"regions":["us-east-1"]}]',
+            notificationEmails: 'ops@example.org',
+          })[key],
+      ).acme,
+    ).toMatchObject({
+      hostedZones: [{ id: 'Z1', name: 'example.org' }],
+      certificates: [{ id: 'web', domains: ['example.org'], regions: ['us-east-1'] }],
+      notificationEmails: ['ops@example.org'],
+    });
     expect(stackPropsFromContext((key) => context[key])).toEqual({
       acme: {
         directoryUrl: LETS_ENCRYPT_STAGING,

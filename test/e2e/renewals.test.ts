@@ -13,6 +13,10 @@ import { LocalExecutions, runRenewals } from '../harness/renewals.js';
 import { type SynthesizedWorkflow, synthesizeWorkflow } from '../harness/state-machine.js';
 
 const DAY = 24 * 60 * 60 * 1000;
+// The failure test reads the metric documents the planner writes; Powertools reads this setting
+// once, when the handlers are first loaded in this file.
+process.env.ACME_LOCAL_METRICS = '1';
+const withMetrics = { POWERTOOLS_METRICS_DISABLED: 'false' };
 const silent = { debug: () => {}, info: () => {}, warn: () => {} };
 
 describe('renewals that never silently fail', () => {
@@ -150,14 +154,14 @@ describe('renewals that never silently fail', () => {
       for (let attempt = 1; attempt <= 3; attempt += 1) {
         vi.setSystemTime(new Date(Date.now() + DAY));
         aws.route53.failNext('ChangeResourceRecordSets', 'AccessDenied', 1);
-        const run = await runRenewals({ renewals, issuance, ca, aws, executions });
+        const run = await runRenewals({ renewals, issuance, ca, aws, executions, environment: withMetrics });
         expect(run.started).toHaveLength(1);
       }
       expect(aws.acm.certificates.get(arn)?.certificatePem).toBe(original);
       // The next scheduled run reports the streak before it tries again.
       vi.setSystemTime(new Date(Date.now() + DAY));
       aws.route53.failNext('ChangeResourceRecordSets', 'AccessDenied', 1);
-      await runRenewals({ renewals, issuance, ca, aws, executions });
+      await runRenewals({ renewals, issuance, ca, aws, executions, environment: withMetrics });
     } finally {
       process.stdout.write = write;
     }

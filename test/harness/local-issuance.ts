@@ -132,6 +132,9 @@ export function localEnvironment(ca: LocalCa, aws: LocalAws): Record<string, str
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'AKIALOCALTESTING',
     AWS_SECRET_ACCESS_KEY: 'local-testing-only',
+    // Warnings and errors only, and no metric documents, unless a test or the demo asks for them.
+    POWERTOOLS_LOG_LEVEL: process.env.ACME_LOCAL_LOG_LEVEL ?? 'WARN',
+    POWERTOOLS_METRICS_DISABLED: process.env.ACME_LOCAL_METRICS ? 'false' : 'true',
     // The handlers resolve CNAMEs as the CA does, and check Route 53's (fake) name servers.
     ...(ca.dnsResolver ? { DNS_RESOLVERS: ca.dnsResolver } : {}),
     ...(aws.nameServers ? { DNS_AUTHORITATIVE_SERVERS: aws.nameServers.addresses.join(',') } : {}),
