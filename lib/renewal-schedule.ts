@@ -112,7 +112,7 @@ export class RenewalSchedule extends Construct {
       comment: 'Continues with the next registry page in a fresh execution',
     });
     const nextInput = new sfn.Pass(this, 'NextPageInput', {
-      parameters: { 'cursor.$': '$.cursor', 'forecast.$': '$.forecast', pageSize: props.pageSize ?? 200 },
+      parameters: { 'cursor.$': '$.cursor', 'forecast.$': '$.forecast', 'pageSize.$': '$.pageSize' },
       resultPath: '$.next',
     });
     const done = new sfn.Succeed(this, 'FleetPageDone');

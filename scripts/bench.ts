@@ -1,9 +1,10 @@
 /**
- * `npm run bench`: measures one issuance against a local Pebble and writes bench/results.md and
- * bench/results.json. Every figure is measured in the run; see scripts/bench/report.ts for what
- * the results hold and scripts/bench/*.ts for how each is taken.
+ * `npm run bench`: measures one issuance against a local Pebble, and a scheduled renewal run over
+ * a fleet of declared certificates, and writes bench/results.md and bench/results.json. Every
+ * figure is measured in the run; see scripts/bench/report.ts for what the results hold and
+ * scripts/bench/*.ts for how each is taken.
  *
- *   npm run bench -- [--runs 5] [--init-samples 10] [--out bench]
+ *   npm run bench -- [--runs 5] [--init-samples 10] [--fleet 200] [--out bench]
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { arch, cpus, platform, release, tmpdir, totalmem } from 'node:os';
@@ -15,6 +16,7 @@ import { type SynthesizedWorkflow, synthesizeWorkflow } from '../test/harness/st
 import { buildBundles, bundleSettings, cdkSynthBundles, timeInit } from './bench/bundles.js';
 import { type LambdaUsage, renewalCost } from './bench/cost.js';
 import { type CountingProxy, startCountingProxy } from './bench/counting-proxy.js';
+import { type FleetResult, RSS_SAMPLE_MS, runFleet } from './bench/fleet.js';
 import { type OurRun, runOurPair } from './bench/ours.js';
 import { debianVersion, findPeers, type PeerClient } from './bench/peers.js';
 import {
@@ -35,16 +37,18 @@ const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
     'init-samples': { type: 'string', default: '10' },
+    fleet: { type: 'string', default: '200' },
     out: { type: 'string', default: 'bench' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
-  process.stdout.write('npm run bench -- [--runs 5] [--init-samples 10] [--out bench]\n');
+  process.stdout.write('npm run bench -- [--runs 5] [--init-samples 10] [--fleet 200] [--out bench]\n');
   process.exit(0);
 }
 const runs = positiveInteger(values.runs, '--runs');
 const initSamples = positiveInteger(values['init-samples'], '--init-samples');
+const fleetSize = values.fleet === '0' ? 0 : positiveInteger(values.fleet, '--fleet');
 const outDir = resolve(values.out);
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
@@ -54,6 +58,8 @@ const TARGET_BUNDLE_BYTES = 300_000;
 const TARGET_INIT_MS = 150;
 /** Pebble tuned for repeatable counts: no validation sleep, no injected badNonce, no authz reuse. */
 const PEBBLE_ENV = { PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0' };
+/** A page size below the schedule's, so that the fleet's second renewal run spans several pages. */
+const FLEET_SMALL_PAGE_SIZE = 50;
 
 interface BenchCase {
   readonly key: string;
@@ -162,6 +168,35 @@ try {
           });
         }
       }
+    }
+  }
+  let fleet: FleetResult = {
+    certificates: 0,
+    rssSampleMs: RSS_SAMPLE_MS,
+    runs: [],
+    error: 'skipped (--fleet 0)',
+  };
+  if (fleetSize > 0) {
+    try {
+      fleet = await runFleet({
+        issuance: workflow,
+        renewals: synthesizeWorkflow({}, 'Renewals'),
+        proxy,
+        challtestsrvUrl: pebble.challtestsrvUrl,
+        workDir,
+        certificates: fleetSize,
+        smallPageSize: FLEET_SMALL_PAGE_SIZE,
+        environment: { POWERTOOLS_LOG_LEVEL: 'WARN', POWERTOOLS_METRICS_DISABLED: 'true' },
+        say,
+      });
+    } catch (error) {
+      say(`the fleet could not be measured: ${error instanceof Error ? error.stack : String(error)}`);
+      fleet = {
+        certificates: fleetSize,
+        rssSampleMs: RSS_SAMPLE_MS,
+        runs: [],
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      };
     }
   }
   await proxy.close();
@@ -280,7 +315,7 @@ try {
       functions: bundleResults,
       ...(synthesized.error ? { cdkSynthError: synthesized.error } : {}),
     },
-    fleet: 'not measured: needs the planner from issue 3',
+    fleet,
     cost,
     targets: targets(cases, bundleResults),
   };
@@ -292,6 +327,11 @@ try {
   const failed = cases.some((caseResult) => (caseResult.clients.ours?.failures.length ?? 0) > 0);
   if (failed) {
     say('some of our issuances failed; see results.json');
+    process.exitCode = 1;
+  }
+  const fleetFailed = fleetSize > 0 && (fleet.error !== undefined || fleet.runs.some((run) => !run.ok));
+  if (fleetFailed) {
+    say('the fleet run failed or fell short; see the Fleet section of results.md');
     process.exitCode = 1;
   }
 } finally {

@@ -1,15 +1,14 @@
-import {
-  ACMClient,
-  AddTagsToCertificateCommand,
-  ImportCertificateCommand,
-  type Tag,
-} from '@aws-sdk/client-acm';
+import type { ACMClient, Tag } from '@aws-sdk/client-acm';
 import { AwsRequestError, InvalidInputError } from '../core/errors.js';
 import type { CertificateImporter, CertificateImporters, ImportCertificateRequest } from '../core/ports.js';
 import { wrapAwsError } from './wrap-aws-error.js';
 
+/** The ACM SDK, imported on first use and never with this module (runtime.ts says why). */
+const sdk = () => import('@aws-sdk/client-acm');
+
 export interface AcmImporterOptions {
-  readonly client: ACMClient;
+  /** The client, or a promise of it for a client whose SDK is still being imported. */
+  readonly client: ACMClient | Promise<ACMClient>;
 }
 
 const encoder = new TextEncoder();
@@ -26,7 +25,7 @@ function toTags(tags: Readonly<Record<string, string>>): Tag[] {
  * still in progress, 5xx) or `AwsRequestError`; messages never contain the private key.
  */
 export class AcmImporter implements CertificateImporter {
-  readonly #client: ACMClient;
+  readonly #client: ACMClient | Promise<ACMClient>;
 
   constructor(options: AcmImporterOptions) {
     this.#client = options.client;
@@ -35,9 +34,11 @@ export class AcmImporter implements CertificateImporter {
   async importCertificate(request: ImportCertificateRequest): Promise<{ arn: string }> {
     const tags = toTags(request.tags);
     const target = request.existingArn ? `re-import into ${request.existingArn}` : 'new import';
+    const { AddTagsToCertificateCommand, ImportCertificateCommand } = await sdk();
+    const client = await this.#client;
     let arn: string | undefined;
     try {
-      ({ CertificateArn: arn } = await this.#client.send(
+      ({ CertificateArn: arn } = await client.send(
         new ImportCertificateCommand({
           Certificate: encoder.encode(request.certificatePem),
           PrivateKey: encoder.encode(request.privateKeyPem),
@@ -56,7 +57,7 @@ export class AcmImporter implements CertificateImporter {
 
     if (request.existingArn && tags.length > 0) {
       try {
-        await this.#client.send(new AddTagsToCertificateCommand({ CertificateArn: arn, Tags: tags }));
+        await client.send(new AddTagsToCertificateCommand({ CertificateArn: arn, Tags: tags }));
       } catch (error) {
         throw wrapAwsError(error, `ACM AddTagsToCertificate on ${arn}`);
       }
@@ -67,10 +68,10 @@ export class AcmImporter implements CertificateImporter {
 
 export interface AcmImportersOptions {
   /**
-   * Builds the client for one region, e.g. to tune retries.
-   * @default `new ACMClient({ region })`
+   * Builds the client for one region, e.g. to tune retries; it may return a promise.
+   * @default `new ACMClient({ region })`, once the SDK is imported
    */
-  readonly createClient?: (region: string) => ACMClient;
+  readonly createClient?: (region: string) => ACMClient | Promise<ACMClient>;
 }
 
 /** AWS region names such as `us-east-1`, `eu-central-2` or `us-gov-west-1`. */
@@ -83,11 +84,11 @@ const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
  * first use and reused for the life of the Lambda container.
  */
 export class AcmImporters implements CertificateImporters {
-  readonly #createClient: (region: string) => ACMClient;
+  readonly #createClient: (region: string) => ACMClient | Promise<ACMClient>;
   readonly #importers = new Map<string, AcmImporter>();
 
   constructor(options: AcmImportersOptions = {}) {
-    this.#createClient = options.createClient ?? ((region) => new ACMClient({ region }));
+    this.#createClient = options.createClient ?? (async (region) => new (await sdk()).ACMClient({ region }));
   }
 
   /** The importer for `region`; the same instance (and client) on every call for that region. */

@@ -1,14 +1,7 @@
 import { createHash } from 'node:crypto';
-import {
-  type AttributeValue,
-  type DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  ScanCommand,
-  type ScanCommandOutput,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
-import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type * as DynamoDb from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, DynamoDBClient, ScanCommandOutput } from '@aws-sdk/client-dynamodb';
+import type * as DynamoDbUtil from '@aws-sdk/util-dynamodb';
 import { AwsRequestError } from '../core/errors.js';
 import type {
   AccountRecord,
@@ -22,6 +15,26 @@ export interface DynamoDbRegistryOptions {
   readonly client: DynamoDBClient;
   /** The registry table: a string partition key named `pk` and no sort key. */
   readonly tableName: string;
+}
+
+/** What this adapter uses of the SDK: the client's commands, and attribute values both ways. */
+type Sdk = typeof DynamoDb & {
+  /** A record as attribute values; undefined fields are left out. */
+  readonly values: (record: Record<string, unknown>) => Record<string, AttributeValue>;
+  readonly unmarshall: typeof DynamoDbUtil.unmarshall;
+};
+let loadedSdk: Promise<Sdk> | undefined;
+
+/** The DynamoDB SDK, imported on first use and never with this module (runtime.ts says why). */
+function sdk(): Promise<Sdk> {
+  loadedSdk ??= Promise.all([import('@aws-sdk/client-dynamodb'), import('@aws-sdk/util-dynamodb')]).then(
+    ([client, { marshall, unmarshall }]) => ({
+      ...client,
+      values: (record) => marshall(record, { removeUndefinedValues: true }),
+      unmarshall,
+    }),
+  );
+  return loadedSdk;
 }
 
 const ACCOUNT_PREFIX = 'ACCOUNT#';
@@ -75,10 +88,6 @@ function isConditionalCheckFailed(error: unknown): boolean {
   return errorName(error) === 'ConditionalCheckFailedException';
 }
 
-function values(record: Record<string, unknown>): Record<string, AttributeValue> {
-  return marshall(record, { removeUndefinedValues: true });
-}
-
 /**
  * The certificate registry in one DynamoDB table (partition key `pk`, string). Accounts live
  * under `ACCOUNT#<sha256(directoryUrl + "\n" + thumbprint)>`, certificates under
@@ -105,6 +114,7 @@ export class DynamoDbRegistry implements CertificateRegistry {
     const pk = accountPartitionKey(directoryUrl, accountKeyThumbprint);
     const item = await this.#getItem(pk);
     if (!item) return undefined;
+    const { unmarshall } = await sdk();
     const { accountUrl } = unmarshall(item);
     if (typeof accountUrl !== 'string') {
       throw new AwsRequestError(`DynamoDB item ${pk} in ${this.#tableName} has no accountUrl string`);
@@ -114,6 +124,7 @@ export class DynamoDbRegistry implements CertificateRegistry {
 
   async putAccount(accountKeyThumbprint: string, record: AccountRecord): Promise<void> {
     const pk = accountPartitionKey(record.directoryUrl, accountKeyThumbprint);
+    const { PutItemCommand, values } = await sdk();
     try {
       await this.#client.send(
         new PutItemCommand({
@@ -139,6 +150,7 @@ export class DynamoDbRegistry implements CertificateRegistry {
     // ISO 8601 UTC timestamps of equal width compare lexicographically in time order.
     const nowIso = now.toISOString();
     const expiresAt = new Date(now.getTime() + ttlSeconds * 1000).toISOString();
+    const { UpdateItemCommand, values } = await sdk();
     try {
       await this.#client.send(
         new UpdateItemCommand({
@@ -170,6 +182,7 @@ export class DynamoDbRegistry implements CertificateRegistry {
 
   async releaseLock(certificateId: string, executionId: string): Promise<void> {
     const pk = certificatePartitionKey(certificateId);
+    const { UpdateItemCommand, values } = await sdk();
     try {
       await this.#client.send(
         new UpdateItemCommand({
@@ -191,6 +204,7 @@ export class DynamoDbRegistry implements CertificateRegistry {
   async get(certificateId: string): Promise<CertificateRecord | undefined> {
     const item = await this.#getItem(certificatePartitionKey(certificateId));
     if (!item) return undefined;
+    const { unmarshall } = await sdk();
     const { pk: _pk, ...record } = unmarshall(item);
     return { ...record, certificateId } as CertificateRecord;
   }
@@ -199,6 +213,7 @@ export class DynamoDbRegistry implements CertificateRegistry {
     readonly records: readonly CertificateRecord[];
     readonly cursor?: string;
   }> {
+    const { ScanCommand, unmarshall, values } = await sdk();
     let output: ScanCommandOutput;
     try {
       output = await this.#client.send(
@@ -255,6 +270,7 @@ export class DynamoDbRegistry implements CertificateRegistry {
 
     const pk = certificatePartitionKey(certificateId);
     const clauses = [`SET ${set.join(', ')}`, ...(remove.length > 0 ? [`REMOVE ${remove.join(', ')}`] : [])];
+    const { UpdateItemCommand, values } = await sdk();
     try {
       await this.#client.send(
         new UpdateItemCommand({
@@ -271,6 +287,7 @@ export class DynamoDbRegistry implements CertificateRegistry {
   }
 
   async #getItem(pk: string): Promise<Record<string, AttributeValue> | undefined> {
+    const { GetItemCommand, values } = await sdk();
     try {
       const output = await this.#client.send(
         new GetItemCommand({ TableName: this.#tableName, Key: values({ pk }), ConsistentRead: true }),

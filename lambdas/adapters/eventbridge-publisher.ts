@@ -1,12 +1,14 @@
-import {
-  type EventBridgeClient,
-  PutEventsCommand,
-  type PutEventsCommandOutput,
-  type PutEventsResultEntry,
+import type {
+  EventBridgeClient,
+  PutEventsCommandOutput,
+  PutEventsResultEntry,
 } from '@aws-sdk/client-eventbridge';
 import { AwsRequestError, AwsTransientError } from '../core/errors.js';
 import type { EventPublisher } from '../core/ports.js';
 import { wrapAwsError } from './wrap-aws-error.js';
+
+/** The EventBridge SDK, imported on first use and never with this module (runtime.ts says why). */
+const sdk = () => import('@aws-sdk/client-eventbridge');
 
 export interface EventBridgePublisherOptions {
   readonly client: EventBridgeClient;
@@ -72,6 +74,7 @@ export class EventBridgePublisher implements EventPublisher {
       );
     }
 
+    const { PutEventsCommand } = await sdk();
     let output: PutEventsCommandOutput;
     try {
       output = await this.#client.send(

@@ -1,14 +1,12 @@
 import { createHash } from 'node:crypto';
-import {
-  GetPublicKeyCommand,
-  type GetPublicKeyCommandOutput,
-  type KMSClient,
-  SignCommand,
-} from '@aws-sdk/client-kms';
+import type { GetPublicKeyCommandOutput, KMSClient } from '@aws-sdk/client-kms';
 import { derToJoseSignature, spkiDerToEcJwk } from '../core/crypto/jose-signature.js';
 import { AwsRequestError, InvalidInputError } from '../core/errors.js';
 import type { EcPublicJwk, Signer } from '../core/ports.js';
 import { wrapAwsError } from './wrap-aws-error.js';
+
+/** The KMS SDK, imported on first use and never with this module (runtime.ts says why). */
+const sdk = () => import('@aws-sdk/client-kms');
 
 /** KMS signs RAW messages up to this size; longer ones must be sent as a SHA-256 digest. */
 const MAX_RAW_MESSAGE_BYTES = 4096;
@@ -54,6 +52,7 @@ export class KmsSigner implements Signer {
   async sign(signingInput: Uint8Array): Promise<Uint8Array> {
     const raw = signingInput.length <= MAX_RAW_MESSAGE_BYTES;
     const message = raw ? signingInput : new Uint8Array(createHash('sha256').update(signingInput).digest());
+    const { SignCommand } = await sdk();
     let signature: Uint8Array | undefined;
     try {
       ({ Signature: signature } = await this.#client.send(
@@ -72,6 +71,7 @@ export class KmsSigner implements Signer {
   }
 
   async #fetchPublicJwk(): Promise<EcPublicJwk> {
+    const { GetPublicKeyCommand } = await sdk();
     let output: GetPublicKeyCommandOutput;
     try {
       output = await this.#client.send(new GetPublicKeyCommand({ KeyId: this.#keyId }));

@@ -1,15 +1,10 @@
-import {
-  type Change,
-  ChangeResourceRecordSetsCommand,
-  GetChangeCommand,
-  GetHostedZoneCommand,
-  ListHostedZonesCommand,
-  ListResourceRecordSetsCommand,
-  type Route53Client,
-} from '@aws-sdk/client-route-53';
+import type { Change, Route53Client } from '@aws-sdk/client-route-53';
 import { quoteTxtValue, unquoteTxtValue } from '../core/dns/txt.js';
 import { AwsRequestError, AwsTransientError, InvalidInputError } from '../core/errors.js';
 import type { DnsZones, HostedZone, TxtRecord, ZoneRoles } from '../core/ports.js';
+
+/** The Route 53 SDK, imported on first use and never with this module (runtime.ts says why). */
+const sdk = () => import('@aws-sdk/client-route-53');
 
 /** Route 53 clients signed by roles in other accounts, e.g. {@link AssumedRoleClients}. */
 export interface Route53ClientsByRole {
@@ -106,6 +101,7 @@ export class Route53Zones implements DnsZones {
       zoneId: stripPrefix(zoneId, HOSTED_ZONE_PREFIX),
       roleArn,
     }));
+    const { GetHostedZoneCommand, ListHostedZonesCommand } = await sdk();
     const zones: HostedZone[] = [];
     let marker: string | undefined;
     do {
@@ -146,6 +142,7 @@ export class Route53Zones implements DnsZones {
       throw new InvalidInputError(`Nothing to publish in hosted zone ${zoneId}: no TXT records were given.`);
     }
 
+    const { ChangeResourceRecordSetsCommand } = await sdk();
     const client = await this.clientFor(roleArn);
     const changes: Change[] = [];
     for (const [name, values] of wanted) {
@@ -174,6 +171,7 @@ export class Route53Zones implements DnsZones {
 
   /** Accepts the id with or without `/change/`; true only for `INSYNC`. */
   async isChangeInSync(changeId: string, roleArn?: string): Promise<boolean> {
+    const { GetChangeCommand } = await sdk();
     const client = await this.clientFor(roleArn);
     const response = await this.call(
       { operation: 'GetChange', subject: `change ${changeId}${throughRole(roleArn)}` },
@@ -190,6 +188,7 @@ export class Route53Zones implements DnsZones {
   async removeTxt(zoneId: string, records: readonly TxtRecord[], roleArn?: string): Promise<void> {
     const wanted = mergeByName(records);
     if (wanted.size === 0) return;
+    const { ChangeResourceRecordSetsCommand } = await sdk();
     const client = await this.clientFor(roleArn);
     const changes: Change[] = [];
     for (const [name, values] of wanted) {
@@ -231,6 +230,7 @@ export class Route53Zones implements DnsZones {
     name: string,
     roleArn: string | undefined,
   ): Promise<TxtSet | undefined> {
+    const { ListResourceRecordSetsCommand } = await sdk();
     const context = {
       operation: 'ListResourceRecordSets',
       subject: `hosted zone ${zoneId}${throughRole(roleArn)}, record ${name}`,

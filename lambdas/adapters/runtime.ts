@@ -1,12 +1,11 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { KMSClient } from '@aws-sdk/client-kms';
-import { Route53Client } from '@aws-sdk/client-route-53';
-import { S3Client } from '@aws-sdk/client-s3';
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { STSClient } from '@aws-sdk/client-sts';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { Route53Client } from '@aws-sdk/client-route-53';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { AcmeAwsError } from '../core/errors.js';
 import type { WorkflowMetrics } from '../core/ports.js';
 import type { StepDeps, WorkflowConfig, WorkflowLogger } from '../core/workflow/deps.js';
@@ -16,50 +15,34 @@ import { DynamoDbRegistry } from './dynamodb-registry.js';
 import { EventBridgePublisher } from './eventbridge-publisher.js';
 import { transportFromEnvironment } from './https-transport.js';
 import { KmsSigner } from './kms-signer.js';
-import { Route53Zones } from './route53-zones.js';
+import { type Route53ClientsByRole, Route53Zones } from './route53-zones.js';
 import { S3CertificateStore } from './s3-certificate-store.js';
 import { SecretsManagerExternalAccountBinding } from './secrets-manager-eab.js';
 import { AssumedRoleClients } from './sts-assumed-roles.js';
 
 /**
- * Builds the ports every handler uses from the Lambda environment. SDK clients and the signer
- * (with its cached public key) live for the life of the execution environment; the settings
- * are read per invocation so one process can serve several configurations in tests.
+ * Builds the ports of each step from the Lambda environment, and only those: every handler names
+ * the factories of the ports its step declares (`Pick<StepDeps, ...>`), so its bundle holds only
+ * the adapters it uses.
+ *
+ * Cold start: importing an AWS SDK client package costs tens of milliseconds, all nine of them
+ * together several hundred. So nothing here or in the adapters imports the SDK statically (a
+ * bundler would hoist such an import to the top of every bundle, however deeply it is nested):
+ * each SDK module is imported with `import()` when a step first needs it, and a function imports
+ * only the clients its step calls. SDK clients and the signer (with its cached public key) live
+ * for the life of the execution environment; the settings are read per invocation, so one process
+ * can serve several configurations in tests.
  */
 
 export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'acme-aws' });
-/** CloudWatch metrics as embedded-metric-format log lines: no API call, no extra permission. */
-export const metrics = new Metrics({
-  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'AcmeAws',
-  serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'acme-aws',
-});
 
-const workflowMetrics: WorkflowMetrics = {
-  add(name, unit, value, dimensions) {
-    const metricUnit =
-      unit === 'Count' ? MetricUnit.Count : unit === 'Seconds' ? MetricUnit.Seconds : MetricUnit.NoUnit;
-    if (dimensions && Object.keys(dimensions).length > 0) {
-      // A metric with its own dimensions goes out as its own EMF document.
-      const single = metrics.singleMetric();
-      for (const [key, dimensionValue] of Object.entries(dimensions))
-        single.addDimension(key, dimensionValue);
-      single.addMetric(name, metricUnit, value);
-      return;
-    }
-    metrics.addMetric(name, metricUnit, value);
-  },
-};
+/** Builds one port for one invocation, from the Lambda environment. */
+export type PortFactory<Name extends keyof StepDeps> = (
+  env: NodeJS.ProcessEnv,
+) => StepDeps[Name] | Promise<StepDeps[Name]>;
 
-let kmsClient: KMSClient | undefined;
-let route53Client: Route53Client | undefined;
-/** Route 53 clients for zones in other accounts, kept with their credentials until those expire. */
-let route53RoleClients: AssumedRoleClients<Route53Client> | undefined;
-let s3Client: S3Client | undefined;
-let dynamoDbClient: DynamoDBClient | undefined;
-let eventBridgeClient: EventBridgeClient | undefined;
-let secretsManagerClient: SecretsManagerClient | undefined;
-let importers: AcmImporters | undefined;
-const signers = new Map<string, KmsSigner>();
+/** The factories of exactly the ports a step declares, each under its port's name. */
+export type PortFactories<Names extends keyof StepDeps> = { readonly [Name in Names]: PortFactory<Name> };
 
 function requireEnv(env: NodeJS.ProcessEnv, name: string): string {
   const value = env[name];
@@ -87,78 +70,160 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkflowConfig
   };
 }
 
-const workflowLogger: WorkflowLogger = {
-  debug: (message, attributes) => logger.debug(message, attributes ?? {}),
-  info: (message, attributes) => logger.info(message, attributes ?? {}),
-  warn: (message, attributes) => logger.warn(message, attributes ?? {}),
+let kms: Promise<KMSClient> | undefined;
+let route53: Promise<Route53Client> | undefined;
+/** Route 53 clients for zones in other accounts, kept with their credentials until those expire. */
+let route53ByRole: Promise<AssumedRoleClients<Route53Client>> | undefined;
+let s3: Promise<S3Client> | undefined;
+let dynamoDb: Promise<DynamoDBClient> | undefined;
+let eventBridge: Promise<EventBridgeClient> | undefined;
+let secretsManager: Promise<SecretsManagerClient> | undefined;
+let acmImporters: AcmImporters | undefined;
+/** Created for the first step that declares metrics; published after each invocation of such a step. */
+let powertoolsMetrics: Metrics | undefined;
+const signers = new Map<string, KmsSigner>();
+
+/** The account key in KMS, one signer per key id. */
+export const signer: PortFactory<'signer'> = async (env) => {
+  const keyId = requireEnv(env, 'ACCOUNT_KEY_ID');
+  kms ??= import('@aws-sdk/client-kms').then(({ KMSClient }) => new KMSClient({}));
+  const client = await kms;
+  let cached = signers.get(keyId);
+  if (!cached) {
+    cached = new KmsSigner({ client, keyId });
+    signers.set(keyId, cached);
+  }
+  return cached;
 };
 
-/** The ports for one invocation. */
-export function stepDeps(env: NodeJS.ProcessEnv = process.env): StepDeps {
-  kmsClient ??= new KMSClient({});
-  route53Client ??= new Route53Client({});
-  route53RoleClients ??= new AssumedRoleClients({
-    sts: new STSClient({}),
-    createClient: (credentials) => new Route53Client({ credentials }),
+/** HTTPS to the CA, trusting `ACME_CA_BUNDLE` when it is set. */
+export const transport: PortFactory<'transport'> = (env) => transportFromEnvironment(env);
+
+/** The certificate store bucket, encrypted with `CERT_STORE_KMS_KEY_ID` when it is set. */
+export const store: PortFactory<'store'> = async (env) => {
+  s3 ??= import('@aws-sdk/client-s3').then(({ S3Client }) => new S3Client({}));
+  return new S3CertificateStore({
+    client: await s3,
+    bucket: requireEnv(env, 'CERT_STORE_BUCKET'),
+    ...(env.CERT_STORE_KMS_KEY_ID ? { kmsKeyId: env.CERT_STORE_KMS_KEY_ID } : {}),
   });
-  s3Client ??= new S3Client({});
-  dynamoDbClient ??= new DynamoDBClient({});
-  eventBridgeClient ??= new EventBridgeClient({});
-  importers ??= new AcmImporters();
-  const keyId = requireEnv(env, 'ACCOUNT_KEY_ID');
-  let signer = signers.get(keyId);
-  if (!signer) {
-    signer = new KmsSigner({ client: kmsClient, keyId });
-    signers.set(keyId, signer);
-  }
-  return {
-    transport: transportFromEnvironment(env),
-    signer,
-    store: new S3CertificateStore({
-      client: s3Client,
-      bucket: requireEnv(env, 'CERT_STORE_BUCKET'),
-      ...(env.CERT_STORE_KMS_KEY_ID ? { kmsKeyId: env.CERT_STORE_KMS_KEY_ID } : {}),
-    }),
-    dns: new Route53Zones({ client: route53Client, roleClients: route53RoleClients }),
-    resolver: dnsResolverFromEnvironment(env),
-    importers,
-    events: new EventBridgePublisher({ client: eventBridgeClient }),
-    metrics: workflowMetrics,
-    registry: new DynamoDbRegistry({ client: dynamoDbClient, tableName: requireEnv(env, 'REGISTRY_TABLE') }),
-    clock: { now: () => new Date() },
-    config: loadConfig(env),
-    log: workflowLogger,
-    ...externalAccountBindingFromEnvironment(env),
-  };
-}
+};
+
+/** Route 53 clients by role, importing STS only when a zone is reached through a role. */
+const route53RoleClients: Route53ClientsByRole = {
+  async clientFor(roleArn) {
+    route53ByRole ??= Promise.all([import('@aws-sdk/client-sts'), import('@aws-sdk/client-route-53')]).then(
+      ([{ STSClient }, { Route53Client }]) =>
+        new AssumedRoleClients({
+          sts: new STSClient({}),
+          createClient: (credentials) => new Route53Client({ credentials }),
+        }),
+    );
+    return (await route53ByRole).clientFor(roleArn);
+  },
+};
+
+/** Route 53 hosted zones: the account's own, and other accounts' through their roles. */
+export const dns: PortFactory<'dns'> = async () => {
+  route53 ??= import('@aws-sdk/client-route-53').then(({ Route53Client }) => new Route53Client({}));
+  return new Route53Zones({ client: await route53, roleClients: route53RoleClients });
+};
+
+/** DNS lookups outside AWS, through `DNS_RESOLVERS` and `DNS_AUTHORITATIVE_SERVERS` when set. */
+export const resolver: PortFactory<'resolver'> = (env) => dnsResolverFromEnvironment(env);
+
+/** ACM in any region; each region's client is created on first use. */
+export const importers: PortFactory<'importers'> = () => {
+  acmImporters ??= new AcmImporters();
+  return acmImporters;
+};
+
+/** Certificate events on the account's default event bus. */
+export const events: PortFactory<'events'> = async () => {
+  eventBridge ??= import('@aws-sdk/client-eventbridge').then(
+    ({ EventBridgeClient }) => new EventBridgeClient({}),
+  );
+  return new EventBridgePublisher({ client: await eventBridge });
+};
+
+/** The certificate registry table. */
+export const registry: PortFactory<'registry'> = async (env) => {
+  dynamoDb ??= import('@aws-sdk/client-dynamodb').then(({ DynamoDBClient }) => new DynamoDBClient({}));
+  return new DynamoDbRegistry({ client: await dynamoDb, tableName: requireEnv(env, 'REGISTRY_TABLE') });
+};
 
 /**
  * The external account binding source when `EAB_SECRET_ARN` names a Secrets Manager secret (set
- * only on RegisterAccount, the one step that creates accounts); nothing otherwise. The secret is
+ * only on RegisterAccount, the one step that creates accounts); none otherwise. The secret is
  * read only when an account is created, never here.
  */
-function externalAccountBindingFromEnvironment(
-  env: NodeJS.ProcessEnv,
-): Pick<StepDeps, 'externalAccountBinding'> {
+export const externalAccountBinding: PortFactory<'externalAccountBinding'> = async (env) => {
   const secretId = env.EAB_SECRET_ARN?.trim();
-  if (!secretId) return {};
-  secretsManagerClient ??= new SecretsManagerClient({});
+  if (!secretId) return undefined;
+  secretsManager ??= import('@aws-sdk/client-secrets-manager').then(
+    ({ SecretsManagerClient }) => new SecretsManagerClient({}),
+  );
+  return new SecretsManagerExternalAccountBinding({ client: await secretsManager, secretId });
+};
+
+/** CloudWatch metrics as embedded-metric-format log lines: no API call, no extra permission. */
+export const metrics: PortFactory<'metrics'> = (env) => {
+  powertoolsMetrics ??= new Metrics({
+    namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? 'AcmeAws',
+    serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'acme-aws',
+  });
+  const recorder = powertoolsMetrics;
   return {
-    externalAccountBinding: new SecretsManagerExternalAccountBinding({
-      client: secretsManagerClient,
-      secretId,
-    }),
-  };
+    add(name, unit, value, dimensions) {
+      const metricUnit =
+        unit === 'Count' ? MetricUnit.Count : unit === 'Seconds' ? MetricUnit.Seconds : MetricUnit.NoUnit;
+      if (dimensions && Object.keys(dimensions).length > 0) {
+        // A metric with its own dimensions goes out as its own EMF document.
+        const single = recorder.singleMetric();
+        for (const [key, dimensionValue] of Object.entries(dimensions))
+          single.addDimension(key, dimensionValue);
+        single.addMetric(name, metricUnit, value);
+        return;
+      }
+      recorder.addMetric(name, metricUnit, value);
+    },
+  } satisfies WorkflowMetrics;
+};
+
+/** The system clock. */
+export const clock: PortFactory<'clock'> = () => ({ now: () => new Date() });
+
+/** Deployment-wide settings, read per invocation. */
+export const config: PortFactory<'config'> = (env) => loadConfig(env);
+
+/** Structured logs through the Powertools logger; attributes never carry secrets. */
+export const log: PortFactory<'log'> = (): WorkflowLogger => ({
+  debug: (message, attributes) => logger.debug(message, attributes ?? {}),
+  info: (message, attributes) => logger.info(message, attributes ?? {}),
+  warn: (message, attributes) => logger.warn(message, attributes ?? {}),
+});
+
+/** Runs every factory at once; a port a factory does not provide (no EAB secret) is left out. */
+async function buildPorts<Names extends keyof StepDeps>(
+  factories: PortFactories<Names>,
+  env: NodeJS.ProcessEnv,
+): Promise<Pick<StepDeps, Names>> {
+  const built = await Promise.all(
+    Object.entries<PortFactory<Names>>(factories).map(async ([name, build]) => [name, await build(env)]),
+  );
+  return Object.fromEntries(built.filter(([, port]) => port !== undefined)) as Pick<StepDeps, Names>;
 }
 
 /**
- * Wraps a workflow step as a Lambda handler: logs the outcome with the certificate id (never
- * the payload), publishes the step's metrics, and rethrows errors unchanged so their `name`
- * reaches Retry and Catch.
+ * Wraps a workflow step as a Lambda handler: builds the ports the step declares from `ports` (the
+ * compiler insists on exactly those, no more and no fewer), logs the outcome with the certificate
+ * id (never the payload), publishes the step's metrics, and rethrows errors unchanged so their
+ * `name` reaches Retry and Catch.
  */
-export function stepHandler<Input, Output>(
+export function stepHandler<Input, Output, Names extends keyof StepDeps>(
   stepName: string,
-  step: (input: Input, deps: StepDeps) => Promise<Output>,
+  step: (input: Input, deps: Pick<StepDeps, Names>) => Promise<Output>,
+  ports: NoInfer<PortFactories<Names>>,
 ): (input: Input) => Promise<Output> {
   return async (input: Input) => {
     const certificateId = (input as { certificateId?: unknown } | null)?.certificateId;
@@ -168,7 +233,7 @@ export function stepHandler<Input, Output>(
     });
     const started = Date.now();
     try {
-      const output = await step(input, stepDeps());
+      const output = await step(input, await buildPorts(ports, process.env));
       logger.debug('Step completed', { durationMs: Date.now() - started });
       return output;
     } catch (error) {
@@ -180,7 +245,7 @@ export function stepHandler<Input, Output>(
       });
       throw error;
     } finally {
-      metrics.publishStoredMetrics();
+      if ('metrics' in ports) powertoolsMetrics?.publishStoredMetrics();
     }
   };
 }

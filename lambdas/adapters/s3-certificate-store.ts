@@ -1,6 +1,9 @@
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { CertificateStore } from '../core/ports.js';
 import { wrapAwsError } from './wrap-aws-error.js';
+
+/** The S3 SDK, imported on first use and never with this module (runtime.ts says why). */
+const sdk = () => import('@aws-sdk/client-s3');
 
 export interface S3CertificateStoreOptions {
   readonly client: S3Client;
@@ -42,6 +45,7 @@ export class S3CertificateStore implements CertificateStore {
   }
 
   async put(key: string, body: string, contentType: string): Promise<void> {
+    const { PutObjectCommand } = await sdk();
     try {
       await this.#client.send(
         new PutObjectCommand({
@@ -59,6 +63,7 @@ export class S3CertificateStore implements CertificateStore {
   }
 
   async get(key: string): Promise<string | undefined> {
+    const { GetObjectCommand } = await sdk();
     try {
       const output = await this.#client.send(new GetObjectCommand({ Bucket: this.#bucket, Key: key }));
       return output.Body ? await output.Body.transformToString('utf-8') : '';

@@ -1,7 +1,10 @@
-import { GetSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { InvalidInputError } from '../core/errors.js';
 import type { ExternalAccountBinding, ExternalAccountBindingSource } from '../core/ports.js';
 import { wrapAwsError } from './wrap-aws-error.js';
+
+/** The Secrets Manager SDK, imported on first use and never with this module (runtime.ts says why). */
+const sdk = () => import('@aws-sdk/client-secrets-manager');
 
 /** base64url (RFC 4648 §5), as CAs hand out EAB MAC keys, with or without padding. */
 const BASE64URL = /^[A-Za-z0-9_-]+={0,2}$/;
@@ -33,6 +36,7 @@ export class SecretsManagerExternalAccountBinding implements ExternalAccountBind
   }
 
   async read(): Promise<ExternalAccountBinding> {
+    const { GetSecretValueCommand } = await sdk();
     let secretString: string | undefined;
     try {
       ({ SecretString: secretString } = await this.#client.send(

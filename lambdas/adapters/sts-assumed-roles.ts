@@ -1,6 +1,9 @@
-import { AssumeRoleCommand, type AssumeRoleCommandOutput, type STSClient } from '@aws-sdk/client-sts';
+import type { AssumeRoleCommandOutput, STSClient } from '@aws-sdk/client-sts';
 import { AwsRequestError } from '../core/errors.js';
 import { wrapAwsError } from './wrap-aws-error.js';
+
+/** The STS SDK, imported on first use and never with this module (runtime.ts says why). */
+const sdk = () => import('@aws-sdk/client-sts');
 
 /** Temporary credentials as AWS SDK clients take them. */
 export interface RoleCredentials {
@@ -77,6 +80,7 @@ export class AssumedRoleClients<Client> {
   }
 
   private async assume(roleArn: string): Promise<CachedClient<Client>> {
+    const { AssumeRoleCommand } = await sdk();
     let response: AssumeRoleCommandOutput;
     try {
       response = await this.sts.send(

@@ -1,6 +1,5 @@
-import { stepHandler } from '../adapters/runtime.js';
-import type { IssuanceState } from '../core/state.js';
+import { clock, dns, events, log, metrics, registry, stepHandler } from '../adapters/runtime.js';
 import { cleanup } from '../core/workflow/cleanup.js';
 
 /** Lambda entry of the Cleanup state. */
-export const handler = stepHandler<IssuanceState, IssuanceState>('Cleanup', cleanup);
+export const handler = stepHandler('Cleanup', cleanup, { dns, registry, events, metrics, clock, log });

@@ -1,6 +1,13 @@
-import { stepHandler } from '../adapters/runtime.js';
-import type { IssuanceState } from '../core/state.js';
+import { clock, dns, log, registry, resolver, signer, stepHandler, transport } from '../adapters/runtime.js';
 import { createOrder } from '../core/workflow/create-order.js';
 
 /** Lambda entry of the CreateOrder state. */
-export const handler = stepHandler<IssuanceState, IssuanceState>('CreateOrder', createOrder);
+export const handler = stepHandler('CreateOrder', createOrder, {
+  transport,
+  signer,
+  dns,
+  resolver,
+  registry,
+  clock,
+  log,
+});

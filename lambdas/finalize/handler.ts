@@ -1,6 +1,5 @@
-import { stepHandler } from '../adapters/runtime.js';
-import type { IssuanceState } from '../core/state.js';
+import { config, log, registry, signer, stepHandler, store, transport } from '../adapters/runtime.js';
 import { finalize } from '../core/workflow/finalize.js';
 
 /** Lambda entry of the Finalize state. */
-export const handler = stepHandler<IssuanceState, IssuanceState>('Finalize', finalize);
+export const handler = stepHandler('Finalize', finalize, { transport, signer, store, registry, config, log });

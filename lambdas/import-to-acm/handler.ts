@@ -1,6 +1,5 @@
-import { stepHandler } from '../adapters/runtime.js';
-import type { IssuanceState } from '../core/state.js';
+import { config, importers, log, registry, stepHandler, store } from '../adapters/runtime.js';
 import { importToAcm } from '../core/workflow/import-to-acm.js';
 
 /** Lambda entry of the ImportToAcm state. */
-export const handler = stepHandler<IssuanceState, IssuanceState>('ImportToAcm', importToAcm);
+export const handler = stepHandler('ImportToAcm', importToAcm, { store, importers, registry, config, log });

@@ -1,7 +1,19 @@
-import { stepHandler } from '../adapters/runtime.js';
-import { type PlannerInput, type PlannerOutput, planRenewals } from '../core/renewal/planner.js';
+import {
+  clock,
+  config,
+  log,
+  metrics,
+  registry,
+  signer,
+  stepHandler,
+  transport,
+} from '../adapters/runtime.js';
+import { type PlannerDeps, type PlannerInput, planRenewals } from '../core/renewal/planner.js';
 
 /** Lambda entry of the PlanRenewals state of the renewal schedule. */
-export const handler = stepHandler<PlannerInput, PlannerOutput>('PlanRenewals', (input, deps) =>
-  planRenewals(input ?? {}, { ...deps, random: Math.random }),
+export const handler = stepHandler(
+  'PlanRenewals',
+  (input: PlannerInput, deps: Omit<PlannerDeps, 'random'>) =>
+    planRenewals(input ?? {}, { ...deps, random: Math.random }),
+  { registry, transport, signer, clock, config, log, metrics },
 );

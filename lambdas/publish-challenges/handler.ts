@@ -1,6 +1,5 @@
-import { stepHandler } from '../adapters/runtime.js';
-import type { IssuanceState } from '../core/state.js';
+import { config, dns, log, stepHandler } from '../adapters/runtime.js';
 import { publishChallenges } from '../core/workflow/publish-challenges.js';
 
 /** Lambda entry of the PublishChallenges state. */
-export const handler = stepHandler<IssuanceState, IssuanceState>('PublishChallenges', publishChallenges);
+export const handler = stepHandler('PublishChallenges', publishChallenges, { dns, config, log });

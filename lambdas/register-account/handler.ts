@@ -1,6 +1,22 @@
-import { stepHandler } from '../adapters/runtime.js';
-import type { IssuanceState } from '../core/state.js';
+import {
+  clock,
+  config,
+  externalAccountBinding,
+  log,
+  registry,
+  signer,
+  stepHandler,
+  transport,
+} from '../adapters/runtime.js';
 import { registerAccount } from '../core/workflow/register-account.js';
 
 /** Lambda entry of the RegisterAccount state. */
-export const handler = stepHandler<unknown, IssuanceState>('RegisterAccount', registerAccount);
+export const handler = stepHandler('RegisterAccount', registerAccount, {
+  transport,
+  signer,
+  registry,
+  clock,
+  config,
+  log,
+  externalAccountBinding,
+});

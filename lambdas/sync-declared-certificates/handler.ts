@@ -1,5 +1,5 @@
 import { type CustomResourceEvent, respondToCloudFormation } from '../adapters/cloudformation-response.js';
-import { logger, stepDeps } from '../adapters/runtime.js';
+import { logger, registry } from '../adapters/runtime.js';
 import { syncDeclaredCertificates } from '../core/renewal/declared.js';
 
 const PHYSICAL_ID = 'declared-certificates';
@@ -11,7 +11,7 @@ export const handler = async (event: CustomResourceEvent): Promise<void> => {
       event.RequestType === 'Delete'
         ? 0
         : await syncDeclaredCertificates(JSON.parse(String(event.ResourceProperties.Certificates ?? '[]')), {
-            registry: stepDeps().registry,
+            registry: await registry(process.env),
             log: {
               debug: () => {},
               info: (m, a) => logger.info(m, a ?? {}),

@@ -1,9 +1,10 @@
-import { stepHandler } from '../adapters/runtime.js';
-import type { IssuanceState } from '../core/state.js';
+import { config, log, signer, stepHandler, transport } from '../adapters/runtime.js';
 import { waitForAuthorizations } from '../core/workflow/wait-for-authorizations.js';
 
 /** Lambda entry of the WaitForAuthorizations state. */
-export const handler = stepHandler<IssuanceState, IssuanceState>(
-  'WaitForAuthorizations',
-  waitForAuthorizations,
-);
+export const handler = stepHandler('WaitForAuthorizations', waitForAuthorizations, {
+  transport,
+  signer,
+  config,
+  log,
+});

@@ -1,6 +1,12 @@
-import { stepHandler } from '../adapters/runtime.js';
-import type { IssuanceState } from '../core/state.js';
+import { config, log, registry, signer, stepHandler, store, transport } from '../adapters/runtime.js';
 import { waitForCertificate } from '../core/workflow/wait-for-certificate.js';
 
 /** Lambda entry of the WaitForCertificate state. */
-export const handler = stepHandler<IssuanceState, IssuanceState>('WaitForCertificate', waitForCertificate);
+export const handler = stepHandler('WaitForCertificate', waitForCertificate, {
+  transport,
+  signer,
+  store,
+  registry,
+  config,
+  log,
+});

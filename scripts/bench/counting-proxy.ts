@@ -53,11 +53,12 @@ const SERVER = fileURLToPath(new URL('./counting-proxy-server.ts', import.meta.u
 const STARTUP_TIMEOUT_MS = 20_000;
 
 /**
- * Path segments that are ids (Pebble's account numbers and random order, authorization and
- * certificate tokens) are elided, so `POST /authZ/…` counts every authorization read.
+ * Path segments that are ids (Pebble's account numbers, random order and authorization tokens,
+ * and certificate ids, which are hex of varying length) are elided, so `POST /authZ/…` counts
+ * every authorization read.
  */
 export function normalizePath(path: string): string {
-  return path.replace(/\?.*$/, '').replace(/\/(?:\d+|[A-Za-z0-9_-]{16,})(?=\/|$)/g, '/…');
+  return path.replace(/\?.*$/, '').replace(/\/(?:\d+|[0-9a-f]{8,}|[A-Za-z0-9_-]{16,})(?=\/|$)/g, '/…');
 }
 
 /** Starts the proxy process on a free loopback port with a fresh certificate for `127.0.0.1`. */

@@ -112,7 +112,7 @@ async function runOnce(
  * purpose: a fake added to the harness later is counted (and priced, if the price table knows
  * it) without touching the bench.
  */
-function awsCallCounts(aws: LocalAws): Record<string, number> {
+export function awsCallCounts(aws: LocalAws): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const [service, fake] of Object.entries(aws)) {
     const calls = (fake as { calls?: unknown } | null)?.calls;

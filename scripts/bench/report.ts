@@ -1,5 +1,6 @@
 import type { BundleSettings } from './bundles.js';
 import { PRICES_AS_OF, type RenewalCost } from './cost.js';
+import type { FleetResult, FleetRunResult } from './fleet.js';
 import { ROLES, type Role, requestsByRole } from './requests.js';
 import { formatCount, formatMs, formatRatio, type Summary } from './stats.js';
 
@@ -25,7 +26,7 @@ export interface BenchResults {
     /** Why the bundles could not be compared with `cdk synth`'s, when they could not. */
     readonly cdkSynthError?: string;
   };
-  readonly fleet: string;
+  readonly fleet: FleetResult;
   readonly cost: readonly CostResult[];
   readonly targets: readonly TargetResult[];
 }
@@ -319,8 +320,10 @@ export function renderMarkdown(results: BenchResults): string {
     cdkSynthNote(results),
     '',
     `Init is the time to \`import()\` the bundle in a fresh \`node\` process (median of ${results.initSamples}); ` +
-      'the externalized AWS SDK v3 resolves from node_modules, as the Lambda runtime provides it. The next column ' +
-      'imports only those SDK modules, the same way.',
+      'the externalized AWS SDK v3 resolves from node_modules, as the Lambda runtime provides it. The adapters load ' +
+      'their SDK clients lazily, on the step’s first call, so the next column (importing only the SDK modules the ' +
+      'bundle can load, the same way) is paid once per cold start too: a cold start costs both columns together. ' +
+      'For the Route 53 steps it includes STS, which only zones in other accounts load.',
     '',
   );
   push(
@@ -368,7 +371,7 @@ export function renderMarkdown(results: BenchResults): string {
     '',
   );
 
-  push('## 6. Fleet: renewing 200 due certificates', '', results.fleet, '');
+  push(...fleetSection(results.fleet));
 
   push('## 7. Cost per renewal on AWS', '');
   push(
@@ -440,6 +443,164 @@ export function renderMarkdown(results: BenchResults): string {
 }
 
 const zero: Summary = { median: 0, min: 0, max: 0, n: 0 };
+
+const mb = (bytes: number) => `${Math.round(bytes / 1024 ** 2)} MB`;
+/** `count` per certificate: whole numbers as they are, others to two decimals. */
+const per = (count: number, certificates: number) => {
+  const value = count / certificates;
+  return Number.isInteger(value) ? String(value) : value.toFixed(2);
+};
+
+/** Section 6: the renewals state machine over a fleet, as scripts/bench/fleet.ts measured it. */
+function fleetSection(fleet: FleetResult): string[] {
+  const out = [`## 6. Fleet: renewing ${fleet.certificates || 'a fleet of'} due certificates`, ''];
+  if (fleet.runs.length === 0) return [...out, `Not measured in this run: ${fleet.error ?? 'no runs'}.`, ''];
+  const renewals = fleet.runs.filter((run) => run.kind === 'renewal');
+  const setup = fleet.runs.find((run) => run.kind === 'setup');
+  const smallest = [...renewals].sort((a, b) => a.pageSize - b.pageSize)[0];
+  out.push(
+    'The synthesized Renewals state machine run locally (`runRenewals`, test/harness/renewals.ts) with the real ' +
+      'planner; each due certificate is a `StartExecution.sync:2` of the synthesized issuance state machine with ' +
+      `every real handler, at most ${fleet.maxConcurrency} at a time (the synthesized Map state's ` +
+      `\`MaxConcurrency\`). ${fleet.certificates} declared certificates (one name each, EC P-256, one region) are ` +
+      'seeded with `syncDeclaredCertificates` as a deploy does. The first run issues them all: that is the setup, ' +
+      'measured apart. Then an ARI stand-in in front of the counting proxy answers every `renewalInfo` with a window ' +
+      'in the past (the CA says "renew now"; the clock does not move), and the machine runs again with the ' +
+      `schedule's page size (${fleet.schedulePageSize}) and once more with ${smallest?.pageSize ?? '—'}. ` +
+      'One repetition of each run.',
+    '',
+  );
+  if (fleet.error) out.push(`**Fleet error:** ${fleet.error}`, '');
+  out.push(
+    table(
+      [
+        'run',
+        'certificates issued',
+        'renewals executions (pages)',
+        'issuance executions',
+        'wall time',
+        'per certificate',
+        'peak RSS (at start)',
+        'ACME requests per certificate',
+        'state transitions per certificate (renewals + issuance)',
+        'Lambda invocations per certificate',
+      ],
+      fleet.runs.map((run) => [
+        run.ok ? run.label : `${run.label} **(failed: ${run.error})**`,
+        `${run.issued} of ${run.due}`,
+        String(run.pages),
+        String(run.issuanceExecutions),
+        formatMs({ median: run.wallMs, min: run.wallMs, max: run.wallMs, n: 1 }),
+        `${Math.round(run.wallMs / run.due)} ms`,
+        `${mb(run.rss.peakBytes)} (${mb(run.rss.beforeBytes)})`,
+        per(run.requests.total, run.due),
+        `${per(run.stateTransitions.renewals + run.stateTransitions.issuance, run.due)} ` +
+          `(${per(run.stateTransitions.renewals, run.due)} + ${per(run.stateTransitions.issuance, run.due)})`,
+        per(run.lambdaInvocations.renewals + run.lambdaInvocations.issuance, run.due),
+      ]),
+    ),
+    '',
+    'ACME requests per run, by role (per certificate in brackets):',
+    '',
+    table(
+      ['request', ...fleet.runs.map((run) => run.label)],
+      [
+        ...ROLES.filter((role) => fleet.runs.some((run) => run.requests.byRole[role] > 0)).map((role) => [
+          role,
+          ...fleet.runs.map(
+            (run) => `${run.requests.byRole[role]} (${per(run.requests.byRole[role], run.due)})`,
+          ),
+        ]),
+        [
+          '**total**',
+          ...fleet.runs.map((run) => `**${run.requests.total} (${per(run.requests.total, run.due)})**`),
+        ],
+      ],
+    ),
+    '',
+    ...fleetNotes(fleet, setup, renewals).map((note) => `- ${note}`),
+    '',
+  );
+  return out;
+}
+
+function fleetNotes(
+  fleet: FleetResult,
+  setup: FleetRunResult | undefined,
+  renewals: readonly FleetRunResult[],
+): string[] {
+  const notes: string[] = [];
+  const registry = fleet.registry;
+  if (registry) {
+    notes.push(
+      `Pages: ${renewals.map((run) => `${run.pages} execution${run.pages === 1 ? '' : 's'} at page size ${run.pageSize}`).join(', ')}. The ` +
+        `planner reads the registry with a DynamoDB Scan of page-size items, and the table holds ${registry.items} ` +
+        `items: the ${fleet.certificates} certificates and ${registry.accountRecords} ACME account ` +
+        `record${registry.accountRecords === 1 ? '' : 's'}. A page that reaches its limit carries a cursor, so the ` +
+        'next page runs in a fresh execution (`StartNextPage`) until a page ends short.',
+    );
+  }
+  notes.push(
+    'Requests are counted at the wire: the counting proxy in front of Pebble, as in section 1, plus the ARI ' +
+      'stand-in, which serves the directory and `renewalInfo`. ' +
+      (fleet.runs.every((run) => run.clientSideRequests === run.requests.total)
+        ? 'Cross-check: in every run, the requests our process sent to either (counted at Node’s ' +
+          '`http.client.request.start`) equal what the two servers received.'
+        : '**Cross-check failed:** in some run the requests our process sent differ from what the two servers ' +
+          'received; see results.json.') +
+      ' A renewal is the existing-account issuance of section 1 plus one `renewalInfo` GET by the planner; each ' +
+      'page’s planner reads the directory once.',
+  );
+  const reused = renewals
+    .map((run) => ({ run, count: run.requests.byRole.authorization - run.requests.byRole.challenge }))
+    .filter(({ count }) => count > 0);
+  const perIssuance = renewals.flatMap((run) =>
+    run.transitionsPerIssuance ? [run.transitionsPerIssuance] : [],
+  );
+  if (reused.length > 0) {
+    const fewest = Math.min(...perIssuance.map((summary) => summary.min));
+    notes.push(
+      `Authorizations still valid: ${reused.map(({ run, count }) => `${count} in “${run.label}”`).join(', ')}. ` +
+        'Pebble keeps a valid authorization unless `rand.Intn(100) > PEBBLE_AUTHZREUSE`, so even at 0 it reuses ' +
+        `one in a hundred; those renewals skip publishing, the DNS check and the challenge (${fewest} transitions ` +
+        `instead of ${perIssuance[0]?.median ?? '—'}).`,
+    );
+  }
+  notes.push(
+    `State transitions per issuance execution: ${fleet.runs
+      .map((run) => `${formatCount(run.transitionsPerIssuance)} in “${run.label}”`)
+      .join(
+        ', ',
+      )}. The renewals machine adds four per page (PlanRenewals, the Map state, MorePages?, FleetPageDone), ` +
+      'two more when there is a next page (NextPageInput, StartNextPage), and one per certificate (the Map ' +
+      'iteration’s RenewCertificate). ' +
+      'In these local runs every Wait state and retry pause of an issuance lasts 10 ms (the harness’s default for ' +
+      'runRenewals), so an order poll can come early and loop once more, as in section 1.',
+  );
+  const newAccounts = setup?.requests.byRole.newAccount ?? 0;
+  if (setup && newAccounts > 1) {
+    notes.push(
+      `The setup’s ${newAccounts} newAccount requests: the first ${fleet.maxConcurrency} issuances start together, ` +
+        'before any of them has recorded the account URL, and each registers with the same KMS account key ' +
+        `(${setup.requests.errors} error responses in the run). Later issuances find the account recorded.`,
+    );
+  }
+  notes.push(
+    'Wall time: `performance.now()` around the whole run (every page, every issuance) in the bench process, with ' +
+      'the handlers already loaded; all issuances share one Node process and the machine’s cores with Pebble. On ' +
+      'AWS the Wait states really wait (Route 53 propagation, Retry-After), so a run takes longer than here.',
+    `Memory: the bench process’s resident set size (\`process.memoryUsage.rss()\`), sampled every ` +
+      `${fleet.rssSampleMs} ms during the run; Pebble and the counting proxy run in other processes and are not ` +
+      'included. The process holds the whole local Step Functions, the AWS fakes and every handler; it grows from ' +
+      'run to run because every execution’s event log and the fakes’ state stay in memory. It says nothing about ' +
+      'Lambda memory on AWS, where each function has the memory section 4 lists.',
+    'Local stand-ins, each a deviation from AWS: execution names are `<certificateId>-<yyyymmdd>`, so a second ' +
+      'run on the same day would start nothing; each run here stands for another day’s and gets its own execution ' +
+      'name history. A smaller page size is passed in the first execution’s input, and each page passes it on to ' +
+      'the next.',
+  );
+  return notes;
+}
 
 /** `one name, new account: 1 of 5 runs had order poll 3 (floor 2)`, per case where ours went above. */
 function oursAboveFloor(caseResult: CaseResult): string[] {

@@ -14,11 +14,15 @@ export const ROLES = [
   'order poll',
   'finalize',
   'certificate',
+  'renewalInfo',
   'other',
 ] as const;
 export type Role = (typeof ROLES)[number];
 
-/** Pebble 2.4's paths (`METHOD /path` with ids elided, as the counting proxy keys them). */
+/**
+ * Pebble 2.4's paths (`METHOD /path` with ids elided, as the counting proxy keys them), and the
+ * ARI stand-in's `renewalInfo` (test/harness/ari-stand-in.ts), since Pebble 2.4 has none.
+ */
 const PEBBLE_PATHS: readonly (readonly [RegExp, Role])[] = [
   [/^GET \/dir$/, 'directory'],
   [/^(HEAD|GET) \/nonce-plz$/, 'newNonce'],
@@ -29,6 +33,7 @@ const PEBBLE_PATHS: readonly (readonly [RegExp, Role])[] = [
   [/^POST \/my-order\//, 'order poll'],
   [/^POST \/finalize-order\//, 'finalize'],
   [/^POST \/certZ\//, 'certificate'],
+  [/^GET \/renewal-info\//, 'renewalInfo'],
 ];
 
 /** Requests per role, from the proxy's per-path counts. */
@@ -63,6 +68,7 @@ export function requestFloor(authorizations: number, newAccount: boolean): Recor
     'order poll': 2,
     finalize: 1,
     certificate: 1,
+    renewalInfo: 0,
     other: 0,
   };
 }

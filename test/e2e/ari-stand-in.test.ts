@@ -2,7 +2,8 @@ import { webcrypto } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeHttpsTransport } from '../../lambdas/adapters/https-transport.js';
 import { AcmeClient } from '../../lambdas/core/acme/client.js';
-import { ariCertificateId, chooseRenewalTime } from '../../lambdas/core/acme/renewal-info.js';
+import { chooseRenewalTime } from '../../lambdas/core/acme/renewal-info.js';
+import { ariCertificateId } from '../../lambdas/core/crypto/ari-certificate-id.js';
 import * as x509 from '../../lambdas/core/crypto/x509.js';
 import { type AriStandIn, startAriStandIn } from '../harness/ari-stand-in.js';
 import { type PebbleEnvironment, startPebble } from '../harness/pebble.js';
@@ -68,7 +69,7 @@ describe('AcmeClient renewal information against the ARI stand-in over HTTPS', (
     const client = await newClient();
     const before = standIn.requests.length;
 
-    const info = await client.getRenewalInfo(leafPem);
+    const info = await client.getRenewalInfoById(certId);
 
     expect(info).toEqual({ window, retryAfterSeconds: 21600 });
     expect(standIn.requests.slice(before)).toEqual(['GET /dir', `GET /renewal-info/${certId}`]);
@@ -83,7 +84,7 @@ describe('AcmeClient renewal information against the ARI stand-in over HTTPS', (
     standIn.setWindow(id, window);
     const client = await newClient();
 
-    const info = await client.getRenewalInfo(highBitLeaf);
+    const info = await client.getRenewalInfoById(id);
 
     expect(id.split('.')[1]).toBe(Buffer.from([0x00, 0xf0, 0x0d]).toString('base64url'));
     expect(info?.window).toEqual(window);
@@ -95,9 +96,9 @@ describe('AcmeClient renewal information against the ARI stand-in over HTTPS', (
     const urgent = { start: new Date(Date.now() - 2 * HOUR_MS), end: new Date(Date.now() - HOUR_MS) };
 
     standIn.setWindow(certId, urgent);
-    const moved = await client.getRenewalInfo(leafPem);
+    const moved = await client.getRenewalInfoById(certId);
     standIn.setWindow(certId, undefined);
-    const forgotten = await client.getRenewalInfo(leafPem);
+    const forgotten = await client.getRenewalInfoById(certId);
     standIn.setWindow(certId, window);
 
     expect(moved?.window).toEqual(urgent);
@@ -152,7 +153,7 @@ describe('ARI stand-in in front of Pebble', () => {
       signer: await createTestSigner(),
     });
 
-    const info = await client.getRenewalInfo(leafPem);
+    const info = await client.getRenewalInfoById(certId);
     await client.createAccount({ termsOfServiceAgreed: true });
     const order = await client.newOrder(['example.org'], { replaces: certId, profile: 'default' });
 

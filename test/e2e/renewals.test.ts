@@ -87,7 +87,10 @@ describe('renewals that never silently fail', () => {
     await syncDeclaredCertificates(fleet, { registry: registry(aws), log: silent });
     const executions = new LocalExecutions();
 
-    const first = await runRenewals({ renewals, issuance, ca, aws, executions });
+    // Pages of 20: the 50 certificates and the account record take three executions, each
+    // starting the next one itself.
+    const first = await runRenewals({ renewals, issuance, ca, aws, executions, input: { pageSize: 20 } });
+    expect(first.pages).toHaveLength(3);
     expect(first.pages.every((page) => page.status === 'SUCCEEDED')).toBe(true);
     expect(first.started).toHaveLength(50);
     expect(aws.eventBridge.events.filter((event) => event.detailType === 'Certificate Issued')).toHaveLength(

@@ -23,6 +23,8 @@ interface CfnResource {
 }
 
 export interface SynthesizedWorkflow {
+  /** The state machine's name in this local account. */
+  readonly name: string;
   /** The Amazon States Language definition, with function ARNs resolved to fake ones. */
   readonly definition: Record<string, unknown> & { States: Record<string, Record<string, unknown>> };
   /** Handler folder (`lambdas/<folder>/handler.ts`) per Task state name. */
@@ -82,7 +84,7 @@ export function synthesizeWorkflow(
       if (key !== 'ACME_STEP') environment[key] = String(resolve(value, template));
     }
   }
-  return { definition, taskHandlers, environment, waitStates, template };
+  return { name: which, definition, taskHandlers, environment, waitStates, template };
 }
 
 /** Resolves the intrinsic functions CDK uses in definitions and environments to stand-in values. */
@@ -180,6 +182,11 @@ export async function runWorkflow(
       `arn:aws:states:${FAKE_REGION}:${FAKE_ACCOUNT}:execution:AcmeLocal:${randomUUID()}`;
     const execution = machine.run(options.input as never, {
       context: {
+        // `$$.StateMachine.Id` lets the renewals machine start its own next page.
+        StateMachine: {
+          Id: `arn:aws:states:${FAKE_REGION}:${FAKE_ACCOUNT}:stateMachine:${workflow.name}`,
+          Name: workflow.name,
+        },
         Execution: {
           Id: executionId,
           Input: options.input,

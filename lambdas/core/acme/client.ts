@@ -22,7 +22,7 @@ import type {
 import { signExternalAccountBinding } from './external-account-binding.js';
 import { mediaType, parseHttpDate, parseLinkHeader, parseReplayNonce, parseRetryAfter } from './headers.js';
 import { type JwsKeyReference, signJws } from './jws.js';
-import { ariCertificateId, isAriCertificateId, parseRenewalInfo, type RenewalInfo } from './renewal-info.js';
+import { isAriCertificateId, parseRenewalInfo, type RenewalInfo } from './renewal-info.js';
 import type {
   AcmeAccount,
   AcmeAuthorization,
@@ -222,22 +222,13 @@ export class AcmeClient {
   }
 
   /**
-   * The CA's suggested renewal window for a certificate (RFC 9773 §4), or `undefined` when the
+   * The CA's suggested renewal window for a certificate (RFC 9773 §4), by its CertID (computed
+   * once, when the certificate is issued, by `ariCertificateId`), or `undefined` when the
    * directory has no `renewalInfo` (no request is made) or the CA answers 404 (it does not know
    * the certificate). A plain GET of `<renewalInfo>/<CertID>`: unauthenticated, so no JWS and no
    * nonce is spent. Problem documents become typed errors as for every other request, and
-   * `retryAfterSeconds` says when the CA wants to be asked again.
-   */
-  async getRenewalInfo(certificatePem: string): Promise<RenewalInfo | undefined> {
-    const { renewalInfo } = await this.directory();
-    if (renewalInfo === undefined) return undefined;
-    return this.getRenewalInfoById(ariCertificateId(certificatePem));
-  }
-
-  /**
-   * `getRenewalInfo` for a CertID computed earlier (`ariCertificateId`), for callers that keep
-   * the identifier rather than the certificate. Throws `InvalidInputError` for a value that is
-   * not shaped like a CertID, before any request.
+   * `retryAfterSeconds` says when the CA wants to be asked again. Throws `InvalidInputError` for
+   * a value that is not shaped like a CertID, before any request.
    */
   async getRenewalInfoById(certId: string): Promise<RenewalInfo | undefined> {
     if (!isAriCertificateId(certId)) {

@@ -33,6 +33,8 @@ export interface PlannedRenewal {
 
 export interface PlannerOutput {
   readonly due: readonly PlannedRenewal[];
+  /** The page size this run uses, carried to the next page. */
+  readonly pageSize: number;
   readonly cursor?: string;
   readonly checked: number;
   readonly forecast: Readonly<Record<string, number>>;
@@ -54,8 +56,9 @@ export type PlannerDeps = Pick<
  */
 export async function planRenewals(input: PlannerInput, deps: PlannerDeps): Promise<PlannerOutput> {
   const now = deps.clock.now();
+  const pageSize = input.pageSize ?? 200;
   const page = await deps.registry.list({
-    limit: input.pageSize ?? 500,
+    limit: pageSize,
     ...(input.cursor ? { cursor: input.cursor } : {}),
   });
   const directories = new Map<string, Promise<AcmeDirectory | undefined>>();
@@ -121,7 +124,13 @@ export async function planRenewals(input: PlannerInput, deps: PlannerDeps): Prom
     due: due.length,
     more: Boolean(page.cursor),
   });
-  return { due, checked: page.records.length, forecast, ...(page.cursor ? { cursor: page.cursor } : {}) };
+  return {
+    due,
+    pageSize,
+    checked: page.records.length,
+    forecast,
+    ...(page.cursor ? { cursor: page.cursor } : {}),
+  };
 }
 
 /**

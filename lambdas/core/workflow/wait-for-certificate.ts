@@ -1,5 +1,5 @@
 import type { AcmeClient } from '../acme/client.js';
-import { ariCertificateId } from '../acme/renewal-info.js';
+import { ariCertificateId } from '../crypto/ari-certificate-id.js';
 import { verifyIssuedCertificate } from '../crypto/certificate-check.js';
 import { matchesPreferredChain, topmostIssuerCommonName } from '../crypto/preferred-chain.js';
 import { AcmeProtocolError, PollingTimeoutError } from '../errors.js';

@@ -3,6 +3,7 @@ import { base64url, type FlattenedJWS, flattenedVerify, importJWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AcmeClient } from '../../../lambdas/core/acme/client.js';
 import type { AcmeDirectory } from '../../../lambdas/core/acme/types.js';
+import { ariCertificateId } from '../../../lambdas/core/crypto/ari-certificate-id.js';
 import * as x509 from '../../../lambdas/core/crypto/x509.js';
 import {
   AcmeProtocolError,
@@ -87,17 +88,22 @@ async function setup(directory: AcmeDirectory | 'fetch' = DIRECTORY) {
   return { jwk: await signer.publicJwk(), transport, client };
 }
 
+/** What a caller holding the certificate does: compute its CertID, then ask the CA by it. */
+function renewalInfoOf(client: AcmeClient, pem: string) {
+  return client.getRenewalInfoById(ariCertificateId(pem));
+}
+
 async function payloadOf(request: HttpRequest | undefined, jwk: EcPublicJwk): Promise<unknown> {
   const jws = JSON.parse(request?.body ?? '') as FlattenedJWS;
   const { payload } = await flattenedVerify(jws, await importJWK(jwk, 'ES256'));
   return JSON.parse(new TextDecoder().decode(payload));
 }
 
-describe('AcmeClient.getRenewalInfo', () => {
+describe('AcmeClient.getRenewalInfoById', () => {
   it('answers undefined without any request when the directory has no renewalInfo', async () => {
     const { client, transport } = await setup(RFC8555_DIRECTORY);
 
-    const info = await client.getRenewalInfo(certificatePem);
+    const info = await renewalInfoOf(client, certificatePem);
 
     expect(info).toBeUndefined();
     expect(transport.requests).toHaveLength(0);
@@ -109,7 +115,7 @@ describe('AcmeClient.getRenewalInfo', () => {
       .expect('GET', DIRECTORY_URL, { body: DIRECTORY })
       .expect('GET', RENEWAL_INFO_URL, { headers: ARI_HEADERS, body: WINDOW_BODY });
 
-    const info = await client.getRenewalInfo(certificatePem);
+    const info = await renewalInfoOf(client, certificatePem);
 
     expect(info).toEqual({ window: WINDOW });
     expect(transport.pending).toBe(0);
@@ -119,7 +125,7 @@ describe('AcmeClient.getRenewalInfo', () => {
     const { client, transport } = await setup();
     transport.expect('GET', RENEWAL_INFO_URL, { headers: ARI_HEADERS, body: WINDOW_BODY });
 
-    const info = await client.getRenewalInfo(certificatePem);
+    const info = await renewalInfoOf(client, certificatePem);
 
     expect(info).toEqual({ window: WINDOW });
     expect(transport.requests).toEqual([
@@ -132,7 +138,7 @@ describe('AcmeClient.getRenewalInfo', () => {
     const { client, transport } = await setup({ ...DIRECTORY, renewalInfo: `${CA}/renewal-info/` });
     transport.expect('GET', RENEWAL_INFO_URL, { headers: ARI_HEADERS, body: WINDOW_BODY });
 
-    await client.getRenewalInfo(certificatePem);
+    await renewalInfoOf(client, certificatePem);
 
     expect(transport.pending).toBe(0);
   });
@@ -153,8 +159,8 @@ describe('AcmeClient.getRenewalInfo', () => {
         body: WINDOW_BODY,
       });
 
-    const delta = await client.getRenewalInfo(certificatePem);
-    const dated = await client.getRenewalInfo(certificatePem);
+    const delta = await renewalInfoOf(client, certificatePem);
+    const dated = await renewalInfoOf(client, certificatePem);
 
     expect(delta).toEqual({ window: WINDOW, retryAfterSeconds: 21600 });
     expect(dated?.retryAfterSeconds).toBe(21600);
@@ -166,8 +172,8 @@ describe('AcmeClient.getRenewalInfo', () => {
       .expect('GET', RENEWAL_INFO_URL, problemReply('malformed', { status: 404, detail: 'not found' }))
       .expect('GET', RENEWAL_INFO_URL, { status: 404, headers: { 'content-type': 'text/plain' }, body: '' });
 
-    expect(await client.getRenewalInfo(certificatePem)).toBeUndefined();
-    expect(await client.getRenewalInfo(certificatePem)).toBeUndefined();
+    expect(await renewalInfoOf(client, certificatePem)).toBeUndefined();
+    expect(await renewalInfoOf(client, certificatePem)).toBeUndefined();
   });
 
   it('turns problem documents into typed errors, with Retry-After on rate limits', async () => {
@@ -181,10 +187,10 @@ describe('AcmeClient.getRenewalInfo', () => {
       .expect('GET', RENEWAL_INFO_URL, problemReply('malformed'))
       .expect('GET', RENEWAL_INFO_URL, { status: 503, body: 'unavailable' });
 
-    const limited = await client.getRenewalInfo(certificatePem).catch((error: unknown) => error);
-    const malformed = client.getRenewalInfo(certificatePem);
+    const limited = await renewalInfoOf(client, certificatePem).catch((error: unknown) => error);
+    const malformed = renewalInfoOf(client, certificatePem);
     await expect(malformed).rejects.toThrow(MalformedError);
-    const unavailable = client.getRenewalInfo(certificatePem);
+    const unavailable = renewalInfoOf(client, certificatePem);
     await expect(unavailable).rejects.toThrow(AcmeServerError);
 
     expect(limited).toBeInstanceOf(RateLimitedError);
@@ -200,8 +206,8 @@ describe('AcmeClient.getRenewalInfo', () => {
         body: { suggestedWindow: { start: '2025-03-03T00:00:00Z', end: '2025-03-01T00:00:00Z' } },
       });
 
-    await expect(client.getRenewalInfo(certificatePem)).rejects.toThrow(AcmeProtocolError);
-    const invalid = client.getRenewalInfo(certificatePem);
+    await expect(renewalInfoOf(client, certificatePem)).rejects.toThrow(AcmeProtocolError);
+    const invalid = renewalInfoOf(client, certificatePem);
     await expect(invalid).rejects.toThrow(AcmeProtocolError);
     await expect(invalid).rejects.toThrow(`${RENEWAL_INFO_URL}: The renewalInfo suggestedWindow ends`);
   });
@@ -209,7 +215,9 @@ describe('AcmeClient.getRenewalInfo', () => {
   it('refuses a certificate without an Authority Key Identifier before any request', async () => {
     const { client, transport } = await setup();
 
-    await expect(client.getRenewalInfo(certificateWithoutAkiPem)).rejects.toThrow(InvalidInputError);
+    await expect(async () => renewalInfoOf(client, certificateWithoutAkiPem)).rejects.toThrow(
+      InvalidInputError,
+    );
     expect(transport.requests).toHaveLength(0);
   });
 
@@ -229,7 +237,7 @@ describe('AcmeClient.getRenewalInfo', () => {
     const { client, transport } = await setup('fetch');
     transport.expect('GET', DIRECTORY_URL, { body: { ...RFC8555_DIRECTORY, renewalInfo: 7 } });
 
-    await expect(client.getRenewalInfo(certificatePem)).rejects.toThrow(/renewalInfo is not a URL/);
+    await expect(renewalInfoOf(client, certificatePem)).rejects.toThrow(/renewalInfo is not a URL/);
   });
 });
 

@@ -1,0 +1,66 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build, type Metafile } from 'esbuild';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+/**
+ * What keeps cold starts short, checked on every handler bundled as `NodejsFunction` bundles it
+ * (minified ESM, `@aws-sdk/*` left to the Lambda runtime): the bundle stays small, it imports no
+ * AWS SDK module when it loads (a static import anywhere in the graph is hoisted to the top of the
+ * bundle, and the SDK clients together take several hundred milliseconds to import), and only the
+ * steps that parse a CSR or a certificate carry @peculiar/x509. `npm run bench` measures the
+ * sizes and init times themselves.
+ */
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const MAX_BUNDLE_BYTES = 300_000;
+/** The steps that build a CSR (Finalize) or read the issued certificate (WaitForCertificate). */
+const PARSES_CERTIFICATES = new Set(['finalize', 'wait-for-certificate']);
+
+const folders = readdirSync(`${ROOT}lambdas`, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory() && existsSync(`${ROOT}lambdas/${entry.name}/handler.ts`))
+  .map((entry) => entry.name);
+
+describe.each(folders)('the %s bundle', (folder) => {
+  let bytes: number;
+  let output: Metafile['outputs'][string];
+  let inputs: string[];
+
+  beforeAll(async () => {
+    const result = await build({
+      absWorkingDir: ROOT,
+      entryPoints: [`lambdas/${folder}/handler.ts`],
+      outfile: 'index.mjs',
+      write: false,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node22',
+      minify: true,
+      mainFields: ['module', 'main'],
+      external: ['@aws-sdk/*'],
+      metafile: true,
+      logLevel: 'silent',
+    });
+    bytes = result.outputFiles[0]?.contents.byteLength ?? Number.NaN;
+    output = Object.values(result.metafile.outputs)[0] as Metafile['outputs'][string];
+    inputs = Object.keys(result.metafile.inputs);
+  });
+
+  it(`is at most ${MAX_BUNDLE_BYTES / 1000} KB minified`, () => {
+    expect(bytes).toBeLessThanOrEqual(MAX_BUNDLE_BYTES);
+  });
+
+  it('imports AWS SDK modules only on first use, never when it loads', () => {
+    const sdkImports = output.imports.filter((entry) => entry.external && entry.path.startsWith('@aws-sdk/'));
+
+    expect(sdkImports.filter((entry) => entry.kind !== 'dynamic-import')).toEqual([]);
+    expect(sdkImports.length).toBeGreaterThan(0);
+  });
+
+  it(`carries @peculiar/x509 only if it parses CSRs or certificates (${PARSES_CERTIFICATES.has(folder) ? 'it does' : 'it does not'})`, () => {
+    const x509 = inputs.some((path) => path.includes('node_modules/@peculiar/x509/'));
+
+    expect(x509).toBe(PARSES_CERTIFICATES.has(folder));
+  });
+});
