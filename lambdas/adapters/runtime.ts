@@ -245,7 +245,9 @@ export function stepHandler<Input, Output, Names extends keyof StepDeps>(
       });
       throw error;
     } finally {
-      if ('metrics' in ports) powertoolsMetrics?.publishStoredMetrics();
+      // Publishing nothing (a Cleanup with no lock to record, say) would only log a warning.
+      if ('metrics' in ports && powertoolsMetrics?.hasStoredMetrics())
+        powertoolsMetrics.publishStoredMetrics();
     }
   };
 }

@@ -11,6 +11,7 @@ import {
 } from '../harness/local-issuance.js';
 import { type PebbleEnvironment, startPebble } from '../harness/pebble.js';
 import { type EventLog, type SynthesizedWorkflow, synthesizeWorkflow } from '../harness/state-machine.js';
+import { captureOutput, statePayloads } from '../support/capture.js';
 
 // Pebble 2.4's endpoints, as the request counters name them.
 const NEW_ACCOUNT = 'POST /sign-me-up';
@@ -22,34 +23,6 @@ const CHALLENGE = 'POST /chalZ';
 /** Points the workflow's DNS checks at the CA's mock DNS server, as for the CA itself. */
 function dnsEnvironment(ca: { readonly dnsResolver: string }): Record<string, string> {
   return { DNS_RESOLVERS: ca.dnsResolver, DNS_AUTHORITATIVE_SERVERS: ca.dnsResolver };
-}
-
-/** Captures what the handlers write (structured logs go to stdout and stderr, as in Lambda). */
-function captureOutput(): { lines: string[]; stop(): void } {
-  const lines: string[] = [];
-  const originals = { out: process.stdout.write, err: process.stderr.write };
-  const tap =
-    (original: typeof process.stdout.write) =>
-    (chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
-      lines.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-      return (original as (...args: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
-    };
-  process.stdout.write = tap(originals.out) as typeof process.stdout.write;
-  process.stderr.write = tap(originals.err) as typeof process.stderr.write;
-  return {
-    lines,
-    stop() {
-      process.stdout.write = originals.out;
-      process.stderr.write = originals.err;
-    },
-  };
-}
-
-/** Every state's input and output, as Step Functions would keep them in the execution history. */
-function statePayloads(run: LocalIssuanceResult): string {
-  return JSON.stringify(
-    run.execution.events.map((event) => ('state' in event ? [event.state.input, event.state.output] : event)),
-  );
 }
 
 /** The input of each entry into the Wait state `name`, in order. */

@@ -11,6 +11,7 @@ import { installLocalAws, type LocalAws, type LocalCa, runLocalIssuance } from '
 import { type PebbleEnvironment, startPebble } from '../harness/pebble.js';
 import { LocalExecutions, runRenewals } from '../harness/renewals.js';
 import { type SynthesizedWorkflow, synthesizeWorkflow } from '../harness/state-machine.js';
+import { captureOutput } from '../support/capture.js';
 
 const DAY = 24 * 60 * 60 * 1000;
 // The failure test reads the metric documents the planner writes; Powertools reads this setting
@@ -147,12 +148,7 @@ describe('renewals that never silently fail', () => {
     if (!issuedRecord) throw new Error('flaky was not recorded as issued');
     pastWindows.add(issuedRecord.ariCertId);
     const executions = new LocalExecutions();
-    const output: string[] = [];
-    const write = process.stdout.write.bind(process.stdout);
-    process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-      output.push(String(chunk));
-      return (write as (...args: unknown[]) => boolean)(chunk, ...rest);
-    }) as typeof process.stdout.write;
+    const output = captureOutput();
     try {
       for (let attempt = 1; attempt <= 3; attempt += 1) {
         vi.setSystemTime(new Date(Date.now() + DAY));
@@ -166,7 +162,7 @@ describe('renewals that never silently fail', () => {
       aws.route53.failNext('ChangeResourceRecordSets', 'AccessDenied', 1);
       await runRenewals({ renewals, issuance, ca, aws, executions, environment: withMetrics });
     } finally {
-      process.stdout.write = write;
+      output.stop();
     }
 
     const failures = aws.eventBridge.events.filter(
@@ -179,7 +175,7 @@ describe('renewals that never silently fail', () => {
       currentCertificate: { acmArns: { 'us-east-1': arn } },
     });
     expect(String(failures[3]?.detail.problem)).toContain('AccessDenied');
-    const emitted = output
+    const emitted = output.lines
       .flatMap((chunk) => chunk.split('\n'))
       .filter((line) => line.includes('"MaxConsecutiveFailures"'))
       .map((line) => (JSON.parse(line) as { MaxConsecutiveFailures: number }).MaxConsecutiveFailures);

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { installLocalAws, type LocalAws, runLocalIssuance } from '../harness/local-issuance.js';
 import { type PebbleEnvironment, startPebble } from '../harness/pebble.js';
 import { type SynthesizedWorkflow, synthesizeWorkflow } from '../harness/state-machine.js';
+import { captureOutput } from '../support/capture.js';
 
 /** Every text form in which a private key could leak: PEM markers, DER and its parts. */
 function secretForms(privateKeyPem: string): string[] {
@@ -24,27 +25,6 @@ function secretForms(privateKeyPem: string): string[] {
     forms.push(value.slice(0, 24), bytes.toString('base64').slice(0, 24), bytes.toString('hex').slice(0, 32));
   }
   return forms;
-}
-
-/** Captures what the handlers write (structured logs go to stdout and stderr, as in Lambda). */
-function captureOutput(): { lines: string[]; stop(): void } {
-  const lines: string[] = [];
-  const originals = { out: process.stdout.write, err: process.stderr.write };
-  const tap =
-    (original: typeof process.stdout.write) =>
-    (chunk: string | Uint8Array, ...rest: unknown[]): boolean => {
-      lines.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-      return (original as (...args: unknown[]) => boolean).call(process.stdout, chunk, ...rest);
-    };
-  process.stdout.write = tap(originals.out) as typeof process.stdout.write;
-  process.stderr.write = tap(originals.err) as typeof process.stderr.write;
-  return {
-    lines,
-    stop() {
-      process.stdout.write = originals.out;
-      process.stderr.write = originals.err;
-    },
-  };
 }
 
 describe('certificate private keys never leak', () => {

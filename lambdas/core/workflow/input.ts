@@ -7,9 +7,8 @@ import type { WorkflowConfig } from './deps.js';
 const KEY_TYPES: readonly KeyType[] = ['EC_P256', 'EC_P384', 'RSA_2048', 'RSA_3072', 'RSA_4096'];
 const CERTIFICATE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
-const KNOWN_FIELDS = new Set([
-  'action',
-  'certificateId',
+/** The fields that make up a certificate's configuration: `issue` sets them, `renew` reads them. */
+const CONFIGURATION_FIELDS = [
   'domains',
   'keyType',
   'hostedZoneIds',
@@ -18,8 +17,13 @@ const KNOWN_FIELDS = new Set([
   'directoryUrl',
   'profile',
   'preferredChain',
+] as const;
+const KNOWN_FIELDS = new Set<string>([
+  'action',
+  'certificateId',
   'force',
   'execution',
+  ...CONFIGURATION_FIELDS,
 ]);
 
 const EXAMPLES =
@@ -71,16 +75,7 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
       : undefined;
 
   if (action === 'renew') {
-    for (const field of [
-      'domains',
-      'keyType',
-      'hostedZoneIds',
-      'zoneRoles',
-      'regions',
-      'directoryUrl',
-      'profile',
-      'preferredChain',
-    ]) {
+    for (const field of CONFIGURATION_FIELDS) {
       if (input[field] !== undefined) {
         throw new InvalidInputError(
           `renew takes the certificate's configuration from the registry, so "${field}" is not allowed; use {"action":"issue",...} to change it.`,
