@@ -35,6 +35,7 @@ export const MANAGED_BY_TAG = 'acme-aws:managed-by';
 /** The steps that send JWS to the CA, and so the only roles that may use the account key. */
 export const SIGNING_STEPS: readonly StepName[] = [
   'RegisterAccount',
+  'RevokeCertificate',
   'CreateOrder',
   'AnswerChallenges',
   'WaitForAuthorizations',
@@ -55,6 +56,7 @@ export const STORE_ACCESS: readonly {
   { step: 'WaitForCertificate', prefix: 'orders/*', access: ['read'] },
   { step: 'WaitForCertificate', prefix: 'certificates/*', access: ['write'] },
   { step: 'ImportToAcm', prefix: 'certificates/*', access: ['read'] },
+  { step: 'RevokeCertificate', prefix: 'certificates/*', access: ['read'] },
 ];
 
 /**
@@ -602,6 +604,7 @@ export class AcmeCertificates extends Construct {
     }
 
     this.registry.grant(fns.RegisterAccount, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    this.registry.grant(fns.RevokeCertificate, 'dynamodb:UpdateItem');
     this.registry.grant(fns.CreateOrder, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     this.registry.grant(fns.Finalize, 'dynamodb:UpdateItem');
     this.registry.grant(fns.WaitForCertificate, 'dynamodb:UpdateItem');
@@ -749,6 +752,7 @@ export class AcmeCertificates extends Construct {
       resultPath: '$.execution',
     });
     const registerAccount = step('RegisterAccount');
+    const revokeCertificate = step('RevokeCertificate');
     const createOrder = step('CreateOrder');
     const publishChallenges = step('PublishChallenges');
     const waitForDnsSync = step('WaitForDnsSync');
@@ -783,14 +787,19 @@ export class AcmeCertificates extends Construct {
       comment:
         'Nothing to do: another execution holds this certificate, or it is not due; $.skipped says which',
     });
+    // A revoke revokes first, then renews in the same run so ACM gets the replacement.
+    const revoke = new sfn.Choice(this, 'Revoke?')
+      .when(sfn.Condition.stringEquals('$.action', 'revoke'), revokeCertificate)
+      .otherwise(createOrder);
     const proceed = new sfn.Choice(this, 'Proceed?')
       .when(sfn.Condition.isPresent('$.skipped'), skipped)
-      .otherwise(createOrder);
+      .otherwise(revoke);
     const alreadyIssued = new sfn.Choice(this, 'AlreadyIssued?')
       .when(sfn.Condition.isPresent('$.certificate'), importToAcm)
       .otherwise(publishChallenges);
 
     prepare.next(registerAccount).next(proceed);
+    revokeCertificate.next(createOrder);
     createOrder.next(alreadyIssued);
     publishChallenges.next(dnsInSync);
     waitForDnsSync.next(dnsInSync);

@@ -75,8 +75,11 @@ export class Monitoring extends Construct {
       });
       for (const email of emails) this.topic.addSubscription(new subscriptions.EmailSubscription(email));
       new events.Rule(this, 'RenewalFailures', {
-        description: 'Certificate renewal failures to the notification topic',
-        eventPattern: { source: [EVENT_SOURCE], detailType: ['Certificate Renewal Failed'] },
+        description: 'Certificate renewal failures and revocations to the notification topic',
+        eventPattern: {
+          source: [EVENT_SOURCE],
+          detailType: ['Certificate Renewal Failed', 'Certificate Revoked'],
+        },
         targets: [new targets.SnsTopic(this.topic)],
       });
     }

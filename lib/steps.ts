@@ -5,6 +5,7 @@
  */
 export const STEP_HANDLERS = {
   RegisterAccount: 'register-account',
+  RevokeCertificate: 'revoke-certificate',
   CreateOrder: 'create-order',
   PublishChallenges: 'publish-challenges',
   WaitForDnsSync: 'wait-for-dns-sync',

@@ -76,6 +76,10 @@ export class OrderNotReadyError extends AcmeProblemError {
 export class AlreadyReplacedError extends AcmeProblemError {
   override readonly code = 'ALREADY_REPLACED';
 }
+/** RFC 8555 §7.6: the certificate was revoked before; for a caller that wants it revoked, done. */
+export class AlreadyRevokedError extends AcmeProblemError {
+  override readonly code = 'ALREADY_REVOKED';
+}
 export class ExternalAccountRequiredError extends AcmeProblemError {
   override readonly code = 'EXTERNAL_ACCOUNT_REQUIRED';
 }
@@ -135,6 +139,7 @@ const PROBLEM_CLASSES: Record<string, new (problem: AcmeProblem) => AcmeProblemE
   orderNotReady: OrderNotReadyError,
   externalAccountRequired: ExternalAccountRequiredError,
   alreadyReplaced: AlreadyReplacedError,
+  alreadyRevoked: AlreadyRevokedError,
   serverInternal: AcmeServerError,
 };
 

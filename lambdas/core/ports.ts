@@ -177,7 +177,7 @@ export interface CertificateConfig {
 /** One managed certificate in the registry. */
 export interface CertificateRecord {
   readonly certificateId: string;
-  readonly status?: 'issuing' | 'issued' | 'imported' | 'failed';
+  readonly status?: 'issuing' | 'issued' | 'imported' | 'failed' | 'revoked';
   readonly config?: CertificateConfig;
   /** ACM ARN per region the certificate is (re-)imported into. */
   readonly acmArns?: Readonly<Record<string, string>>;

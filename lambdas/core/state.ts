@@ -12,8 +12,11 @@ import type { AcmeDirectory, AcmeOrderStatus } from './acme/types.js';
  */
 export type KeyType = 'EC_P256' | 'EC_P384' | 'RSA_2048' | 'RSA_3072' | 'RSA_4096';
 
-/** `issue` declares (or redeclares) a certificate and issues it; `renew` renews a registered one. */
-export type IssuanceAction = 'issue' | 'renew';
+/**
+ * `issue` declares (or redeclares) a certificate and issues it; `renew` renews a registered one;
+ * `revoke` revokes its current certificate and then renews it, so ACM gets a replacement.
+ */
+export type IssuanceAction = 'issue' | 'renew' | 'revoke';
 
 /** What an operator (or a schedule) passes to start an issuance. */
 export interface IssuanceInput {
@@ -70,6 +73,10 @@ export interface IssuanceState extends IssuanceInput {
   readonly keyType: KeyType;
   readonly regions: readonly string[];
   readonly directoryUrl: string;
+  /** For `revoke`: the RFC 5280 reason code sent to the CA. */
+  readonly revokeReason?: number;
+  /** Set by RevokeCertificate: the certificate this run revoked, before it renews. */
+  readonly revoked?: { readonly serial: string; readonly reason: number };
   /** Set when another execution holds the lock: this one ends without changing anything. */
   readonly skipped?: string;
   readonly directory?: AcmeDirectory;

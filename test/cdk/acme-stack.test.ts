@@ -117,6 +117,7 @@ describe('AcmeCertificates stack', () => {
         'CreateOrder',
         'Finalize',
         'RegisterAccount',
+        'RevokeCertificate',
         'WaitForAuthorizations',
         'WaitForCertificate',
       ].sort(),
@@ -343,9 +344,18 @@ describe('issuance state machine definition', () => {
     expect(states['Proceed?']).toMatchObject({
       Type: 'Choice',
       Choices: [{ Variable: '$.skipped', IsPresent: true, Next: 'Skipped' }],
-      Default: 'CreateOrder',
+      Default: 'Revoke?',
     });
     expect(states.Skipped).toMatchObject({ Type: 'Succeed' });
+  });
+
+  it('revokes before ordering the replacement only when the action is revoke', () => {
+    expect(states['Revoke?']).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.action', StringEquals: 'revoke', Next: 'RevokeCertificate' }],
+      Default: 'CreateOrder',
+    });
+    expect(states.RevokeCertificate).toMatchObject({ Type: 'Task', Next: 'CreateOrder' });
   });
 
   it('goes straight to the import when an earlier run already issued the certificate', () => {

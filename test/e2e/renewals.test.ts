@@ -149,17 +149,19 @@ describe('renewals that never silently fail', () => {
     pastWindows.add(issuedRecord.ariCertId);
     const executions = new LocalExecutions();
     const output = captureOutput();
+    // The fault is ACM's, which every renewal reaches: Pebble reuses a valid authorization now and
+    // then even with PEBBLE_AUTHZREUSE=0, so a DNS fault could be skipped.
     try {
       for (let attempt = 1; attempt <= 3; attempt += 1) {
         vi.setSystemTime(new Date(Date.now() + DAY));
-        aws.route53.failNext('ChangeResourceRecordSets', 'AccessDenied', 1);
+        aws.acm.failNext('ImportCertificate', 'LimitExceededException', 1);
         const run = await runRenewals({ renewals, issuance, ca, aws, executions, environment: withMetrics });
         expect(run.started).toHaveLength(1);
       }
       expect(aws.acm.certificates.get(arn)?.certificatePem).toBe(original);
       // The next scheduled run reports the streak before it tries again.
       vi.setSystemTime(new Date(Date.now() + DAY));
-      aws.route53.failNext('ChangeResourceRecordSets', 'AccessDenied', 1);
+      aws.acm.failNext('ImportCertificate', 'LimitExceededException', 1);
       await runRenewals({ renewals, issuance, ca, aws, executions, environment: withMetrics });
     } finally {
       output.stop();
@@ -174,7 +176,7 @@ describe('renewals that never silently fail', () => {
       error: 'AwsRequestError',
       currentCertificate: { acmArns: { 'us-east-1': arn } },
     });
-    expect(String(failures[3]?.detail.problem)).toContain('AccessDenied');
+    expect(String(failures[3]?.detail.problem)).toContain('LimitExceededException');
     const emitted = output.lines
       .flatMap((chunk) => chunk.split('\n'))
       .filter((line) => line.includes('"MaxConsecutiveFailures"'))

@@ -319,6 +319,20 @@ export class AcmeClient {
     return { pem: response.body, alternates };
   }
 
+  /**
+   * Revokes a certificate (RFC 8555 §7.6), signed with the account key (`kid`): the CA accepts it
+   * from the account that ordered the certificate. `reason` is an RFC 5280 reason code. A 200
+   * (with an empty body) is success; a certificate the CA had already revoked fails with
+   * `AlreadyRevokedError`, which callers that only need it revoked may treat as done.
+   */
+  async revokeCertificate(certificateDer: Uint8Array, reason: number): Promise<void> {
+    const { revokeCert } = await this.directory();
+    if (!revokeCert) {
+      throw new AcmeProtocolError(`The directory at ${this.#directoryUrl} has no revokeCert endpoint.`);
+    }
+    await this.#post(revokeCert, { certificate: base64url.encode(certificateDer), reason }, 'kid');
+  }
+
   /** Sends a signed POST, retrying `badNonce` with the nonce that came with the problem. */
   async #post(
     url: string,

@@ -1,4 +1,5 @@
 import { fallbackRenewalTime } from '../acme/renewal-info.js';
+import { revocationReasonName } from '../acme/revocation-reasons.js';
 import { planTxtChanges } from '../dns/plan.js';
 import { roleForZone } from '../dns/zone-roles.js';
 import { nextAttemptAfterFailure } from '../renewal/backoff.js';
@@ -10,12 +11,18 @@ import type { StepDeps } from './deps.js';
 export const EVENT_ISSUED = 'Certificate Issued';
 export const EVENT_RENEWED = 'Certificate Renewed';
 export const EVENT_FAILED = 'Certificate Renewal Failed';
+/**
+ * Put when a run revoked a certificate, besides the Issued/Renewed or Failed event of its
+ * replacement: security alerting matches on it, while automation that follows new certificates
+ * keeps matching Renewed. `replacement` is null when the replacement failed.
+ */
+export const EVENT_REVOKED = 'Certificate Revoked';
 
 /**
  * Cleanup: removes exactly the TXT values this execution published, on success and after any
  * failure; then, if this execution held the certificate's lock, records the outcome (the next
  * renewal time, or the failure with its backoff), announces it as an EventBridge event and a
- * metric, and releases the lock. Safe to repeat, and a no-op for DNS when nothing was published.
+ * metric (and, after a revocation, a Revoked event), and releases the lock. Safe to repeat, and a no-op for DNS when nothing was published.
  */
 export async function cleanup(
   state: IssuanceState,
@@ -64,6 +71,7 @@ export async function cleanup(
         executionId,
       },
     });
+    if (state.revoked) await publishRevoked(state, deps, executionId, null);
   } else if (state.certificate) {
     const notBefore = record.issued?.notBefore ? new Date(record.issued.notBefore) : now;
     const nextRenewalAt = fallbackRenewalTime(notBefore, new Date(state.certificate.notAfter)).toISOString();
@@ -89,7 +97,34 @@ export async function cleanup(
         executionId,
       },
     });
+    if (state.revoked) {
+      await publishRevoked(state, deps, executionId, {
+        serial: state.certificate.serial,
+        notAfter: state.certificate.notAfter,
+        acmArns: state.certificateArns ?? {},
+      });
+    }
   }
   await deps.registry.releaseLock(state.certificateId, executionId);
   return state;
+}
+
+async function publishRevoked(
+  state: IssuanceState,
+  deps: Pick<StepDeps, 'events'>,
+  executionId: string,
+  replacement: { serial: string; notAfter: string; acmArns: Readonly<Record<string, string>> } | null,
+): Promise<void> {
+  if (!state.revoked) return;
+  await deps.events.publish({
+    detailType: EVENT_REVOKED,
+    detail: {
+      certificateId: state.certificateId,
+      serial: state.revoked.serial,
+      reason: revocationReasonName(state.revoked.reason),
+      reasonCode: state.revoked.reason,
+      replacement,
+      executionId,
+    },
+  });
 }

@@ -1,3 +1,4 @@
+import { REVOCATION_REASONS, type RevocationReasonName } from '../acme/revocation-reasons.js';
 import { normalizeIdentifiers } from '../dns/identifiers.js';
 import { InvalidInputError } from '../errors.js';
 import type { CertificateConfig } from '../ports.js';
@@ -22,12 +23,13 @@ const KNOWN_FIELDS = new Set<string>([
   'action',
   'certificateId',
   'force',
+  'reason',
   'execution',
   ...CONFIGURATION_FIELDS,
 ]);
 
 const EXAMPLES =
-  'Examples: {"action":"issue","certificateId":"web","domains":["example.org","*.example.org"]} or {"action":"renew","certificateId":"web","force":true}.';
+  'Examples: {"action":"issue","certificateId":"web","domains":["example.org","*.example.org"]} or {"action":"renew","certificateId":"web","force":true} or {"action":"revoke","certificateId":"web","reason":"keyCompromise"}.';
 
 /** A checked execution input: what to do, to which certificate, and (for `issue`) its configuration. */
 export interface IssuanceRequest {
@@ -35,8 +37,10 @@ export interface IssuanceRequest {
   readonly certificateId: string;
   /** Renew even when the certificate is not due. Always true for `issue`. */
   readonly force: boolean;
-  /** The declared configuration, for `issue`; `renew` reads it from the registry. */
+  /** The declared configuration, for `issue`; `renew` and `revoke` read it from the registry. */
   readonly config?: CertificateConfig;
+  /** For `revoke`: the RFC 5280 reason code (`unspecified`, 0, unless named). */
+  readonly revokeReason?: number;
   readonly execution?: { readonly id: string; readonly startedAt?: string };
 }
 
@@ -57,10 +61,13 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
     );
   }
   const action = input.action ?? (input.domains === undefined ? 'renew' : 'issue');
-  if (action !== 'issue' && action !== 'renew') {
+  if (action !== 'issue' && action !== 'renew' && action !== 'revoke') {
     throw new InvalidInputError(
-      `action ${JSON.stringify(action)} is not supported: use "issue" or "renew". ${EXAMPLES}`,
+      `action ${JSON.stringify(action)} is not supported: use "issue", "renew" or "revoke". ${EXAMPLES}`,
     );
+  }
+  if (action !== 'revoke' && input.reason !== undefined) {
+    throw new InvalidInputError(`reason is only for {"action":"revoke",...}. ${EXAMPLES}`);
   }
   if (input.force !== undefined && typeof input.force !== 'boolean') {
     throw new InvalidInputError('force must be true or false.');
@@ -74,6 +81,23 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
         }
       : undefined;
 
+  if (action === 'revoke') {
+    for (const field of [...CONFIGURATION_FIELDS, 'force'] as const) {
+      if (input[field] !== undefined) {
+        throw new InvalidInputError(
+          `revoke revokes the certificate in the registry and renews it with its recorded configuration, so "${field}" is not allowed. Example: {"action":"revoke","certificateId":"web","reason":"keyCompromise"}.`,
+        );
+      }
+    }
+    return {
+      action,
+      certificateId: parseCertificateId(input.certificateId, true, action),
+      force: true,
+      revokeReason: parseRevocationReason(input.reason),
+      ...(execution ? { execution } : {}),
+    };
+  }
+
   if (action === 'renew') {
     for (const field of CONFIGURATION_FIELDS) {
       if (input[field] !== undefined) {
@@ -84,7 +108,7 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
     }
     return {
       action,
-      certificateId: parseCertificateId(input.certificateId, true),
+      certificateId: parseCertificateId(input.certificateId, true, action),
       force: input.force === true,
       ...(execution ? { execution } : {}),
     };
@@ -148,13 +172,24 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
   };
 }
 
-function parseCertificateId(value: unknown, required: boolean): string {
+function parseCertificateId(value: unknown, required: boolean, action?: IssuanceAction): string {
   if (typeof value !== 'string' || !CERTIFICATE_ID.test(value)) {
     throw new InvalidInputError(
-      `certificateId ${JSON.stringify(value)} is ${value === undefined && required ? 'required to renew' : 'invalid'}: use 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit.`,
+      `certificateId ${JSON.stringify(value)} is ${value === undefined && required ? `required to ${action}` : 'invalid'}: use 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit.`,
     );
   }
   return value;
+}
+
+/** The RFC 5280 code of a reason name; no reason is `unspecified` (0). */
+function parseRevocationReason(value: unknown): number {
+  if (value === undefined) return REVOCATION_REASONS.unspecified;
+  if (typeof value === 'string' && Object.hasOwn(REVOCATION_REASONS, value)) {
+    return REVOCATION_REASONS[value as RevocationReasonName];
+  }
+  throw new InvalidInputError(
+    `reason ${JSON.stringify(value)} is not an RFC 5280 revocation reason: use one of ${Object.keys(REVOCATION_REASONS).join(', ')}.`,
+  );
 }
 
 /** A readable, stable id for an `issue` without one: `*.example.org` becomes `wildcard.example.org`. */

@@ -10,7 +10,8 @@ import { parseIssuanceRequest } from './input.js';
  * RegisterAccount: validates the request and takes the certificate's lock (a second execution for
  * the same certificate ends here, changing nothing). A `renew` reads the configuration from the
  * registry and, unless forced, ends without changes when the certificate is not due; an `issue`
- * records the declared configuration. Then it makes sure the CA knows our KMS-held key: a recorded
+ * records the declared configuration. A `revoke` needs the registry to hold an issued certificate,
+ * which it puts in the state for RevokeCertificate. Then it makes sure the CA knows our KMS-held key: a recorded
  * account URL costs no account request; otherwise one `newAccount` registers the key or returns
  * the account the CA already holds for it. Where an external account binding is configured or the
  * CA requires one, the key is looked up first (`onlyReturnExisting`); the binding's MAC key is read
@@ -30,12 +31,24 @@ export async function registerAccount(
   const config = request.config ?? record?.config;
   if (!config) {
     throw new InvalidInputError(
-      `There is no certificate "${certificateId}" in the registry to renew. Declare it in the stack's certificates, or start {"action":"issue","certificateId":"${certificateId}","domains":[...]}.`,
+      `There is no certificate "${certificateId}" in the registry to ${request.action === 'revoke' ? 'revoke' : 'renew'}. Declare it in the stack's certificates, or start {"action":"issue","certificateId":"${certificateId}","domains":[...]}.`,
+    );
+  }
+  const issued = record?.issued;
+  if (request.action === 'revoke' && !issued) {
+    throw new InvalidInputError(
+      `Certificate "${certificateId}" has no issued certificate in the registry to revoke${record?.status === 'revoked' ? ' (its last one was revoked already; the replacement was not issued yet)' : ''}: start {"action":"renew","certificateId":"${certificateId}","force":true} to issue one.`,
     );
   }
   const state: IssuanceState = {
     certificateId,
     action: request.action,
+    ...(request.action === 'revoke' && issued
+      ? {
+          revokeReason: request.revokeReason ?? 0,
+          certificate: { storeKey: issued.storeKey, serial: issued.serial, notAfter: issued.notAfter },
+        }
+      : {}),
     domains: config.domains,
     keyType: config.keyType as KeyType,
     regions: config.regions.length > 0 ? config.regions : [deps.config.defaultRegion],

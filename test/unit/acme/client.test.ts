@@ -5,6 +5,7 @@ import type { AcmeDirectory } from '../../../lambdas/core/acme/types.js';
 import {
   AcmeProtocolError,
   AcmeServerError,
+  AlreadyRevokedError,
   BadNonceError,
   InvalidInputError,
   MalformedError,
@@ -21,6 +22,7 @@ const DIRECTORY: AcmeDirectory = {
   newNonce: `${CA}/new-nonce`,
   newAccount: `${CA}/new-account`,
   newOrder: `${CA}/new-order`,
+  revokeCert: `${CA}/revoke-cert`,
 };
 const ACCOUNT_URL = `${CA}/acct/1`;
 const ORDER_URL = `${CA}/order/1`;
@@ -269,6 +271,32 @@ describe('AcmeClient orders and challenges', () => {
     expect(JSON.parse((await verifiedJws(transport.requests[0], jwk)).payload)).toEqual({
       csr: base64url.encode(csr),
     });
+  });
+
+  it('revokes with the DER certificate as base64url and the reason code, signed with the account kid', async () => {
+    const { client, transport, jwk } = await setup({ nonce: 'carried' });
+    const der = new Uint8Array([0x30, 0x82, 0x01, 0x0a, 0xfb, 0xff]);
+    transport.expect('POST', DIRECTORY.revokeCert ?? '', { status: 200, body: '' });
+
+    await client.revokeCertificate(der, 1);
+
+    const jws = await verifiedJws(transport.requests[0], jwk);
+    expect(jws.header).toMatchObject({ alg: 'ES256', kid: ACCOUNT_URL, url: DIRECTORY.revokeCert });
+    expect(jws.header.jwk).toBeUndefined();
+    expect(JSON.parse(jws.payload)).toEqual({ certificate: base64url.encode(der), reason: 1 });
+  });
+
+  it('reports a certificate the CA already revoked as AlreadyRevokedError', async () => {
+    const { client, transport } = await setup({ nonce: 'carried' });
+    transport.expect(
+      'POST',
+      DIRECTORY.revokeCert ?? '',
+      problemReply('alreadyRevoked', { status: 400, detail: 'Certificate already revoked' }),
+    );
+
+    await expect(client.revokeCertificate(new Uint8Array([0x30]), 0)).rejects.toBeInstanceOf(
+      AlreadyRevokedError,
+    );
   });
 
   it('downloads the PEM chain with its alternates, asking for application/pem-certificate-chain', async () => {

@@ -1,0 +1,142 @@
+import { request as httpsRequest } from 'node:https';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { installLocalAws, type LocalAws, runLocalIssuance } from '../harness/local-issuance.js';
+import { type PebbleEnvironment, startPebble } from '../harness/pebble.js';
+import { type SynthesizedWorkflow, synthesizeWorkflow } from '../harness/state-machine.js';
+
+interface RegistryItem {
+  readonly certificateId?: string;
+  readonly status?: string;
+  readonly issued?: { readonly serial: string };
+  readonly acmArns?: Record<string, string>;
+}
+
+/** Pebble's view of a certificate, from its management API. */
+async function certificateStatus(pebble: PebbleEnvironment, serial: string): Promise<unknown> {
+  // Pebble names certificates by the hex of their serial number, lower case.
+  const url = `${pebble.managementUrl}/cert-status-by-serial/${serial.toLowerCase()}`;
+  const body = await new Promise<string>((resolve, reject) => {
+    const request = httpsRequest(
+      url,
+      { ca: pebble.caBundlePem, agent: false, timeout: 5_000 },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (response.statusCode === 200) resolve(text);
+          else reject(new Error(`GET ${url} answered HTTP ${response.statusCode}: ${text}`));
+        });
+        response.on('error', reject);
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error(`GET ${url} timed out`)));
+    request.on('error', reject);
+    request.end();
+  });
+  return JSON.parse(body);
+}
+
+describe('revocation through the synthesized state machine against Pebble', () => {
+  let pebble: PebbleEnvironment;
+  let workflow: SynthesizedWorkflow;
+  let aws: LocalAws | undefined;
+
+  beforeAll(async () => {
+    pebble = await startPebble();
+    workflow = synthesizeWorkflow();
+  });
+  afterAll(async () => {
+    await pebble?.stop();
+  });
+  afterEach(() => {
+    aws?.restore();
+    aws = undefined;
+  });
+
+  function record(local: LocalAws, certificateId: string): RegistryItem | undefined {
+    return (local.dynamodb.items(String(workflow.environment.REGISTRY_TABLE)) as RegistryItem[]).find(
+      (item) => item.certificateId === certificateId,
+    );
+  }
+
+  it('revokes the certificate at the CA and imports its replacement into the same ACM ARN', async () => {
+    const domains = ['revoke.example.org'];
+    aws = installLocalAws(pebble, domains);
+    const first = await runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input: { certificateId: 'web', domains },
+    });
+    expect(first.execution.status).toBe('SUCCEEDED');
+    const arn = (first.execution.output as { certificateArn: string }).certificateArn;
+    const oldSerial = record(aws, 'web')?.issued?.serial ?? '';
+    expect(oldSerial).not.toBe('');
+    const oldPem = aws.acm.certificates.get(arn)?.certificatePem;
+
+    const run = await runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input: { action: 'revoke', certificateId: 'web', reason: 'keyCompromise' },
+    });
+
+    expect(run.execution.error).toBeUndefined();
+    expect(run.execution.status).toBe('SUCCEEDED');
+    expect(run.execution.steps.map((step) => step.name)).toEqual(
+      expect.arrayContaining([
+        'RegisterAccount',
+        'RevokeCertificate',
+        'CreateOrder',
+        'ImportToAcm',
+        'Cleanup',
+      ]),
+    );
+    expect(await certificateStatus(pebble, oldSerial)).toMatchObject({ Status: 'Revoked', Reason: 1 });
+
+    expect(aws.acm.certificates.size).toBe(1);
+    const imported = aws.acm.certificates.get(arn);
+    expect(imported?.importCount).toBe(2);
+    expect(imported?.certificatePem).not.toBe(oldPem);
+    const after = record(aws, 'web');
+    const newSerial = after?.issued?.serial ?? '';
+    expect(newSerial).not.toBe('');
+    expect(newSerial).not.toBe(oldSerial);
+    expect(after?.status).toBe('imported');
+    expect(after?.acmArns).toEqual({ 'us-east-1': arn });
+    expect(await certificateStatus(pebble, newSerial)).toMatchObject({ Status: 'Valid' });
+
+    const revoked = aws.eventBridge.events.filter((event) => event.detailType === 'Certificate Revoked');
+    expect(revoked).toHaveLength(1);
+    expect(revoked[0]?.detail).toMatchObject({
+      certificateId: 'web',
+      serial: oldSerial,
+      reason: 'keyCompromise',
+      reasonCode: 1,
+      replacement: { serial: newSerial, acmArns: { 'us-east-1': arn } },
+    });
+    expect(aws.eventBridge.events.map((event) => event.detailType)).toEqual([
+      'Certificate Issued',
+      'Certificate Renewed',
+      'Certificate Revoked',
+    ]);
+  });
+
+  it('refuses to revoke a certificate the registry does not know, before any CA request', async () => {
+    aws = installLocalAws(pebble, ['example.org']);
+
+    const run = await runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input: { action: 'revoke', certificateId: 'ghost', reason: 'superseded' },
+    });
+
+    expect(run.execution.status).toBe('FAILED');
+    expect(run.execution.error?.name).toBe('InvalidInputError');
+    expect(run.execution.error?.cause).toMatch(/no certificate "ghost" in the registry to revoke/);
+    expect(run.acmeRequests).toBe(0);
+    expect(run.execution.steps.map((step) => step.name)).not.toContain('RevokeCertificate');
+  });
+});

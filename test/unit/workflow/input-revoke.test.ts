@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidInputError } from '../../../lambdas/core/errors.js';
+import type { WorkflowConfig } from '../../../lambdas/core/workflow/deps.js';
+import { parseIssuanceRequest } from '../../../lambdas/core/workflow/input.js';
+
+// Only the settings input parsing reads; the rest of the configuration is irrelevant here.
+const CONFIG = {
+  defaultDirectoryUrl: 'https://ca.example/directory',
+  defaultRegion: 'eu-west-1',
+  managedByTag: 'acme-aws',
+  dnsPollSeconds: 10,
+  orderPollSeconds: 3,
+  maxPolls: 120,
+  lockTtlSeconds: 10_800,
+} as WorkflowConfig;
+
+describe('parseIssuanceRequest: revoke', () => {
+  it('accepts a revoke with an RFC 5280 reason name and carries its code', () => {
+    const request = parseIssuanceRequest(
+      { action: 'revoke', certificateId: 'web', reason: 'keyCompromise', execution: { id: 'exec-1' } },
+      CONFIG,
+    );
+
+    expect(request).toEqual({
+      action: 'revoke',
+      certificateId: 'web',
+      force: true,
+      revokeReason: 1,
+      execution: { id: 'exec-1' },
+    });
+  });
+
+  it.each([
+    ['unspecified', 0],
+    ['superseded', 4],
+    ['cessationOfOperation', 5],
+    ['removeFromCRL', 8],
+    ['aACompromise', 10],
+  ])('maps the reason %s to code %i', (reason, code) => {
+    const request = parseIssuanceRequest({ action: 'revoke', certificateId: 'web', reason }, CONFIG);
+
+    expect(request.revokeReason).toBe(code);
+  });
+
+  it('uses unspecified (0) when no reason is given', () => {
+    const request = parseIssuanceRequest({ action: 'revoke', certificateId: 'web' }, CONFIG);
+
+    expect(request.revokeReason).toBe(0);
+  });
+
+  it('refuses an unknown reason, listing the names it accepts', () => {
+    const parse = () =>
+      parseIssuanceRequest({ action: 'revoke', certificateId: 'web', reason: 'KeyCompromise' }, CONFIG);
+
+    expect(parse).toThrow(InvalidInputError);
+    expect(parse).toThrow(/"KeyCompromise" is not an RFC 5280 revocation reason/);
+    expect(parse).toThrow(/unspecified, keyCompromise, caCompromise, .*aACompromise/);
+  });
+
+  it('refuses a numeric reason, which is not one of the names', () => {
+    expect(() => parseIssuanceRequest({ action: 'revoke', certificateId: 'web', reason: 1 }, CONFIG)).toThrow(
+      /not an RFC 5280 revocation reason/,
+    );
+  });
+
+  it('requires the certificateId', () => {
+    expect(() => parseIssuanceRequest({ action: 'revoke', reason: 'superseded' }, CONFIG)).toThrow(
+      /certificateId undefined is required to revoke/,
+    );
+  });
+
+  it.each([
+    ['domains', ['example.org']],
+    ['keyType', 'RSA_2048'],
+    ['regions', ['us-east-1']],
+    ['force', true],
+  ])('refuses %s, since a revoke renews with the recorded configuration', (field, value) => {
+    expect(() =>
+      parseIssuanceRequest({ action: 'revoke', certificateId: 'web', [field]: value }, CONFIG),
+    ).toThrow(new RegExp(`"${field}" is not allowed`));
+  });
+
+  it('refuses a reason outside a revoke', () => {
+    expect(() =>
+      parseIssuanceRequest({ action: 'renew', certificateId: 'web', reason: 'superseded' }, CONFIG),
+    ).toThrow(/reason is only for \{"action":"revoke"/);
+  });
+});
