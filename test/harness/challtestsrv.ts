@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { Resolver } from 'node:dns/promises';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freeTcpAndUdpPort, freeTcpPort } from './loopback-ports.js';
 
 /**
  * A client for `pebble-challtestsrv`'s management API, the mock DNS server Pebble's validator
@@ -80,7 +79,7 @@ let exitHookInstalled = false;
  * (through `setpriv --pdeathsig`, where available) even when this process is killed outright.
  */
 export async function startChalltestsrv(): Promise<RunningChalltestsrv> {
-  const dnsPort = await freeDnsPort();
+  const dnsPort = await freeTcpAndUdpPort();
   const managementPort = await freeTcpPort();
   const args = [
     '-dns01',
@@ -154,40 +153,6 @@ function installExitHook(): void {
   exitHookInstalled = true;
   process.once('exit', () => {
     for (const child of running) child.kill('SIGKILL');
-  });
-}
-
-function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, LOOPBACK, () => {
-      const address = server.address();
-      server.close(() => {
-        if (address && typeof address === 'object') resolve(address.port);
-        else reject(new Error('no port assigned'));
-      });
-    });
-  });
-}
-
-/** A port free for both TCP and UDP, since the DNS server binds both. */
-async function freeDnsPort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt += 1) {
-    const port = await freeTcpPort();
-    if (await udpPortIsFree(port)) return port;
-  }
-  throw new Error('no loopback port is free for both TCP and UDP');
-}
-
-function udpPortIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createSocket('udp4');
-    socket.once('error', () => {
-      socket.close();
-      resolve(false);
-    });
-    socket.bind(port, LOOPBACK, () => socket.close(() => resolve(true)));
   });
 }
 

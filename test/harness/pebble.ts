@@ -1,12 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { createLoopbackTlsMaterial } from '../support/tls-certificates.js';
+import { freeTcpAndUdpPort, freeTcpPort } from './loopback-ports.js';
 
 /** A running Pebble ACME server with its challenge test server, bound to loopback only. */
 export interface PebbleEnvironment {
@@ -286,37 +286,6 @@ function findExecutable(name: string): string | undefined {
     }
   }
   return undefined;
-}
-
-function freeTcpPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, LOOPBACK, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function freeTcpAndUdpPort(): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt += 1) {
-    const port = await freeTcpPort();
-    if (await udpPortFree(port)) return port;
-  }
-  throw new Error('no loopback port is free for both TCP and UDP');
-}
-
-function udpPortFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createSocket('udp4');
-    socket.once('error', () => {
-      socket.close();
-      resolve(false);
-    });
-    socket.bind(port, LOOPBACK, () => socket.close(() => resolve(true)));
-  });
 }
 
 function tcpAccepts(port: number): Promise<boolean> {
