@@ -1065,6 +1065,33 @@ export function installDynamoDbFake(options: InstallDynamoDbFakeOptions = {}): D
       returnOld === 'ALL_OLD' && old ? { Item: clone(old) } : {},
     );
   };
+  /**
+   * A PutItem or DeleteItem's `ConditionExpression`, checked as DynamoDB does: placeholders parsed
+   * and all used, then the condition against the item as it is now.
+   */
+  const checkCondition = (
+    input: Pick<
+      PutItemCommandInput,
+      | 'ConditionExpression'
+      | 'ExpressionAttributeNames'
+      | 'ExpressionAttributeValues'
+      | 'ReturnValuesOnConditionCheckFailure'
+    >,
+    old: Item | undefined,
+  ): void => {
+    const placeholders = new Placeholders(
+      input.ExpressionAttributeNames,
+      input.ExpressionAttributeValues,
+      input.ConditionExpression !== undefined,
+    );
+    const condition =
+      input.ConditionExpression === undefined
+        ? undefined
+        : new Parser(input.ConditionExpression, 'ConditionExpression', placeholders).condition();
+    placeholders.checkUnused();
+    if (condition && !evaluate(condition, old))
+      conditionFailed(old, input.ReturnValuesOnConditionCheckFailure);
+  };
 
   mock.onAnyCommand().callsFake(async () => {
     throw new DynamoDbFakeUnsupportedError(
@@ -1102,19 +1129,8 @@ export function installDynamoDbFake(options: InstallDynamoDbFakeOptions = {}): D
       for (const value of Object.values(item)) validateValue(value);
       const key = keyOfItem(table, item);
       checkReturnValues(input.ReturnValues, ['NONE', 'ALL_OLD']);
-      const placeholders = new Placeholders(
-        input.ExpressionAttributeNames,
-        input.ExpressionAttributeValues,
-        input.ConditionExpression !== undefined,
-      );
-      const condition =
-        input.ConditionExpression === undefined
-          ? undefined
-          : new Parser(input.ConditionExpression, 'ConditionExpression', placeholders).condition();
-      placeholders.checkUnused();
       const old = table.items.get(key);
-      if (condition && !evaluate(condition, old))
-        conditionFailed(old, input.ReturnValuesOnConditionCheckFailure);
+      checkCondition(input, old);
       table.items.set(key, clone(item));
       return { $metadata: ok(), ...(input.ReturnValues === 'ALL_OLD' && old ? { Attributes: old } : {}) };
     }),
@@ -1185,19 +1201,8 @@ export function installDynamoDbFake(options: InstallDynamoDbFakeOptions = {}): D
       const table = tableOf(input.TableName);
       const key = keyOf(table, input.Key);
       checkReturnValues(input.ReturnValues, ['NONE', 'ALL_OLD']);
-      const placeholders = new Placeholders(
-        input.ExpressionAttributeNames,
-        input.ExpressionAttributeValues,
-        input.ConditionExpression !== undefined,
-      );
-      const condition =
-        input.ConditionExpression === undefined
-          ? undefined
-          : new Parser(input.ConditionExpression, 'ConditionExpression', placeholders).condition();
-      placeholders.checkUnused();
       const old = table.items.get(key);
-      if (condition && !evaluate(condition, old))
-        conditionFailed(old, input.ReturnValuesOnConditionCheckFailure);
+      checkCondition(input, old);
       table.items.delete(key);
       return { $metadata: ok(), ...(input.ReturnValues === 'ALL_OLD' && old ? { Attributes: old } : {}) };
     }),
