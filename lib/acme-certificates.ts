@@ -3,6 +3,7 @@ import {
   Annotations,
   CustomResource,
   Duration,
+  Fn,
   Names,
   RemovalPolicy,
   Stack,
@@ -22,6 +23,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
 import { forecastAcmImports } from '../lambdas/core/renewal/quota.js';
+import { ACCOUNT_ACTIONS } from '../lambdas/core/workflow/input.js';
 import { Monitoring } from './monitoring.js';
 import { RenewalSchedule } from './renewal-schedule.js';
 import { LETS_ENCRYPT_PRODUCTION, STEP_HANDLERS, type StepName } from './steps.js';
@@ -34,6 +36,7 @@ export const MANAGED_BY_TAG = 'acme-aws:managed-by';
 
 /** The steps that send JWS to the CA, and so the only roles that may use the account key. */
 export const SIGNING_STEPS: readonly StepName[] = [
+  'ManageAccount',
   'RegisterAccount',
   'RevokeCertificate',
   'CreateOrder',
@@ -42,6 +45,19 @@ export const SIGNING_STEPS: readonly StepName[] = [
   'Finalize',
   'WaitForCertificate',
 ];
+
+/** The steps that may roll the account over, and so the only roles that may use the previous account key. */
+export const ROLLOVER_STEPS: readonly StepName[] = ['ManageAccount', 'RegisterAccount'];
+
+/** KMS key specs and the one signing algorithm a CSR of each certificate key type uses. */
+const CERTIFICATE_KEY_SPECS: Readonly<Record<CertificateKeyType, { spec: kms.KeySpec; algorithm: string }>> =
+  {
+    EC_P256: { spec: kms.KeySpec.ECC_NIST_P256, algorithm: 'ECDSA_SHA_256' },
+    EC_P384: { spec: kms.KeySpec.ECC_NIST_P384, algorithm: 'ECDSA_SHA_384' },
+    RSA_2048: { spec: kms.KeySpec.RSA_2048, algorithm: 'RSASSA_PKCS1_V1_5_SHA_256' },
+    RSA_3072: { spec: kms.KeySpec.RSA_3072, algorithm: 'RSASSA_PKCS1_V1_5_SHA_256' },
+    RSA_4096: { spec: kms.KeySpec.RSA_4096, algorithm: 'RSASSA_PKCS1_V1_5_SHA_256' },
+  };
 
 /**
  * Who reads and writes which prefix of the certificate store. The store key's policy is derived
@@ -177,6 +193,15 @@ export interface AcmeCertificatesProps {
    * @default no binding
    */
   readonly externalAccountBindingSecret?: secretsmanager.ISecret;
+  /**
+   * Generation of the ACME account key. Raising it by one creates a new KMS key and keeps the
+   * previous generation's beside it; the next run (or `{"action":"rollover-account-key"}`) moves the
+   * CA account to the new key with `keyChange` (RFC 8555 §7.3.5), keeping its URL, rate limits and
+   * binding. The key two generations back leaves the stack but is retained in KMS: schedule its
+   * deletion once the rollover succeeded.
+   * @default 1
+   */
+  readonly accountKeyGeneration?: number;
 }
 
 /** Certificate key algorithms; CloudFront accepts RSA and EC_P256. */
@@ -218,6 +243,18 @@ export interface CertificateProps {
    * @default zones of this account only
    */
   readonly zoneRoles?: Readonly<Record<string, string>>;
+  /**
+   * Makes a KMS asymmetric key the certificate's key, instead of a key generated at each issuance:
+   * `true` creates one (of `keyType`, retained on delete), or pass your own `SIGN_VERIFY` key of
+   * that type (its key policy must let this account's IAM policies use it). The CSR is signed in
+   * KMS and the private key never exists outside it, so ACM, which imports only keys it can read,
+   * cannot take the certificate: it is published to the certificate store
+   * (`certificates/<id>/<serial>/fullchain.pem`) for workloads that sign through KMS, which
+   * `grantCertificateKeyUse` lets them do. The same key is reused at every renewal; rotate it by
+   * declaring a new one.
+   * @default a fresh key per issuance, imported into ACM
+   */
+  readonly kmsKey?: boolean | kms.IKey;
 }
 
 /**
@@ -226,8 +263,13 @@ export interface CertificateProps {
  * them. Start an execution with `{ certificateId, domains }` to issue or renew into ACM.
  */
 export class AcmeCertificates extends Construct {
-  /** The ACME account key: ECC_NIST_P256, SIGN_VERIFY, retained on delete. */
+  /** The ACME account key of the current generation: ECC_NIST_P256, SIGN_VERIFY, retained on delete. */
   readonly accountKey: kms.Key;
+  /** The previous generation's account key, kept while the account may still be on it. */
+  readonly previousAccountKey?: kms.Key;
+  /** The KMS keys of certificates declared with `kmsKey`, by certificate id. */
+  readonly certificateKeys: Readonly<Record<string, kms.IKey>>;
+  private readonly certificateKeyTypes: Readonly<Record<string, CertificateKeyType>>;
   /** Encrypts the certificate store. */
   readonly storeKey: kms.Key;
   /** Issued chains and encrypted private keys, so an import can be retried without reissuing. */
@@ -267,13 +309,45 @@ export class AcmeCertificates extends Construct {
           }),
         ],
       });
-    this.accountKey = new kms.Key(this, 'AccountKey', {
-      description: 'ACME account key: every JWS to the CA is signed here; the key never leaves KMS',
-      keySpec: kms.KeySpec.ECC_NIST_P256,
-      keyUsage: kms.KeyUsage.SIGN_VERIFY,
-      policy: adminOnly(),
-      removalPolicy: RemovalPolicy.RETAIN,
-    });
+    const generation = props.accountKeyGeneration ?? 1;
+    if (!Number.isInteger(generation) || generation < 1) {
+      throw new Error(
+        `AcmeCertificates: accountKeyGeneration ${generation} is invalid: use a whole number from 1, raised by one to roll the account over to a new key.`,
+      );
+    }
+    // Generation 1 keeps the original construct id, so existing deployments keep their key.
+    const accountKeyOf = (keyGeneration: number) =>
+      new kms.Key(this, keyGeneration === 1 ? 'AccountKey' : `AccountKey${keyGeneration}`, {
+        description: `ACME account key, generation ${keyGeneration}: every JWS to the CA is signed here; the key never leaves KMS`,
+        keySpec: kms.KeySpec.ECC_NIST_P256,
+        keyUsage: kms.KeyUsage.SIGN_VERIFY,
+        policy: adminOnly(),
+        removalPolicy: RemovalPolicy.RETAIN,
+      });
+    this.accountKey = accountKeyOf(generation);
+    if (generation > 1) this.previousAccountKey = accountKeyOf(generation - 1);
+    const declared = validateCertificates(props.certificates ?? [], Stack.of(this).region);
+    const certificateKeys: Record<string, kms.IKey> = {};
+    for (const certificate of props.certificates ?? []) {
+      if (!certificate.kmsKey) continue;
+      const keyType = certificate.keyType ?? 'EC_P256';
+      certificateKeys[certificate.id] =
+        certificate.kmsKey === true
+          ? new kms.Key(this, `CertificateKey-${certificate.id}`, {
+              description: `Key of the certificate "${certificate.id}": its CSR is signed here and it never leaves KMS`,
+              keySpec: CERTIFICATE_KEY_SPECS[keyType].spec,
+              keyUsage: kms.KeyUsage.SIGN_VERIFY,
+              policy: adminOnly(),
+              removalPolicy: RemovalPolicy.RETAIN,
+            })
+          : certificate.kmsKey;
+    }
+    this.certificateKeys = certificateKeys;
+    this.certificateKeyTypes = Object.fromEntries(
+      (props.certificates ?? [])
+        .filter((certificate) => certificate.kmsKey)
+        .map((certificate) => [certificate.id, certificate.keyType ?? 'EC_P256']),
+    );
     this.storeKey = new kms.Key(this, 'StoreKey', {
       description: 'Encrypts issued certificates and their private keys in the certificate store',
       enableKeyRotation: true,
@@ -416,6 +490,31 @@ export class AcmeCertificates extends Construct {
     const zoneIds = [...(props.hostedZoneIds ?? []), ...(props.hostedZones ?? []).map((zone) => zone.id)];
     this.grantPermissions(functions, zoneIds.length > 0 ? zoneIds : undefined, managedByTag);
     this.grantDelegatedDns(functions, props.validationZoneIds ?? [], props.zoneRoleArns ?? []);
+    if (this.previousAccountKey) {
+      for (const step of ROLLOVER_STEPS) {
+        functions[step].addEnvironment('PREVIOUS_ACCOUNT_KEY_ID', this.previousAccountKey.keyId);
+        this.allowAccountKey(this.previousAccountKey, functions[step]);
+      }
+    }
+    const kmsCertificates = (props.certificates ?? []).filter((certificate) => certificate.kmsKey);
+    if (kmsCertificates.length > 0) {
+      functions.RegisterAccount.addEnvironment(
+        'CERTIFICATE_KMS_KEY_ARNS',
+        Fn.join(
+          ',',
+          Object.values(certificateKeys).map((key) => key.keyArn),
+        ),
+      );
+      for (const certificate of kmsCertificates) {
+        const key = certificateKeys[certificate.id];
+        if (!key) continue;
+        const algorithm = CERTIFICATE_KEY_SPECS[certificate.keyType ?? 'EC_P256'].algorithm;
+        this.allowCertificateKey(key, functions.Finalize, ['kms:Sign'], {
+          StringEquals: { 'kms:SigningAlgorithm': algorithm },
+        });
+        this.allowCertificateKey(key, functions.Finalize, ['kms:GetPublicKey']);
+      }
+    }
     if (props.externalAccountBindingSecret) {
       functions.RegisterAccount.addEnvironment(
         'EAB_SECRET_ARN',
@@ -445,7 +544,6 @@ export class AcmeCertificates extends Construct {
       ...(props.notificationEmails ? { notificationEmails: props.notificationEmails } : {}),
     });
 
-    const declared = validateCertificates(props.certificates ?? [], Stack.of(this).region);
     if (props.hostedZones) checkZonesCoverDomains(declared, props.hostedZones);
     if (declared.length > 0) {
       const sync = makeFunction('SyncDeclaredCertificates', 'sync-declared-certificates');
@@ -453,9 +551,17 @@ export class AcmeCertificates extends Construct {
       new CustomResource(this, 'DeclaredCertificates', {
         serviceToken: sync.functionArn,
         resourceType: 'Custom::AcmeDeclaredCertificates',
-        properties: { Certificates: JSON.stringify(declared) },
+        properties: {
+          Certificates: Stack.of(this).toJsonString(
+            declared.map((certificate) =>
+              certificateKeys[certificate.id]
+                ? { ...certificate, kmsKeyArn: certificateKeys[certificate.id]?.keyArn }
+                : certificate,
+            ),
+          ),
+        },
       });
-      this.warnAboutImportQuota(declared);
+      this.warnAboutImportQuota(declared.filter((certificate) => !certificateKeys[certificate.id]));
     }
   }
 
@@ -551,6 +657,54 @@ export class AcmeCertificates extends Construct {
     );
   }
 
+  /** Lets a step sign with an account key: ES256 only (RFC 7518 section 3.4), and read its public half. */
+  private allowAccountKey(key: kms.Key, grantee: iam.IGrantable): void {
+    this.allowKey(key, grantee, ['kms:Sign'], { StringEquals: { 'kms:SigningAlgorithm': 'ECDSA_SHA_256' } });
+    this.allowKey(key, grantee, ['kms:GetPublicKey']);
+  }
+
+  /**
+   * Like `allowKey` for a certificate key, which may be the caller's own: a key this construct
+   * does not own keeps its key policy (which must already let the account's IAM policies use
+   * it), and the grantee gets the identity policy statement only.
+   */
+  private allowCertificateKey(
+    key: kms.IKey,
+    grantee: iam.IGrantable,
+    actions: string[],
+    conditions?: Record<string, unknown>,
+  ): void {
+    if (key instanceof kms.Key) {
+      this.allowKey(key, grantee, actions, conditions);
+      return;
+    }
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new iam.PolicyStatement({ actions, resources: [key.keyArn], conditions }),
+    );
+  }
+
+  /**
+   * Lets a workload use the certificate `certificateId`, declared with `kmsKey`: sign with its key
+   * (`kms:Sign` with the key type's algorithm, and `kms:GetPublicKey`) and read its issued chains
+   * from the certificate store (`certificates/<id>/`).
+   */
+  grantCertificateKeyUse(certificateId: string, grantee: iam.IGrantable): void {
+    const key = this.certificateKeys[certificateId];
+    const keyType = this.certificateKeyTypes[certificateId];
+    if (!key || !keyType) {
+      throw new Error(
+        `AcmeCertificates: grantCertificateKeyUse("${certificateId}"): no certificate with that id is declared with kmsKey (declared with kmsKey: ${Object.keys(this.certificateKeys).join(', ') || 'none'}).`,
+      );
+    }
+    this.allowCertificateKey(key, grantee, ['kms:Sign'], {
+      StringEquals: { 'kms:SigningAlgorithm': CERTIFICATE_KEY_SPECS[keyType].algorithm },
+    });
+    this.allowCertificateKey(key, grantee, ['kms:GetPublicKey']);
+    this.allowStore(grantee, `certificates/${certificateId}/*`, ['read']);
+    if (Construct.isConstruct(grantee))
+      this.acknowledgeStorePrefix(grantee, `certificates/${certificateId}/*`);
+  }
+
   /**
    * Validation zones (CNAME targets) may get TXT records at any name, since that is what they are
    * for; roles in other accounts may be assumed by the steps that touch DNS, and only those roles.
@@ -595,15 +749,10 @@ export class AcmeCertificates extends Construct {
     hostedZoneIds: readonly string[] | undefined,
     managedByTag: string,
   ): void {
-    for (const step of SIGNING_STEPS) {
-      // The signer only ever asks for ECDSA_SHA_256 (ES256, RFC 7518 section 3.4).
-      this.allowKey(this.accountKey, fns[step], ['kms:Sign'], {
-        StringEquals: { 'kms:SigningAlgorithm': 'ECDSA_SHA_256' },
-      });
-      this.allowKey(this.accountKey, fns[step], ['kms:GetPublicKey']);
-    }
+    for (const step of SIGNING_STEPS) this.allowAccountKey(this.accountKey, fns[step]);
 
     this.registry.grant(fns.RegisterAccount, 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem');
+    this.registry.grant(fns.ManageAccount, 'dynamodb:GetItem', 'dynamodb:PutItem');
     this.registry.grant(fns.RevokeCertificate, 'dynamodb:UpdateItem');
     this.registry.grant(fns.CreateOrder, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
     this.registry.grant(fns.Finalize, 'dynamodb:UpdateItem');
@@ -668,12 +817,12 @@ export class AcmeCertificates extends Construct {
     );
 
     const stack = Stack.of(this);
-    fns.Cleanup.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['events:PutEvents'],
-        resources: [stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' })],
-      }),
-    );
+    const putEvents = new iam.PolicyStatement({
+      actions: ['events:PutEvents'],
+      resources: [stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' })],
+    });
+    fns.Cleanup.addToRolePolicy(putEvents);
+    fns.ManageAccount.addToRolePolicy(putEvents);
     fns.ImportToAcm.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'ImportNewTaggedCertificates',
@@ -798,7 +947,37 @@ export class AcmeCertificates extends Construct {
       .when(sfn.Condition.isPresent('$.certificate'), importToAcm)
       .otherwise(publishChallenges);
 
-    prepare.next(registerAccount).next(proceed);
+    // Account actions concern the CA account, not a certificate: ManageAccount runs them alone.
+    const manageAccount = this.task('ManageAccount', fns.ManageAccount);
+    manageAccount.addCatch(
+      new sfn.Fail(this, 'AccountActionFailed', {
+        comment: 'The account action failed; the ACME problem or AWS error says why',
+        errorPath: '$.error.Error',
+        causePath: '$.error.Cause',
+      }),
+      { resultPath: '$.error' },
+    );
+    manageAccount.next(
+      new sfn.Succeed(this, 'AccountUpdated', {
+        comment: 'The account action is done; the output says what changed',
+      }),
+    );
+    const accountAction = new sfn.Choice(this, 'AccountAction?')
+      .when(
+        // A missing or non-string path would fail the comparison itself, so it is tested first.
+        sfn.Condition.and(
+          sfn.Condition.isPresent('$.action'),
+          sfn.Condition.isString('$.action'),
+          sfn.Condition.or(
+            ...ACCOUNT_ACTIONS.map((action) => sfn.Condition.stringEquals('$.action', action)),
+          ),
+        ),
+        manageAccount,
+      )
+      .otherwise(registerAccount);
+
+    prepare.next(accountAction);
+    registerAccount.next(proceed);
     revokeCertificate.next(createOrder);
     createOrder.next(alreadyIssued);
     publishChallenges.next(dnsInSync);
@@ -956,6 +1135,11 @@ function validateCertificates(
     const keyType = certificate.keyType ?? 'EC_P256';
     if (!KEY_TYPES.includes(keyType)) {
       throw new Error(`${where}.keyType "${keyType}" is unknown: use one of ${KEY_TYPES.join(', ')}.`);
+    }
+    if (certificate.kmsKey && certificate.regions && certificate.regions.length > 0) {
+      throw new Error(
+        `${where} ("${certificate.id}") has kmsKey and regions: a certificate whose key stays in KMS is never imported into ACM, so it has no regions. Remove regions, or remove kmsKey to import it into ACM.`,
+      );
     }
     // An environment-agnostic stack has no region name at synth: an empty list means "the
     // region the workflow runs in", which the Lambdas know.

@@ -4,6 +4,7 @@
  * the same handler through the function's `ACME_STEP` environment variable.
  */
 export const STEP_HANDLERS = {
+  ManageAccount: 'manage-account',
   RegisterAccount: 'register-account',
   RevokeCertificate: 'revoke-certificate',
   CreateOrder: 'create-order',

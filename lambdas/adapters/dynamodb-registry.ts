@@ -51,6 +51,23 @@ export function accountPartitionKey(directoryUrl: string, accountKeyThumbprint: 
   return `${ACCOUNT_PREFIX}${digest}`;
 }
 
+/** An account item as the port's record, with the key thumbprint items written since rollover keep. */
+function accountRecordOf(
+  directoryUrl: string,
+  item: Record<string, unknown>,
+): AccountRecord & { readonly keyThumbprint?: string } {
+  const { accountUrl, status, contact, rolledOverTo, updatedAt, keyThumbprint } = item;
+  return {
+    directoryUrl,
+    accountUrl: String(accountUrl),
+    ...(status === 'valid' || status === 'deactivated' || status === 'rolled-over' ? { status } : {}),
+    ...(Array.isArray(contact) ? { contact: contact.filter((uri) => typeof uri === 'string') } : {}),
+    ...(typeof rolledOverTo === 'string' ? { rolledOverTo } : {}),
+    ...(typeof updatedAt === 'string' ? { updatedAt } : {}),
+    ...(typeof keyThumbprint === 'string' ? { keyThumbprint } : {}),
+  };
+}
+
 /** The partition key of one managed certificate's record. */
 export function certificatePartitionKey(certificateId: string): string {
   return `${CERTIFICATE_PREFIX}${certificateId}`;
@@ -115,11 +132,12 @@ export class DynamoDbRegistry implements CertificateRegistry {
     const item = await this.#getItem(pk);
     if (!item) return undefined;
     const { unmarshall } = await sdk();
-    const { accountUrl } = unmarshall(item);
-    if (typeof accountUrl !== 'string') {
+    const record = unmarshall(item);
+    if (typeof record.accountUrl !== 'string') {
       throw new AwsRequestError(`DynamoDB item ${pk} in ${this.#tableName} has no accountUrl string`);
     }
-    return { directoryUrl, accountUrl };
+    const { keyThumbprint: _thumbprint, ...account } = accountRecordOf(directoryUrl, record);
+    return account;
   }
 
   async putAccount(accountKeyThumbprint: string, record: AccountRecord): Promise<void> {
@@ -129,7 +147,16 @@ export class DynamoDbRegistry implements CertificateRegistry {
       await this.#client.send(
         new PutItemCommand({
           TableName: this.#tableName,
-          Item: values({ pk, directoryUrl: record.directoryUrl, accountUrl: record.accountUrl }),
+          Item: values({
+            pk,
+            directoryUrl: record.directoryUrl,
+            accountUrl: record.accountUrl,
+            ...(record.status ? { status: record.status } : {}),
+            ...(record.contact ? { contact: [...record.contact] } : {}),
+            ...(record.rolledOverTo ? { rolledOverTo: record.rolledOverTo } : {}),
+            ...(record.updatedAt ? { updatedAt: record.updatedAt } : {}),
+            keyThumbprint: accountKeyThumbprint,
+          }),
         }),
       );
     } catch (error) {
@@ -213,32 +240,59 @@ export class DynamoDbRegistry implements CertificateRegistry {
     readonly records: readonly CertificateRecord[];
     readonly cursor?: string;
   }> {
+    const page = await this.#scan(CERTIFICATE_PREFIX, options.limit, options.cursor);
+    const records = page.items.map(({ pk, ...record }) => {
+      return { ...record, certificateId: String(pk).slice(CERTIFICATE_PREFIX.length) } as CertificateRecord;
+    });
+    return { records, ...(page.cursor ? { cursor: page.cursor } : {}) };
+  }
+
+  /**
+   * Every CA account record with the thumbprint of the key it belongs to, for operators (the CLI);
+   * a deployment holds a handful, so all pages are read.
+   */
+  async listAccounts(): Promise<(AccountRecord & { readonly keyThumbprint?: string })[]> {
+    const accounts: (AccountRecord & { readonly keyThumbprint?: string })[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.#scan(ACCOUNT_PREFIX, 100, cursor);
+      for (const item of page.items) {
+        if (typeof item.directoryUrl !== 'string' || typeof item.accountUrl !== 'string') continue;
+        accounts.push(accountRecordOf(item.directoryUrl, item));
+      }
+      cursor = page.cursor;
+    } while (cursor);
+    return accounts;
+  }
+
+  async #scan(
+    prefix: string,
+    limit: number,
+    cursor: string | undefined,
+  ): Promise<{ items: Record<string, unknown>[]; cursor?: string }> {
     const { ScanCommand, unmarshall, values } = await sdk();
     let output: ScanCommandOutput;
     try {
       output = await this.#client.send(
         new ScanCommand({
           TableName: this.#tableName,
-          Limit: options.limit,
+          Limit: limit,
           ConsistentRead: true,
-          FilterExpression: 'begins_with(#pk, :certificates)',
+          FilterExpression: 'begins_with(#pk, :prefix)',
           ExpressionAttributeNames: { '#pk': 'pk' },
-          ExpressionAttributeValues: values({ ':certificates': CERTIFICATE_PREFIX }),
-          ...(options.cursor
-            ? { ExclusiveStartKey: values({ pk: Buffer.from(options.cursor, 'base64url').toString('utf8') }) }
+          ExpressionAttributeValues: values({ ':prefix': prefix }),
+          ...(cursor
+            ? { ExclusiveStartKey: values({ pk: Buffer.from(cursor, 'base64url').toString('utf8') }) }
             : {}),
         }),
       );
     } catch (error) {
       throw wrapAwsError(error, `DynamoDB Scan ${this.#tableName}`);
     }
-    const records = (output.Items ?? []).map((item) => {
-      const { pk, ...record } = unmarshall(item);
-      return { ...record, certificateId: String(pk).slice(CERTIFICATE_PREFIX.length) } as CertificateRecord;
-    });
+    const items = (output.Items ?? []).map((item) => unmarshall(item));
     const lastKey = output.LastEvaluatedKey ? unmarshall(output.LastEvaluatedKey).pk : undefined;
     return {
-      records,
+      items,
       ...(typeof lastKey === 'string' ? { cursor: Buffer.from(lastKey, 'utf8').toString('base64url') } : {}),
     };
   }

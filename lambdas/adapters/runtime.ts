@@ -14,6 +14,7 @@ import { dnsResolverFromEnvironment } from './dns-resolver.js';
 import { DynamoDbRegistry } from './dynamodb-registry.js';
 import { EventBridgePublisher } from './eventbridge-publisher.js';
 import { transportFromEnvironment } from './https-transport.js';
+import { KmsCertificateKeys } from './kms-certificate-key.js';
 import { KmsSigner } from './kms-signer.js';
 import { type Route53ClientsByRole, Route53Zones } from './route53-zones.js';
 import { S3CertificateStore } from './s3-certificate-store.js';
@@ -61,6 +62,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkflowConfig
     defaultDirectoryUrl: requireEnv(env, 'ACME_DIRECTORY_URL'),
     defaultRegion: requireEnv(env, 'AWS_REGION'),
     ...(env.CONTACT_EMAIL ? { contactEmail: env.CONTACT_EMAIL } : {}),
+    ...(env.CERTIFICATE_KMS_KEY_ARNS
+      ? { certificateKmsKeyArns: env.CERTIFICATE_KMS_KEY_ARNS.split(',').filter((arn) => arn !== '') }
+      : {}),
     managedByTag: env.ACM_MANAGED_BY_TAG ?? 'acme-aws',
     dnsPollSeconds: positiveNumber(env.DNS_POLL_SECONDS, 10),
     orderPollSeconds: positiveNumber(env.ORDER_POLL_SECONDS, 3),
@@ -82,18 +86,39 @@ let acmImporters: AcmImporters | undefined;
 /** Created for the first step that declares metrics; published after each invocation of such a step. */
 let powertoolsMetrics: Metrics | undefined;
 const signers = new Map<string, KmsSigner>();
+let kmsCertificateKeys: KmsCertificateKeys | undefined;
 
-/** The account key in KMS, one signer per key id. */
-export const signer: PortFactory<'signer'> = async (env) => {
-  const keyId = requireEnv(env, 'ACCOUNT_KEY_ID');
+function kmsClient(): Promise<KMSClient> {
   kms ??= import('@aws-sdk/client-kms').then(({ KMSClient }) => new KMSClient({}));
-  const client = await kms;
+  return kms;
+}
+
+async function kmsSigner(keyId: string): Promise<KmsSigner> {
+  const client = await kmsClient();
   let cached = signers.get(keyId);
   if (!cached) {
     cached = new KmsSigner({ client, keyId });
     signers.set(keyId, cached);
   }
   return cached;
+}
+
+/** The account key in KMS, one signer per key id. */
+export const signer: PortFactory<'signer'> = (env) => kmsSigner(requireEnv(env, 'ACCOUNT_KEY_ID'));
+
+/**
+ * The previous generation's account key (`PREVIOUS_ACCOUNT_KEY_ID`, set only on the steps that
+ * roll the account over), or none.
+ */
+export const previousSigner: PortFactory<'previousSigner'> = async (env) => {
+  const keyId = env.PREVIOUS_ACCOUNT_KEY_ID?.trim();
+  return keyId ? kmsSigner(keyId) : undefined;
+};
+
+/** Certificate keys held in KMS; which keys a role may use is the IAM policy's business. */
+export const certificateKeys: PortFactory<'certificateKeys'> = async () => {
+  kmsCertificateKeys ??= new KmsCertificateKeys({ client: await kmsClient() });
+  return kmsCertificateKeys;
 };
 
 /** HTTPS to the CA, trusting `ACME_CA_BUNDLE` when it is set. */
@@ -227,10 +252,10 @@ export function stepHandler<Input, Output, Names extends keyof StepDeps>(
 ): (input: Input) => Promise<Output> {
   return async (input: Input) => {
     const certificateId = (input as { certificateId?: unknown } | null)?.certificateId;
-    logger.appendKeys({
-      step: stepName,
-      certificateId: typeof certificateId === 'string' ? certificateId : undefined,
-    });
+    logger.appendKeys({ step: stepName });
+    // A warm environment keeps the previous invocation's keys: an account action has no certificate.
+    if (typeof certificateId === 'string') logger.appendKeys({ certificateId });
+    else logger.removeKeys(['certificateId']);
     const started = Date.now();
     try {
       const output = await step(input, await buildPorts(ports, process.env));

@@ -83,6 +83,28 @@ export class AlreadyRevokedError extends AcmeProblemError {
 export class ExternalAccountRequiredError extends AcmeProblemError {
   override readonly code = 'EXTERNAL_ACCOUNT_REQUIRED';
 }
+/**
+ * A key rollover (RFC 8555 §7.3.5) was refused because the new key already belongs to an account:
+ * a key identifies exactly one account, so it cannot be handed to another, and retrying cannot
+ * help. The old key still holds the account. The CA says so with 409 Conflict, naming the holder
+ * in `Location`, or (Pebble 2.4) with a 5xx that the client explains by asking which account the
+ * new key holds; either way the problem fields are the CA's own. `existingAccountUrl` is the
+ * holder, when the CA named it.
+ */
+export class AccountKeyInUseError extends AcmeProblemError {
+  override readonly code = 'ACCOUNT_KEY_IN_USE';
+  readonly existingAccountUrl?: string;
+  constructor(problem: AcmeProblem, options?: { cause?: unknown; existingAccountUrl?: string }) {
+    super(problem, options);
+    const existingAccountUrl = options?.existingAccountUrl;
+    this.existingAccountUrl = existingAccountUrl;
+    const holder = existingAccountUrl ? `the account ${existingAccountUrl}` : 'another account';
+    this.message =
+      `The new account key already belongs to ${holder}, so the CA refused to move this account to it ` +
+      `(${describeProblem(problem)}). The account keeps its current key. Roll over to a freshly ` +
+      `generated key that no account uses${existingAccountUrl ? `, or use ${existingAccountUrl} with that key instead` : ''}.`;
+  }
+}
 /** The CA failed (HTTP 5xx or `serverInternal`): worth retrying with backoff. */
 export class AcmeServerError extends AcmeProblemError {
   override readonly code = 'ACME_SERVER';
@@ -174,4 +196,13 @@ export class DnsQueryError extends AcmeAwsError {
     super(message, options);
     this.rcode = rcode;
   }
+}
+
+/**
+ * The deployment's ACME account was deactivated (RFC 8555 §7.3.6), which is permanent: the CA
+ * refuses every request from it. Raised before any CA call, naming the way out (a new account
+ * key generation), and never retried.
+ */
+export class AccountDeactivatedError extends AcmeAwsError {
+  readonly code = 'ACCOUNT_DEACTIVATED';
 }

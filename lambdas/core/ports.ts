@@ -4,6 +4,8 @@
  * The core never imports an adapter, the AWS SDK or `lib/`.
  */
 
+import type { KeyType } from './state.js';
+
 /** A public EC P-256 key in JWK form (RFC 7517), as ACME servers expect in the `jwk` header. */
 export interface EcPublicJwk {
   readonly kty: 'EC';
@@ -130,10 +132,25 @@ export interface Clock {
   now(): Date;
 }
 
-/** The account URL a CA gave our key, so later runs skip registration. */
+/**
+ * The account URL a CA gave our key, so later runs skip registration, and what we last did to
+ * the account: its contact, a deactivation, or a rollover that moved it to another key.
+ */
 export interface AccountRecord {
   readonly directoryUrl: string;
   readonly accountUrl: string;
+  /**
+   * `valid` (or absent) while this key signs for the account; `deactivated` once the account was
+   * deactivated (permanent, RFC 8555 §7.3.6); `rolled-over` once the account moved to the key
+   * named by `rolledOverTo` (§7.3.5), so this key no longer speaks for it.
+   */
+  readonly status?: 'valid' | 'deactivated' | 'rolled-over';
+  /** The contact URIs last sent to the CA (`mailto:` URIs). */
+  readonly contact?: readonly string[];
+  /** JWK thumbprint of the key the account was rolled over to. */
+  readonly rolledOverTo?: string;
+  /** When this record last changed (ISO 8601). */
+  readonly updatedAt?: string;
 }
 
 /** The order an attempt is working on, kept so a re-run after a crash reuses it. */
@@ -154,6 +171,10 @@ export interface IssuedCertificateRecord {
   /** RFC 9773 CertID, for renewal information and `replaces`. */
   readonly ariCertId?: string;
   readonly importedArn?: string;
+  /** The KMS key that is this certificate's key, when it is one. */
+  readonly kmsKeyArn?: string;
+  /** For a KMS-held key, which ACM never sees: when the certificate was published to the store. */
+  readonly publishedAt?: string;
 }
 
 /** What an operator declared (in CDK props or with an `issue` request) for one certificate. */
@@ -172,12 +193,18 @@ export interface CertificateConfig {
    * offers (`Link: rel="alternate"`). @default the CA's default chain
    */
   readonly preferredChain?: string;
+  /**
+   * ARN of the KMS key that is the certificate's key. Such a certificate is published to the
+   * certificate store only, never to ACM. @default a fresh key per issuance, imported into ACM
+   */
+  readonly kmsKeyArn?: string;
 }
 
 /** One managed certificate in the registry. */
 export interface CertificateRecord {
   readonly certificateId: string;
-  readonly status?: 'issuing' | 'issued' | 'imported' | 'failed' | 'revoked';
+  /** `published`: a KMS-held key's certificate, in the certificate store and never in ACM. */
+  readonly status?: 'issuing' | 'issued' | 'imported' | 'published' | 'failed' | 'revoked';
   readonly config?: CertificateConfig;
   /** ACM ARN per region the certificate is (re-)imported into. */
   readonly acmArns?: Readonly<Record<string, string>>;
@@ -257,6 +284,30 @@ export interface ExternalAccountBinding {
 export interface ExternalAccountBindingSource {
   /** Reads the credentials; throws a typed error naming the secret (never its value) when it cannot. */
   read(): Promise<ExternalAccountBinding>;
+}
+
+/**
+ * A certificate key that never leaves its keystore (an AWS KMS asymmetric key): the CSR is signed
+ * through it, and the certificate is used by workloads that sign through the same keystore.
+ */
+export interface CertificateKeySigner {
+  /** The key's id or ARN, for messages. */
+  readonly keyId: string;
+  /**
+   * The key's type and its public half (SubjectPublicKeyInfo, DER), read from the key itself.
+   * Throws `InvalidInputError` naming the key when it is not a signing key of a supported type.
+   */
+  describe(): Promise<{ readonly keyType: KeyType; readonly spki: Uint8Array }>;
+  /**
+   * Signs `data` as an X.509 signature: ECDSA with SHA-256 (P-256) or SHA-384 (P-384), the
+   * DER-encoded ECDSA-Sig-Value; RSASSA-PKCS1-v1_5 with SHA-256 for RSA keys.
+   */
+  sign(data: Uint8Array): Promise<Uint8Array>;
+}
+
+/** Certificate keys held in a keystore, by key id or ARN. */
+export interface CertificateKeySigners {
+  forKey(keyId: string): CertificateKeySigner;
 }
 
 /** One authoritative name server of a zone, and the address it is asked at (`ip` or `ip:port`). */

@@ -36,6 +36,12 @@ export interface IssuanceInput {
   readonly profile?: string;
   /** Issuer CN of the topmost certificate of the preferred chain. @default the CA's default chain */
   readonly preferredChain?: string;
+  /**
+   * A KMS asymmetric key (declared in the stack) to be the certificate's key: the CSR is signed in
+   * KMS and the certificate goes to the certificate store only, since ACM cannot import a key it
+   * cannot read. @default a key generated for each issuance
+   */
+  readonly kmsKeyArn?: string;
   /** Added by the state machine: the execution that holds the certificate's lock. */
   readonly execution?: { readonly id: string; readonly startedAt?: string };
 }
@@ -93,6 +99,11 @@ export interface IssuanceState extends IssuanceInput {
   readonly polls: number;
   /** Store key of the encrypted certificate private key. */
   readonly privateKeyRef?: string;
+  /**
+   * For a KMS-held certificate key: its public key (SubjectPublicKeyInfo, DER, base64url), which
+   * the issued certificate must carry. Public, so it may travel; the private half never leaves KMS.
+   */
+  readonly certificatePublicKey?: string;
   readonly certificate?: {
     readonly storeKey: string;
     readonly serial: string;

@@ -3,6 +3,7 @@ import {
   config,
   externalAccountBinding,
   log,
+  previousSigner,
   registry,
   signer,
   stepHandler,
@@ -14,6 +15,7 @@ import { registerAccount } from '../core/workflow/register-account.js';
 export const handler = stepHandler('RegisterAccount', registerAccount, {
   transport,
   signer,
+  previousSigner,
   registry,
   clock,
   config,

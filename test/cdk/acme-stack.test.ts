@@ -116,6 +116,7 @@ describe('AcmeCertificates stack', () => {
         'AnswerChallenges',
         'CreateOrder',
         'Finalize',
+        'ManageAccount',
         'RegisterAccount',
         'RevokeCertificate',
         'WaitForAuthorizations',
@@ -307,13 +308,42 @@ describe('issuance state machine definition', () => {
     expect(workflow.definition.StartAt).toBe('Prepare');
     expect(states.Prepare).toMatchObject({
       Type: 'Pass',
-      Next: 'RegisterAccount',
+      Next: 'AccountAction?',
       ResultPath: '$.execution',
+    });
+    expect(states['AccountAction?']).toMatchObject({ Type: 'Choice', Default: 'RegisterAccount' });
+  });
+
+  it('runs account actions in ManageAccount alone, and only when the input names one', () => {
+    const rule = (states['AccountAction?']?.Choices as Record<string, unknown>[])[0];
+    expect(rule?.Next).toBe('ManageAccount');
+    const described = JSON.stringify(rule);
+    for (const action of ['rollover-account-key', 'update-account', 'deactivate-account']) {
+      expect(described).toContain(`"StringEquals":"${action}"`);
+    }
+    // A comparison on a missing $.action would fail the execution, so presence is tested first.
+    expect(described).toContain('"IsPresent":true');
+    expect(states.ManageAccount).toMatchObject({ Next: 'AccountUpdated' });
+    expect(states.ManageAccount?.Catch).toEqual([
+      expect.objectContaining({
+        ErrorEquals: ['States.ALL'],
+        Next: 'AccountActionFailed',
+        ResultPath: '$.error',
+      }),
+    ]);
+    expect(states.AccountActionFailed).toMatchObject({
+      Type: 'Fail',
+      ErrorPath: '$.error.Error',
+      CausePath: '$.error.Cause',
     });
   });
 
   it('routes every failure of every step through Cleanup, keeping the error', () => {
-    for (const name of Object.keys(STEP_HANDLERS).filter((step) => step !== 'Cleanup')) {
+    // ManageAccount is not an issuance: there are no TXT records or lock to clean up after it.
+    const issuanceSteps = Object.keys(STEP_HANDLERS).filter(
+      (step) => step !== 'Cleanup' && step !== 'ManageAccount',
+    );
+    for (const name of issuanceSteps) {
       expect(states[name]?.Catch).toEqual([
         expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'Cleanup', ResultPath: '$.error' }),
       ]);

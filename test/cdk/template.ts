@@ -149,8 +149,13 @@ export function keyPolicy(
   return statementsOf(keys[0]?.Properties?.KeyPolicy);
 }
 
-export const isAccountKey = (properties: Record<string, unknown>) => properties.KeyUsage === 'SIGN_VERIFY';
+export const isAccountKey = (properties: Record<string, unknown>) =>
+  properties.KeyUsage === 'SIGN_VERIFY' && String(properties.Description).startsWith('ACME account key');
 export const isStoreKey = (properties: Record<string, unknown>) => properties.KeyUsage !== 'SIGN_VERIFY';
+/** The KMS key of a certificate declared with `kmsKey: true`. */
+export const isCertificateKey = (properties: Record<string, unknown>) =>
+  properties.KeyUsage === 'SIGN_VERIFY' &&
+  String(properties.Description).startsWith('Key of the certificate');
 
 /** The logical id of the key matching `predicate`. */
 export function keyId(

@@ -1,8 +1,20 @@
-import { createECDH, generateKeyPairSync, type KeyObject, randomBytes, randomUUID, sign } from 'node:crypto';
 import {
+  constants,
+  createECDH,
+  createHash,
+  generateKeyPairSync,
+  type KeyObject,
+  privateEncrypt,
+  randomBytes,
+  randomUUID,
+  sign,
+} from 'node:crypto';
+import {
+  type EncryptionAlgorithmSpec,
   GetPublicKeyCommand,
   type GetPublicKeyCommandInput,
   type GetPublicKeyCommandOutput,
+  type KeyAgreementAlgorithmSpec,
   KMSClient,
   KMSServiceException,
   SignCommand,
@@ -15,17 +27,22 @@ import { FakeCommandRunner, type ServiceExceptionClass } from './fake-support.js
 
 /**
  * An in-memory AWS KMS at the SDK boundary, for unit tests, the e2e state machine and the demo.
- * Keys are real (node:crypto), signatures are real ECDSA and come back DER-encoded as KMS sends
- * them, and requests are refused with the same error names KMS uses.
+ * Keys are real (node:crypto), signatures are real (ECDSA, DER-encoded as KMS sends them;
+ * RSASSA-PKCS1-v1_5 and RSASSA-PSS with a salt as long as the hash, as KMS uses) over RAW messages
+ * and DIGESTs alike, and requests are refused with the same error names KMS uses.
  */
 
 const ACCOUNT = '123456789012';
 const MAX_RAW_MESSAGE_BYTES = 4096;
-/** Order of the P-256 base point. */
-const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 
 /** Key specs the fake can create. */
-export type FakeKeySpec = 'ECC_NIST_P256' | 'ECC_NIST_P384' | 'RSA_2048';
+export type FakeKeySpec =
+  | 'ECC_NIST_P256'
+  | 'ECC_NIST_P384'
+  | 'ECC_NIST_P521'
+  | 'RSA_2048'
+  | 'RSA_3072'
+  | 'RSA_4096';
 export type FakeKeyUsage = 'SIGN_VERIFY' | 'ENCRYPT_DECRYPT' | 'KEY_AGREEMENT';
 
 export interface FakeKmsKey {
@@ -64,28 +81,97 @@ export interface KmsFake {
   restore(): void;
 }
 
+/** Every RSA key spec signs with the same six algorithms in KMS. */
+const RSA_SIGNING_ALGORITHMS: readonly SigningAlgorithmSpec[] = [
+  'RSASSA_PSS_SHA_256',
+  'RSASSA_PSS_SHA_384',
+  'RSASSA_PSS_SHA_512',
+  'RSASSA_PKCS1_V1_5_SHA_256',
+  'RSASSA_PKCS1_V1_5_SHA_384',
+  'RSASSA_PKCS1_V1_5_SHA_512',
+];
+
 const SIGNING_ALGORITHMS: Readonly<Record<FakeKeySpec, readonly SigningAlgorithmSpec[]>> = {
   ECC_NIST_P256: ['ECDSA_SHA_256'],
   ECC_NIST_P384: ['ECDSA_SHA_384'],
-  RSA_2048: [
-    'RSASSA_PSS_SHA_256',
-    'RSASSA_PSS_SHA_384',
-    'RSASSA_PSS_SHA_512',
-    'RSASSA_PKCS1_V1_5_SHA_256',
-    'RSASSA_PKCS1_V1_5_SHA_384',
-    'RSASSA_PKCS1_V1_5_SHA_512',
-  ],
+  ECC_NIST_P521: ['ECDSA_SHA_512'],
+  RSA_2048: RSA_SIGNING_ALGORITHMS,
+  RSA_3072: RSA_SIGNING_ALGORITHMS,
+  RSA_4096: RSA_SIGNING_ALGORITHMS,
 };
 
 const VALID_USAGES: Readonly<Record<FakeKeySpec, readonly FakeKeyUsage[]>> = {
   ECC_NIST_P256: ['SIGN_VERIFY', 'KEY_AGREEMENT'],
   ECC_NIST_P384: ['SIGN_VERIFY', 'KEY_AGREEMENT'],
+  ECC_NIST_P521: ['SIGN_VERIFY', 'KEY_AGREEMENT'],
   RSA_2048: ['SIGN_VERIFY', 'ENCRYPT_DECRYPT'],
+  RSA_3072: ['SIGN_VERIFY', 'ENCRYPT_DECRYPT'],
+  RSA_4096: ['SIGN_VERIFY', 'ENCRYPT_DECRYPT'],
+};
+
+/** What `GetPublicKey` lists for keys that do not sign, as KMS does. */
+const ENCRYPTION_ALGORITHMS: readonly EncryptionAlgorithmSpec[] = ['RSAES_OAEP_SHA_1', 'RSAES_OAEP_SHA_256'];
+const KEY_AGREEMENT_ALGORITHMS: readonly KeyAgreementAlgorithmSpec[] = ['ECDH'];
+
+type HashName = 'sha256' | 'sha384' | 'sha512';
+
+/** How each signing algorithm signs: its scheme, and the hash a DIGEST must have been made with. */
+const ALGORITHMS: Readonly<
+  Record<string, { readonly scheme: 'ECDSA' | 'PKCS1' | 'PSS'; readonly hash: HashName }>
+> = {
+  ECDSA_SHA_256: { scheme: 'ECDSA', hash: 'sha256' },
+  ECDSA_SHA_384: { scheme: 'ECDSA', hash: 'sha384' },
+  ECDSA_SHA_512: { scheme: 'ECDSA', hash: 'sha512' },
+  RSASSA_PKCS1_V1_5_SHA_256: { scheme: 'PKCS1', hash: 'sha256' },
+  RSASSA_PKCS1_V1_5_SHA_384: { scheme: 'PKCS1', hash: 'sha384' },
+  RSASSA_PKCS1_V1_5_SHA_512: { scheme: 'PKCS1', hash: 'sha512' },
+  RSASSA_PSS_SHA_256: { scheme: 'PSS', hash: 'sha256' },
+  RSASSA_PSS_SHA_384: { scheme: 'PSS', hash: 'sha384' },
+  RSASSA_PSS_SHA_512: { scheme: 'PSS', hash: 'sha512' },
+};
+
+const HASH_BYTES: Readonly<Record<HashName, number>> = { sha256: 32, sha384: 48, sha512: 64 };
+
+/** A NIST curve's base point order and scalar size, and its name for `createECDH`. */
+interface Curve {
+  readonly order: bigint;
+  readonly size: number;
+  readonly ecdhName: string;
+}
+
+const CURVES: Readonly<Record<string, Curve>> = {
+  ECC_NIST_P256: {
+    order: 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n,
+    size: 32,
+    ecdhName: 'prime256v1',
+  },
+  ECC_NIST_P384: {
+    order:
+      0xffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973n,
+    size: 48,
+    ecdhName: 'secp384r1',
+  },
+  ECC_NIST_P521: {
+    order:
+      0x1fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffa51868783bf2f966b7fcc0148f709a5d03bb5c9b8899c47aebb6fb71e91386409n,
+    size: 66,
+    ecdhName: 'secp521r1',
+  },
+};
+
+const RSA_MODULUS_BITS: Readonly<Record<string, number>> = { RSA_2048: 2048, RSA_3072: 3072, RSA_4096: 4096 };
+
+/** RFC 8017 §9.2 note 1: the DER DigestInfo that precedes each hash in a PKCS#1 v1.5 signature. */
+const DIGEST_INFO_PREFIXES: Readonly<Record<HashName, Buffer>> = {
+  sha256: Buffer.from('3031300d060960864801650304020105000420', 'hex'),
+  sha384: Buffer.from('3041300d060960864801650304020205000430', 'hex'),
+  sha512: Buffer.from('3051300d060960864801650304020305000440', 'hex'),
 };
 
 function generateKey(keySpec: FakeKeySpec): { privateKey: KeyObject; publicKey: KeyObject } {
-  if (keySpec === 'RSA_2048') return generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return generateKeyPairSync('ec', { namedCurve: keySpec === 'ECC_NIST_P256' ? 'prime256v1' : 'secp384r1' });
+  const modulusLength = RSA_MODULUS_BITS[keySpec];
+  if (modulusLength) return generateKeyPairSync('rsa', { modulusLength });
+  return generateKeyPairSync('ec', { namedCurve: CURVES[keySpec]?.ecdhName ?? 'prime256v1' });
 }
 
 function bigintFrom(bytes: Uint8Array): bigint {
@@ -106,34 +192,106 @@ function modPow(base: bigint, exponent: bigint, modulus: bigint): bigint {
   return result;
 }
 
+/** A DER element; P-521 signatures are the only ones long enough to need a long-form length. */
+function derElement(tag: number, content: Buffer): Buffer {
+  const length = content.length < 0x80 ? [content.length] : [0x81, content.length];
+  return Buffer.concat([Buffer.from([tag, ...length]), content]);
+}
+
 function derInteger(value: bigint): Buffer {
   const hex = value.toString(16);
   let bytes = Buffer.from(hex.length % 2 === 0 ? hex : `0${hex}`, 'hex');
   // A set high bit would read as negative: DER prepends a zero byte.
   if ((bytes[0] ?? 0) & 0x80) bytes = Buffer.concat([Buffer.from([0]), bytes]);
-  return Buffer.concat([Buffer.from([0x02, bytes.length]), bytes]);
+  return derElement(0x02, bytes);
 }
 
 /**
- * ECDSA P-256 over a precomputed SHA-256 digest (KMS `MessageType: DIGEST`). node:crypto only
- * signs messages it hashes itself, so the scalar multiplication k·G is borrowed from ECDH and the
- * rest of FIPS 186-4 §6.4 is done here.
+ * ECDSA over a precomputed digest (KMS `MessageType: DIGEST`). node:crypto only signs messages it
+ * hashes itself, so the scalar multiplication k·G is borrowed from ECDH and the rest of
+ * FIPS 186-4 §6.4 is done here. KMS pairs each curve with a hash no longer than its order, so
+ * the digest needs no truncation.
  */
-function signP256Digest(privateKey: KeyObject, digest: Uint8Array): Buffer {
+function signEcDigest(privateKey: KeyObject, digest: Uint8Array, curve: Curve): Buffer {
+  const { order, size } = curve;
   const d = bigintFrom(Buffer.from(privateKey.export({ format: 'jwk' }).d ?? '', 'base64url'));
   const e = bigintFrom(digest);
   for (;;) {
-    const k = bigintFrom(randomBytes(32)) % P256_ORDER;
+    const k = bigintFrom(randomBytes(size)) % order;
     if (k === 0n) continue;
-    const ecdh = createECDH('prime256v1');
-    ecdh.setPrivateKey(bytesFrom(k, 32));
-    const r = bigintFrom(ecdh.getPublicKey().subarray(1, 33)) % P256_ORDER;
+    const ecdh = createECDH(curve.ecdhName);
+    ecdh.setPrivateKey(bytesFrom(k, size));
+    const r = bigintFrom(ecdh.getPublicKey().subarray(1, 1 + size)) % order;
     if (r === 0n) continue;
-    const s = (modPow(k, P256_ORDER - 2n, P256_ORDER) * ((e + r * d) % P256_ORDER)) % P256_ORDER;
+    const s = (modPow(k, order - 2n, order) * ((e + r * d) % order)) % order;
     if (s === 0n) continue;
-    const body = Buffer.concat([derInteger(r), derInteger(s)]);
-    return Buffer.concat([Buffer.from([0x30, body.length]), body]);
+    return derElement(0x30, Buffer.concat([derInteger(r), derInteger(s)]));
   }
+}
+
+/** RFC 8017 §B.2.1 MGF1 with `hash`. */
+function mgf1(hash: HashName, seed: Buffer, length: number): Buffer {
+  const blocks: Buffer[] = [];
+  for (let counter = 0; blocks.length * HASH_BYTES[hash] < length; counter++) {
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(counter);
+    blocks.push(createHash(hash).update(seed).update(c).digest());
+  }
+  return Buffer.concat(blocks).subarray(0, length);
+}
+
+/**
+ * RSASSA-PSS over a precomputed digest: EMSA-PSS-ENCODE (RFC 8017 §9.1.1, MGF1 with the same
+ * hash, salt as long as the hash as KMS uses) done here, then the raw RSA private-key operation.
+ */
+function signPssDigest(privateKey: KeyObject, digest: Uint8Array, hash: HashName): Buffer {
+  const modulusBits = privateKey.asymmetricKeyDetails?.modulusLength ?? 0;
+  const emBits = modulusBits - 1;
+  const emLength = Math.ceil(emBits / 8);
+  const hashLength = HASH_BYTES[hash];
+  const salt = randomBytes(hashLength);
+  const h = createHash(hash).update(Buffer.alloc(8)).update(digest).update(salt).digest();
+  const db = Buffer.concat([Buffer.alloc(emLength - 2 * hashLength - 2), Buffer.from([0x01]), salt]);
+  const mask = mgf1(hash, h, db.length);
+  for (let i = 0; i < db.length; i++) db[i] = (db[i] ?? 0) ^ (mask[i] ?? 0);
+  db[0] = (db[0] ?? 0) & (0xff >> (8 * emLength - emBits));
+  const encoded = Buffer.concat([db, h, Buffer.from([0xbc])]);
+  const modulusBytes = Math.ceil(modulusBits / 8);
+  const block = Buffer.concat([Buffer.alloc(modulusBytes - encoded.length), encoded]);
+  return privateEncrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, block);
+}
+
+/** Signs like KMS: RAW messages are hashed with the algorithm's hash, DIGESTs are signed as given. */
+function signMessage(
+  privateKey: KeyObject,
+  keySpec: FakeKeySpec,
+  algorithm: { readonly scheme: 'ECDSA' | 'PKCS1' | 'PSS'; readonly hash: HashName },
+  message: Uint8Array,
+  raw: boolean,
+): Buffer {
+  const { scheme, hash } = algorithm;
+  if (scheme === 'ECDSA') {
+    const curve = CURVES[keySpec];
+    if (!curve) throw new Error(`The KMS fake has no curve for ${keySpec}`);
+    return raw
+      ? sign(hash, message, { key: privateKey, dsaEncoding: 'der' })
+      : signEcDigest(privateKey, message, curve);
+  }
+  if (scheme === 'PKCS1') {
+    return raw
+      ? sign(hash, message, privateKey)
+      : privateEncrypt(
+          { key: privateKey, padding: constants.RSA_PKCS1_PADDING },
+          Buffer.concat([DIGEST_INFO_PREFIXES[hash], message]),
+        );
+  }
+  return raw
+    ? sign(hash, message, {
+        key: privateKey,
+        padding: constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+      })
+    : signPssDigest(privateKey, message, hash);
 }
 
 /**
@@ -189,6 +347,10 @@ export function installKmsFake(options: { region?: string } = {}): KmsFake {
         ...(key.keyUsage === 'SIGN_VERIFY'
           ? { SigningAlgorithms: [...SIGNING_ALGORITHMS[key.keySpec]] }
           : {}),
+        ...(key.keyUsage === 'ENCRYPT_DECRYPT' ? { EncryptionAlgorithms: [...ENCRYPTION_ALGORITHMS] } : {}),
+        ...(key.keyUsage === 'KEY_AGREEMENT'
+          ? { KeyAgreementAlgorithms: [...KEY_AGREEMENT_ALGORITHMS] }
+          : {}),
       };
     }),
   );
@@ -225,30 +387,26 @@ export function installKmsFake(options: { region?: string } = {}): KmsFake {
           message: `The signing algorithm ${algorithm || '(none)'} is not valid for ${key.arn} (${key.keySpec}).`,
         });
       }
-      if (algorithm !== 'ECDSA_SHA_256')
-        throw new Error(`The KMS fake only signs with ECDSA_SHA_256, not ${algorithm}`);
-      let signature: Buffer;
-      if (messageType === 'RAW') {
-        signature = sign('sha256', message, { key: key.privateKey, dsaEncoding: 'der' });
-      } else if (messageType === 'DIGEST') {
-        if (message.length !== 32) {
-          return runner.fail({
-            name: 'ValidationException',
-            message: 'Digest is invalid length for algorithm ECDSA_SHA_256.',
-          });
-        }
-        signature = signP256Digest(key.privateKey, message);
-      } else {
+      const signing = ALGORITHMS[algorithm];
+      if (!signing) throw new Error(`The KMS fake cannot sign with ${algorithm}`);
+      if (messageType !== 'RAW' && messageType !== 'DIGEST') {
         return runner.fail({
           name: 'ValidationException',
           message: `Unsupported MessageType ${messageType}`,
         });
       }
+      if (messageType === 'DIGEST' && message.length !== HASH_BYTES[signing.hash]) {
+        return runner.fail({
+          name: 'ValidationException',
+          message: `Digest is invalid length for algorithm ${algorithm}.`,
+        });
+      }
+      const signature = signMessage(key.privateKey, key.keySpec, signing, message, messageType === 'RAW');
       return {
         $metadata: { httpStatusCode: 200, requestId: randomUUID(), attempts: 1, totalRetryDelay: 0 },
         KeyId: key.arn,
         Signature: new Uint8Array(signature),
-        SigningAlgorithm: 'ECDSA_SHA_256',
+        SigningAlgorithm: algorithm,
       };
     }),
   );

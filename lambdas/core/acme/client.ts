@@ -1,6 +1,7 @@
 import { base64url } from 'jose';
 import {
   AccountDoesNotExistError,
+  AccountKeyInUseError,
   type AcmeProblem,
   AcmeProtocolError,
   AcmeServerError,
@@ -10,6 +11,7 @@ import {
   InvalidInputError,
   problemToError,
   RateLimitedError,
+  UnauthorizedError,
 } from '../errors.js';
 import type {
   EcPublicJwk,
@@ -19,9 +21,10 @@ import type {
   HttpTransport,
   Signer,
 } from '../ports.js';
+import { normalizeContacts } from './contacts.js';
 import { signExternalAccountBinding } from './external-account-binding.js';
 import { mediaType, parseHttpDate, parseLinkHeader, parseReplayNonce, parseRetryAfter } from './headers.js';
-import { type JwsKeyReference, signJws } from './jws.js';
+import { type JwsKeyReference, publicJwkMembers, signJws, signKeyChangeJws } from './jws.js';
 import { isAriCertificateId, parseRenewalInfo, type RenewalInfo } from './renewal-info.js';
 import type {
   AcmeAccount,
@@ -64,6 +67,21 @@ export interface NewOrderOptions {
 }
 
 type KeyMode = 'jwk' | 'kid';
+
+/** A key other than the account key, shown as `jwk`. */
+interface ForeignKey {
+  readonly signer: Signer;
+  readonly jwk: EcPublicJwk;
+}
+
+interface PostOptions {
+  /** The `Accept` header, for the one resource that is not JSON (the PEM chain). */
+  readonly accept?: string;
+  /** The error for a failed response that only this request's context can name; else the usual one. */
+  readonly errorFor?: (response: HttpResponse) => Error | undefined;
+  /** Signs with this key instead of the account key. */
+  readonly key?: ForeignKey;
+}
 type FieldKind = 'string' | 'array' | 'object';
 
 /**
@@ -72,8 +90,10 @@ type FieldKind = 'string' | 'array' | 'object';
  * result and a typed error for every problem document.
  *
  * Guarantees:
- * - every POST is a flattened JWS (§6.2) signed by `signer`, with `jwk` for newAccount and `kid`
- *   for everything else; POST-as-GET (§6.3) has an empty payload;
+ * - every POST is a flattened JWS (§6.2) signed by the account key (`signer`, or the key
+ *   `changeKey` moved the account to; only `changeKey` signs anything with the key it moves
+ *   to), with `jwk` for newAccount and `kid` for everything else; POST-as-GET (§6.3) has an
+ *   empty payload;
  * - a nonce is sent at most once; a newNonce request is made only when no unused nonce is at
  *   hand, and `nonce` always exposes the freshest unused one so the next step can carry it;
  * - a `badNonce` problem is retried with the nonce from that error response, up to
@@ -85,7 +105,7 @@ type FieldKind = 'string' | 'array' | 'object';
 export class AcmeClient {
   readonly #directoryUrl: string;
   readonly #transport: HttpTransport;
-  readonly #signer: Signer;
+  #signer: Signer;
   readonly #maxBadNonceRetries: number;
   #directory: AcmeDirectory | undefined;
   #accountUrl: string | undefined;
@@ -134,16 +154,9 @@ export class AcmeClient {
    * `undefined` when the CA answers `accountDoesNotExist`.
    */
   async findAccount(): Promise<string | undefined> {
-    const { newAccount } = await this.directory();
-    let response: HttpResponse;
-    try {
-      response = await this.#post(newAccount, { onlyReturnExisting: true }, 'jwk');
-    } catch (error) {
-      if (error instanceof AccountDoesNotExistError) return undefined;
-      throw error;
-    }
-    this.#accountUrl = requireLocation(response, newAccount);
-    return this.#accountUrl;
+    const url = await this.#accountHeldBy();
+    if (url !== undefined) this.#accountUrl = url;
+    return url;
   }
 
   /**
@@ -189,6 +202,139 @@ export class AcmeClient {
     requireFields(account, { status: 'string' }, 'account', newAccount);
     this.#accountUrl = url;
     return { url, account: account as unknown as AcmeAccount };
+  }
+
+  /**
+   * Fetches the account object (RFC 8555 §7.1.2) with a POST-as-GET (§6.3) to the account URL:
+   * its status, contacts and orders URL, as the CA holds them now. Needs a known account URL: without one it throws
+   * `InvalidInputError` before any request.
+   */
+  async getAccount(): Promise<AcmeAccount> {
+    const url = this.#requireAccountUrl();
+    const response = await this.#post(url, undefined, 'kid');
+    return readAccount(response, url);
+  }
+
+  /**
+   * Replaces the account's contacts (RFC 8555 §7.3.2) with `changes.contact` as
+   * `normalizeContacts` writes them; an empty list removes every contact. A contact that is not
+   * one email address, or an unknown account URL, throws `InvalidInputError` before any request.
+   * Returns the account as the CA holds it after the change.
+   */
+  async updateAccount(changes: { contact: readonly string[] }): Promise<AcmeAccount> {
+    const contact = normalizeContacts(changes.contact);
+    const url = this.#requireAccountUrl();
+    const response = await this.#post(url, { contact }, 'kid');
+    return readAccount(response, url);
+  }
+
+  /**
+   * Deactivates the account (RFC 8555 §7.3.6). This cannot be undone: the CA refuses every later
+   * request for the account, and its key cannot register a new one. Returns the account only if
+   * the CA reports it `deactivated`; any other status throws `AcmeProtocolError`, so success
+   * means the account is really gone. An unknown account URL throws `InvalidInputError` before
+   * any request.
+   */
+  async deactivateAccount(): Promise<AcmeAccount> {
+    const url = this.#requireAccountUrl();
+    const response = await this.#post(url, { status: 'deactivated' }, 'kid');
+    const account = readAccount(response, url);
+    if (account.status !== 'deactivated') {
+      throw new AcmeProtocolError(
+        `${url} answered the deactivation with an account whose status is "${account.status}", not "deactivated".`,
+      );
+    }
+    return account;
+  }
+
+  /**
+   * Moves the account to the key held by `newSigner` (RFC 8555 §7.3.5 key rollover), e.g. to
+   * retire a key that may be exposed. The account URL stays the same.
+   *
+   * Guarantees:
+   * - the inner JWS, signed by `newSigner`, is computed once (it has no nonce): a `badNonce`
+   *   retry re-signs only the outer JWS, which the current key signs with `kid` as usual;
+   * - once the CA has moved the account, and only then, every later request is signed by
+   *   `newSigner`; on any failure the client keeps the current key, which the CA then still
+   *   knows the account by;
+   * - a new key that already holds an account throws `AccountKeyInUseError`, not retryable, with
+   *   that account's URL when the CA tells it: from `Location` on 409 Conflict (the RFC 8555
+   *   answer), or, when the CA fails with a 5xx instead (Pebble 2.4 does), from asking the CA
+   *   which account the new key holds (onlyReturnExisting). That question also recognises a
+   *   rollover the CA made before failing, which then counts as done; when the new key holds
+   *   no account the 5xx is thrown as it came, as `AcmeServerError`;
+   * - no request is made, and `InvalidInputError` is thrown, when no account URL is known or the
+   *   new key is the current one; `AcmeProtocolError` when the directory has no `keyChange`.
+   *
+   * When the outcome is unknown (the connection failed after sending), `findAccount` on a client
+   * for `newSigner` tells whether the rollover happened.
+   */
+  async changeKey(newSigner: Signer): Promise<void> {
+    const account = this.#requireAccountUrl();
+    const { keyChange } = await this.directory();
+    if (!keyChange) {
+      throw new AcmeProtocolError(
+        `The directory at ${this.#directoryUrl} has no keyChange endpoint, so the account key cannot be rolled over.`,
+      );
+    }
+    const [oldKey, newKey] = await Promise.all([this.#accountJwk(), newSigner.publicJwk()]);
+    if (JSON.stringify(publicJwkMembers(oldKey)) === JSON.stringify(publicJwkMembers(newKey))) {
+      throw new InvalidInputError(
+        `The new key is the one ${account} already has; generate a different key to roll over to.`,
+      );
+    }
+    const inner = await signKeyChangeJws(newSigner, { url: keyChange, account, oldKey, newKey });
+    try {
+      await this.#post(keyChange, inner, 'kid', {
+        errorFor: (response) => (response.status === 409 ? keyInUseError(response, keyChange) : undefined),
+      });
+    } catch (error) {
+      if (!(error instanceof AcmeServerError)) throw error;
+      const holder = await this.#holderAfterFailedRollover(error, { signer: newSigner, jwk: newKey });
+      if (holder !== account) {
+        const { type, detail, status, subproblems } = error;
+        throw new AccountKeyInUseError(
+          { type, status, subproblems, ...(detail !== undefined ? { detail } : {}) },
+          { cause: error, existingAccountUrl: holder },
+        );
+      }
+    }
+    this.#signer = newSigner;
+    this.#jwk = Promise.resolve(newKey);
+  }
+
+  /**
+   * The account the new key holds after keyChange failed with a 5xx: its URL; or `undefined`
+   * when the CA refuses the key as a deactivated account's (RFC 8555 §7.3.6), which leaves it
+   * taken by an account the CA will not name. When the key holds no account, or the question
+   * itself fails, the keyChange failure is what the caller must see, so that is thrown.
+   */
+  async #holderAfterFailedRollover(failure: AcmeServerError, key: ForeignKey): Promise<string | undefined> {
+    let holder: string | undefined;
+    try {
+      holder = await this.#accountHeldBy(key);
+    } catch (error) {
+      if (error instanceof UnauthorizedError) return undefined;
+      throw failure;
+    }
+    if (holder === undefined) throw failure;
+    return holder;
+  }
+
+  /**
+   * The URL of the account `key` (by default the account key) holds, by newAccount with
+   * `onlyReturnExisting` (RFC 8555 §7.3.1), or `undefined` on `accountDoesNotExist`.
+   */
+  async #accountHeldBy(key?: ForeignKey): Promise<string | undefined> {
+    const { newAccount } = await this.directory();
+    let response: HttpResponse;
+    try {
+      response = await this.#post(newAccount, { onlyReturnExisting: true }, 'jwk', key ? { key } : {});
+    } catch (error) {
+      if (error instanceof AccountDoesNotExistError) return undefined;
+      throw error;
+    }
+    return requireLocation(response, newAccount);
   }
 
   /**
@@ -306,7 +452,7 @@ export class AcmeClient {
    * alternative chains the CA offers (`Link: rel="alternate"`), resolved to absolute URLs.
    */
   async downloadCertificate(url: string): Promise<{ pem: string; alternates: readonly string[] }> {
-    const response = await this.#post(url, undefined, 'kid', PEM_CHAIN);
+    const response = await this.#post(url, undefined, 'kid', { accept: PEM_CHAIN });
     const type = mediaType(response.headers['content-type']);
     if (type !== PEM_CHAIN) {
       throw new AcmeProtocolError(
@@ -338,12 +484,14 @@ export class AcmeClient {
     url: string,
     payload: object | undefined,
     mode: KeyMode,
-    accept?: string,
+    options: PostOptions = {},
   ): Promise<HttpResponse> {
-    const key = await this.#keyReference(mode);
+    const { accept } = options;
+    const signer = options.key?.signer ?? this.#signer;
+    const key = options.key ? { jwk: options.key.jwk } : await this.#keyReference(mode);
     for (let attempt = 0; ; attempt += 1) {
       const nonce = await this.#takeNonce();
-      const jws = await signJws(this.#signer, { nonce, url, ...key }, payload);
+      const jws = await signJws(signer, { nonce, url, ...key }, payload);
       const response = await this.#send({
         method: 'POST',
         url,
@@ -351,7 +499,7 @@ export class AcmeClient {
         body: JSON.stringify(jws),
       });
       if (isSuccess(response.status)) return response;
-      const error = errorFromResponse(response, 'POST', url);
+      const error = options.errorFor?.(response) ?? errorFromResponse(response, 'POST', url);
       if (error instanceof BadNonceError && attempt < this.#maxBadNonceRetries) continue;
       throw error;
     }
@@ -359,12 +507,16 @@ export class AcmeClient {
 
   async #keyReference(mode: KeyMode): Promise<JwsKeyReference> {
     if (mode === 'jwk') return { jwk: await this.#accountJwk() };
+    return { kid: this.#requireAccountUrl() };
+  }
+
+  #requireAccountUrl(): string {
     if (!this.#accountUrl) {
       throw new InvalidInputError(
         'No ACME account URL is known: pass accountUrl, or call findAccount() or createAccount() first.',
       );
     }
-    return { kid: this.#accountUrl };
+    return this.#accountUrl;
   }
 
   /** The account key's public JWK, asked of the signer once. */
@@ -474,6 +626,34 @@ function readJson(response: HttpResponse, url: string): Record<string, unknown> 
   }
   if (!isRecord(value)) throw new AcmeProtocolError(`${url} answered with JSON that is not an object.`);
   return value;
+}
+
+function readAccount(response: HttpResponse, url: string): AcmeAccount {
+  const body = readJson(response, url);
+  requireFields(body, { status: 'string' }, 'account', url);
+  return body as unknown as AcmeAccount;
+}
+
+/**
+ * RFC 8555 §7.3.5 answers a new key that already holds an account with 409 Conflict and the
+ * holder's URL in `Location`, but names no problem type, and CAs send none or one of their own:
+ * so the status of the keyChange response alone decides, and any problem document is kept.
+ */
+function keyInUseError(response: HttpResponse, url: string): AccountKeyInUseError {
+  const problem =
+    mediaType(response.headers['content-type']) === PROBLEM_JSON
+      ? parseProblem(response.body, response.status)
+      : undefined;
+  const location = response.headers.location?.trim();
+  const existingAccountUrl = location && URL.canParse(location, url) ? absoluteUrl(location, url) : undefined;
+  return new AccountKeyInUseError(
+    problem ?? {
+      type: 'about:blank',
+      status: response.status,
+      detail: `${url} answered HTTP ${response.status} Conflict without a problem document`,
+    },
+    existingAccountUrl ? { existingAccountUrl } : {},
+  );
 }
 
 function readOrder(response: HttpResponse, url: string): AcmeOrder {

@@ -31,9 +31,49 @@ export async function signJws(
   payload: object | undefined,
 ): Promise<FlattenedJws> {
   const key = 'jwk' in header ? { jwk: publicJwkMembers(header.jwk) } : { kid: header.kid };
-  const protectedHeader = base64url.encode(
-    JSON.stringify({ alg: signer.algorithm, nonce: header.nonce, url: header.url, ...key }),
+  return signFlattened(
+    signer,
+    { alg: signer.algorithm, nonce: header.nonce, url: header.url, ...key },
+    payload,
   );
+}
+
+/** What the inner JWS of a key rollover asserts (RFC 8555 §7.3.5). */
+export interface KeyChangeRequest {
+  /** The directory's `keyChange` URL: the same `url` as the outer JWS. */
+  readonly url: string;
+  /** The account URL, the `kid` of the outer JWS. */
+  readonly account: string;
+  /** The key the account holds now, which signs the outer JWS. */
+  readonly oldKey: EcPublicJwk;
+  /** The public half of `newSigner`'s key, as the CA will know the account from now on. */
+  readonly newKey: EcPublicJwk;
+}
+
+/**
+ * The inner JWS of a key rollover (RFC 8555 §7.3.5), signed by the new key: it proves that whoever
+ * holds the new key agrees to take over the account, while the outer JWS, signed by the old key,
+ * proves the account agrees to hand over.
+ *
+ * Guarantees: the protected header is exactly `{alg, jwk, url}`, with no `kid` and no `nonce`
+ * (§7.3.5 requires it omitted), so one inner JWS serves every `badNonce` retry of the outer one;
+ * the payload is exactly `{account, oldKey}`; both keys show only their public members; the
+ * signature is checked as in `signJws`.
+ */
+export async function signKeyChangeJws(newSigner: Signer, request: KeyChangeRequest): Promise<FlattenedJws> {
+  return signFlattened(
+    newSigner,
+    { alg: newSigner.algorithm, jwk: publicJwkMembers(request.newKey), url: request.url },
+    { account: request.account, oldKey: publicJwkMembers(request.oldKey) },
+  );
+}
+
+async function signFlattened(
+  signer: Signer,
+  header: Readonly<Record<string, unknown>>,
+  payload: object | undefined,
+): Promise<FlattenedJws> {
+  const protectedHeader = base64url.encode(JSON.stringify(header));
   const encodedPayload = payload === undefined ? '' : base64url.encode(JSON.stringify(payload));
   // Both parts are base64url, so their UTF-8 bytes are the ASCII bytes RFC 7515 §5.1 signs.
   const signature = await signer.sign(new TextEncoder().encode(`${protectedHeader}.${encodedPayload}`));

@@ -1,4 +1,4 @@
-import { createPrivateKey, X509Certificate as NodeX509Certificate } from 'node:crypto';
+import { createPrivateKey, createPublicKey, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { CertificateMismatchError, InvalidInputError } from '../errors.js';
 import { pemBlocks, splitPemChain } from './pem.js';
 import { SubjectAlternativeNameExtension, X509Certificate } from './x509.js';
@@ -34,7 +34,12 @@ export interface VerifyIssuedCertificateInput {
   /** The leaf followed by its issuers, as downloaded from the order's certificate URL. */
   readonly fullchainPem: string;
   /** The PEM private key the CSR was signed with. Never included in errors. */
-  readonly privateKeyPem: string;
+  readonly privateKeyPem?: string;
+  /**
+   * Instead of `privateKeyPem`, for a key that never leaves its keystore (KMS): the public key
+   * (SubjectPublicKeyInfo, DER) the CSR was signed with.
+   */
+  readonly publicKeySpki?: Uint8Array;
   /** The names that were ordered. */
   readonly domains: readonly string[];
   /** When given, the leaf must also be valid at this instant. */
@@ -98,6 +103,26 @@ export function certificatePublicKeyMatches(certPem: string, privateKeyPem: stri
   return certificate.checkPrivateKey(privateKey);
 }
 
+/**
+ * True when the certificate carries exactly the public key `spki` (DER SubjectPublicKeyInfo),
+ * compared as keys rather than as bytes. Throws `InvalidInputError` when either cannot be parsed.
+ */
+export function certificateHasPublicKey(certPem: string, spki: Uint8Array): boolean {
+  let certificate: NodeX509Certificate;
+  try {
+    certificate = new NodeX509Certificate(certPem);
+  } catch (error) {
+    throw new InvalidInputError('Not a parsable X.509 certificate', { cause: error });
+  }
+  let publicKey: ReturnType<typeof createPublicKey>;
+  try {
+    publicKey = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+  } catch (error) {
+    throw new InvalidInputError('The certificate key is not a readable public key', { cause: error });
+  }
+  return certificate.publicKey.equals(publicKey);
+}
+
 function nameDifferences(dnsNames: readonly string[], domains: readonly string[]): string[] {
   const issued = new Set(dnsNames.map((name) => name.toLowerCase()));
   const requested = new Set(domains.map((name) => name.toLowerCase()));
@@ -142,7 +167,11 @@ export async function verifyIssuedCertificate(
   const description = describe(leaf);
 
   const differences: string[] = [];
-  if (!certificatePublicKeyMatches(leafPem, input.privateKeyPem)) {
+  const keyMatches =
+    input.privateKeyPem !== undefined
+      ? certificatePublicKeyMatches(leafPem, input.privateKeyPem)
+      : input.publicKeySpki !== undefined && certificateHasPublicKey(leafPem, input.publicKeySpki);
+  if (!keyMatches) {
     differences.push('the public key is not the one the CSR was signed with');
   }
   differences.push(...nameDifferences(description.dnsNames, input.domains));

@@ -17,8 +17,10 @@ export type RenewalDecision =
 export function configurationFingerprint(config: {
   readonly keyType: string;
   readonly domains: readonly string[];
+  readonly kmsKeyArn?: string;
 }): string {
-  return `${config.keyType}:${config.domains.join(',')}`;
+  const key = config.kmsKeyArn ? `${config.keyType}@${config.kmsKeyArn}` : config.keyType;
+  return `${key}:${config.domains.join(',')}`;
 }
 
 /**
@@ -37,7 +39,11 @@ export function renewalDecision(record: CertificateRecord, now: Date): RenewalDe
   if (issued.fingerprint !== configurationFingerprint(config))
     return { due: true, reason: 'configuration-changed' };
   const arns = record.acmArns ?? {};
-  if (config.regions.some((region) => !arns[region]) || !issued.importedArn)
+  // A KMS-held key's certificate is published to the store, never imported.
+  const delivered = config.kmsKeyArn
+    ? issued.publishedAt !== undefined
+    : config.regions.every((region) => arns[region]) && issued.importedArn !== undefined;
+  if (!delivered)
     return { due: true, reason: 'not-imported' };
   if (record.nextRenewalAt && new Date(record.nextRenewalAt) <= now)
     return { due: true, reason: 'renewal-time' };

@@ -94,6 +94,9 @@ export async function cleanup(
         nextRenewalAt,
         acmArns: state.certificateArns ?? {},
         ...(state.arnReplaced ? { arnReplaced: state.arnReplaced } : {}),
+        ...(state.kmsKeyArn
+          ? { kmsKeyArn: state.kmsKeyArn, fullchainStoreKey: `${state.certificate.storeKey}/fullchain.pem` }
+          : {}),
         executionId,
       },
     });

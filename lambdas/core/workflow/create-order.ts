@@ -48,6 +48,7 @@ export async function createOrder(
     issued &&
     issued.fingerprint === fingerprint &&
     !issued.importedArn &&
+    !issued.publishedAt &&
     new Date(issued.notAfter) > now
   ) {
     deps.log.info('Importing the certificate an earlier run issued; no new order', { serial: issued.serial });

@@ -1,6 +1,7 @@
 import { AcmeClient } from '../acme/client.js';
 import type {
   CertificateImporters,
+  CertificateKeySigners,
   CertificateRegistry,
   CertificateStore,
   Clock,
@@ -28,6 +29,8 @@ export interface WorkflowConfig {
   /** The region the workflow runs in: where certificates are imported unless told otherwise. */
   readonly defaultRegion: string;
   readonly contactEmail?: string;
+  /** ARNs of the KMS keys declared as certificate keys; the only ones an `issue` may name. */
+  readonly certificateKmsKeyArns?: readonly string[];
   /** Value of the `acme-aws:managed-by` tag the IAM policy lets us re-import into. */
   readonly managedByTag: string;
   /** Seconds between Route 53 GetChange polls. */
@@ -44,6 +47,13 @@ export interface WorkflowConfig {
 export interface StepDeps {
   readonly transport: HttpTransport;
   readonly signer: Signer;
+  /**
+   * The account key of the previous `accountKeyGeneration`, present only while a rollover to
+   * `signer`'s key may be pending: it signs the outer JWS of `keyChange`.
+   */
+  readonly previousSigner?: Signer;
+  /** Certificate keys held in KMS, for certificates declared with a KMS key. */
+  readonly certificateKeys: CertificateKeySigners;
   readonly store: CertificateStore;
   readonly dns: DnsZones;
   /** DNS lookups outside AWS: CNAME delegation and the authoritative-server check. */

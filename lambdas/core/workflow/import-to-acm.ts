@@ -11,14 +11,16 @@ export const CERTIFICATE_ID_TAG = 'acme-aws:certificate-id';
  * ImportToAcm: imports the stored chain and key into every target region, re-importing into the
  * ARN recorded for that region so load balancers, distributions and APIs pick up the renewal in
  * place. ACM cannot re-import a certificate with a different key type, so after a key type change
- * each region gets a new ARN, and the record and the outcome event say so.
+ * each region gets a new ARN, and the record and the outcome event say so. A certificate whose
+ * key is a KMS key is not imported: it stays in the certificate store, recorded as `published`.
  */
 export async function importToAcm(
   state: IssuanceState,
-  deps: Pick<StepDeps, 'store' | 'importers' | 'registry' | 'config' | 'log'>,
+  deps: Pick<StepDeps, 'store' | 'importers' | 'registry' | 'clock' | 'config' | 'log'>,
 ): Promise<IssuanceState> {
   if (!state.certificate) throw new Error('The state has no certificate: WaitForCertificate must run first.');
   const prefix = state.certificate.storeKey;
+  if (state.kmsKeyArn) return publishWithKmsKey(state, deps);
   const [fullchainPem, privateKeyPem, record] = await Promise.all([
     deps.store.get(`${prefix}/fullchain.pem`),
     deps.store.get(`${prefix}/privkey.pem`),
@@ -74,4 +76,29 @@ export async function importToAcm(
     renewal: Object.keys(record?.acmArns ?? {}).length > 0,
     ...(arnReplaced ? { arnReplaced } : {}),
   };
+}
+
+/**
+ * A certificate whose key is a KMS key cannot go to ACM, which imports only keys it can read: it
+ * is published in the certificate store (where WaitForCertificate put it) and recorded as such.
+ */
+async function publishWithKmsKey(
+  state: IssuanceState,
+  deps: Pick<StepDeps, 'registry' | 'clock' | 'log'>,
+): Promise<IssuanceState> {
+  const record = await deps.registry.get(state.certificateId);
+  const issued = record?.issued;
+  if (!issued || !state.certificate || issued.serial !== state.certificate.serial) {
+    throw new Error(`The registry does not record certificate ${state.certificate?.serial} as issued.`);
+  }
+  await deps.registry.update(state.certificateId, {
+    status: 'published',
+    issued: { ...issued, publishedAt: deps.clock.now().toISOString() },
+  });
+  deps.log.info('Published the certificate to the certificate store; its key stays in KMS', {
+    storeKey: state.certificate?.storeKey,
+    kmsKeyArn: state.kmsKeyArn,
+  });
+  // Cleanup records the first success's renewal time, so a record that has one was issued before.
+  return { ...state, certificateArns: {}, renewal: record?.nextRenewalAt !== undefined };
 }

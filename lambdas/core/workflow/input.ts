@@ -1,3 +1,4 @@
+import { normalizeContacts } from '../acme/contacts.js';
 import { REVOCATION_REASONS, type RevocationReasonName } from '../acme/revocation-reasons.js';
 import { normalizeIdentifiers } from '../dns/identifiers.js';
 import { InvalidInputError } from '../errors.js';
@@ -18,6 +19,7 @@ const CONFIGURATION_FIELDS = [
   'directoryUrl',
   'profile',
   'preferredChain',
+  'kmsKeyArn',
 ] as const;
 const KNOWN_FIELDS = new Set<string>([
   'action',
@@ -27,6 +29,10 @@ const KNOWN_FIELDS = new Set<string>([
   'execution',
   ...CONFIGURATION_FIELDS,
 ]);
+
+/** Actions on the CA account itself rather than on one certificate; ManageAccount runs them. */
+export const ACCOUNT_ACTIONS = ['rollover-account-key', 'update-account', 'deactivate-account'] as const;
+export type AccountAction = (typeof ACCOUNT_ACTIONS)[number];
 
 const EXAMPLES =
   'Examples: {"action":"issue","certificateId":"web","domains":["example.org","*.example.org"]} or {"action":"renew","certificateId":"web","force":true} or {"action":"revoke","certificateId":"web","reason":"keyCompromise"}.';
@@ -61,9 +67,14 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
     );
   }
   const action = input.action ?? (input.domains === undefined ? 'renew' : 'issue');
+  if (typeof action === 'string' && (ACCOUNT_ACTIONS as readonly string[]).includes(action)) {
+    throw new InvalidInputError(
+      `action "${action}" is an account action, which RegisterAccount does not run: start it as the execution input itself, e.g. {"action":"${action}"}.`,
+    );
+  }
   if (action !== 'issue' && action !== 'renew' && action !== 'revoke') {
     throw new InvalidInputError(
-      `action ${JSON.stringify(action)} is not supported: use "issue", "renew" or "revoke". ${EXAMPLES}`,
+      `action ${JSON.stringify(action)} is not supported: use "issue", "renew" or "revoke" for a certificate, or ${ACCOUNT_ACTIONS.map((name) => `"${name}"`).join(', ')} for the CA account. ${EXAMPLES}`,
     );
   }
   if (action !== 'revoke' && input.reason !== undefined) {
@@ -151,6 +162,7 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
       'preferredChain must be the common name of the issuer the chain should end at, such as "ISRG Root X1".',
     );
   }
+  const kmsKeyArn = parseKmsKeyArn(input.kmsKeyArn, config);
   return {
     action,
     certificateId:
@@ -167,9 +179,28 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
       ...(typeof input.directoryUrl === 'string' ? { directoryUrl: input.directoryUrl } : {}),
       ...(typeof input.profile === 'string' ? { profile: input.profile } : {}),
       ...(typeof input.preferredChain === 'string' ? { preferredChain: input.preferredChain } : {}),
+      ...(kmsKeyArn ? { kmsKeyArn } : {}),
     },
     ...(execution ? { execution } : {}),
   };
+}
+
+/**
+ * A certificate whose key is a KMS key may only use a key the deployment declared (a certificate's
+ * `kmsKey` in the stack): only those keys are in the Finalize role's policy, so any other would
+ * fail at KMS after the order was placed.
+ */
+function parseKmsKeyArn(value: unknown, config: WorkflowConfig): string | undefined {
+  if (value === undefined) return undefined;
+  const allowed = config.certificateKmsKeyArns ?? [];
+  if (typeof value !== 'string' || !allowed.includes(value)) {
+    throw new InvalidInputError(
+      allowed.length === 0
+        ? `kmsKeyArn ${JSON.stringify(value)} cannot be used: this deployment declares no KMS-held certificate keys. Declare the certificate with kmsKey in the stack's certificates and deploy; the Finalize step may only sign with keys declared there.`
+        : `kmsKeyArn ${JSON.stringify(value)} is not one of the KMS keys this deployment declares for certificates (${allowed.join(', ')}). Declare the certificate with kmsKey in the stack's certificates and deploy.`,
+    );
+  }
+  return value;
 }
 
 function parseCertificateId(value: unknown, required: boolean, action?: IssuanceAction): string {
@@ -265,4 +296,85 @@ function parseZoneRoles(value: unknown): Record<string, string> | undefined {
     roles[zoneId] = roleArn;
   }
   return Object.keys(roles).length > 0 ? roles : undefined;
+}
+
+/** A checked account action: what to do to the account this deployment holds at one CA. */
+export interface AccountRequest {
+  readonly action: AccountAction;
+  readonly directoryUrl: string;
+  /** For `update-account`: the new contact URIs (`mailto:`); empty removes every contact. */
+  readonly contact?: readonly string[];
+  /** For `deactivate-account`: the account URL the operator confirmed. */
+  readonly accountUrl?: string;
+  readonly execution?: { readonly id: string; readonly startedAt?: string };
+}
+
+const ACCOUNT_EXAMPLES =
+  'Examples: {"action":"rollover-account-key"}, {"action":"update-account","contact":["ops@example.org"]} or {"action":"deactivate-account","accountUrl":"https://ca.example/acme/acct/123"}.';
+
+/**
+ * Checks the input of an account action before any ACME or AWS call. `directoryUrl` picks the
+ * CA (the deployment's default otherwise). `update-account` takes `contact` (emails or `mailto:`
+ * URIs; `[]` removes them), and without it re-sends the deployment's `contactEmail`.
+ * `deactivate-account` is permanent, so it must name the account it deactivates in `accountUrl`.
+ */
+export function parseAccountRequest(raw: unknown, config: WorkflowConfig): AccountRequest {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new InvalidInputError(`The execution input must be a JSON object. ${ACCOUNT_EXAMPLES}`);
+  }
+  const input = raw as Record<string, unknown>;
+  const action = input.action;
+  if (typeof action !== 'string' || !(ACCOUNT_ACTIONS as readonly string[]).includes(action)) {
+    throw new InvalidInputError(
+      `action ${JSON.stringify(action)} is not an account action: use ${ACCOUNT_ACTIONS.map((name) => `"${name}"`).join(', ')}. ${ACCOUNT_EXAMPLES}`,
+    );
+  }
+  const allowed = new Set(['action', 'directoryUrl', 'execution']);
+  if (action === 'update-account') allowed.add('contact');
+  if (action === 'deactivate-account') allowed.add('accountUrl');
+  const unknown = Object.keys(input).filter((key) => !allowed.has(key));
+  if (unknown.length > 0) {
+    throw new InvalidInputError(
+      `${action} does not take ${unknown.map((key) => JSON.stringify(key)).join(', ')}: it takes ${[...allowed].filter((key) => key !== 'execution').join(', ')}. ${ACCOUNT_EXAMPLES}`,
+    );
+  }
+  if (
+    input.directoryUrl !== undefined &&
+    (typeof input.directoryUrl !== 'string' || !URL.canParse(input.directoryUrl))
+  ) {
+    throw new InvalidInputError('directoryUrl must be the URL of an ACME directory.');
+  }
+  const directoryUrl = (input.directoryUrl as string | undefined) ?? config.defaultDirectoryUrl;
+  const executionInput = input.execution as { id?: unknown; startedAt?: unknown } | undefined;
+  const execution =
+    typeof executionInput?.id === 'string'
+      ? {
+          id: executionInput.id,
+          ...(typeof executionInput.startedAt === 'string' ? { startedAt: executionInput.startedAt } : {}),
+        }
+      : undefined;
+  const base = { action: action as AccountAction, directoryUrl, ...(execution ? { execution } : {}) };
+
+  if (action === 'update-account') {
+    let contact: string[];
+    if (input.contact === undefined) {
+      contact = config.contactEmail ? [config.contactEmail] : [];
+    } else if (Array.isArray(input.contact) && input.contact.every((value) => typeof value === 'string')) {
+      contact = input.contact as string[];
+    } else {
+      throw new InvalidInputError(
+        `contact must be a list of email addresses (or mailto: URIs), e.g. ["ops@example.org"]; [] removes every contact. ${ACCOUNT_EXAMPLES}`,
+      );
+    }
+    return { ...base, contact: normalizeContacts(contact) };
+  }
+  if (action === 'deactivate-account') {
+    if (typeof input.accountUrl !== 'string' || !URL.canParse(input.accountUrl)) {
+      throw new InvalidInputError(
+        `deactivate-account is permanent: the CA will refuse every later request from this account, and renewals stop until a new account key is deployed. To confirm, pass the account URL as accountUrl (npx acme-aws account shows it; RegisterAccount logs it). ${ACCOUNT_EXAMPLES}`,
+      );
+    }
+    return { ...base, accountUrl: input.accountUrl };
+  }
+  return base;
 }

@@ -3,6 +3,8 @@ import { jwkThumbprint } from '../acme/key-authorization.js';
 import { ExternalAccountRequiredError, InvalidInputError } from '../errors.js';
 import { renewalDecision } from '../renewal/due.js';
 import type { IssuanceState, KeyType } from '../state.js';
+import { REVOCATION_REASONS } from '../acme/revocation-reasons.js';
+import { recordedAccount, rollOverAccountKey } from './account-key.js';
 import { carryNonce, type StepDeps } from './deps.js';
 import { parseIssuanceRequest } from './input.js';
 
@@ -22,7 +24,14 @@ export async function registerAccount(
   raw: unknown,
   deps: Pick<
     StepDeps,
-    'transport' | 'signer' | 'registry' | 'clock' | 'config' | 'log' | 'externalAccountBinding'
+    | 'transport'
+    | 'signer'
+    | 'previousSigner'
+    | 'registry'
+    | 'clock'
+    | 'config'
+    | 'log'
+    | 'externalAccountBinding'
   >,
 ): Promise<IssuanceState> {
   const request = parseIssuanceRequest(raw, deps.config);
@@ -38,6 +47,16 @@ export async function registerAccount(
   if (request.action === 'revoke' && !issued) {
     throw new InvalidInputError(
       `Certificate "${certificateId}" has no issued certificate in the registry to revoke${record?.status === 'revoked' ? ' (its last one was revoked already; the replacement was not issued yet)' : ''}: start {"action":"renew","certificateId":"${certificateId}","force":true} to issue one.`,
+    );
+  }
+  if (
+    request.action === 'revoke' &&
+    request.revokeReason === REVOCATION_REASONS.keyCompromise &&
+    issued?.kmsKeyArn !== undefined &&
+    issued.kmsKeyArn === config.kmsKeyArn
+  ) {
+    throw new InvalidInputError(
+      `Certificate "${certificateId}" uses the KMS key ${issued.kmsKeyArn}, and a keyCompromise revocation is followed by a replacement: that replacement must not use the compromised key. Declare the certificate with a new kmsKey and deploy first (the next run issues with it), then revoke the old certificate with keyCompromise; or revoke with another reason.`,
     );
   }
   const state: IssuanceState = {
@@ -56,6 +75,7 @@ export async function registerAccount(
     ...(config.zoneRoles ? { zoneRoles: config.zoneRoles } : {}),
     ...(config.profile ? { profile: config.profile } : {}),
     ...(config.preferredChain ? { preferredChain: config.preferredChain } : {}),
+    ...(config.kmsKeyArn ? { kmsKeyArn: config.kmsKeyArn } : {}),
     directoryUrl: config.directoryUrl ?? deps.config.defaultDirectoryUrl,
     ...(request.execution ? { execution: request.execution } : {}),
     retryAfterSeconds: 0,
@@ -94,10 +114,15 @@ export async function registerAccount(
   });
   const directory = await client.directory();
   const thumbprint = await jwkThumbprint(await deps.signer.publicJwk());
-  const recorded = await deps.registry.getAccount(state.directoryUrl, thumbprint);
+  const recorded = await recordedAccount(deps, state.directoryUrl, thumbprint);
   if (recorded) {
     deps.log.info('Using the recorded ACME account', { accountUrl: recorded.accountUrl });
     return { ...state, directory, accountUrl: recorded.accountUrl, ...carryNonce(client) };
+  }
+  // A new accountKeyGeneration was deployed: the account moves to the new key on its first run.
+  const rollover = await rollOverAccountKey(deps, state.directoryUrl, directory, thumbprint);
+  if (rollover) {
+    return { ...state, directory, accountUrl: rollover.accountUrl, ...carryNonce(rollover.client) };
   }
 
   // newAccount with a key the CA already knows returns that account (RFC 8555 §7.3.1), so one

@@ -1,6 +1,7 @@
 import type { AcmeClient } from '../acme/client.js';
 import { ariCertificateId } from '../crypto/ari-certificate-id.js';
-import { verifyIssuedCertificate } from '../crypto/certificate-check.js';
+import { base64url } from 'jose';
+import { type VerifiedCertificate, verifyIssuedCertificate } from '../crypto/certificate-check.js';
 import { matchesPreferredChain, topmostIssuerCommonName } from '../crypto/preferred-chain.js';
 import { AcmeProtocolError, PollingTimeoutError } from '../errors.js';
 import { configurationFingerprint } from '../renewal/due.js';
@@ -16,7 +17,8 @@ import { requireOrder } from './wait-for-authorizations.js';
  * key and names and that it chains, then writes it to the store beside its key. With a
  * `preferredChain`, the alternates the CA links to are fetched one by one (only while the chain at
  * hand does not match) and the first whose topmost issuer CN matches is kept; when none does, the
- * CA's default chain is kept with a warning, as certbot and lego do.
+ * CA's default chain is kept with a warning, as certbot and lego do. A certificate whose key is a
+ * KMS key is checked against that key's public half, and stored without a private key.
  */
 export async function waitForCertificate(
   state: IssuanceState,
@@ -45,17 +47,31 @@ export async function waitForCertificate(
   }
   if (!order.certificate)
     throw new AcmeProtocolError(`Order ${order.url} is valid but has no certificate URL.`);
-  if (!state.privateKeyRef) throw new Error('The state has no privateKeyRef: Finalize must run first.');
-
   const chosen = await chooseChain(client, order.certificate, state.preferredChain, deps.log);
   const fullchainPem = chosen.pem;
-  const privateKeyPem = await deps.store.get(state.privateKeyRef);
-  if (!privateKeyPem) {
-    throw new Error(`The private key ${state.privateKeyRef} is missing from the certificate store.`);
+  let issued: VerifiedCertificate;
+  let prefix: string;
+  if (state.kmsKeyArn) {
+    // The key stays in KMS: only the certificate is stored, for workloads that sign through KMS.
+    if (!state.certificatePublicKey) {
+      throw new Error('The state has no certificatePublicKey: Finalize must run first.');
+    }
+    issued = await verifyIssuedCertificate({
+      fullchainPem,
+      publicKeySpki: base64url.decode(state.certificatePublicKey),
+      domains: state.domains,
+    });
+    prefix = issuedCertificatePrefix(state.certificateId, issued.serial);
+  } else {
+    if (!state.privateKeyRef) throw new Error('The state has no privateKeyRef: Finalize must run first.');
+    const privateKeyPem = await deps.store.get(state.privateKeyRef);
+    if (!privateKeyPem) {
+      throw new Error(`The private key ${state.privateKeyRef} is missing from the certificate store.`);
+    }
+    issued = await verifyIssuedCertificate({ fullchainPem, privateKeyPem, domains: state.domains });
+    prefix = issuedCertificatePrefix(state.certificateId, issued.serial);
+    await deps.store.put(`${prefix}/privkey.pem`, privateKeyPem, 'application/x-pem-file');
   }
-  const issued = await verifyIssuedCertificate({ fullchainPem, privateKeyPem, domains: state.domains });
-  const prefix = issuedCertificatePrefix(state.certificateId, issued.serial);
-  await deps.store.put(`${prefix}/privkey.pem`, privateKeyPem, 'application/x-pem-file');
   await deps.store.put(`${prefix}/fullchain.pem`, fullchainPem, 'application/pem-certificate-chain');
   await deps.registry.update(state.certificateId, {
     status: 'issued',
@@ -67,6 +83,7 @@ export async function waitForCertificate(
       notBefore: issued.notBefore,
       fingerprint: configurationFingerprint(state),
       ariCertId: ariCertificateId(fullchainPem),
+      ...(state.kmsKeyArn ? { kmsKeyArn: state.kmsKeyArn } : {}),
     },
   });
   deps.log.info('Certificate issued and verified', { serial: issued.serial, notAfter: issued.notAfter });

@@ -308,7 +308,64 @@ describe('DynamoDbRegistry accounts', () => {
 
     const digest = createHash('sha256').update(`${directoryUrl}\nthumb-1`).digest('hex');
     expect(dynamodb.items(tableName)).toEqual([
-      { pk: `ACCOUNT#${digest}`, directoryUrl, accountUrl: 'https://acme.example/acct/1' },
+      {
+        pk: `ACCOUNT#${digest}`,
+        directoryUrl,
+        accountUrl: 'https://acme.example/acct/1',
+        keyThumbprint: 'thumb-1',
+      },
+    ]);
+  });
+
+  it('keeps what was last done to an account: its status, contact and the key it moved to', async () => {
+    await registry.putAccount('old', {
+      directoryUrl,
+      accountUrl: 'https://acme.example/acct/1',
+      status: 'rolled-over',
+      rolledOverTo: 'new',
+      updatedAt: '2026-11-22T10:00:00.000Z',
+    });
+    await registry.putAccount('new', {
+      directoryUrl,
+      accountUrl: 'https://acme.example/acct/1',
+      status: 'valid',
+      contact: ['mailto:ops@example.org'],
+    });
+
+    await expect(registry.getAccount(directoryUrl, 'old')).resolves.toEqual({
+      directoryUrl,
+      accountUrl: 'https://acme.example/acct/1',
+      status: 'rolled-over',
+      rolledOverTo: 'new',
+      updatedAt: '2026-11-22T10:00:00.000Z',
+    });
+    await expect(registry.getAccount(directoryUrl, 'new')).resolves.toEqual({
+      directoryUrl,
+      accountUrl: 'https://acme.example/acct/1',
+      status: 'valid',
+      contact: ['mailto:ops@example.org'],
+    });
+  });
+
+  it('lists every account record with its key thumbprint, and no certificate', async () => {
+    await registry.putAccount('thumb-1', { directoryUrl, accountUrl: 'https://acme.example/acct/1' });
+    await registry.putAccount('thumb-2', {
+      directoryUrl: 'https://other.example/dir',
+      accountUrl: 'https://other.example/acct/9',
+      status: 'deactivated',
+    });
+    await registry.update('web', { status: 'issued' });
+
+    const accounts = await registry.listAccounts();
+
+    expect(accounts.sort((a, b) => a.accountUrl.localeCompare(b.accountUrl))).toEqual([
+      { directoryUrl, accountUrl: 'https://acme.example/acct/1', keyThumbprint: 'thumb-1' },
+      {
+        directoryUrl: 'https://other.example/dir',
+        accountUrl: 'https://other.example/acct/9',
+        status: 'deactivated',
+        keyThumbprint: 'thumb-2',
+      },
     ]);
   });
 });

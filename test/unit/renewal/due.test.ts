@@ -41,6 +41,29 @@ describe('renewalDecision', () => {
     expect(renewalDecision(moreNames, now)).toEqual({ due: true, reason: 'configuration-changed' });
   });
 
+  it('treats a KMS-held key’s certificate as delivered once published to the store, with no ACM ARN', () => {
+    const kmsConfig = { ...config, regions: [], kmsKeyArn: 'arn:aws:kms:eu-west-1:1:key/k' };
+    const issued = {
+      serial: '02',
+      storeKey: 'certificates/signer/02',
+      notBefore: '2030-01-01T00:00:00.000Z',
+      notAfter: '2030-04-01T00:00:00.000Z',
+      fingerprint: configurationFingerprint(kmsConfig),
+      kmsKeyArn: kmsConfig.kmsKeyArn,
+    };
+    const published: CertificateRecord = {
+      certificateId: 'signer',
+      config: kmsConfig,
+      issued: { ...issued, publishedAt: '2030-01-01T00:05:00.000Z' },
+      nextRenewalAt: '2030-03-02T00:00:00.000Z',
+    };
+    expect(renewalDecision(published, now)).toMatchObject({ due: false, reason: 'not-due' });
+    expect(renewalDecision({ ...published, issued }, now)).toEqual({ due: true, reason: 'not-imported' });
+    // Another KMS key is another certificate key: the certificate is reissued for it.
+    const rotated = { ...published, config: { ...kmsConfig, kmsKeyArn: 'arn:aws:kms:eu-west-1:1:key/new' } };
+    expect(renewalDecision(rotated, now)).toEqual({ due: true, reason: 'configuration-changed' });
+  });
+
   it('issues a declared certificate that was never issued', () => {
     expect(renewalDecision({ certificateId: 'new', config }, now)).toEqual({
       due: true,
