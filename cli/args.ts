@@ -1,5 +1,7 @@
 import { parseArgs } from 'node:util';
+import { normalizeContacts } from '../lambdas/core/acme/contacts.js';
 import { normalizeIdentifiers } from '../lambdas/core/dns/identifiers.js';
+import { InvalidInputError } from '../lambdas/core/errors.js';
 import { UsageError } from './errors.js';
 import { isRevocationReason, REVOCATION_REASONS, type RevocationReason } from './revocation-reasons.js';
 import { DEFAULT_STACK_NAME } from './stack.js';
@@ -39,7 +41,34 @@ export type Command =
       readonly reason: RevocationReason;
       readonly wait: boolean;
     }
-  | { readonly name: 'history'; readonly certificateId: string; readonly limit: number };
+  | { readonly name: 'history'; readonly certificateId: string; readonly limit: number }
+  | { readonly name: 'account' }
+  | {
+      readonly name: 'account-rollover';
+      /** The CA's directory; the stack's default CA when absent. */
+      readonly directoryUrl?: string;
+      readonly wait: boolean;
+    }
+  | {
+      readonly name: 'account-update';
+      /** `mailto:` URIs; empty removes every contact; absent re-sends the stack's contactEmail. */
+      readonly contact?: readonly string[];
+      readonly directoryUrl?: string;
+      readonly wait: boolean;
+    }
+  | {
+      readonly name: 'account-deactivate';
+      /** The account the operator confirmed; the workflow refuses any other. */
+      readonly accountUrl: string;
+      readonly directoryUrl?: string;
+      readonly wait: boolean;
+    };
+
+/** The account actions, as the state machine names them in its input. */
+export type AccountCommand = Extract<
+  Command,
+  { name: 'account-rollover' | 'account-update' | 'account-deactivate' }
+>;
 
 export interface Invocation {
   readonly options: GlobalOptions;
@@ -56,16 +85,25 @@ Commands:
   renew --all                   start the fleet renewal run, which renews what is due
   revoke <id> --reason REASON   revoke the current certificate (an RFC 5280 reason name)
   history <id> [--limit N]      the certificate's executions, newest first, with their errors
+  account                       the CA accounts: directory, account URL, status, contact
+  account rollover              move the CA account to the current account key (keyChange)
+  account update --contact EMAILS | --no-contact
+                                set the account's contact emails, or remove them all
+  account deactivate --account-url URL
+                                deactivate the CA account: permanent, renewals stop
 
 Options:
   --stack NAME     the deployed stack (default ${DEFAULT_STACK_NAME})
   --region REGION  the stack's region (default: AWS_REGION or the profile's region)
   --json           print one JSON document on stdout; progress goes to stderr
   --no-wait        start the execution and return without following it
+  --directory URL  account actions: the CA's ACME directory (default: the stack's CA)
   -h, --help       show this help
 
-NAMES and REGIONS are comma-separated (or repeat the option). REASON is one of
+NAMES, REGIONS and EMAILS are comma-separated (or repeat the option). REASON is one of
 ${Object.keys(REVOCATION_REASONS).join(', ')}.
+account update without --contact or --no-contact re-sends the stack's contactEmail.
+account deactivate asks for the account URL as confirmation: acme-aws account shows it.
 
 Exit codes: 0 done (or nothing to do), 1 the execution failed, 2 bad usage,
 3 AWS or stack problem (credentials, region, stack not found, output missing).`;
@@ -83,9 +121,17 @@ const OPTIONS = {
   all: { type: 'boolean' },
   reason: { type: 'string' },
   limit: { type: 'string' },
+  contact: { type: 'string', multiple: true },
+  'no-contact': { type: 'boolean' },
+  directory: { type: 'string' },
+  'account-url': { type: 'string' },
 } as const;
 
 type OptionName = keyof typeof OPTIONS;
+type ParsedArgs = ReturnType<
+  typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>
+>;
+type ParsedValues = ParsedArgs['values'];
 
 const GLOBAL_OPTIONS: readonly OptionName[] = ['stack', 'region', 'json', 'help'];
 const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = {
@@ -95,7 +141,13 @@ const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = {
   renew: ['if-due', 'all', 'no-wait'],
   revoke: ['reason', 'no-wait'],
   history: ['limit'],
+  account: [],
+  'account rollover': ['directory', 'no-wait'],
+  'account update': ['contact', 'no-contact', 'directory', 'no-wait'],
+  'account deactivate': ['account-url', 'directory', 'no-wait'],
 };
+const ACCOUNT_SUBCOMMANDS = ['rollover', 'update', 'deactivate'] as const;
+const HTTP_PROTOCOLS: readonly string[] = ['https:', 'http:'];
 
 /** The same rule as the state machine's input check (`lambdas/core/workflow/input.ts`). */
 const CERTIFICATE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
@@ -158,6 +210,76 @@ function limitOf(value: string | undefined): number {
   return limit;
 }
 
+/** An http(s) URL, as the workflow checks `directoryUrl` and `accountUrl` (`URL.canParse`). */
+function urlOf(value: string, option: string): string {
+  if (!URL.canParse(value) || !HTTP_PROTOCOLS.includes(new URL(value).protocol)) {
+    throw new UsageError(`${option} ${JSON.stringify(value)} is not an http(s) URL.`);
+  }
+  return value;
+}
+
+function directoryOf(value: string | undefined): { directoryUrl?: string } {
+  return value === undefined ? {} : { directoryUrl: urlOf(value, '--directory') };
+}
+
+/**
+ * The contact for `account update`, checked as the workflow checks it (`normalizeContacts`), so a
+ * bad address is refused here rather than by a failed execution. `undefined`: re-send the stack's.
+ */
+function contactOf(values: readonly string[] | undefined, none: boolean): string[] | undefined {
+  if (none) {
+    if (values !== undefined) throw new UsageError('Give either --contact EMAILS or --no-contact, not both.');
+    return [];
+  }
+  if (values === undefined) return undefined;
+  const contacts = list(values);
+  if (contacts.length === 0) {
+    throw new UsageError(
+      '--contact needs at least one email address, e.g. --contact ops@example.org; --no-contact removes every contact.',
+    );
+  }
+  try {
+    return normalizeContacts(contacts);
+  } catch (error) {
+    if (error instanceof InvalidInputError) throw new UsageError(error.message, { cause: error });
+    throw error;
+  }
+}
+
+function accountCommand(
+  subcommand: string | undefined,
+  extra: readonly string[],
+  values: ParsedValues,
+  wait: boolean,
+): Command {
+  if (extra.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(extra[0])}.`);
+  const directory = directoryOf(values.directory);
+  switch (subcommand) {
+    case undefined:
+      return { name: 'account' };
+    case 'rollover':
+      return { name: 'account-rollover', ...directory, wait };
+    case 'update': {
+      const contact = contactOf(values.contact, values['no-contact'] === true);
+      return { name: 'account-update', ...(contact ? { contact } : {}), ...directory, wait };
+    }
+    default: {
+      const accountUrl = values['account-url'];
+      if (accountUrl === undefined) {
+        throw new UsageError(
+          'account deactivate is permanent: the CA refuses every later request from the account, and renewals stop until a new account key is deployed. To confirm, pass the account URL: acme-aws account deactivate --account-url URL (acme-aws account lists it).',
+        );
+      }
+      return {
+        name: 'account-deactivate',
+        accountUrl: urlOf(accountUrl, '--account-url'),
+        ...directory,
+        wait,
+      };
+    }
+  }
+}
+
 /** True when `argv` asks for JSON, read before parsing so even a usage error can be reported as JSON. */
 export function wantsJson(argv: readonly string[]): boolean {
   return argv.includes('--json');
@@ -165,11 +287,11 @@ export function wantsJson(argv: readonly string[]): boolean {
 
 /**
  * Parses and checks a command line. Everything that can be checked without AWS is: the command,
- * its options, the certificate id, domain names, key type, regions, revocation reason. Any
- * problem is a `UsageError` (exit code 2).
+ * its options, the certificate id, domain names, key type, regions, revocation reason, account
+ * contacts and URLs. Any problem is a `UsageError` (exit code 2).
  */
 export function parseCommandLine(argv: readonly string[]): Invocation {
-  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
+  let parsed: ParsedArgs;
   try {
     parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
@@ -177,11 +299,19 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   }
   const { values, positionals } = parsed;
   const [name = 'help', ...rest] = positionals;
-  const allowed = COMMAND_OPTIONS[name];
-  if (!allowed) throw new UsageError(`Unknown command ${JSON.stringify(name)}.`);
+  if (!COMMAND_OPTIONS[name]) throw new UsageError(`Unknown command ${JSON.stringify(name)}.`);
+  // Account actions are sub-commands, each with its own options: `account update --contact …`.
+  const subcommand = name === 'account' ? rest[0] : undefined;
+  const commandName = subcommand === undefined ? name : `${name} ${subcommand}`;
+  const allowed = COMMAND_OPTIONS[commandName];
+  if (!allowed) {
+    throw new UsageError(
+      `Unknown account command ${JSON.stringify(subcommand)}: use ${ACCOUNT_SUBCOMMANDS.join(', ')}, or acme-aws account alone to list the accounts.`,
+    );
+  }
   for (const option of Object.keys(values) as OptionName[]) {
     if (!GLOBAL_OPTIONS.includes(option) && !allowed.includes(option)) {
-      throw new UsageError(`${name} does not take --${option}.`);
+      throw new UsageError(`${commandName} does not take --${option}.`);
     }
   }
 
@@ -259,6 +389,8 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
       }
       return { options, command: { name: 'revoke', certificateId, reason, wait } };
     }
+    case 'account':
+      return { options, command: accountCommand(subcommand, rest.slice(1), values, wait) };
     default:
       return {
         options,

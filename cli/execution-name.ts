@@ -2,8 +2,10 @@
  * Execution names. Step Functions keeps a name unique per state machine for 90 days and lists
  * executions without any filter on name, so the name is how `history` finds a certificate's
  * runs: the CLI names them `<certificateId>-<action>-<yyyymmddThhmmssZ>`, and the renewal
- * planner names its runs `<certificateId>-<yyyymmdd>`.
+ * planner names its runs `<certificateId>-<yyyymmdd>`. Account actions concern no certificate:
+ * they are `account-<action>-<yyyymmddThhmmssZ>`, which no certificate's name pattern matches.
  */
+import type { AccountAction } from '../lambdas/core/workflow/input.js';
 
 /** The actions the CLI starts on the issuance state machine. */
 export type StartAction = 'issue' | 'renew' | 'revoke';
@@ -36,6 +38,15 @@ export function executionName(certificateId: string, action: StartAction, now: D
 /** The name of a fleet renewal run started by the CLI. */
 export function fleetExecutionName(now: Date): string {
   return `fleet-renew-${stamp(now)}`;
+}
+
+/**
+ * The name of an account action the CLI starts, e.g. `account-rollover-account-key-20300301T120000Z`
+ * (45 characters at most). Every action name ends in `-account` or `-key`, never in a certificate
+ * action, so `isExecutionOf` keeps them out of every certificate's history.
+ */
+export function accountExecutionName(action: AccountAction, now: Date): string {
+  return `account-${action}-${stamp(now)}`;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseCommandLine, USAGE, wantsJson } from './args.js';
+import { runAccountActionCommand, runAccountListCommand } from './commands/account.js';
 import { runHistoryCommand } from './commands/history.js';
 import { runStartCommand } from './commands/start.js';
 import { runStatusCommand } from './commands/status.js';
@@ -29,6 +30,12 @@ export async function runCli(
         return await runStatusCommand(context);
       case 'history':
         return await runHistoryCommand(command, context);
+      case 'account':
+        return await runAccountListCommand(context);
+      case 'account-rollover':
+      case 'account-update':
+      case 'account-deactivate':
+        return await runAccountActionCommand(command, context);
       default:
         return await runStartCommand(command, context);
     }

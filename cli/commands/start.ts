@@ -1,11 +1,17 @@
-import { StartExecutionCommand } from '@aws-sdk/client-sfn';
 import type { Command } from '../args.js';
-import { explainAwsError } from '../aws-errors.js';
 import type { CommandContext } from '../context.js';
-import { AwsCallError, EXIT_EXECUTION_FAILED, EXIT_OK } from '../errors.js';
+import { EXIT_OK } from '../errors.js';
 import { executionName, fleetExecutionName } from '../execution-name.js';
-import { type FollowResult, followExecution, type ProgressEvent, type StepRecord } from '../follow.js';
-import { clockDuration, daysUntil, oneLine, readableCause, utcMinute } from '../format.js';
+import { clockDuration, daysUntil, utcMinute } from '../format.js';
+import {
+  type ExecutionBase,
+  finishedFields,
+  followWithProgress,
+  parseOutput,
+  reportFailure,
+  reportStarted,
+  startExecution,
+} from '../run-execution.js';
 import { requireOutput } from '../stack.js';
 
 export type StartCommand = Extract<Command, { name: 'issue' | 'renew' | 'renew-all' | 'revoke' }>;
@@ -54,61 +60,12 @@ function request(command: StartCommand, now: Date): { input: Record<string, unkn
   }
 }
 
-function parseOutput(output: string | undefined): IssuanceOutput {
-  if (output === undefined) return {};
-  try {
-    const parsed: unknown = JSON.parse(output);
-    return typeof parsed === 'object' && parsed !== null ? (parsed as IssuanceOutput) : {};
-  } catch {
-    return {};
-  }
-}
-
 function stringRecord(value: unknown): Record<string, string> | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const entries = Object.entries(value).filter(
     (entry): entry is [string, string] => typeof entry[1] === 'string',
   );
   return Object.fromEntries(entries);
-}
-
-function progressLine(event: ProgressEvent): string | undefined {
-  const at = clockDuration(event.elapsedMs).padStart(7);
-  switch (event.kind) {
-    case 'entered':
-      // Choices take no time and say nothing an operator acts on.
-      if (event.step.type === 'Choice') return undefined;
-      if (event.step.type === 'Wait') {
-        const wait = event.waitSeconds !== undefined ? ` (waiting ${event.waitSeconds}s)` : ' (waiting)';
-        return `${at}  ${event.step.name}${wait}`;
-      }
-      return `${at}  ${event.step.name}`;
-    case 'failed':
-      return `${at}  ${event.step.name} failed: ${event.error}${
-        readableCause(event.cause) ? ` - ${oneLine(readableCause(event.cause) ?? '', 120)}` : ''
-      }`;
-    case 'retrying':
-      return `${at}  ${event.step.name} retrying`;
-  }
-}
-
-/** The Task that failed last: where the execution's error came from. */
-function failedStep(steps: readonly StepRecord[]): StepRecord | undefined {
-  return [...steps].reverse().find((step) => step.failures.length > 0);
-}
-
-function stepsJson(steps: readonly StepRecord[]) {
-  return steps.map((step) => ({
-    name: step.name,
-    type: step.type,
-    enteredAt: step.enteredAt.toISOString(),
-    ...(step.exitedAt
-      ? { exitedAt: step.exitedAt.toISOString(), ms: step.exitedAt.getTime() - step.enteredAt.getTime() }
-      : {}),
-    ...(step.failures.length > 0
-      ? { failures: step.failures.map((failure) => ({ error: failure.error, cause: failure.cause })) }
-      : {}),
-  }));
 }
 
 /**
@@ -127,81 +84,32 @@ export async function runStartCommand(command: StartCommand, context: CommandCon
   const { name, input } = request(command, env.now());
   const certificateId = 'certificateId' in command ? command.certificateId : undefined;
 
-  let started: { executionArn?: string; startDate?: Date };
-  try {
-    started = await sfn.send(
-      new StartExecutionCommand({ stateMachineArn, name, input: JSON.stringify(input) }),
-    );
-  } catch (error) {
-    if ((error as { name?: unknown } | undefined)?.name === 'ExecutionAlreadyExists') {
-      throw new AwsCallError(
-        `An execution named ${name} already exists (one was started in the same second). Wait a second and run the command again.`,
-        { cause: error },
-      );
-    }
-    throw explainAwsError(error, 'states:StartExecution', stateMachineArn);
-  }
-  const executionArn = started.executionArn ?? '';
-  const base = {
+  const started = await startExecution(sfn, stateMachineArn, name, input);
+  const base: ExecutionBase = {
     command: command.name,
     ...(certificateId ? { certificateId } : {}),
     stack: stack.name,
     executionName: name,
-    executionArn,
+    executionArn: started.executionArn,
     input,
   };
+  if (!command.wait) return reportStarted(context, base, started.startDate);
 
-  if (!command.wait) {
-    if (options.json) {
-      context.printJson({ ...base, result: 'started', startedAt: started.startDate?.toISOString() });
-    } else {
-      context.say(`Started ${name}\n  ${executionArn}`);
-    }
-    return EXIT_OK;
-  }
-
-  context.say(`Started ${name}\n  ${executionArn}`);
-  const result: FollowResult = await followExecution(sfn, executionArn, {
-    sleep: env.sleep,
-    pollIntervalMs: env.pollIntervalMs,
-    onProgress: (event) => {
-      const line = progressLine(event);
-      if (line !== undefined) context.say(line);
-    },
-  });
-  const durationMs = (result.stopDate ?? env.now()).getTime() - result.startDate.getTime();
-  const output = parseOutput(result.output);
-  const common = {
-    ...base,
-    status: result.status,
-    startedAt: result.startDate.toISOString(),
-    ...(result.stopDate ? { stoppedAt: result.stopDate.toISOString() } : {}),
-    durationMs,
-    steps: stepsJson(result.steps),
-  };
+  const result = await followWithProgress(context, sfn, base);
+  const common = { ...base, ...finishedFields(result, env.now()) };
   const subject = certificateId ?? stack.name;
 
   if (result.status !== 'SUCCEEDED') {
-    const step = failedStep(result.steps);
-    const error = result.error ?? result.status;
-    const cause = readableCause(result.cause) ?? '';
-    if (options.json) {
-      context.printJson({
-        ...common,
-        result: 'failed',
-        error: { name: error, cause, ...(step ? { step: step.name } : {}) },
-      });
-    } else {
-      const lines = [`Failed: ${subject} after ${clockDuration(durationMs)} (${result.status})`];
-      if (step) lines.push(`  step   ${step.name}`);
-      lines.push(`  error  ${error}`);
-      if (cause) lines.push(`  cause  ${cause}`);
-      if (certificateId) lines.push(`  more   acme-aws history ${certificateId}`);
-      context.say(lines.join('\n'));
-    }
-    return EXIT_EXECUTION_FAILED;
+    return reportFailure(
+      context,
+      common,
+      result,
+      subject,
+      certificateId ? `acme-aws history ${certificateId}` : undefined,
+    );
   }
 
+  const output = parseOutput(result.output) as IssuanceOutput;
   if (typeof output.skipped === 'string') {
     if (options.json) {
       context.printJson({ ...common, result: 'skipped', skipped: output.skipped });
@@ -229,7 +137,7 @@ export async function runStartCommand(command: StartCommand, context: CommandCon
     });
     return EXIT_OK;
   }
-  const lines = [`${PAST_TENSE[command.name]} ${subject} in ${clockDuration(durationMs)}`];
+  const lines = [`${PAST_TENSE[command.name]} ${subject} in ${clockDuration(common.durationMs)}`];
   if (certificateArn) lines.push(`  certificate  ${certificateArn}`);
   const regions = Object.entries(certificateArns ?? {});
   if (regions.length > 1 || (regions.length === 1 && regions[0]?.[1] !== certificateArn)) {

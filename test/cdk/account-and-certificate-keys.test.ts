@@ -57,7 +57,9 @@ function environmentOf(resources: Readonly<Record<string, CfnResource>>, step: s
       resource.Type === 'AWS::Lambda::Function' &&
       JSON.stringify(resource.Properties?.Environment).includes(`"ACME_STEP":"${step}"`),
   );
-  return (fn?.Properties?.Environment as { Variables: Record<string, unknown> }).Variables;
+  const environment = fn?.Properties?.Environment as { Variables: Record<string, unknown> } | undefined;
+  if (!environment) throw new Error(`no function runs ${step}`);
+  return environment.Variables;
 }
 
 function nagFindings(app: App): string[] {

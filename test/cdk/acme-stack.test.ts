@@ -315,7 +315,7 @@ describe('issuance state machine definition', () => {
   });
 
   it('runs account actions in ManageAccount alone, and only when the input names one', () => {
-    const rule = (states['AccountAction?']?.Choices as Record<string, unknown>[])[0];
+    const rule = ((states['AccountAction?']?.Choices ?? []) as Record<string, unknown>[])[0];
     expect(rule?.Next).toBe('ManageAccount');
     const described = JSON.stringify(rule);
     for (const action of ['rollover-account-key', 'update-account', 'deactivate-account']) {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { executionName, isExecutionOf } from '../../cli/execution-name.js';
+import { accountExecutionName, executionName, isExecutionOf } from '../../cli/execution-name.js';
 import { type CliHarness, setUpCli } from './cli-harness.js';
 
 let cli: CliHarness;
@@ -14,12 +14,14 @@ afterEach(() => {
 
 describe('acme-aws usage', () => {
   it('prints the commands, options and exit codes for help, --help and no command', async () => {
-    for (const argv of [['help'], ['--help'], [], ['issue', '-h']]) {
+    for (const argv of [['help'], ['--help'], [], ['issue', '-h'], ['account', 'deactivate', '-h']]) {
       const result = await cli.run(...argv);
 
       expect(result.code).toBe(0);
       expect(result.stdout).toContain('Usage: acme-aws <command> [options]');
       expect(result.stdout).toContain('history <id> [--limit N]');
+      expect(result.stdout).toContain('account update --contact EMAILS | --no-contact');
+      expect(result.stdout).toContain('account deactivate --account-url URL');
       expect(result.stdout).toContain('Exit codes: 0 done');
     }
   });
@@ -94,6 +96,18 @@ describe('execution names', () => {
       expect(name.length).toBeLessThanOrEqual(80);
       expect(name).toMatch(/^[A-Za-z0-9._-]+$/);
       expect(isExecutionOf(name, id)).toBe(true);
+    }
+  });
+
+  it('names account actions account-<action>-<time>, which no certificate claims', () => {
+    for (const action of ['rollover-account-key', 'update-account', 'deactivate-account'] as const) {
+      const name = accountExecutionName(action, now);
+      expect(name).toBe(`account-${action}-20300301T123456Z`);
+      expect(name.length).toBeLessThanOrEqual(80);
+      expect(name).toMatch(/^[A-Za-z0-9._-]+$/);
+      for (const id of ['account', `account-${action}`, 'account-rollover', 'account-update']) {
+        expect(isExecutionOf(name, id)).toBe(false);
+      }
     }
   });
 

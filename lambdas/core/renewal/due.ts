@@ -43,8 +43,7 @@ export function renewalDecision(record: CertificateRecord, now: Date): RenewalDe
   const delivered = config.kmsKeyArn
     ? issued.publishedAt !== undefined
     : config.regions.every((region) => arns[region]) && issued.importedArn !== undefined;
-  if (!delivered)
-    return { due: true, reason: 'not-imported' };
+  if (!delivered) return { due: true, reason: 'not-imported' };
   if (record.nextRenewalAt && new Date(record.nextRenewalAt) <= now)
     return { due: true, reason: 'renewal-time' };
   if (new Date(issued.notAfter) <= now) return { due: true, reason: 'renewal-time' };

@@ -1,6 +1,6 @@
+import { base64url } from 'jose';
 import { generateCertificateKey } from '../crypto/certificate-key.js';
 import { cloudFrontKeyWarning } from '../crypto/cloudfront-key.js';
-import { base64url } from 'jose';
 import { createCsr, createCsrWithKeySigner } from '../crypto/csr.js';
 import { AcmeProtocolError, InvalidInputError } from '../errors.js';
 import type { IssuanceState } from '../state.js';

@@ -1,9 +1,9 @@
 import { AcmeClient } from '../acme/client.js';
 import { jwkThumbprint } from '../acme/key-authorization.js';
+import { REVOCATION_REASONS } from '../acme/revocation-reasons.js';
 import { ExternalAccountRequiredError, InvalidInputError } from '../errors.js';
 import { renewalDecision } from '../renewal/due.js';
 import type { IssuanceState, KeyType } from '../state.js';
-import { REVOCATION_REASONS } from '../acme/revocation-reasons.js';
 import { recordedAccount, rollOverAccountKey } from './account-key.js';
 import { carryNonce, type StepDeps } from './deps.js';
 import { parseIssuanceRequest } from './input.js';

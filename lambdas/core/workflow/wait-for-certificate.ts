@@ -1,6 +1,6 @@
+import { base64url } from 'jose';
 import type { AcmeClient } from '../acme/client.js';
 import { ariCertificateId } from '../crypto/ari-certificate-id.js';
-import { base64url } from 'jose';
 import { type VerifiedCertificate, verifyIssuedCertificate } from '../crypto/certificate-check.js';
 import { matchesPreferredChain, topmostIssuerCommonName } from '../crypto/preferred-chain.js';
 import { AcmeProtocolError, PollingTimeoutError } from '../errors.js';
