@@ -185,6 +185,27 @@ describe('account actions through the synthesized state machine against Pebble',
     ).toEqual(['rolled-over', 'valid']);
   });
 
+  it('retries KMS throttling during a rollover and moves the account exactly once', async () => {
+    const domains = ['throttled-rollover.example.org'];
+    aws = installLocalAws(pebble, domains);
+    const accountUrl = await issueFirst(aws, domains);
+    const newKey = aws.kms.createKey();
+    aws.kms.failNext('Sign', 'ThrottlingException', 2);
+
+    const rollover = await runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input: { action: 'rollover-account-key' },
+      environment: { ACCOUNT_KEY_ID: newKey, PREVIOUS_ACCOUNT_KEY_ID: aws.accountKeyId },
+    });
+
+    expect(rollover.execution.status).toBe('SUCCEEDED');
+    expect(rollover.execution.output).toMatchObject({ accountUrl, changed: true });
+    expect(rollover.acmeResponsesByStatus['POST /rollover-account-key 200']).toBe(1);
+    expect(await clientFor(newKey).findAccount()).toBe(accountUrl);
+  });
+
   it('explains that a rollover needs a new key generation when there is no previous key', async () => {
     const domains = ['no-previous.example.org'];
     aws = installLocalAws(pebble, domains);

@@ -134,6 +134,40 @@ describe('KMS-held certificate keys through the synthesized state machine agains
     expect(aws.acm.certificates.size).toBe(0);
   });
 
+  it('retries a throttled KMS signature of the CSR without a second finalize', async () => {
+    const domains = ['kms-throttled.example.org'];
+    aws = installLocalAws(pebble, domains);
+    const key = kmsKey(aws, 'RSA_2048');
+    const local = aws;
+    let throttled = false;
+
+    const run = await runLocalIssuance({
+      workflow,
+      ca: pebble,
+      aws,
+      input: { certificateId: 'signer', domains, keyType: 'RSA_2048', kmsKeyArn: key.arn },
+      environment: { CERTIFICATE_KMS_KEY_ARNS: key.arn },
+      // Throttle the first KMS call Finalize makes: describing the certificate key.
+      wrapHandler: (step, handler) =>
+        step !== 'Finalize'
+          ? handler
+          : async (input) => {
+              if (!throttled) {
+                throttled = true;
+                local.kms.failNext('GetPublicKey', 'ThrottlingException');
+                local.kms.failNext('Sign', 'ThrottlingException');
+              }
+              return handler(input);
+            },
+    });
+
+    expect(run.execution.status).toBe('SUCCEEDED');
+    expect(run.acmeResponsesByStatus['POST /finalize-order 200']).toBe(1);
+    const item = record(aws, 'signer');
+    const leaf = new X509Certificate(aws.s3.text(bucket(), `${item?.issued?.storeKey}/fullchain.pem`) ?? '');
+    expect(leaf.publicKey.equals(key.publicKey)).toBe(true);
+  });
+
   it('refuses a KMS key the deployment did not declare before any ACME or AWS call', async () => {
     const domains = ['kms-undeclared.example.org'];
     aws = installLocalAws(pebble, domains);
