@@ -35,6 +35,8 @@ export function stackPropsFromContext(tryGetContext: (key: string) => unknown): 
   const certificates = parseCertificates(tryGetContext('certificates'));
   const notificationEmails = list(tryGetContext('notificationEmails'));
   const exampleDomains = list(tryGetContext('domains'));
+  const generation = tryGetContext('accountKeyGeneration');
+  const accountKeyGeneration = generation === undefined || generation === '' ? undefined : Number(generation);
   return {
     acme: {
       directoryUrl,
@@ -43,12 +45,16 @@ export function stackPropsFromContext(tryGetContext: (key: string) => unknown): 
       ...(hostedZones ? { hostedZones } : {}),
       ...(certificates ? { certificates } : {}),
       ...(notificationEmails ? { notificationEmails } : {}),
+      ...(accountKeyGeneration !== undefined ? { accountKeyGeneration } : {}),
     },
     ...(exampleDomains ? { exampleDomains } : {}),
   };
 }
 
-/** `certificates` context: a JSON list such as `[{"id":"web","domains":["example.org"]}]`. */
+/**
+ * `certificates` context: a JSON list such as `[{"id":"web","domains":["example.org"]}]`. JSON
+ * cannot hold a KMS key object, so `kmsKey` here is `true` (a key created per certificate) or absent.
+ */
 function parseCertificates(value: unknown): CertificateProps[] | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const parsed = typeof value === 'string' ? (JSON.parse(value) as unknown) : value;
@@ -56,6 +62,13 @@ function parseCertificates(value: unknown): CertificateProps[] | undefined {
     throw new Error(
       'Context certificates must be a JSON list such as [{"id":"web","domains":["example.org"]}].',
     );
+  }
+  for (const certificate of parsed as { id?: unknown; kmsKey?: unknown }[]) {
+    if (certificate?.kmsKey !== undefined && typeof certificate.kmsKey !== 'boolean') {
+      throw new Error(
+        `Context certificates entry "${String(certificate.id)}" has kmsKey ${JSON.stringify(certificate.kmsKey)}: in context it can only be true (a KMS key created for the certificate). Pass your own key through the construct's props instead.`,
+      );
+    }
   }
   return parsed as CertificateProps[];
 }

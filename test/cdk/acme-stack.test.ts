@@ -279,15 +279,28 @@ describe('AcmeCertificates stack', () => {
         (key) =>
           ({
             hostedZones: 'Z1=example.org',
-            certificates: '[{"id":"web","domains":["example.org"],"regions":["us-east-1"]}]',
+            certificates:
+              '[{"id":"web","domains":["example.org"],"regions":["us-east-1"]},{"id":"signer","domains":["sign.example.org"],"kmsKey":true}]',
             notificationEmails: 'ops@example.org',
+            accountKeyGeneration: '2',
           })[key],
       ).acme,
     ).toMatchObject({
       hostedZones: [{ id: 'Z1', name: 'example.org' }],
-      certificates: [{ id: 'web', domains: ['example.org'], regions: ['us-east-1'] }],
+      certificates: [
+        { id: 'web', domains: ['example.org'], regions: ['us-east-1'] },
+        { id: 'signer', domains: ['sign.example.org'], kmsKey: true },
+      ],
       notificationEmails: ['ops@example.org'],
+      accountKeyGeneration: 2,
     });
+    expect(() =>
+      stackPropsFromContext((key) =>
+        key === 'certificates'
+          ? '[{"id":"signer","domains":["sign.example.org"],"kmsKey":"arn:aws:kms:x"}]'
+          : undefined,
+      ),
+    ).toThrow(/kmsKey "arn:aws:kms:x": in context it can only be true/);
     expect(stackPropsFromContext((key) => context[key])).toEqual({
       acme: {
         directoryUrl: LETS_ENCRYPT_STAGING,
