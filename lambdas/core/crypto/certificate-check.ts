@@ -86,12 +86,7 @@ export function describeCertificate(pem: string): CertificateDescription {
  * input cannot be parsed.
  */
 export function certificatePublicKeyMatches(certPem: string, privateKeyPem: string): boolean {
-  let certificate: NodeX509Certificate;
-  try {
-    certificate = new NodeX509Certificate(certPem);
-  } catch (error) {
-    throw new InvalidInputError('Not a parsable X.509 certificate', { cause: error });
-  }
+  const certificate = parseNodeCertificate(certPem);
   let privateKey: ReturnType<typeof createPrivateKey>;
   try {
     privateKey = createPrivateKey(privateKeyPem);
@@ -108,12 +103,7 @@ export function certificatePublicKeyMatches(certPem: string, privateKeyPem: stri
  * compared as keys rather than as bytes. Throws `InvalidInputError` when either cannot be parsed.
  */
 export function certificateHasPublicKey(certPem: string, spki: Uint8Array): boolean {
-  let certificate: NodeX509Certificate;
-  try {
-    certificate = new NodeX509Certificate(certPem);
-  } catch (error) {
-    throw new InvalidInputError('Not a parsable X.509 certificate', { cause: error });
-  }
+  const certificate = parseNodeCertificate(certPem);
   let publicKey: ReturnType<typeof createPublicKey>;
   try {
     publicKey = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
@@ -121,6 +111,15 @@ export function certificateHasPublicKey(certPem: string, spki: Uint8Array): bool
     throw new InvalidInputError('The certificate key is not a readable public key', { cause: error });
   }
   return certificate.publicKey.equals(publicKey);
+}
+
+/** OpenSSL's view of the certificate, which compares keys as keys. */
+function parseNodeCertificate(certPem: string): NodeX509Certificate {
+  try {
+    return new NodeX509Certificate(certPem);
+  } catch (error) {
+    throw new InvalidInputError('Not a parsable X.509 certificate', { cause: error });
+  }
 }
 
 function nameDifferences(dnsNames: readonly string[], domains: readonly string[]): string[] {

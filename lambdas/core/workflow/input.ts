@@ -83,14 +83,7 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
   if (input.force !== undefined && typeof input.force !== 'boolean') {
     throw new InvalidInputError('force must be true or false.');
   }
-  const executionInput = input.execution as { id?: unknown; startedAt?: unknown } | undefined;
-  const execution =
-    typeof executionInput?.id === 'string'
-      ? {
-          id: executionInput.id,
-          ...(typeof executionInput.startedAt === 'string' ? { startedAt: executionInput.startedAt } : {}),
-        }
-      : undefined;
+  const execution = parseExecution(input.execution);
 
   if (action === 'revoke') {
     for (const field of [...CONFIGURATION_FIELDS, 'force'] as const) {
@@ -201,6 +194,16 @@ function parseKmsKeyArn(value: unknown, config: WorkflowConfig): string | undefi
     );
   }
   return value;
+}
+
+/** The execution id and start time the state machine's Prepare state adds; anything else is ignored. */
+function parseExecution(value: unknown): { id: string; startedAt?: string } | undefined {
+  const execution = value as { id?: unknown; startedAt?: unknown } | undefined;
+  if (typeof execution?.id !== 'string') return undefined;
+  return {
+    id: execution.id,
+    ...(typeof execution.startedAt === 'string' ? { startedAt: execution.startedAt } : {}),
+  };
 }
 
 function parseCertificateId(value: unknown, required: boolean, action?: IssuanceAction): string {
@@ -345,14 +348,7 @@ export function parseAccountRequest(raw: unknown, config: WorkflowConfig): Accou
     throw new InvalidInputError('directoryUrl must be the URL of an ACME directory.');
   }
   const directoryUrl = (input.directoryUrl as string | undefined) ?? config.defaultDirectoryUrl;
-  const executionInput = input.execution as { id?: unknown; startedAt?: unknown } | undefined;
-  const execution =
-    typeof executionInput?.id === 'string'
-      ? {
-          id: executionInput.id,
-          ...(typeof executionInput.startedAt === 'string' ? { startedAt: executionInput.startedAt } : {}),
-        }
-      : undefined;
+  const execution = parseExecution(input.execution);
   const base = { action: action as AccountAction, directoryUrl, ...(execution ? { execution } : {}) };
 
   if (action === 'update-account') {
