@@ -43,6 +43,12 @@ export async function registerAccount(
       `There is no certificate "${certificateId}" in the registry to ${request.action === 'revoke' ? 'revoke' : 'renew'}. Declare it in the stack's certificates, or start {"action":"issue","certificateId":"${certificateId}","domains":[...]}.`,
     );
   }
+  const keptKmsKey = record?.config?.kmsKeyArn;
+  if (request.config && keptKmsKey && !request.config.kmsKeyArn) {
+    throw new InvalidInputError(
+      `Certificate "${certificateId}" uses the KMS key ${keptKmsKey} as its key, and this issue names none, which would switch it to a generated key imported into ACM. To keep the KMS key, add "kmsKeyArn":"${keptKmsKey}" (or renew instead); to switch, remove kmsKey from its declaration in the stack and deploy.`,
+    );
+  }
   const issued = record?.issued;
   if (request.action === 'revoke' && !issued) {
     throw new InvalidInputError(
