@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: measures one issuance against a local Pebble, and a scheduled renewal run over
- * a fleet of declared certificates, and writes bench/results.md and bench/results.json. Every
+ * `npm run bench`: measures one issuance against a local Pebble, the account lifecycle (key
+ * rollover, contact update) and KMS-held certificate keys, and a scheduled renewal run over a
+ * fleet of declared certificates, and writes bench/results.md and bench/results.json. Every
  * figure is measured in the run; see scripts/bench/report.ts for what the results hold and
  * scripts/bench/*.ts for how each is taken.
  *
@@ -13,6 +14,7 @@ import { parseArgs } from 'node:util';
 import '../test/setup/polyfills.js';
 import { isPebbleInstalled, type PebbleEnvironment, startPebble } from '../test/harness/pebble.js';
 import { type SynthesizedWorkflow, synthesizeWorkflow } from '../test/harness/state-machine.js';
+import { type AccountAndKmsResult, LIFECYCLE_DOMAIN, runAccountAndKms } from './bench/account-and-kms.js';
 import { buildBundles, bundleSettings, cdkSynthBundles, timeInit } from './bench/bundles.js';
 import { type LambdaUsage, renewalCost } from './bench/cost.js';
 import { type CountingProxy, startCountingProxy } from './bench/counting-proxy.js';
@@ -170,6 +172,20 @@ try {
       }
     }
   }
+  let accountAndKms: AccountAndKmsResult;
+  try {
+    accountAndKms = await runAccountAndKms({ workflow, ca, proxy, runs, say });
+  } catch (error) {
+    say(
+      `the account lifecycle and KMS-held keys could not be measured: ${error instanceof Error ? error.stack : String(error)}`,
+    );
+    accountAndKms = {
+      domain: LIFECYCLE_DOMAIN,
+      runs,
+      scenarios: [],
+      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+    };
+  }
   let fleet: FleetResult = {
     certificates: 0,
     rssSampleMs: RSS_SAMPLE_MS,
@@ -315,6 +331,7 @@ try {
       functions: bundleResults,
       ...(synthesized.error ? { cdkSynthError: synthesized.error } : {}),
     },
+    accountAndKms,
     fleet,
     cost,
     targets: targets(cases, bundleResults),
@@ -327,6 +344,15 @@ try {
   const failed = cases.some((caseResult) => (caseResult.clients.ours?.failures.length ?? 0) > 0);
   if (failed) {
     say('some of our issuances failed; see results.json');
+    process.exitCode = 1;
+  }
+  const lifecycleFailed =
+    accountAndKms.error !== undefined ||
+    accountAndKms.scenarios.some((scenario) => scenario.failures.length > 0);
+  if (lifecycleFailed) {
+    say(
+      'an account action or a KMS-held key issuance failed; see the Account lifecycle section of results.md',
+    );
     process.exitCode = 1;
   }
   const fleetFailed = fleetSize > 0 && (fleet.error !== undefined || fleet.runs.some((run) => !run.ok));

@@ -55,10 +55,14 @@ const STARTUP_TIMEOUT_MS = 20_000;
 /**
  * Path segments that are ids (Pebble's account numbers, random order and authorization tokens,
  * and certificate ids, which are hex of varying length) are elided, so `POST /authZ/…` counts
- * every authorization read.
+ * every authorization read. The first segment names the endpoint and is kept whatever it looks
+ * like: Pebble's `/rollover-account-key` is as long as a token.
  */
 export function normalizePath(path: string): string {
-  return path.replace(/\?.*$/, '').replace(/\/(?:\d+|[0-9a-f]{8,}|[A-Za-z0-9_-]{16,})(?=\/|$)/g, '/…');
+  const bare = path.replace(/\?.*$/, '');
+  const ids = bare.indexOf('/', 1);
+  if (ids === -1) return bare;
+  return `${bare.slice(0, ids)}${bare.slice(ids).replace(/\/(?:\d+|[0-9a-f]{8,}|[A-Za-z0-9_-]{16,})(?=\/|$)/g, '/…')}`;
 }
 
 /** Starts the proxy process on a free loopback port with a fresh certificate for `127.0.0.1`. */

@@ -1,3 +1,4 @@
+import type { AccountAndKmsResult, ScenarioId, ScenarioResult } from './account-and-kms.js';
 import type { BundleSettings } from './bundles.js';
 import { PRICES_AS_OF, type RenewalCost } from './cost.js';
 import type { FleetResult, FleetRunResult } from './fleet.js';
@@ -26,6 +27,8 @@ export interface BenchResults {
     /** Why the bundles could not be compared with `cdk synth`'s, when they could not. */
     readonly cdkSynthError?: string;
   };
+  /** Account key rollover, contact update and KMS-held certificate keys (account-and-kms.ts). */
+  readonly accountAndKms: AccountAndKmsResult;
   readonly fleet: FleetResult;
   readonly cost: readonly CostResult[];
   readonly targets: readonly TargetResult[];
@@ -414,6 +417,8 @@ export function renderMarkdown(results: BenchResults): string {
     '',
   );
 
+  push(...accountAndKmsSection(results.accountAndKms));
+
   push('## Method', '');
   push(
     `- CA: Debian's Pebble ${results.ca.pebble} with pebble-challtestsrv for DNS, on loopback, environment ` +
@@ -651,4 +656,273 @@ function cdkSynthNote(results: BenchResults): string {
   return differing.length === 0
     ? `Checked in this run: each bundle is byte-identical to the \`index.mjs\` that \`cdk synth\` produced for that function (${compared.length} of ${functions.length}).${outside}`
     : `**Differs from \`cdk synth\`:** ${differing.join(', ')} ${differing.length === 1 ? 'is' : 'are'} not byte-identical to the asset \`cdk synth\` produced: either the sources changed during the run or the bench's esbuild options no longer mirror lib/acme-certificates.ts.${outside}`;
+}
+
+/** Section 8: account actions and KMS-held certificate keys, as account-and-kms.ts measured them. */
+function accountAndKmsSection(section: AccountAndKmsResult): string[] {
+  const out = ['## 8. Account lifecycle and KMS-held keys', ''];
+  if (section.error) out.push(`**Not measured in this run:** ${section.error}`, '');
+  if (section.scenarios.length === 0) return out;
+  const find = (id: ScenarioId) => section.scenarios.find((scenario) => scenario.id === id);
+  const account = section.scenarios.filter((scenario) => scenario.group === 'account');
+  const kms = section.scenarios.filter((scenario) => scenario.group === 'kms');
+  out.push(
+    'Each measured execution starts from a new deployment: fresh AWS fakes with a new KMS account key, at the ' +
+      'same Pebble and through the same counting proxy as section 1, with Wait states lasting 0 ms. What it needs ' +
+      `first (the issuance of ${section.domain} that registers the account, a second account key) runs before the ` +
+      `tally and is not counted. ${section.runs} runs per row after one warm-up round that is not counted; medians ` +
+      'with min–max in brackets where runs differed. Wall time is `performance.now()` around the whole local ' +
+      'execution, as in section 1.',
+    '',
+    'A new account key generation is what raising `accountKeyGeneration` deploys: a second KMS key, with ' +
+      '`ACCOUNT_KEY_ID` set to it and `PREVIOUS_ACCOUNT_KEY_ID` to the first, on ManageAccount and RegisterAccount.',
+    '',
+    '### Account actions',
+    '',
+    table(
+      [
+        'execution',
+        'input',
+        'before it (not measured)',
+        'ACME requests',
+        'floor',
+        'KMS Sign: current account key',
+        'KMS Sign: previous account key',
+        'state transitions',
+        'wall time',
+      ],
+      account.map((scenario) => [
+        scenario.label,
+        `\`${JSON.stringify(scenario.input)}\``,
+        scenario.before,
+        measured(scenario, (s) => formatCount(s.requests)),
+        String(scenario.floorTotal),
+        measured(scenario, (s) => formatCount(s.kmsSignByKey['account key'] ?? zero)),
+        measured(scenario, (s) => formatCount(s.kmsSignByKey['previous account key'] ?? zero)),
+        measured(scenario, (s) => formatCount(s.stateTransitions)),
+        measured(scenario, (s) => formatMs(s.wallMs)),
+      ]),
+    ),
+    '',
+    'Requests by role, ours / floor:',
+    '',
+    rolesTable(account),
+    '',
+    ...accountNotes(section, find).map((note) => `- ${note}`),
+    '',
+    '### KMS-held certificate keys',
+    '',
+    `One issuance of ${section.domain} on a new deployment (so a new account, like section 1's “one name, new ` +
+      'account”), with the certificate key generated in Finalize as usual, or held in KMS: a key of the given ' +
+      'spec, declared to the deployment (`CERTIFICATE_KMS_KEY_ARNS`) and named by `kmsKeyArn` in the input.',
+    '',
+    table(
+      [
+        'certificate key',
+        'ACME requests',
+        'floor',
+        'KMS Sign: account key',
+        'KMS Sign: certificate key',
+        'ACM calls',
+        'state transitions',
+        'Finalize handler time',
+        'wall time',
+      ],
+      kms.map((scenario) => [
+        scenario.label,
+        measured(scenario, (s) => formatCount(s.requests)),
+        String(scenario.floorTotal),
+        measured(scenario, (s) => formatCount(s.kmsSignByKey['account key'] ?? zero)),
+        measured(scenario, (s) => formatCount(s.kmsSignByKey['certificate key'] ?? zero)),
+        measured(scenario, (s) => formatCount(s.acmCalls)),
+        measured(scenario, (s) => formatCount(s.stateTransitions)),
+        measured(scenario, (s) => formatMs(s.steps.Finalize)),
+        measured(scenario, (s) => formatMs(s.wallMs)),
+      ]),
+    ),
+    '',
+    'Every AWS call, per execution:',
+    '',
+    table(
+      ['call', ...kms.map((scenario) => scenario.label)],
+      [...new Set(kms.flatMap((scenario) => Object.keys(scenario.awsCalls)))]
+        .sort()
+        .map((call) => [
+          call,
+          ...kms.map((scenario) => measured(scenario, (s) => formatCount(s.awsCalls[call] ?? zero))),
+        ]),
+    ),
+    '',
+    ...kmsNotes(kms, find).map((note) => `- ${note}`),
+    '',
+  );
+  return out;
+}
+
+/** A scenario's figure, or why there is none. */
+function measured(scenario: ScenarioResult, pick: (scenario: ScenarioResult) => string): string {
+  return scenario.succeeded === 0 ? `failed (${scenario.failures.length} runs)` : pick(scenario);
+}
+
+/** Requests per role for `scenarios`, `ours / floor` in each cell, with the roles any of them uses. */
+function rolesTable(scenarios: readonly ScenarioResult[]): string {
+  const roles = ROLES.filter((role) =>
+    scenarios.some((scenario) => scenario.floor[role] > 0 || (scenario.byRole[role]?.max ?? 0) > 0),
+  );
+  return table(
+    ['request', ...scenarios.map((scenario) => scenario.label)],
+    [
+      ...roles.map((role) => [
+        role,
+        ...scenarios.map(
+          (scenario) =>
+            `${measured(scenario, (s) => formatCount(s.byRole[role] ?? zero))} / ${scenario.floor[role]}`,
+        ),
+      ]),
+      [
+        '**total**',
+        ...scenarios.map(
+          (scenario) => `**${measured(scenario, (s) => formatCount(s.requests))} / ${scenario.floorTotal}**`,
+        ),
+      ],
+    ],
+  );
+}
+
+/** `directory 1 (floor 0)` for each role where some run of `scenario` went above its floor. */
+function aboveFloor(scenario: ScenarioResult): string[] {
+  return ROLES.filter((role) => (scenario.byRole[role]?.max ?? 0) > scenario.floor[role]).map(
+    (role) => `${role} ${formatCount(scenario.byRole[role])} (floor ${scenario.floor[role]})`,
+  );
+}
+
+/** The difference of two medians, signed: `+1`, `−0.5`, `+12 ms`. */
+function delta(ours: Summary | undefined, base: Summary | undefined, unit = ''): string {
+  if (!ours || !base) return '—';
+  const value = ours.median - base.median;
+  const shown = unit === ' ms' ? Math.round(value) : Number(value.toFixed(1));
+  return `${shown < 0 ? '−' : '+'}${Math.abs(shown)}${unit}`;
+}
+
+function accountNotes(
+  section: AccountAndKmsResult,
+  find: (id: ScenarioId) => ScenarioResult | undefined,
+): string[] {
+  const notes: string[] = [];
+  const rollover = find('rollover');
+  if (rollover?.requests) {
+    const extra = aboveFloor(rollover);
+    notes.push(
+      'Floor of a rollover: an execution of its own cannot make fewer than 3 requests: the directory GET (for the ' +
+        '`keyChange` URL; nothing is cached across executions), one newNonce HEAD (no earlier response in the ' +
+        `execution has left a nonce to reuse) and the \`keyChange\` POST. Ours: ${formatCount(rollover.requests)}, ` +
+        (extra.length === 0 ? 'at the floor in every run.' : `above it in: ${extra.join('; ')}.`),
+    );
+  }
+  notes.push(
+    'The other floors: a contact update likewise needs the directory, a nonce and the POST to the account URL (3); ' +
+      'a forced renewal is section 1’s existing-account issuance, and an automatic rollover adds `keyChange` to it; ' +
+      'a rollover already done needs nothing, since the registry records the account on the current key.',
+  );
+  const again = find('rollover-again');
+  if (again?.requests && again.requests.median > 0) {
+    const onlyDirectory =
+      again.byRole.directory?.min === again.requests.max && again.requests.min === again.requests.max;
+    notes.push(
+      `Asking for the rollover again makes ${formatCount(again.requests)} request${again.requests.median === 1 ? '' : 's'}` +
+        (onlyDirectory
+          ? ': the directory GET, which ManageAccount sends before it reads the registry; the registry alone answers ' +
+            'that the account is already on the current key, so no nonce and no `keyChange` follow.'
+          : `, above the floor of 0 in: ${aboveFloor(again).join('; ')}.`),
+    );
+  }
+  const renew = find('renew');
+  const renewRollover = find('renew-rollover');
+  if (renew?.requests && renewRollover?.requests) {
+    const extra = [...aboveFloor(renew), ...aboveFloor(renewRollover)];
+    notes.push(
+      'The automatic rollover adds to a forced renewal (medians, renewal after a new key minus renewal with the ' +
+        `same key): ${delta(renewRollover.requests, renew.requests)} request (\`keyChange\`), ` +
+        `${delta(renewRollover.kmsSignCalls, renew.kmsSignCalls)} KMS Sign calls, ` +
+        `${delta(renewRollover.stateTransitions, renew.stateTransitions)} state transitions (it happens inside ` +
+        `RegisterAccount) and ${delta(renewRollover.wallMs, renew.wallMs, ' ms')} of wall time. ` +
+        (extra.length === 0
+          ? 'Both are at their floors in every run.'
+          : `Runs above the floor: ${extra.join('; ')}.` +
+            (extra.some((what) => what.startsWith('order poll'))
+              ? ' As in section 1, with Wait states of 0 ms an order poll can come before Pebble is done and loop once more.'
+              : '')),
+    );
+  }
+  const runs = section.scenarios.filter((scenario) => scenario.group === 'account').flatMap((s) => s.raw);
+  const signsPerPost = runs.every((run) => {
+    const posts = Object.entries(run.byPath)
+      .filter(([path]) => path.startsWith('POST '))
+      .reduce((sum, [, count]) => sum + count, 0);
+    const signs = (run.kmsSign['account key'] ?? 0) + (run.kmsSign['previous account key'] ?? 0);
+    return signs === posts + (run.byPath['POST /rollover-account-key'] ?? 0);
+  });
+  notes.push(
+    '`keyChange` is a JWS inside a JWS (RFC 8555 §7.3.5): the inner one, signed by the new key, proves it; the ' +
+      'outer one, signed by the old key, authorizes the change. So a rollover costs one KMS Sign with each key. ' +
+      'After it, every request is signed by the new key alone. ' +
+      (signsPerPost
+        ? 'Cross-check: in every run, the account keys’ Sign calls equal the POSTs (one JWS each) plus one per `keyChange`.'
+        : '**Cross-check failed:** in some run the account keys’ Sign calls differ from the POSTs plus one per `keyChange`; see results.json.'),
+  );
+  notes.push(
+    section.scenarios.every((scenario) => scenario.clientSideCountsAgree)
+      ? 'Cross-check: in every run of this section, the requests our process sent equal what the proxy received.'
+      : '**Cross-check failed:** in some run of this section the requests our process sent differ from what the proxy received.',
+  );
+  return notes;
+}
+
+function kmsNotes(
+  kms: readonly ScenarioResult[],
+  find: (id: ScenarioId) => ScenarioResult | undefined,
+): string[] {
+  const notes: string[] = [];
+  const held = kms.filter((scenario) => scenario.id.startsWith('kms-'));
+  const acmCalls = held.reduce((most, scenario) => Math.max(most, scenario.acmCalls?.max ?? 0), 0);
+  notes.push(
+    acmCalls === 0
+      ? 'ACM: no call in any run with a KMS-held key. ACM imports a certificate only with its private key, which ' +
+          'never leaves KMS; the certificate goes to the S3 store alone (and no `privkey.pem` with it).'
+      : `**ACM was called** (up to ${acmCalls} times in a run) although the certificate key is held in KMS.`,
+  );
+  const certificateSigns = held.map((scenario) => scenario.kmsSignByKey['certificate key']);
+  if (certificateSigns.every((summary) => summary?.min === 1 && summary.max === 1)) {
+    notes.push(
+      'The certificate key signs once per issuance, the CSR in Finalize; the account key signs every POST, as in ' +
+        'section 2. Neither adds an ACME request: the CA sees the same protocol whoever holds the key.',
+    );
+  }
+  const extra = kms.flatMap((scenario) => aboveFloor(scenario).map((what) => `${scenario.label}: ${what}`));
+  if (extra.length > 0) {
+    notes.push(
+      `Runs above the floor: ${extra.join('; ')}.` +
+        (extra.every((what) => what.includes(': order poll '))
+          ? ' Only order polls: as in section 1, with Wait states of 0 ms a poll can come before Pebble is done and ' +
+            'loop once more (one more POST, one more account-key Sign and three more state transitions each time).'
+          : ''),
+    );
+  }
+  const ratios = (
+    [
+      ['EC P-256', 'generated-ec-p256', 'kms-ec-p256'],
+      ['RSA 2048', 'generated-rsa-2048', 'kms-rsa-2048'],
+    ] as const
+  ).map(([name, generatedId, heldId]) => {
+    const generated = find(generatedId);
+    const inKms = find(heldId);
+    return `${name}: wall time ${formatRatio(inKms?.wallMs, generated?.wallMs)}, Finalize ${formatRatio(inKms?.steps.Finalize, generated?.steps.Finalize)}`;
+  });
+  notes.push(
+    `KMS-held ÷ generated, medians: ${ratios.join('; ')}. Generating the key in Finalize (node:crypto; an RSA ` +
+      'key takes far longer than an EC one) is replaced by one KMS `Sign` over the CSR, which the fake answers in ' +
+      'process: on AWS that is a network round trip to KMS instead. A generated key also costs the S3 write of ' +
+      '`privkey.pem` and the ACM import, which the table of calls above shows.',
+  );
+  return notes;
 }

@@ -1,6 +1,5 @@
 import { AcmeClient } from '../acme/client.js';
 import { jwkThumbprint } from '../acme/key-authorization.js';
-import type { AcmeDirectory } from '../acme/types.js';
 import { InvalidInputError, UnauthorizedError } from '../errors.js';
 import { recordedAccount, rollOverAccountKey } from './account-key.js';
 import type { StepDeps } from './deps.js';
@@ -40,8 +39,8 @@ type ManageAccountDeps = Pick<
 export async function manageAccount(raw: unknown, deps: ManageAccountDeps): Promise<AccountOutcome> {
   const request = parseAccountRequest(raw, deps.config);
   const { directoryUrl } = request;
+  // The directory is fetched only once the registry cannot answer alone: a repeated action is free.
   const client = new AcmeClient({ directoryUrl, transport: deps.transport, signer: deps.signer });
-  const directory = await client.directory();
   const keyThumbprint = await jwkThumbprint(await deps.signer.publicJwk());
 
   let outcome: AccountOutcome;
@@ -61,9 +60,9 @@ export async function manageAccount(raw: unknown, deps: ManageAccountDeps): Prom
       changed: false,
     };
   } else if (request.action === 'rollover-account-key') {
-    outcome = await rollOver(deps, directoryUrl, directory, keyThumbprint);
+    outcome = await rollOver(deps, client, directoryUrl, keyThumbprint);
   } else {
-    const account = await currentAccount(deps, client, directoryUrl, directory, keyThumbprint);
+    const account = await currentAccount(deps, client, directoryUrl, keyThumbprint);
     if (request.action === 'update-account') {
       const contact = request.contact ?? [];
       const updated = await account.client.updateAccount({ contact });
@@ -130,8 +129,8 @@ export async function manageAccount(raw: unknown, deps: ManageAccountDeps): Prom
 
 async function rollOver(
   deps: ManageAccountDeps,
+  client: AcmeClient,
   directoryUrl: string,
-  directory: AcmeDirectory,
   keyThumbprint: string,
 ): Promise<AccountOutcome> {
   const recorded = await recordedAccount(deps, directoryUrl, keyThumbprint);
@@ -152,7 +151,7 @@ async function rollOver(
       'There is no previous account key to roll over from. Raise accountKeyGeneration in the stack and deploy: the deployment then holds a new KMS key beside the current one, and this action moves the account to it.',
     );
   }
-  const rollover = await rollOverAccountKey(deps, directoryUrl, directory, keyThumbprint);
+  const rollover = await rollOverAccountKey(deps, directoryUrl, await client.directory(), keyThumbprint);
   if (!rollover) {
     throw new InvalidInputError(
       `The previous account key has no live account at ${directoryUrl}, so there is nothing to roll over; the next issuance registers the current key.`,
@@ -176,10 +175,10 @@ async function currentAccount(
   deps: ManageAccountDeps,
   client: AcmeClient,
   directoryUrl: string,
-  directory: AcmeDirectory,
   keyThumbprint: string,
 ): Promise<{ accountUrl: string; client: AcmeClient }> {
   const recorded = await recordedAccount(deps, directoryUrl, keyThumbprint);
+  const directory = await client.directory();
   if (recorded) {
     return {
       accountUrl: recorded.accountUrl,
