@@ -45,7 +45,7 @@ export const KEY_ROLES: readonly KeyRole[] = [
   'other key',
 ];
 
-interface ScenarioDefinition {
+export interface ScenarioDefinition {
   readonly id: ScenarioId;
   readonly group: 'account' | 'kms';
   readonly label: string;
@@ -147,14 +147,7 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
 ];
 
 /** One scenario over every run, as written to results.json. */
-export interface ScenarioResult {
-  readonly id: ScenarioId;
-  readonly group: 'account' | 'kms';
-  readonly label: string;
-  readonly input: Readonly<Record<string, unknown>>;
-  readonly environment?: Readonly<Record<string, string>>;
-  readonly before: string;
-  readonly floor: Readonly<Record<Role, number>>;
+export interface ScenarioResult extends ScenarioDefinition {
   readonly floorTotal: number;
   readonly succeeded: number;
   readonly failures: readonly string[];
