@@ -1,12 +1,10 @@
 import { KMSClient } from '@aws-sdk/client-kms';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NodeHttpsTransport } from '../../lambdas/adapters/https-transport.js';
 import { KmsSigner } from '../../lambdas/adapters/kms-signer.js';
 import { AcmeClient } from '../../lambdas/core/acme/client.js';
 import { jwkThumbprint } from '../../lambdas/core/acme/key-authorization.js';
-import { installLocalAws, type LocalAws, runLocalIssuance } from '../harness/local-issuance.js';
-import { type PebbleEnvironment, startPebble } from '../harness/pebble.js';
-import { type SynthesizedWorkflow, synthesizeWorkflow } from '../harness/state-machine.js';
+import { usePebbleWorkflow } from '../harness/e2e-fixture.js';
 
 interface AccountItem {
   readonly accountUrl?: string;
@@ -30,63 +28,36 @@ interface AccountOutput {
  * Pebble itself is asked which key holds which account.
  */
 describe('account actions through the synthesized state machine against Pebble', () => {
-  let pebble: PebbleEnvironment;
-  let workflow: SynthesizedWorkflow;
-  let aws: LocalAws | undefined;
-
-  beforeAll(async () => {
-    pebble = await startPebble();
-    workflow = synthesizeWorkflow();
-  });
-  afterAll(async () => {
-    await pebble?.stop();
-  });
-  afterEach(() => {
-    aws?.restore();
-    aws = undefined;
-  });
+  const e2e = usePebbleWorkflow();
 
   /** A client for one KMS key, talking to Pebble directly, to ask which account the key holds. */
   function clientFor(keyId: string, accountUrl?: string): AcmeClient {
     return new AcmeClient({
-      directoryUrl: pebble.directoryUrl,
-      transport: new NodeHttpsTransport({ caPem: pebble.caBundlePem }),
+      directoryUrl: e2e.pebble.directoryUrl,
+      transport: new NodeHttpsTransport({ caPem: e2e.pebble.caBundlePem }),
       signer: new KmsSigner({ client: new KMSClient({ region: 'us-east-1' }), keyId }),
       ...(accountUrl ? { accountUrl } : {}),
     });
   }
 
-  function accountItems(local: LocalAws): AccountItem[] {
-    return (local.dynamodb.items(String(workflow.environment.REGISTRY_TABLE)) as AccountItem[]).filter(
-      (item) => item.accountUrl !== undefined,
-    );
+  function accountItems(): AccountItem[] {
+    return e2e.registryItems<AccountItem>().filter((item) => item.accountUrl !== undefined);
   }
 
-  async function issueFirst(local: LocalAws, domains: string[]): Promise<string> {
-    const first = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws: local,
-      input: { certificateId: 'web', domains },
-    });
+  async function issueFirst(domains: string[]): Promise<string> {
+    const first = await e2e.run({ certificateId: 'web', domains });
     expect(first.execution.status).toBe('SUCCEEDED');
     return (first.execution.output as { accountUrl: string }).accountUrl;
   }
 
   it('rolls the account over to a new KMS key on demand, and the account keeps its URL', async () => {
     const domains = ['rollover.example.org'];
-    aws = installLocalAws(pebble, domains);
-    const accountUrl = await issueFirst(aws, domains);
+    const aws = e2e.install(domains);
+    const accountUrl = await issueFirst(domains);
     const newKey = aws.kms.createKey();
     const generation2 = { ACCOUNT_KEY_ID: newKey, PREVIOUS_ACCOUNT_KEY_ID: aws.accountKeyId };
 
-    const rollover = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { action: 'rollover-account-key' },
-      environment: generation2,
-    });
+    const rollover = await e2e.run({ action: 'rollover-account-key' }, { environment: generation2 });
 
     expect(rollover.execution.status).toBe('SUCCEEDED');
     const output = rollover.execution.output as AccountOutput;
@@ -105,33 +76,24 @@ describe('account actions through the synthesized state machine against Pebble',
     );
     expect(output.keyThumbprint).toBe(newThumbprint);
     expect(
-      accountItems(aws)
+      accountItems()
         .map((item) => item.status)
         .sort(),
     ).toEqual(['rolled-over', 'valid']);
-    expect(accountItems(aws).find((item) => item.status === 'rolled-over')?.rolledOverTo).toBe(newThumbprint);
+    expect(accountItems().find((item) => item.status === 'rolled-over')?.rolledOverTo).toBe(newThumbprint);
     expect(aws.eventBridge.events.map((event) => event.detailType)).toContain('ACME Account Updated');
 
     // Renewals go on with the new key, from the same account, without registering again.
-    const renewal = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { action: 'renew', certificateId: 'web', force: true },
-      environment: generation2,
-    });
+    const renewal = await e2e.run(
+      { action: 'renew', certificateId: 'web', force: true },
+      { environment: generation2 },
+    );
     expect(renewal.execution.status).toBe('SUCCEEDED');
     expect((renewal.execution.output as { accountUrl: string }).accountUrl).toBe(accountUrl);
     expect(renewal.acmeRequestsByPath['POST /sign-me-up']).toBeUndefined();
 
     // Asking again changes nothing and sends no keyChange.
-    const again = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { action: 'rollover-account-key' },
-      environment: generation2,
-    });
+    const again = await e2e.run({ action: 'rollover-account-key' }, { environment: generation2 });
     expect(again.execution.status).toBe('SUCCEEDED');
     expect(again.execution.output).toMatchObject({ accountUrl, changed: false });
     expect(again.acmeRequestsByPath['POST /rollover-account-key']).toBeUndefined();
@@ -139,17 +101,14 @@ describe('account actions through the synthesized state machine against Pebble',
 
   it('rolls over on the first issuance after a new account key generation is deployed', async () => {
     const domains = ['auto-rollover.example.org'];
-    aws = installLocalAws(pebble, domains);
-    const accountUrl = await issueFirst(aws, domains);
+    const aws = e2e.install(domains);
+    const accountUrl = await issueFirst(domains);
     const newKey = aws.kms.createKey();
 
-    const renewal = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { action: 'renew', certificateId: 'web', force: true },
-      environment: { ACCOUNT_KEY_ID: newKey, PREVIOUS_ACCOUNT_KEY_ID: aws.accountKeyId },
-    });
+    const renewal = await e2e.run(
+      { action: 'renew', certificateId: 'web', force: true },
+      { environment: { ACCOUNT_KEY_ID: newKey, PREVIOUS_ACCOUNT_KEY_ID: aws.accountKeyId } },
+    );
 
     expect(renewal.execution.status).toBe('SUCCEEDED');
     expect((renewal.execution.output as { accountUrl: string }).accountUrl).toBe(accountUrl);
@@ -160,26 +119,23 @@ describe('account actions through the synthesized state machine against Pebble',
 
   it('completes a rollover the CA already made but the registry never recorded, without a second keyChange succeeding', async () => {
     const domains = ['half-rollover.example.org'];
-    aws = installLocalAws(pebble, domains);
-    const accountUrl = await issueFirst(aws, domains);
+    const aws = e2e.install(domains);
+    const accountUrl = await issueFirst(domains);
     const newKey = aws.kms.createKey();
     // The CA moved the account, then the Lambda died before writing the registry.
     const direct = clientFor(aws.accountKeyId, accountUrl);
     await direct.changeKey(new KmsSigner({ client: new KMSClient({}), keyId: newKey }));
 
-    const rollover = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { action: 'rollover-account-key' },
-      environment: { ACCOUNT_KEY_ID: newKey, PREVIOUS_ACCOUNT_KEY_ID: aws.accountKeyId },
-    });
+    const rollover = await e2e.run(
+      { action: 'rollover-account-key' },
+      { environment: { ACCOUNT_KEY_ID: newKey, PREVIOUS_ACCOUNT_KEY_ID: aws.accountKeyId } },
+    );
 
     expect(rollover.execution.status).toBe('SUCCEEDED');
     expect(rollover.execution.output).toMatchObject({ accountUrl, status: 'valid', changed: false });
     expect(rollover.acmeResponsesByStatus['POST /rollover-account-key 200']).toBeUndefined();
     expect(
-      accountItems(aws)
+      accountItems()
         .map((item) => item.status)
         .sort(),
     ).toEqual(['rolled-over', 'valid']);
@@ -187,18 +143,15 @@ describe('account actions through the synthesized state machine against Pebble',
 
   it('retries KMS throttling during a rollover and moves the account exactly once', async () => {
     const domains = ['throttled-rollover.example.org'];
-    aws = installLocalAws(pebble, domains);
-    const accountUrl = await issueFirst(aws, domains);
+    const aws = e2e.install(domains);
+    const accountUrl = await issueFirst(domains);
     const newKey = aws.kms.createKey();
     aws.kms.failNext('Sign', 'ThrottlingException', 2);
 
-    const rollover = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { action: 'rollover-account-key' },
-      environment: { ACCOUNT_KEY_ID: newKey, PREVIOUS_ACCOUNT_KEY_ID: aws.accountKeyId },
-    });
+    const rollover = await e2e.run(
+      { action: 'rollover-account-key' },
+      { environment: { ACCOUNT_KEY_ID: newKey, PREVIOUS_ACCOUNT_KEY_ID: aws.accountKeyId } },
+    );
 
     expect(rollover.execution.status).toBe('SUCCEEDED');
     expect(rollover.execution.output).toMatchObject({ accountUrl, changed: true });
@@ -208,17 +161,14 @@ describe('account actions through the synthesized state machine against Pebble',
 
   it('explains that a rollover needs a new key generation when there is no previous key', async () => {
     const domains = ['no-previous.example.org'];
-    aws = installLocalAws(pebble, domains);
-    await issueFirst(aws, domains);
+    const aws = e2e.install(domains);
+    await issueFirst(domains);
     const newKey = aws.kms.createKey();
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { action: 'rollover-account-key' },
-      environment: { ACCOUNT_KEY_ID: newKey },
-    });
+    const run = await e2e.run(
+      { action: 'rollover-account-key' },
+      { environment: { ACCOUNT_KEY_ID: newKey } },
+    );
 
     expect(run.execution.status).toBe('FAILED');
     expect(run.execution.error?.name).toBe('InvalidInputError');
@@ -228,25 +178,18 @@ describe('account actions through the synthesized state machine against Pebble',
 
   it('updates the account contact at the CA, and refuses a bad address before any request', async () => {
     const domains = ['contact.example.org'];
-    aws = installLocalAws(pebble, domains);
-    const accountUrl = await issueFirst(aws, domains);
+    const aws = e2e.install(domains);
+    const accountUrl = await issueFirst(domains);
 
-    const bad = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { action: 'update-account', contact: ['ops at example.org'] },
-    });
+    const bad = await e2e.run({ action: 'update-account', contact: ['ops at example.org'] });
     expect(bad.execution.status).toBe('FAILED');
     expect(bad.execution.error?.name).toBe('InvalidInputError');
     expect(bad.execution.error?.cause).toContain('ops at example.org');
     expect(bad.acmeRequests).toBe(0);
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { action: 'update-account', contact: ['ops@example.org', 'mailto:security@example.org'] },
+    const run = await e2e.run({
+      action: 'update-account',
+      contact: ['ops@example.org', 'mailto:security@example.org'],
     });
 
     expect(run.execution.status).toBe('SUCCEEDED');
@@ -257,49 +200,29 @@ describe('account actions through the synthesized state machine against Pebble',
     });
     const atCa = await clientFor(aws.accountKeyId, accountUrl).getAccount();
     expect(atCa.contact).toEqual(['mailto:ops@example.org', 'mailto:security@example.org']);
-    expect(accountItems(aws)[0]?.contact).toEqual(['mailto:ops@example.org', 'mailto:security@example.org']);
+    expect(accountItems()[0]?.contact).toEqual(['mailto:ops@example.org', 'mailto:security@example.org']);
   });
 
   it('deactivates only the account the operator names, then stops issuance until a new key generation', async () => {
     const domains = ['deactivate.example.org'];
-    aws = installLocalAws(pebble, domains);
-    const accountUrl = await issueFirst(aws, domains);
+    const aws = e2e.install(domains);
+    const accountUrl = await issueFirst(domains);
 
-    const unconfirmed = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { action: 'deactivate-account' },
-    });
+    const unconfirmed = await e2e.run({ action: 'deactivate-account' });
     expect(unconfirmed.execution.status).toBe('FAILED');
     expect(unconfirmed.execution.error?.cause).toContain('deactivate-account is permanent');
     expect(unconfirmed.acmeRequests).toBe(0);
 
-    const wrong = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { action: 'deactivate-account', accountUrl: `${accountUrl}0` },
-    });
+    const wrong = await e2e.run({ action: 'deactivate-account', accountUrl: `${accountUrl}0` });
     expect(wrong.execution.status).toBe('FAILED');
     expect(wrong.execution.error?.cause).toContain('nothing was deactivated');
     expect((await clientFor(aws.accountKeyId, accountUrl).getAccount()).status).toBe('valid');
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { action: 'deactivate-account', accountUrl },
-    });
+    const run = await e2e.run({ action: 'deactivate-account', accountUrl });
     expect(run.execution.status).toBe('SUCCEEDED');
     expect(run.execution.output).toMatchObject({ accountUrl, status: 'deactivated', changed: true });
 
-    const blocked = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { action: 'renew', certificateId: 'web', force: true },
-    });
+    const blocked = await e2e.run({ action: 'renew', certificateId: 'web', force: true });
     expect(blocked.execution.status).toBe('FAILED');
     expect(blocked.execution.error?.name).toBe('AccountDeactivatedError');
     expect(blocked.execution.error?.cause).toContain('raise accountKeyGeneration');
@@ -307,13 +230,10 @@ describe('account actions through the synthesized state machine against Pebble',
 
     // A new key generation registers a new account; the deactivated one is not rolled over.
     const newKey = aws.kms.createKey();
-    const fresh = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { action: 'renew', certificateId: 'web', force: true },
-      environment: { ACCOUNT_KEY_ID: newKey, PREVIOUS_ACCOUNT_KEY_ID: aws.accountKeyId },
-    });
+    const fresh = await e2e.run(
+      { action: 'renew', certificateId: 'web', force: true },
+      { environment: { ACCOUNT_KEY_ID: newKey, PREVIOUS_ACCOUNT_KEY_ID: aws.accountKeyId } },
+    );
     expect(fresh.execution.status).toBe('SUCCEEDED');
     const freshAccount = (fresh.execution.output as { accountUrl: string }).accountUrl;
     expect(freshAccount).not.toBe(accountUrl);

@@ -1,11 +1,10 @@
 import { X509Certificate } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DnsChallenge } from '../../lambdas/core/state.js';
 import { installStsFake, type StsFake } from '../fakes/sts-fake.js';
 import { ChalltestsrvClient } from '../harness/challtestsrv.js';
-import { installLocalAws, type LocalAws, runLocalIssuance } from '../harness/local-issuance.js';
-import { type PebbleEnvironment, startPebble } from '../harness/pebble.js';
-import { type SynthesizedWorkflow, synthesizeWorkflow } from '../harness/state-machine.js';
+import { usePebbleWorkflow } from '../harness/e2e-fixture.js';
+import type { LocalIssuanceResult } from '../harness/local-issuance.js';
 
 /**
  * dns-01 layouts that other ACME clients get wrong: a `_acme-challenge` CNAME into a validation
@@ -25,7 +24,7 @@ function sans(pem: string): string[] {
 }
 
 /** The challenges CreateOrder put in the state, from the execution's events. */
-function challengesOf(run: Awaited<ReturnType<typeof runLocalIssuance>>): DnsChallenge[] {
+function challengesOf(run: LocalIssuanceResult): DnsChallenge[] {
   for (const event of run.execution.events) {
     if (event.type === 'StateExited' && 'state' in event && event.state.name === 'CreateOrder') {
       return ((event.state.output as { challenges?: DnsChallenge[] }).challenges ?? []) as DnsChallenge[];
@@ -35,25 +34,16 @@ function challengesOf(run: Awaited<ReturnType<typeof runLocalIssuance>>): DnsCha
 }
 
 describe('dns-01 layouts through the synthesized state machine against Pebble', () => {
-  let pebble: PebbleEnvironment;
-  let workflow: SynthesizedWorkflow;
+  const e2e = usePebbleWorkflow({ pebble: { env: { PEBBLE_WFE_NONCEREJECT: '0' } } });
   let challtestsrv: ChalltestsrvClient;
-  let aws: LocalAws | undefined;
   let sts: StsFake | undefined;
   const cnames: string[] = [];
 
-  beforeAll(async () => {
-    pebble = await startPebble({ env: { PEBBLE_WFE_NONCEREJECT: '0' } });
-    workflow = synthesizeWorkflow();
-    challtestsrv = new ChalltestsrvClient(pebble.challtestsrvUrl);
-  });
-  afterAll(async () => {
-    await pebble?.stop();
+  beforeAll(() => {
+    challtestsrv = new ChalltestsrvClient(e2e.pebble.challtestsrvUrl);
   });
   afterEach(async () => {
-    aws?.restore();
     sts?.restore();
-    aws = undefined;
     sts = undefined;
     for (const name of cnames.splice(0)) await challtestsrv.clearCname(name);
   });
@@ -64,15 +54,13 @@ describe('dns-01 layouts through the synthesized state machine against Pebble', 
   }
 
   it('writes a delegated challenge at its CNAME target in the validation zone, and Pebble validates through the CNAME', async () => {
-    aws = installLocalAws(pebble, ['app.example.com']);
+    const aws = e2e.install(['app.example.com']);
     const validationZone = aws.route53.addZone({ name: 'validation.example.net' });
     await delegate('_acme-challenge.app.example.com', 'app.validation.example.net');
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'delegated', domains: ['app.example.com', '*.app.example.com'] },
+    const run = await e2e.run({
+      certificateId: 'delegated',
+      domains: ['app.example.com', '*.app.example.com'],
     });
 
     expect(run.execution.error).toBeUndefined();
@@ -100,21 +88,16 @@ describe('dns-01 layouts through the synthesized state machine against Pebble', 
   });
 
   it('publishes, polls and cleans up a zone in another account through its role', async () => {
-    aws = installLocalAws(pebble, []);
+    const aws = e2e.install([]);
     sts = installStsFake();
     const role = sts.addRole(`arn:aws:iam::${PARTNER_ACCOUNT}:role/acme-dns-shop`);
     aws.route53.useAccounts(sts);
     const partnerZone = aws.route53.addZone({ name: 'partner.example', account: PARTNER_ACCOUNT });
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: {
-        certificateId: 'partner',
-        domains: ['shop.partner.example'],
-        zoneRoles: { [partnerZone]: role },
-      },
+    const run = await e2e.run({
+      certificateId: 'partner',
+      domains: ['shop.partner.example'],
+      zoneRoles: { [partnerZone]: role },
     });
 
     expect(run.execution.error).toBeUndefined();
@@ -130,18 +113,17 @@ describe('dns-01 layouts through the synthesized state machine against Pebble', 
   });
 
   it('follows a CNAME into a validation zone that lives in another account', async () => {
-    aws = installLocalAws(pebble, ['api.example.com']);
+    const aws = e2e.install(['api.example.com']);
     sts = installStsFake();
     const role = sts.addRole(`arn:aws:iam::${PARTNER_ACCOUNT}:role/acme-dns-validation`);
     aws.route53.useAccounts(sts);
     const validationZone = aws.route53.addZone({ name: 'acme.partner.example', account: PARTNER_ACCOUNT });
     await delegate('_acme-challenge.api.example.com', 'api.acme.partner.example');
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'api', domains: ['api.example.com'], zoneRoles: { [validationZone]: role } },
+    const run = await e2e.run({
+      certificateId: 'api',
+      domains: ['api.example.com'],
+      zoneRoles: { [validationZone]: role },
     });
 
     expect(run.execution.error).toBeUndefined();
@@ -153,29 +135,28 @@ describe('dns-01 layouts through the synthesized state machine against Pebble', 
   });
 
   it('answers no challenge until every authoritative name server has the TXT values', async () => {
-    aws = installLocalAws(pebble, ['lagging.example.org']);
+    const aws = e2e.install(['lagging.example.org']);
     const nameServers = aws.nameServers;
     if (!nameServers) throw new Error('installLocalAws started no name servers');
     nameServers.freeze(2);
     const polls: boolean[] = [];
     let answeredWhileLagging = false;
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'lagging', domains: ['lagging.example.org'] },
-      wrapHandler: (stateName, handler) => async (input) => {
-        if (stateName === 'AnswerChallenges' && polls.at(-1) !== true) answeredWhileLagging = true;
-        const output = await handler(input);
-        if (stateName === 'WaitForDnsSync') {
-          polls.push((output as { dnsInSync: boolean }).dnsInSync);
-          // Route 53 reports INSYNC on the second poll; the frozen server catches up after it.
-          if (polls.length === 2) nameServers.thaw(2);
-        }
-        return output;
+    const run = await e2e.run(
+      { certificateId: 'lagging', domains: ['lagging.example.org'] },
+      {
+        wrapHandler: (stateName, handler) => async (input) => {
+          if (stateName === 'AnswerChallenges' && polls.at(-1) !== true) answeredWhileLagging = true;
+          const output = await handler(input);
+          if (stateName === 'WaitForDnsSync') {
+            polls.push((output as { dnsInSync: boolean }).dnsInSync);
+            // Route 53 reports INSYNC on the second poll; the frozen server catches up after it.
+            if (polls.length === 2) nameServers.thaw(2);
+          }
+          return output;
+        },
       },
-    });
+    );
 
     expect(run.execution.error).toBeUndefined();
     expect(run.execution.status).toBe('SUCCEEDED');
@@ -186,16 +167,13 @@ describe('dns-01 layouts through the synthesized state machine against Pebble', 
   });
 
   it('fails after the poll bound naming the record and the server that lacks it, without asking the CA to validate', async () => {
-    aws = installLocalAws(pebble, ['stuck.example.org']);
+    const aws = e2e.install(['stuck.example.org']);
     aws.nameServers?.freeze(1);
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'stuck', domains: ['stuck.example.org'] },
-      environment: { MAX_POLLS: '4' },
-    });
+    const run = await e2e.run(
+      { certificateId: 'stuck', domains: ['stuck.example.org'] },
+      { environment: { MAX_POLLS: '4' } },
+    );
 
     expect(run.execution.status).toBe('FAILED');
     expect(run.execution.error?.name).toBe('PollingTimeoutError');
@@ -213,14 +191,9 @@ describe('dns-01 layouts through the synthesized state machine against Pebble', 
       `*.${zone}`,
       ...Array.from({ length: 10 }, (_, index) => `host-${index}.many.${zone}`),
     ]);
-    aws = installLocalAws(pebble, domains);
+    const aws = e2e.install(domains);
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'many', domains },
-    });
+    const run = await e2e.run({ certificateId: 'many', domains });
 
     expect(run.execution.error).toBeUndefined();
     expect(run.execution.status).toBe('SUCCEEDED');

@@ -1,13 +1,7 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ChalltestsrvClient } from '../harness/challtestsrv.js';
-import {
-  installLocalAws,
-  type LocalAws,
-  type LocalIssuanceResult,
-  runLocalIssuance,
-} from '../harness/local-issuance.js';
-import { type PebbleEnvironment, startPebble } from '../harness/pebble.js';
-import { type SynthesizedWorkflow, synthesizeWorkflow } from '../harness/state-machine.js';
+import { usePebbleWorkflow } from '../harness/e2e-fixture.js';
+import type { LocalIssuanceResult } from '../harness/local-issuance.js';
 
 // What Pebble 2.4 answers when it creates an order, and when it accepts a finalization.
 const NEW_ORDER = 'POST /order-plz 201';
@@ -38,21 +32,7 @@ function crashOnce(step: string, when: 'before' | 'after') {
 }
 
 describe('nothing is lost under faults', () => {
-  let pebble: PebbleEnvironment;
-  let workflow: SynthesizedWorkflow;
-  let aws: LocalAws | undefined;
-
-  beforeAll(async () => {
-    pebble = await startPebble();
-    workflow = synthesizeWorkflow();
-  });
-  afterAll(async () => {
-    await pebble?.stop();
-  });
-  afterEach(() => {
-    aws?.restore();
-    aws = undefined;
-  });
+  const e2e = usePebbleWorkflow();
 
   const crashPoints: [string, 'before' | 'after'][] = [
     ['RegisterAccount', 'after'],
@@ -70,17 +50,11 @@ describe('nothing is lost under faults', () => {
     'a crash %s (%s its work) fails cleanly, and the re-run finishes on the same order without duplicate TXT values',
     async (step, when) => {
       const domains = ['crash.example.org', '*.crash.example.org'];
-      aws = installLocalAws(pebble, domains);
+      const aws = e2e.install(domains);
       const input = { certificateId: 'crash', domains };
 
-      const first = await runLocalIssuance({
-        workflow,
-        ca: pebble,
-        aws,
-        input,
-        wrapHandler: crashOnce(step, when),
-      });
-      const second = await runLocalIssuance({ workflow, ca: pebble, aws, input });
+      const first = await e2e.run(input, { wrapHandler: crashOnce(step, when) });
+      const second = await e2e.run(input);
 
       expect(first.execution.status).toBe('FAILED');
       expect(first.execution.error?.name).toBe('Sandbox.Timedout');
@@ -103,12 +77,12 @@ describe('nothing is lost under faults', () => {
 
   it('keeps the issued certificate when ACM refuses the import, and imports it on the next run without reissuing', async () => {
     const domains = ['keep.example.org'];
-    aws = installLocalAws(pebble, domains);
+    const aws = e2e.install(domains);
     const input = { certificateId: 'keep', domains };
     aws.acm.failNext('ImportCertificate', 'LimitExceededException', 1);
 
-    const first = await runLocalIssuance({ workflow, ca: pebble, aws, input });
-    const second = await runLocalIssuance({ workflow, ca: pebble, aws, input });
+    const first = await e2e.run(input);
+    const second = await e2e.run(input);
 
     expect(first.execution.status).toBe('FAILED');
     expect(first.execution.error?.name).toBe('AwsRequestError');
@@ -122,18 +96,13 @@ describe('nothing is lost under faults', () => {
 
   it('retries Route 53, KMS and ACM throttling with backoff and succeeds', async () => {
     const domains = ['busy.example.org', '*.busy.example.org'];
-    aws = installLocalAws(pebble, domains);
+    const aws = e2e.install(domains);
     aws.route53.failNext('ChangeResourceRecordSets', 'Throttling', 2);
     aws.route53.failNext('ListResourceRecordSets', 'PriorRequestNotComplete', 1);
     aws.kms.failNext('Sign', 'ThrottlingException', 2);
     aws.acm.failNext('ImportCertificate', 'ThrottlingException', 2);
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'busy', domains },
-    });
+    const run = await e2e.run({ certificateId: 'busy', domains });
 
     expect(run.execution.error).toBeUndefined();
     expect(run.execution.status).toBe('SUCCEEDED');
@@ -145,16 +114,11 @@ describe('nothing is lost under faults', () => {
 
   it('reports a SERVFAIL during validation with the identifier and the CA’s detail, and cleans up DNS', async () => {
     const domains = ['servfail.example.org'];
-    aws = installLocalAws(pebble, domains);
-    const challtestsrv = new ChalltestsrvClient(pebble.challtestsrvUrl);
+    const aws = e2e.install(domains);
+    const challtestsrv = new ChalltestsrvClient(e2e.pebble.challtestsrvUrl);
     await challtestsrv.setServfail('_acme-challenge.servfail.example.org');
     try {
-      const run = await runLocalIssuance({
-        workflow,
-        ca: pebble,
-        aws,
-        input: { certificateId: 'servfail', domains },
-      });
+      const run = await e2e.run({ certificateId: 'servfail', domains });
 
       expect(run.execution.status).toBe('FAILED');
       expect(run.execution.error?.name).toBe('OrderInvalidError');
@@ -169,7 +133,7 @@ describe('nothing is lost under faults', () => {
 
   it('lets one of two concurrent runs for the same certificate proceed and ends the other cleanly', async () => {
     const domains = ['twice.example.org'];
-    aws = installLocalAws(pebble, domains);
+    const aws = e2e.install(domains);
     const input = { certificateId: 'twice', domains };
     let releaseFirst: () => void = () => {};
     const secondDone = new Promise<void>((resolve) => {
@@ -180,11 +144,7 @@ describe('nothing is lost under faults', () => {
       firstHoldsLock = resolve;
     });
 
-    const firstRun = runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input,
+    const firstRun = e2e.run(input, {
       wrapHandler: (stateName, handler) => {
         if (stateName === 'RegisterAccount') {
           return async (state) => {
@@ -203,7 +163,7 @@ describe('nothing is lost under faults', () => {
       },
     });
     await firstLocked;
-    const second = await runLocalIssuance({ workflow, ca: pebble, aws, input });
+    const second = await e2e.run(input);
     releaseFirst();
     const first = await firstRun;
 

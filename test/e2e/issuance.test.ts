@@ -1,9 +1,7 @@
 import { createPrivateKey, createPublicKey, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { installLocalAws, type LocalAws, runLocalIssuance } from '../harness/local-issuance.js';
-import { type PebbleEnvironment, startPebble } from '../harness/pebble.js';
-import { type SynthesizedWorkflow, synthesizeWorkflow } from '../harness/state-machine.js';
+import { describe, expect, it } from 'vitest';
+import { usePebbleWorkflow } from '../harness/e2e-fixture.js';
 
 // Pebble 2.4's directory paths for newAccount and newOrder.
 const PEBBLE_NEW_ACCOUNT_PATH = '/sign-me-up';
@@ -36,32 +34,13 @@ async function txtAt(resolverAddress: string, name: string): Promise<string[]> {
 }
 
 describe('issuance through the synthesized state machine against Pebble', () => {
-  let pebble: PebbleEnvironment;
-  let workflow: SynthesizedWorkflow;
-  let aws: LocalAws | undefined;
-
-  beforeAll(async () => {
-    pebble = await startPebble();
-    workflow = synthesizeWorkflow();
-  });
-  afterAll(async () => {
-    await pebble?.stop();
-  });
-  afterEach(() => {
-    aws?.restore();
-    aws = undefined;
-  });
+  const e2e = usePebbleWorkflow();
 
   it('issues example.org + *.example.org into ACM, chained to Pebble’s root, and removes every TXT record', async () => {
     const domains = ['example.org', '*.example.org'];
-    aws = installLocalAws(pebble, domains);
+    const aws = e2e.install(domains);
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'web', domains },
-    });
+    const run = await e2e.run({ certificateId: 'web', domains });
 
     expect(run.execution.error).toBeUndefined();
     expect(run.execution.status).toBe('SUCCEEDED');
@@ -75,7 +54,7 @@ describe('issuance through the synthesized state machine against Pebble', () => 
     const chain = pemCertificates(imported.chainPem);
     expect(chain.length).toBeGreaterThan(0);
     expect(chain.some((certificate) => certificate.fingerprint256 === leaf.fingerprint256)).toBe(false);
-    const root = new NodeX509Certificate(await pebble.rootCertificatePem());
+    const root = new NodeX509Certificate(await e2e.pebble.rootCertificatePem());
     const path = [leaf, ...chain];
     for (let index = 0; index < path.length - 1; index += 1) {
       const [child, issuer] = [path[index], path[index + 1]];
@@ -98,7 +77,7 @@ describe('issuance through the synthesized state machine against Pebble', () => 
     for (const value of values) expect(value).toMatch(/^"[A-Za-z0-9_-]{43}"$/);
 
     expect(aws.route53.txtValues('_acme-challenge.example.org')).toEqual([]);
-    expect(await txtAt(pebble.dnsResolver, '_acme-challenge.example.org')).toEqual([]);
+    expect(await txtAt(e2e.pebble.dnsResolver, '_acme-challenge.example.org')).toEqual([]);
     expect(run.route53ChangeCalls).toBe(2);
 
     const keyDer = createPrivateKey(imported.privateKeyPem).export({ format: 'der', type: 'pkcs8' });
@@ -117,21 +96,11 @@ describe('issuance through the synthesized state machine against Pebble', () => 
 
   it('renews into the same ACM ARN on a second run, reusing the recorded account', async () => {
     const domains = ['renew.example.org'];
-    aws = installLocalAws(pebble, domains);
-    const first = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'api', domains },
-    });
+    const aws = e2e.install(domains);
+    const first = await e2e.run({ certificateId: 'api', domains });
     expect(first.execution.status).toBe('SUCCEEDED');
 
-    const second = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'api', domains },
-    });
+    const second = await e2e.run({ certificateId: 'api', domains });
 
     expect(second.execution.status).toBe('SUCCEEDED');
     const firstArn = (first.execution.output as { certificateArn: string }).certificateArn;
@@ -147,14 +116,9 @@ describe('issuance through the synthesized state machine against Pebble', () => 
 
   it('issues with an RSA 2048 key when asked', async () => {
     const domains = ['rsa.example.org'];
-    aws = installLocalAws(pebble, domains);
+    const aws = e2e.install(domains);
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'rsa', domains, keyType: 'RSA_2048' },
-    });
+    const run = await e2e.run({ certificateId: 'rsa', domains, keyType: 'RSA_2048' });
 
     expect(run.execution.status).toBe('SUCCEEDED');
     const imported = aws.acm.certificates.get(
@@ -167,14 +131,9 @@ describe('issuance through the synthesized state machine against Pebble', () => 
 
   it('publishes one change batch per hosted zone when names span two zones', async () => {
     const domains = ['a.example.org', '*.example.org', 'api.example.net'];
-    aws = installLocalAws(pebble, domains);
+    const aws = e2e.install(domains);
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'multi', domains },
-    });
+    const run = await e2e.run({ certificateId: 'multi', domains });
 
     expect(run.execution.status).toBe('SUCCEEDED');
     expect(aws.zones.size).toBe(2);
@@ -191,43 +150,37 @@ describe('issuance through the synthesized state machine against Pebble', () => 
 
   it('fails with the identifier and the CA’s detail when validation fails, and still cleans up DNS', async () => {
     const domains = ['broken.example.org'];
-    aws = installLocalAws(pebble, domains);
+    const aws = e2e.install(domains);
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'broken', domains },
-      wrapHandler: (stateName, handler) =>
-        stateName === 'PublishChallenges'
-          ? (input) => {
-              const state = input as { challenges: { value: string }[] };
-              return handler({
-                ...state,
-                challenges: state.challenges.map((c) => ({ ...c, value: 'not-the-digest' })),
-              });
-            }
-          : handler,
-    });
+    const run = await e2e.run(
+      { certificateId: 'broken', domains },
+      {
+        wrapHandler: (stateName, handler) =>
+          stateName === 'PublishChallenges'
+            ? (input) => {
+                const state = input as { challenges: { value: string }[] };
+                return handler({
+                  ...state,
+                  challenges: state.challenges.map((c) => ({ ...c, value: 'not-the-digest' })),
+                });
+              }
+            : handler,
+      },
+    );
 
     expect(run.execution.status).toBe('FAILED');
     expect(run.execution.error?.name).toBe('OrderInvalidError');
     expect(run.execution.error?.cause).toContain('broken.example.org');
     expect(run.execution.steps.map((step) => step.name)).toContain('Cleanup');
     expect(aws.route53.txtValues('_acme-challenge.broken.example.org')).toEqual([]);
-    expect(await txtAt(pebble.dnsResolver, '_acme-challenge.broken.example.org')).toEqual([]);
+    expect(await txtAt(e2e.pebble.dnsResolver, '_acme-challenge.broken.example.org')).toEqual([]);
     expect(aws.acm.certificates.size).toBe(0);
   });
 
   it('refuses a name outside every hosted zone before ordering anything', async () => {
-    aws = installLocalAws(pebble, ['example.org']);
+    e2e.install(['example.org']);
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'stray', domains: ['example.org', 'elsewhere.test'] },
-    });
+    const run = await e2e.run({ certificateId: 'stray', domains: ['example.org', 'elsewhere.test'] });
 
     expect(run.execution.status).toBe('FAILED');
     expect(run.execution.error?.name).toBe('InvalidInputError');
@@ -239,14 +192,9 @@ describe('issuance through the synthesized state machine against Pebble', () => 
   });
 
   it('refuses malformed input with a clear error before any CA request', async () => {
-    aws = installLocalAws(pebble, ['example.org']);
+    e2e.install(['example.org']);
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'x', domains: 'example.org' },
-    });
+    const run = await e2e.run({ certificateId: 'x', domains: 'example.org' });
 
     expect(run.execution.status).toBe('FAILED');
     expect(run.execution.error?.name).toBe('InvalidInputError');

@@ -1,8 +1,7 @@
 import { X509Certificate } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { installLocalAws, type LocalAws, runLocalIssuance } from '../harness/local-issuance.js';
-import { type PebbleEnvironment, startPebble } from '../harness/pebble.js';
-import { type SynthesizedWorkflow, synthesizeWorkflow } from '../harness/state-machine.js';
+import { describe, expect, it } from 'vitest';
+import { usePebbleWorkflow } from '../harness/e2e-fixture.js';
+import type { LocalAws } from '../harness/local-issuance.js';
 import { statePayloads } from '../support/capture.js';
 
 interface RegistryItem {
@@ -18,29 +17,10 @@ interface RegistryItem {
  * certificate goes to the store and never to ACM.
  */
 describe('KMS-held certificate keys through the synthesized state machine against Pebble', () => {
-  let pebble: PebbleEnvironment;
-  let workflow: SynthesizedWorkflow;
-  let aws: LocalAws | undefined;
+  const e2e = usePebbleWorkflow();
 
-  beforeAll(async () => {
-    pebble = await startPebble();
-    workflow = synthesizeWorkflow();
-  });
-  afterAll(async () => {
-    await pebble?.stop();
-  });
-  afterEach(() => {
-    aws?.restore();
-    aws = undefined;
-  });
-
-  const bucket = () => String(workflow.environment.CERT_STORE_BUCKET);
-
-  function record(local: LocalAws, certificateId: string): RegistryItem | undefined {
-    return (local.dynamodb.items(String(workflow.environment.REGISTRY_TABLE)) as RegistryItem[]).find(
-      (item) => item.certificateId === certificateId,
-    );
-  }
+  const bucket = () => String(e2e.workflow.environment.CERT_STORE_BUCKET);
+  const record = (certificateId: string) => e2e.record<RegistryItem>(certificateId);
 
   function storedKeys(local: LocalAws): string[] {
     return [...(local.s3.objects.get(bucket())?.keys() ?? [])];
@@ -53,6 +33,16 @@ describe('KMS-held certificate keys through the synthesized state machine agains
     return key;
   }
 
+  /** Issues `signer` once with a new P-256 KMS key the deployment declares. */
+  async function issueWithKmsKey(domains: string[]) {
+    const aws = e2e.install(domains);
+    const key = kmsKey(aws, 'ECC_NIST_P256');
+    const environment = { CERTIFICATE_KMS_KEY_ARNS: key.arn };
+    const first = await e2e.run({ certificateId: 'signer', domains, kmsKeyArn: key.arn }, { environment });
+    expect(first.execution.status).toBe('SUCCEEDED');
+    return { aws, key, environment };
+  }
+
   it.each([
     ['EC_P256', 'ECC_NIST_P256'],
     ['EC_P384', 'ECC_NIST_P384'],
@@ -61,19 +51,16 @@ describe('KMS-held certificate keys through the synthesized state machine agains
     'issues a %s certificate for the KMS key, stores it without a private key and keeps it out of ACM',
     async (keyType, keySpec) => {
       const domains = [`kms-${keyType.toLowerCase().replace('_', '-')}.example.org`];
-      aws = installLocalAws(pebble, domains);
+      const aws = e2e.install(domains);
       const key = kmsKey(aws, keySpec);
 
-      const run = await runLocalIssuance({
-        workflow,
-        ca: pebble,
-        aws,
-        input: { certificateId: 'signer', domains, keyType, kmsKeyArn: key.arn },
-        environment: { CERTIFICATE_KMS_KEY_ARNS: key.arn },
-      });
+      const run = await e2e.run(
+        { certificateId: 'signer', domains, keyType, kmsKeyArn: key.arn },
+        { environment: { CERTIFICATE_KMS_KEY_ARNS: key.arn } },
+      );
 
       expect(run.execution.status).toBe('SUCCEEDED');
-      const item = record(aws, 'signer');
+      const item = record('signer');
       expect(item?.status).toBe('published');
       expect(item?.issued?.kmsKeyArn).toBe(key.arn);
       const fullchain = aws.s3.text(bucket(), `${item?.issued?.storeKey}/fullchain.pem`) ?? '';
@@ -100,30 +87,13 @@ describe('KMS-held certificate keys through the synthesized state machine agains
   );
 
   it('renews with the same KMS key and announces a renewal, still without ACM', async () => {
-    const domains = ['kms-renew.example.org'];
-    aws = installLocalAws(pebble, domains);
-    const key = kmsKey(aws, 'ECC_NIST_P256');
-    const environment = { CERTIFICATE_KMS_KEY_ARNS: key.arn };
-    const first = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'signer', domains, kmsKeyArn: key.arn },
-      environment,
-    });
-    expect(first.execution.status).toBe('SUCCEEDED');
-    const firstSerial = record(aws, 'signer')?.issued?.serial;
+    const { aws, key, environment } = await issueWithKmsKey(['kms-renew.example.org']);
+    const firstSerial = record('signer')?.issued?.serial;
 
-    const renewal = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { action: 'renew', certificateId: 'signer', force: true },
-      environment,
-    });
+    const renewal = await e2e.run({ action: 'renew', certificateId: 'signer', force: true }, { environment });
 
     expect(renewal.execution.status).toBe('SUCCEEDED');
-    const item = record(aws, 'signer');
+    const item = record('signer');
     expect(item?.issued?.serial).not.toBe(firstSerial);
     const leaf = new X509Certificate(aws.s3.text(bucket(), `${item?.issued?.storeKey}/fullchain.pem`) ?? '');
     expect(leaf.publicKey.equals(key.publicKey)).toBe(true);
@@ -136,49 +106,42 @@ describe('KMS-held certificate keys through the synthesized state machine agains
 
   it('retries a throttled KMS signature of the CSR without a second finalize', async () => {
     const domains = ['kms-throttled.example.org'];
-    aws = installLocalAws(pebble, domains);
+    const aws = e2e.install(domains);
     const key = kmsKey(aws, 'RSA_2048');
-    const local = aws;
     let throttled = false;
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'signer', domains, keyType: 'RSA_2048', kmsKeyArn: key.arn },
-      environment: { CERTIFICATE_KMS_KEY_ARNS: key.arn },
-      // Throttle the first KMS call Finalize makes: describing the certificate key.
-      wrapHandler: (step, handler) =>
-        step !== 'Finalize'
-          ? handler
-          : async (input) => {
-              if (!throttled) {
-                throttled = true;
-                local.kms.failNext('GetPublicKey', 'ThrottlingException');
-                local.kms.failNext('Sign', 'ThrottlingException');
-              }
-              return handler(input);
-            },
-    });
+    const run = await e2e.run(
+      { certificateId: 'signer', domains, keyType: 'RSA_2048', kmsKeyArn: key.arn },
+      {
+        environment: { CERTIFICATE_KMS_KEY_ARNS: key.arn },
+        // Throttle the first KMS call Finalize makes: describing the certificate key.
+        wrapHandler: (step, handler) =>
+          step !== 'Finalize'
+            ? handler
+            : async (input) => {
+                if (!throttled) {
+                  throttled = true;
+                  aws.kms.failNext('GetPublicKey', 'ThrottlingException');
+                  aws.kms.failNext('Sign', 'ThrottlingException');
+                }
+                return handler(input);
+              },
+      },
+    );
 
     expect(run.execution.status).toBe('SUCCEEDED');
     expect(run.acmeResponsesByStatus['POST /finalize-order 200']).toBe(1);
-    const item = record(aws, 'signer');
+    const item = record('signer');
     const leaf = new X509Certificate(aws.s3.text(bucket(), `${item?.issued?.storeKey}/fullchain.pem`) ?? '');
     expect(leaf.publicKey.equals(key.publicKey)).toBe(true);
   });
 
   it('refuses a KMS key the deployment did not declare before any ACME or AWS call', async () => {
     const domains = ['kms-undeclared.example.org'];
-    aws = installLocalAws(pebble, domains);
+    const aws = e2e.install(domains);
     const key = kmsKey(aws, 'ECC_NIST_P256');
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'signer', domains, kmsKeyArn: key.arn },
-    });
+    const run = await e2e.run({ certificateId: 'signer', domains, kmsKeyArn: key.arn });
 
     expect(run.execution.status).toBe('FAILED');
     expect(run.execution.error?.name).toBe('InvalidInputError');
@@ -189,16 +152,13 @@ describe('KMS-held certificate keys through the synthesized state machine agains
 
   it('names both key types when the KMS key is not of the certificate’s type, and leaves no TXT record', async () => {
     const domains = ['kms-mismatch.example.org'];
-    aws = installLocalAws(pebble, domains);
+    const aws = e2e.install(domains);
     const key = kmsKey(aws, 'ECC_NIST_P384');
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'signer', domains, keyType: 'EC_P256', kmsKeyArn: key.arn },
-      environment: { CERTIFICATE_KMS_KEY_ARNS: key.arn },
-    });
+    const run = await e2e.run(
+      { certificateId: 'signer', domains, keyType: 'EC_P256', kmsKeyArn: key.arn },
+      { environment: { CERTIFICATE_KMS_KEY_ARNS: key.arn } },
+    );
 
     expect(run.execution.status).toBe('FAILED');
     expect(run.execution.error?.name).toBe('InvalidInputError');
@@ -207,32 +167,32 @@ describe('KMS-held certificate keys through the synthesized state machine agains
     expect(aws.route53.txtValues('_acme-challenge.kms-mismatch.example.org')).toEqual([]);
   });
 
-  it('refuses a keyCompromise revocation whose replacement would reuse the compromised KMS key', async () => {
-    const domains = ['kms-compromise.example.org'];
-    aws = installLocalAws(pebble, domains);
-    const key = kmsKey(aws, 'ECC_NIST_P256');
-    const environment = { CERTIFICATE_KMS_KEY_ARNS: key.arn };
-    const first = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'signer', domains, kmsKeyArn: key.arn },
-      environment,
-    });
-    expect(first.execution.status).toBe('SUCCEEDED');
+  it('refuses an issue that would silently drop the certificate’s KMS key, before any CA request', async () => {
+    const domains = ['kms-keep.example.org'];
+    const { aws, key, environment } = await issueWithKmsKey(domains);
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { action: 'revoke', certificateId: 'signer', reason: 'keyCompromise' },
-      environment,
-    });
+    const run = await e2e.run({ action: 'issue', certificateId: 'signer', domains }, { environment });
+
+    expect(run.execution.status).toBe('FAILED');
+    expect(run.execution.error?.name).toBe('InvalidInputError');
+    expect(run.execution.error?.cause).toContain(`add "kmsKeyArn":"${key.arn}"`);
+    expect(run.acmeRequests).toBe(0);
+    expect(record('signer')?.status).toBe('published');
+    expect(aws.acm.certificates.size).toBe(0);
+  });
+
+  it('refuses a keyCompromise revocation whose replacement would reuse the compromised KMS key', async () => {
+    const { environment } = await issueWithKmsKey(['kms-compromise.example.org']);
+
+    const run = await e2e.run(
+      { action: 'revoke', certificateId: 'signer', reason: 'keyCompromise' },
+      { environment },
+    );
 
     expect(run.execution.status).toBe('FAILED');
     expect(run.execution.error?.name).toBe('InvalidInputError');
     expect(run.execution.error?.cause).toContain('must not use the compromised key');
     expect(run.acmeRequestsByPath['POST /revoke-cert']).toBeUndefined();
-    expect(record(aws, 'signer')?.status).not.toBe('revoked');
+    expect(record('signer')?.status).not.toBe('revoked');
   });
 });

@@ -1,15 +1,16 @@
 import { X509Certificate as NodeX509Certificate, randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rateLimitLiftsAt } from '../../lambdas/core/renewal/rate-limit.js';
 import { installSecretsManagerFake, type SecretsManagerFake } from '../fakes/secrets-manager-fake.js';
 import { type CaProxy, startCaProxy } from '../harness/ca-proxy.js';
+import { usePebbleWorkflow } from '../harness/e2e-fixture.js';
 import {
   installLocalAws,
   type LocalAws,
   type LocalIssuanceResult,
   runLocalIssuance,
 } from '../harness/local-issuance.js';
-import { type PebbleEnvironment, startPebble } from '../harness/pebble.js';
+import { startPebble } from '../harness/pebble.js';
 import { type EventLog, type SynthesizedWorkflow, synthesizeWorkflow } from '../harness/state-machine.js';
 import { captureOutput, statePayloads } from '../support/capture.js';
 
@@ -52,54 +53,38 @@ function importedOf(aws: LocalAws, run: LocalIssuanceResult) {
 describe('external account binding', () => {
   const kid = 'kid-acme-aws';
   const hmacKey = randomBytes(48);
-  let pebble: PebbleEnvironment;
-  let workflow: SynthesizedWorkflow;
-  let aws: LocalAws | undefined;
-  let secrets: SecretsManagerFake | undefined;
-
-  beforeAll(async () => {
-    pebble = await startPebble({
+  const e2e = usePebbleWorkflow({
+    pebble: {
       env: { PEBBLE_WFE_NONCEREJECT: '0' },
       externalAccountMacKeys: { [kid]: hmacKey.toString('base64url') },
-    });
-    workflow = synthesizeWorkflow();
+    },
   });
-  afterAll(async () => {
-    await pebble?.stop();
-  });
+  let secrets: SecretsManagerFake | undefined;
+
   afterEach(() => {
-    aws?.restore();
-    aws = undefined;
     secrets?.restore();
     secrets = undefined;
   });
 
   it('registers with the binding read from Secrets Manager, and keeps the MAC key out of every payload and log line', async () => {
     const domains = ['eab.example.org'];
-    aws = installLocalAws(pebble, domains);
+    e2e.install(domains);
     secrets = installSecretsManagerFake();
     const secretArn = secrets.createSecret(
       'acme-aws/eab',
       JSON.stringify({ kid, hmacKey: hmacKey.toString('base64url') }),
     );
     const output = captureOutput();
+    const environment = {
+      ...dnsEnvironment(e2e.pebble),
+      EAB_SECRET_ARN: secretArn,
+      POWERTOOLS_LOG_LEVEL: 'DEBUG',
+    };
     let first: LocalIssuanceResult;
     let second: LocalIssuanceResult;
     try {
-      first = await runLocalIssuance({
-        workflow,
-        ca: pebble,
-        aws,
-        input: { certificateId: 'eab', domains },
-        environment: { ...dnsEnvironment(pebble), EAB_SECRET_ARN: secretArn, POWERTOOLS_LOG_LEVEL: 'DEBUG' },
-      });
-      second = await runLocalIssuance({
-        workflow,
-        ca: pebble,
-        aws,
-        input: { certificateId: 'eab', domains },
-        environment: { ...dnsEnvironment(pebble), EAB_SECRET_ARN: secretArn, POWERTOOLS_LOG_LEVEL: 'DEBUG' },
-      });
+      first = await e2e.run({ certificateId: 'eab', domains }, { environment });
+      second = await e2e.run({ certificateId: 'eab', domains }, { environment });
     } finally {
       output.stop();
     }
@@ -128,15 +113,12 @@ describe('external account binding', () => {
 
   it('fails with ExternalAccountRequiredError, creating no account, when the CA requires a binding and none is configured', async () => {
     const domains = ['no-eab.example.org'];
-    aws = installLocalAws(pebble, domains);
+    e2e.install(domains);
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'no-eab', domains },
-      environment: dnsEnvironment(pebble),
-    });
+    const run = await e2e.run(
+      { certificateId: 'no-eab', domains },
+      { environment: dnsEnvironment(e2e.pebble) },
+    );
 
     expect(run.execution.status).toBe('FAILED');
     expect(run.execution.error?.name).toBe('ExternalAccountRequiredError');
@@ -147,7 +129,7 @@ describe('external account binding', () => {
 
   it('fails without revealing the key when the CA refuses the binding', async () => {
     const domains = ['wrong-eab.example.org'];
-    aws = installLocalAws(pebble, domains);
+    e2e.install(domains);
     secrets = installSecretsManagerFake();
     const wrongKey = randomBytes(48);
     const secretArn = secrets.createSecret(
@@ -157,13 +139,10 @@ describe('external account binding', () => {
     const output = captureOutput();
     let run: LocalIssuanceResult;
     try {
-      run = await runLocalIssuance({
-        workflow,
-        ca: pebble,
-        aws,
-        input: { certificateId: 'wrong-eab', domains },
-        environment: { ...dnsEnvironment(pebble), EAB_SECRET_ARN: secretArn },
-      });
+      run = await e2e.run(
+        { certificateId: 'wrong-eab', domains },
+        { environment: { ...dnsEnvironment(e2e.pebble), EAB_SECRET_ARN: secretArn } },
+      );
     } finally {
       output.stop();
     }
@@ -183,37 +162,20 @@ describe('external account binding', () => {
 });
 
 describe('alternate chains and key types', () => {
-  let pebble: PebbleEnvironment;
-  let workflow: SynthesizedWorkflow;
-  let aws: LocalAws | undefined;
+  const e2e = usePebbleWorkflow({
+    pebble: { env: { PEBBLE_ALTERNATE_ROOTS: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0' } },
+  });
   let defaultRoot: NodeX509Certificate;
   let alternateRoot: NodeX509Certificate;
 
   beforeAll(async () => {
-    pebble = await startPebble({
-      env: { PEBBLE_ALTERNATE_ROOTS: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0' },
-    });
-    workflow = synthesizeWorkflow();
-    defaultRoot = new NodeX509Certificate(await pebble.rootCertificatePem(0));
-    alternateRoot = new NodeX509Certificate(await pebble.rootCertificatePem(1));
-  });
-  afterAll(async () => {
-    await pebble?.stop();
-  });
-  afterEach(() => {
-    aws?.restore();
-    aws = undefined;
+    defaultRoot = new NodeX509Certificate(await e2e.pebble.rootCertificatePem(0));
+    alternateRoot = new NodeX509Certificate(await e2e.pebble.rootCertificatePem(1));
   });
 
   const issue = (certificateId: string, domains: string[], extra: Record<string, unknown> = {}) => {
-    aws = installLocalAws(pebble, domains);
-    return runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId, domains, ...extra },
-      environment: dnsEnvironment(pebble),
-    });
+    e2e.install(domains);
+    return e2e.run({ certificateId, domains, ...extra }, { environment: dnsEnvironment(e2e.pebble) });
   };
 
   /** The root the imported chain leads to: the one that signed its topmost certificate. */
@@ -230,7 +192,7 @@ describe('alternate chains and key types', () => {
     const run = await issue('alt-chain', ['alt.example.org'], { preferredChain });
 
     expect(run.execution.status).toBe('SUCCEEDED');
-    const imported = importedOf(aws as LocalAws, run);
+    const imported = importedOf(e2e.aws, run);
     expect(commonName(certificatesOf(imported.chainPem).at(-1)?.issuer ?? '')).toBe(preferredChain);
     expect(rootOf(imported.chainPem)).toBe(alternateRoot);
     // The default chain, then the alternate it links to.
@@ -241,7 +203,7 @@ describe('alternate chains and key types', () => {
     const run = await issue('default-chain', ['default.example.org']);
 
     expect(run.execution.status).toBe('SUCCEEDED');
-    expect(rootOf(importedOf(aws as LocalAws, run).chainPem)).toBe(defaultRoot);
+    expect(rootOf(importedOf(e2e.aws, run).chainPem)).toBe(defaultRoot);
     expect(run.acmeResponsesByStatus['POST /certZ 200']).toBe(1);
   });
 
@@ -249,7 +211,7 @@ describe('alternate chains and key types', () => {
     const run = await issue('no-such-chain', ['nomatch.example.org'], { preferredChain: 'No Such Root' });
 
     expect(run.execution.status).toBe('SUCCEEDED');
-    expect(rootOf(importedOf(aws as LocalAws, run).chainPem)).toBe(defaultRoot);
+    expect(rootOf(importedOf(e2e.aws, run).chainPem)).toBe(defaultRoot);
     expect((run.execution.output as { warnings?: string[] }).warnings).toEqual([
       expect.stringContaining('"No Such Root"'),
     ]);
@@ -270,7 +232,7 @@ describe('alternate chains and key types', () => {
 
     expect(run.execution.error).toBeUndefined();
     expect(run.execution.status).toBe('SUCCEEDED');
-    const imported = importedOf(aws as LocalAws, run);
+    const imported = importedOf(e2e.aws, run);
     expect(imported.keyAlgorithm).toBe(acmAlgorithm);
     expect(new NodeX509Certificate(imported.certificatePem).publicKey.asymmetricKeyType).toBe(keyKind);
   });
@@ -370,38 +332,21 @@ describe('robustness against a real CA', () => {
 });
 
 describe('CA answers Pebble never gives, through a proxy', () => {
-  let pebble: PebbleEnvironment;
+  const e2e = usePebbleWorkflow({ pebble: { env: { PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0' } } });
   let proxy: CaProxy | undefined;
-  let workflow: SynthesizedWorkflow;
-  let aws: LocalAws | undefined;
 
-  beforeAll(async () => {
-    pebble = await startPebble({ env: { PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0' } });
-    workflow = synthesizeWorkflow();
-  });
-  afterAll(async () => {
-    await pebble?.stop();
-  });
   afterEach(async () => {
-    aws?.restore();
-    aws = undefined;
     await proxy?.stop();
     proxy = undefined;
   });
 
   const issue = async (certificateId: string, domains: string[]) => {
-    proxy = await startCaProxy(pebble);
-    aws = installLocalAws(proxy, domains);
+    const ca = await startCaProxy(e2e.pebble);
+    proxy = ca;
+    e2e.install(domains, ca);
     return {
-      proxy,
-      run: () =>
-        runLocalIssuance({
-          workflow,
-          ca: proxy as CaProxy,
-          aws: aws as LocalAws,
-          input: { certificateId, domains },
-          environment: dnsEnvironment(pebble),
-        }),
+      proxy: ca,
+      run: () => e2e.run({ certificateId, domains }, { ca, environment: dnsEnvironment(e2e.pebble) }),
     };
   };
 

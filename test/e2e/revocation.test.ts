@@ -1,8 +1,7 @@
 import { request as httpsRequest } from 'node:https';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { installLocalAws, type LocalAws, runLocalIssuance } from '../harness/local-issuance.js';
-import { type PebbleEnvironment, startPebble } from '../harness/pebble.js';
-import { type SynthesizedWorkflow, synthesizeWorkflow } from '../harness/state-machine.js';
+import { describe, expect, it } from 'vitest';
+import { usePebbleWorkflow } from '../harness/e2e-fixture.js';
+import type { PebbleEnvironment } from '../harness/pebble.js';
 
 interface RegistryItem {
   readonly certificateId?: string;
@@ -38,49 +37,19 @@ async function certificateStatus(pebble: PebbleEnvironment, serial: string): Pro
 }
 
 describe('revocation through the synthesized state machine against Pebble', () => {
-  let pebble: PebbleEnvironment;
-  let workflow: SynthesizedWorkflow;
-  let aws: LocalAws | undefined;
-
-  beforeAll(async () => {
-    pebble = await startPebble();
-    workflow = synthesizeWorkflow();
-  });
-  afterAll(async () => {
-    await pebble?.stop();
-  });
-  afterEach(() => {
-    aws?.restore();
-    aws = undefined;
-  });
-
-  function record(local: LocalAws, certificateId: string): RegistryItem | undefined {
-    return (local.dynamodb.items(String(workflow.environment.REGISTRY_TABLE)) as RegistryItem[]).find(
-      (item) => item.certificateId === certificateId,
-    );
-  }
+  const e2e = usePebbleWorkflow();
 
   it('revokes the certificate at the CA and imports its replacement into the same ACM ARN', async () => {
     const domains = ['revoke.example.org'];
-    aws = installLocalAws(pebble, domains);
-    const first = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { certificateId: 'web', domains },
-    });
+    const aws = e2e.install(domains);
+    const first = await e2e.run({ certificateId: 'web', domains });
     expect(first.execution.status).toBe('SUCCEEDED');
     const arn = (first.execution.output as { certificateArn: string }).certificateArn;
-    const oldSerial = record(aws, 'web')?.issued?.serial ?? '';
+    const oldSerial = e2e.record<RegistryItem>('web')?.issued?.serial ?? '';
     expect(oldSerial).not.toBe('');
     const oldPem = aws.acm.certificates.get(arn)?.certificatePem;
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { action: 'revoke', certificateId: 'web', reason: 'keyCompromise' },
-    });
+    const run = await e2e.run({ action: 'revoke', certificateId: 'web', reason: 'keyCompromise' });
 
     expect(run.execution.error).toBeUndefined();
     expect(run.execution.status).toBe('SUCCEEDED');
@@ -93,19 +62,19 @@ describe('revocation through the synthesized state machine against Pebble', () =
         'Cleanup',
       ]),
     );
-    expect(await certificateStatus(pebble, oldSerial)).toMatchObject({ Status: 'Revoked', Reason: 1 });
+    expect(await certificateStatus(e2e.pebble, oldSerial)).toMatchObject({ Status: 'Revoked', Reason: 1 });
 
     expect(aws.acm.certificates.size).toBe(1);
     const imported = aws.acm.certificates.get(arn);
     expect(imported?.importCount).toBe(2);
     expect(imported?.certificatePem).not.toBe(oldPem);
-    const after = record(aws, 'web');
+    const after = e2e.record<RegistryItem>('web');
     const newSerial = after?.issued?.serial ?? '';
     expect(newSerial).not.toBe('');
     expect(newSerial).not.toBe(oldSerial);
     expect(after?.status).toBe('imported');
     expect(after?.acmArns).toEqual({ 'us-east-1': arn });
-    expect(await certificateStatus(pebble, newSerial)).toMatchObject({ Status: 'Valid' });
+    expect(await certificateStatus(e2e.pebble, newSerial)).toMatchObject({ Status: 'Valid' });
 
     const revoked = aws.eventBridge.events.filter((event) => event.detailType === 'Certificate Revoked');
     expect(revoked).toHaveLength(1);
@@ -124,14 +93,9 @@ describe('revocation through the synthesized state machine against Pebble', () =
   });
 
   it('refuses to revoke a certificate the registry does not know, before any CA request', async () => {
-    aws = installLocalAws(pebble, ['example.org']);
+    e2e.install(['example.org']);
 
-    const run = await runLocalIssuance({
-      workflow,
-      ca: pebble,
-      aws,
-      input: { action: 'revoke', certificateId: 'ghost', reason: 'superseded' },
-    });
+    const run = await e2e.run({ action: 'revoke', certificateId: 'ghost', reason: 'superseded' });
 
     expect(run.execution.status).toBe('FAILED');
     expect(run.execution.error?.name).toBe('InvalidInputError');

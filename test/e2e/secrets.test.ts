@@ -1,8 +1,7 @@
 import { createPrivateKey } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { installLocalAws, type LocalAws, runLocalIssuance } from '../harness/local-issuance.js';
-import { type PebbleEnvironment, startPebble } from '../harness/pebble.js';
-import { type SynthesizedWorkflow, synthesizeWorkflow } from '../harness/state-machine.js';
+import { describe, expect, it } from 'vitest';
+import { usePebbleWorkflow } from '../harness/e2e-fixture.js';
+import type { LocalIssuanceResult } from '../harness/local-issuance.js';
 import { captureOutput } from '../support/capture.js';
 
 /** Every text form in which a private key could leak: PEM markers, DER and its parts. */
@@ -28,37 +27,20 @@ function secretForms(privateKeyPem: string): string[] {
 }
 
 describe('certificate private keys never leak', () => {
-  let pebble: PebbleEnvironment;
-  let workflow: SynthesizedWorkflow;
-  let aws: LocalAws | undefined;
-
-  beforeAll(async () => {
-    pebble = await startPebble();
-    workflow = synthesizeWorkflow();
-  });
-  afterAll(async () => {
-    await pebble?.stop();
-  });
-  afterEach(() => {
-    aws?.restore();
-    aws = undefined;
-  });
+  const e2e = usePebbleWorkflow();
 
   it.each(['EC_P256', 'RSA_2048'])(
     'keeps the %s key out of every state payload and every debug log line',
     async (keyType) => {
       const domains = ['secret.example.org', '*.secret.example.org'];
-      aws = installLocalAws(pebble, domains);
+      const aws = e2e.install(domains);
       const output = captureOutput();
-      let run: Awaited<ReturnType<typeof runLocalIssuance>>;
+      let run: LocalIssuanceResult;
       try {
-        run = await runLocalIssuance({
-          workflow,
-          ca: pebble,
-          aws,
-          input: { certificateId: 'secret', domains, keyType },
-          environment: { POWERTOOLS_LOG_LEVEL: 'DEBUG' },
-        });
+        run = await e2e.run(
+          { certificateId: 'secret', domains, keyType },
+          { environment: { POWERTOOLS_LOG_LEVEL: 'DEBUG' } },
+        );
       } finally {
         output.stop();
       }
