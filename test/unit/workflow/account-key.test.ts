@@ -9,10 +9,10 @@ import type {
   Signer,
 } from '../../../lambdas/core/ports.js';
 import { rollOverAccountKey } from '../../../lambdas/core/workflow/account-key.js';
-import type { WorkflowConfig } from '../../../lambdas/core/workflow/deps.js';
 import { manageAccount } from '../../../lambdas/core/workflow/manage-account.js';
 import { problemReply, ScriptedTransport } from '../../support/scripted-transport.js';
 import { createTestSigner } from '../../support/test-signer.js';
+import { TEST_WORKFLOW_CONFIG } from '../../support/workflow-config.js';
 
 const CA = 'https://ca.example';
 const DIRECTORY_URL = `${CA}/directory`;
@@ -24,15 +24,7 @@ const DIRECTORY: AcmeDirectory = {
 };
 const ACCOUNT = `${CA}/acct/1`;
 const NOW = new Date('2030-03-01T12:00:00Z');
-const CONFIG = {
-  defaultDirectoryUrl: DIRECTORY_URL,
-  defaultRegion: 'eu-west-1',
-  managedByTag: 'acme-aws',
-  dnsPollSeconds: 10,
-  orderPollSeconds: 3,
-  maxPolls: 120,
-  lockTtlSeconds: 10_800,
-} satisfies WorkflowConfig;
+const CONFIG = { ...TEST_WORKFLOW_CONFIG, defaultDirectoryUrl: DIRECTORY_URL };
 
 /** The registry's account records in memory, keyed as the DynamoDB adapter keys them. */
 function accountRegistry(initial: Record<string, AccountRecord> = {}) {

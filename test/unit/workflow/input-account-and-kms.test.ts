@@ -1,20 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../../lambdas/core/errors.js';
-import type { WorkflowConfig } from '../../../lambdas/core/workflow/deps.js';
 import { parseAccountRequest, parseIssuanceRequest } from '../../../lambdas/core/workflow/input.js';
+import { TEST_WORKFLOW_CONFIG } from '../../support/workflow-config.js';
 
-// Only the settings input parsing reads; the rest of the configuration is irrelevant here.
 const CONFIG = {
-  defaultDirectoryUrl: 'https://ca.example/directory',
-  defaultRegion: 'eu-west-1',
+  ...TEST_WORKFLOW_CONFIG,
   contactEmail: 'ops@example.org',
-  managedByTag: 'acme-aws',
-  dnsPollSeconds: 10,
-  orderPollSeconds: 3,
-  maxPolls: 120,
-  lockTtlSeconds: 10_800,
   certificateKmsKeyArns: ['arn:aws:kms:eu-west-1:123456789012:key/signer'],
-} satisfies WorkflowConfig;
+};
 
 function refusal(run: () => unknown): InvalidInputError {
   try {

@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../../lambdas/core/errors.js';
-import type { WorkflowConfig } from '../../../lambdas/core/workflow/deps.js';
 import { parseIssuanceRequest } from '../../../lambdas/core/workflow/input.js';
+import { TEST_WORKFLOW_CONFIG } from '../../support/workflow-config.js';
 
-// Only the settings input parsing reads; the rest of the configuration is irrelevant here.
-const CONFIG = {
-  defaultDirectoryUrl: 'https://ca.example/directory',
-  defaultRegion: 'eu-west-1',
-  managedByTag: 'acme-aws',
-  dnsPollSeconds: 10,
-  orderPollSeconds: 3,
-  maxPolls: 120,
-  lockTtlSeconds: 10_800,
-} as WorkflowConfig;
+const CONFIG = TEST_WORKFLOW_CONFIG;
 
 describe('parseIssuanceRequest: key types and preferred chain', () => {
   it.each(['EC_P256', 'EC_P384', 'RSA_2048', 'RSA_3072', 'RSA_4096'])('accepts keyType %s', (keyType) => {
