@@ -1,7 +1,12 @@
 import { AcmeClient } from '../acme/client.js';
 import { jwkThumbprint } from '../acme/key-authorization.js';
 import type { AcmeDirectory } from '../acme/types.js';
-import { AccountDeactivatedError, InvalidInputError, UnauthorizedError } from '../errors.js';
+import {
+  AccountDeactivatedError,
+  AccountKeyInUseError,
+  InvalidInputError,
+  UnauthorizedError,
+} from '../errors.js';
 import type { AccountRecord } from '../ports.js';
 import type { StepDeps } from './deps.js';
 
@@ -81,6 +86,8 @@ export async function rollOverAccountKey(
   try {
     await oldKey.changeKey(deps.signer);
   } catch (error) {
+    // The client has already asked the CA which account holds the new key, and it is another one.
+    if (error instanceof AccountKeyInUseError) throw error;
     const current = new AcmeClient({
       directoryUrl,
       directory,
@@ -88,9 +95,7 @@ export async function rollOverAccountKey(
       signer: deps.signer,
       ...(oldKey.nonce ? { nonce: oldKey.nonce } : {}),
     });
-    const holder = await current.findAccount();
-    // AccountKeyInUseError already names the account that holds the new key.
-    if (holder !== accountUrl) throw error;
+    if ((await liveAccountOf(current)) !== accountUrl) throw error;
     deps.log.info('The account was already on the new key', { accountUrl });
     changed = false;
     signingClient = current;

@@ -44,12 +44,11 @@ export async function manageAccount(raw: unknown, deps: ManageAccountDeps): Prom
   const keyThumbprint = await jwkThumbprint(await deps.signer.publicJwk());
 
   let outcome: AccountOutcome;
-  const existing = await deps.registry.getAccount(directoryUrl, keyThumbprint);
-  if (
-    request.action === 'deactivate-account' &&
-    existing?.status === 'deactivated' &&
-    existing.accountUrl === request.accountUrl
-  ) {
+  const existing =
+    request.action === 'deactivate-account'
+      ? await deps.registry.getAccount(directoryUrl, keyThumbprint)
+      : undefined;
+  if (existing?.status === 'deactivated' && existing.accountUrl === request.accountUrl) {
     deps.log.info('The account was already deactivated', { accountUrl: existing.accountUrl });
     outcome = {
       action: request.action,
