@@ -1,9 +1,13 @@
 import { parseArgs } from 'node:util';
 import { normalizeContacts } from '../lambdas/core/acme/contacts.js';
+import {
+  isRevocationReason,
+  REVOCATION_REASONS,
+  type RevocationReasonName as RevocationReason,
+} from '../lambdas/core/acme/revocation-reasons.js';
 import { normalizeIdentifiers } from '../lambdas/core/dns/identifiers.js';
 import { InvalidInputError } from '../lambdas/core/errors.js';
 import { UsageError } from './errors.js';
-import { isRevocationReason, REVOCATION_REASONS, type RevocationReason } from './revocation-reasons.js';
 import { DEFAULT_STACK_NAME } from './stack.js';
 
 /** Options every command takes. */

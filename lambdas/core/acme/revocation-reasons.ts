@@ -18,6 +18,11 @@ export const REVOCATION_REASONS = {
 /** One of the reason names of `REVOCATION_REASONS`. */
 export type RevocationReasonName = keyof typeof REVOCATION_REASONS;
 
+/** True for the exact (case-sensitive) RFC 5280 names, as operators type them. */
+export function isRevocationReason(value: unknown): value is RevocationReasonName {
+  return typeof value === 'string' && Object.hasOwn(REVOCATION_REASONS, value);
+}
+
 /** The name of a reason code, for events and logs; `code <n>` for a code without one. */
 export function revocationReasonName(code: number): string {
   const entry = Object.entries(REVOCATION_REASONS).find(([, value]) => value === code);

@@ -1,5 +1,5 @@
 import { normalizeContacts } from '../acme/contacts.js';
-import { REVOCATION_REASONS, type RevocationReasonName } from '../acme/revocation-reasons.js';
+import { isRevocationReason, REVOCATION_REASONS } from '../acme/revocation-reasons.js';
 import { normalizeIdentifiers } from '../dns/identifiers.js';
 import { InvalidInputError } from '../errors.js';
 import type { CertificateConfig } from '../ports.js';
@@ -218,9 +218,7 @@ function parseCertificateId(value: unknown, required: boolean, action?: Issuance
 /** The RFC 5280 code of a reason name; no reason is `unspecified` (0). */
 function parseRevocationReason(value: unknown): number {
   if (value === undefined) return REVOCATION_REASONS.unspecified;
-  if (typeof value === 'string' && Object.hasOwn(REVOCATION_REASONS, value)) {
-    return REVOCATION_REASONS[value as RevocationReasonName];
-  }
+  if (isRevocationReason(value)) return REVOCATION_REASONS[value];
   throw new InvalidInputError(
     `reason ${JSON.stringify(value)} is not an RFC 5280 revocation reason: use one of ${Object.keys(REVOCATION_REASONS).join(', ')}.`,
   );
