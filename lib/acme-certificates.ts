@@ -269,7 +269,10 @@ export class AcmeCertificates extends Construct {
   readonly previousAccountKey?: kms.Key;
   /** The KMS keys of certificates declared with `kmsKey`, by certificate id. */
   readonly certificateKeys: Readonly<Record<string, kms.IKey>>;
-  private readonly certificateKeyTypes: Readonly<Record<string, CertificateKeyType>>;
+  /** The same keys with the key type each was declared with, which fixes its one signing algorithm. */
+  private readonly kmsCertificates: Readonly<
+    Record<string, { readonly key: kms.IKey; readonly keyType: CertificateKeyType }>
+  >;
   /** Encrypts the certificate store. */
   readonly storeKey: kms.Key;
   /** Issued chains and encrypted private keys, so an import can be retried without reissuing. */
@@ -327,11 +330,11 @@ export class AcmeCertificates extends Construct {
     this.accountKey = accountKeyOf(generation);
     if (generation > 1) this.previousAccountKey = accountKeyOf(generation - 1);
     const declared = validateCertificates(props.certificates ?? [], Stack.of(this).region);
-    const certificateKeys: Record<string, kms.IKey> = {};
+    const kmsCertificates: Record<string, { key: kms.IKey; keyType: CertificateKeyType }> = {};
     for (const certificate of props.certificates ?? []) {
       if (!certificate.kmsKey) continue;
       const keyType = certificate.keyType ?? 'EC_P256';
-      certificateKeys[certificate.id] =
+      const key =
         certificate.kmsKey === true
           ? new kms.Key(this, `CertificateKey-${certificate.id}`, {
               description: `Key of the certificate "${certificate.id}": its CSR is signed here and it never leaves KMS`,
@@ -341,13 +344,13 @@ export class AcmeCertificates extends Construct {
               removalPolicy: RemovalPolicy.RETAIN,
             })
           : certificate.kmsKey;
+      kmsCertificates[certificate.id] = { key, keyType };
     }
-    this.certificateKeys = certificateKeys;
-    this.certificateKeyTypes = Object.fromEntries(
-      (props.certificates ?? [])
-        .filter((certificate) => certificate.kmsKey)
-        .map((certificate) => [certificate.id, certificate.keyType ?? 'EC_P256']),
+    this.kmsCertificates = kmsCertificates;
+    const certificateKeys = Object.fromEntries(
+      Object.entries(kmsCertificates).map(([id, { key }]) => [id, key]),
     );
+    this.certificateKeys = certificateKeys;
     this.storeKey = new kms.Key(this, 'StoreKey', {
       description: 'Encrypts issued certificates and their private keys in the certificate store',
       enableKeyRotation: true,
@@ -496,8 +499,7 @@ export class AcmeCertificates extends Construct {
         this.allowAccountKey(this.previousAccountKey, functions[step]);
       }
     }
-    const kmsCertificates = (props.certificates ?? []).filter((certificate) => certificate.kmsKey);
-    if (kmsCertificates.length > 0) {
+    if (Object.keys(kmsCertificates).length > 0) {
       functions.RegisterAccount.addEnvironment(
         'CERTIFICATE_KMS_KEY_ARNS',
         Fn.join(
@@ -505,14 +507,8 @@ export class AcmeCertificates extends Construct {
           Object.values(certificateKeys).map((key) => key.keyArn),
         ),
       );
-      for (const certificate of kmsCertificates) {
-        const key = certificateKeys[certificate.id];
-        if (!key) continue;
-        const algorithm = CERTIFICATE_KEY_SPECS[certificate.keyType ?? 'EC_P256'].algorithm;
-        this.allowCertificateKey(key, functions.Finalize, ['kms:Sign'], {
-          StringEquals: { 'kms:SigningAlgorithm': algorithm },
-        });
-        this.allowCertificateKey(key, functions.Finalize, ['kms:GetPublicKey']);
+      for (const certificate of Object.values(kmsCertificates)) {
+        this.allowCertificateKeyUse(certificate, functions.Finalize);
       }
     }
     if (props.externalAccountBindingSecret) {
@@ -683,23 +679,30 @@ export class AcmeCertificates extends Construct {
     );
   }
 
+  /** Signing with a declared certificate key, with its key type's one algorithm, and reading its public half. */
+  private allowCertificateKeyUse(
+    certificate: { readonly key: kms.IKey; readonly keyType: CertificateKeyType },
+    grantee: iam.IGrantable,
+  ): void {
+    this.allowCertificateKey(certificate.key, grantee, ['kms:Sign'], {
+      StringEquals: { 'kms:SigningAlgorithm': CERTIFICATE_KEY_SPECS[certificate.keyType].algorithm },
+    });
+    this.allowCertificateKey(certificate.key, grantee, ['kms:GetPublicKey']);
+  }
+
   /**
    * Lets a workload use the certificate `certificateId`, declared with `kmsKey`: sign with its key
    * (`kms:Sign` with the key type's algorithm, and `kms:GetPublicKey`) and read its issued chains
    * from the certificate store (`certificates/<id>/`).
    */
   grantCertificateKeyUse(certificateId: string, grantee: iam.IGrantable): void {
-    const key = this.certificateKeys[certificateId];
-    const keyType = this.certificateKeyTypes[certificateId];
-    if (!key || !keyType) {
+    const certificate = this.kmsCertificates[certificateId];
+    if (!certificate) {
       throw new Error(
-        `AcmeCertificates: grantCertificateKeyUse("${certificateId}"): no certificate with that id is declared with kmsKey (declared with kmsKey: ${Object.keys(this.certificateKeys).join(', ') || 'none'}).`,
+        `AcmeCertificates: grantCertificateKeyUse("${certificateId}"): no certificate with that id is declared with kmsKey (declared with kmsKey: ${Object.keys(this.kmsCertificates).join(', ') || 'none'}).`,
       );
     }
-    this.allowCertificateKey(key, grantee, ['kms:Sign'], {
-      StringEquals: { 'kms:SigningAlgorithm': CERTIFICATE_KEY_SPECS[keyType].algorithm },
-    });
-    this.allowCertificateKey(key, grantee, ['kms:GetPublicKey']);
+    this.allowCertificateKeyUse(certificate, grantee);
     this.allowStore(grantee, `certificates/${certificateId}/*`, ['read']);
     if (Construct.isConstruct(grantee))
       this.acknowledgeStorePrefix(grantee, `certificates/${certificateId}/*`);
