@@ -19,8 +19,8 @@ export async function importToAcm(
   deps: Pick<StepDeps, 'store' | 'importers' | 'registry' | 'clock' | 'config' | 'log'>,
 ): Promise<IssuanceState> {
   if (!state.certificate) throw new Error('The state has no certificate: WaitForCertificate must run first.');
+  if (state.kmsKeyArn) return publishWithKmsKey(state, state.certificate, deps);
   const prefix = state.certificate.storeKey;
-  if (state.kmsKeyArn) return publishWithKmsKey(state, deps);
   const [fullchainPem, privateKeyPem, record] = await Promise.all([
     deps.store.get(`${prefix}/fullchain.pem`),
     deps.store.get(`${prefix}/privkey.pem`),
@@ -84,19 +84,20 @@ export async function importToAcm(
  */
 async function publishWithKmsKey(
   state: IssuanceState,
+  certificate: NonNullable<IssuanceState['certificate']>,
   deps: Pick<StepDeps, 'registry' | 'clock' | 'log'>,
 ): Promise<IssuanceState> {
   const record = await deps.registry.get(state.certificateId);
   const issued = record?.issued;
-  if (!issued || !state.certificate || issued.serial !== state.certificate.serial) {
-    throw new Error(`The registry does not record certificate ${state.certificate?.serial} as issued.`);
+  if (issued?.serial !== certificate.serial) {
+    throw new Error(`The registry does not record certificate ${certificate.serial} as issued.`);
   }
   await deps.registry.update(state.certificateId, {
     status: 'published',
     issued: { ...issued, publishedAt: deps.clock.now().toISOString() },
   });
   deps.log.info('Published the certificate to the certificate store; its key stays in KMS', {
-    storeKey: state.certificate?.storeKey,
+    storeKey: certificate.storeKey,
     kmsKeyArn: state.kmsKeyArn,
   });
   // Cleanup records the first success's renewal time, so a record that has one was issued before.

@@ -1,7 +1,7 @@
 import { base64url } from 'jose';
 import type { AcmeClient } from '../acme/client.js';
 import { ariCertificateId } from '../crypto/ari-certificate-id.js';
-import { type VerifiedCertificate, verifyIssuedCertificate } from '../crypto/certificate-check.js';
+import { verifyIssuedCertificate } from '../crypto/certificate-check.js';
 import { matchesPreferredChain, topmostIssuerCommonName } from '../crypto/preferred-chain.js';
 import { AcmeProtocolError, PollingTimeoutError } from '../errors.js';
 import { configurationFingerprint } from '../renewal/due.js';
@@ -49,29 +49,15 @@ export async function waitForCertificate(
     throw new AcmeProtocolError(`Order ${order.url} is valid but has no certificate URL.`);
   const chosen = await chooseChain(client, order.certificate, state.preferredChain, deps.log);
   const fullchainPem = chosen.pem;
-  let issued: VerifiedCertificate;
-  let prefix: string;
-  if (state.kmsKeyArn) {
-    // The key stays in KMS: only the certificate is stored, for workloads that sign through KMS.
-    if (!state.certificatePublicKey) {
-      throw new Error('The state has no certificatePublicKey: Finalize must run first.');
-    }
-    issued = await verifyIssuedCertificate({
-      fullchainPem,
-      publicKeySpki: base64url.decode(state.certificatePublicKey),
-      domains: state.domains,
-    });
-    prefix = issuedCertificatePrefix(state.certificateId, issued.serial);
-  } else {
-    if (!state.privateKeyRef) throw new Error('The state has no privateKeyRef: Finalize must run first.');
-    const privateKeyPem = await deps.store.get(state.privateKeyRef);
-    if (!privateKeyPem) {
-      throw new Error(`The private key ${state.privateKeyRef} is missing from the certificate store.`);
-    }
-    issued = await verifyIssuedCertificate({ fullchainPem, privateKeyPem, domains: state.domains });
-    prefix = issuedCertificatePrefix(state.certificateId, issued.serial);
-    await deps.store.put(`${prefix}/privkey.pem`, privateKeyPem, 'application/x-pem-file');
-  }
+  // A KMS-held key stays in KMS: the certificate is checked against its public half, and stored alone.
+  const privateKeyPem = state.kmsKeyArn ? undefined : await storedPrivateKey(state, deps);
+  const issued = await verifyIssuedCertificate({
+    fullchainPem,
+    domains: state.domains,
+    ...(privateKeyPem ? { privateKeyPem } : { publicKeySpki: kmsPublicKey(state) }),
+  });
+  const prefix = issuedCertificatePrefix(state.certificateId, issued.serial);
+  if (privateKeyPem) await deps.store.put(`${prefix}/privkey.pem`, privateKeyPem, 'application/x-pem-file');
   await deps.store.put(`${prefix}/fullchain.pem`, fullchainPem, 'application/pem-certificate-chain');
   await deps.registry.update(state.certificateId, {
     status: 'issued',
@@ -95,6 +81,24 @@ export async function waitForCertificate(
     certificate: { storeKey: prefix, serial: issued.serial, notAfter: issued.notAfter },
     ...carryNonce(client),
   };
+}
+
+/** The key Finalize generated and stored for this order. */
+async function storedPrivateKey(state: IssuanceState, deps: Pick<StepDeps, 'store'>): Promise<string> {
+  if (!state.privateKeyRef) throw new Error('The state has no privateKeyRef: Finalize must run first.');
+  const privateKeyPem = await deps.store.get(state.privateKeyRef);
+  if (!privateKeyPem) {
+    throw new Error(`The private key ${state.privateKeyRef} is missing from the certificate store.`);
+  }
+  return privateKeyPem;
+}
+
+/** The public half of the KMS key Finalize signed the CSR with. */
+function kmsPublicKey(state: IssuanceState): Uint8Array {
+  if (!state.certificatePublicKey) {
+    throw new Error('The state has no certificatePublicKey: Finalize must run first.');
+  }
+  return base64url.decode(state.certificatePublicKey);
 }
 
 /**
