@@ -1,20 +1,8 @@
-import { createHash } from 'node:crypto';
-import type {
-  GetPublicKeyCommandOutput,
-  KeySpec,
-  KMSClient,
-  SigningAlgorithmSpec,
-} from '@aws-sdk/client-kms';
+import type { KeySpec, KMSClient, SigningAlgorithmSpec } from '@aws-sdk/client-kms';
 import { AwsRequestError, InvalidInputError } from '../core/errors.js';
 import type { CertificateKeySigner, CertificateKeySigners } from '../core/ports.js';
 import type { KeyType } from '../core/state.js';
-import { wrapAwsError } from './wrap-aws-error.js';
-
-/** The KMS SDK, imported on first use and never with this module (runtime.ts says why). */
-const sdk = () => import('@aws-sdk/client-kms');
-
-/** KMS signs RAW messages up to this size; longer ones must be sent as a digest. */
-const MAX_RAW_MESSAGE_BYTES = 4096;
+import { getKmsPublicKey, signWithKms } from './kms-calls.js';
 
 /** The KMS key specs that can be a certificate key, and the key type each one is. */
 const KEY_TYPES: Readonly<Partial<Record<KeySpec, KeyType>>> = {
@@ -83,34 +71,11 @@ export class KmsCertificateKey implements CertificateKeySigner {
   async sign(data: Uint8Array): Promise<Uint8Array> {
     const { keyType } = await this.describe();
     const { algorithm, hash } = SIGNING[keyType];
-    const raw = data.length <= MAX_RAW_MESSAGE_BYTES;
-    const message = raw ? data : new Uint8Array(createHash(hash).update(data).digest());
-    const { SignCommand } = await sdk();
-    let signature: Uint8Array | undefined;
-    try {
-      ({ Signature: signature } = await this.#client.send(
-        new SignCommand({
-          KeyId: this.keyId,
-          Message: message,
-          MessageType: raw ? 'RAW' : 'DIGEST',
-          SigningAlgorithm: algorithm,
-        }),
-      ));
-    } catch (error) {
-      throw wrapAwsError(error, `KMS Sign on key ${this.keyId}`);
-    }
-    if (!signature) throw new AwsRequestError(`KMS Sign on key ${this.keyId} returned no signature`);
-    return signature;
+    return signWithKms(this.#client, this.keyId, data, algorithm, hash);
   }
 
   async #fetchDescription(): Promise<KeyDescription> {
-    const { GetPublicKeyCommand } = await sdk();
-    let output: GetPublicKeyCommandOutput;
-    try {
-      output = await this.#client.send(new GetPublicKeyCommand({ KeyId: this.keyId }));
-    } catch (error) {
-      throw wrapAwsError(error, `KMS GetPublicKey on key ${this.keyId}`);
-    }
+    const output = await getKmsPublicKey(this.#client, this.keyId);
     const keyType = output.KeySpec === undefined ? undefined : KEY_TYPES[output.KeySpec];
     if (keyType === undefined || output.KeyUsage !== 'SIGN_VERIFY') {
       throw new InvalidInputError(

@@ -1,15 +1,8 @@
-import { createHash } from 'node:crypto';
-import type { GetPublicKeyCommandOutput, KMSClient } from '@aws-sdk/client-kms';
+import type { KMSClient } from '@aws-sdk/client-kms';
 import { derToJoseSignature, spkiDerToEcJwk } from '../core/crypto/jose-signature.js';
 import { AwsRequestError, InvalidInputError } from '../core/errors.js';
 import type { EcPublicJwk, Signer } from '../core/ports.js';
-import { wrapAwsError } from './wrap-aws-error.js';
-
-/** The KMS SDK, imported on first use and never with this module (runtime.ts says why). */
-const sdk = () => import('@aws-sdk/client-kms');
-
-/** KMS signs RAW messages up to this size; longer ones must be sent as a SHA-256 digest. */
-const MAX_RAW_MESSAGE_BYTES = 4096;
+import { getKmsPublicKey, signWithKms } from './kms-calls.js';
 
 export interface KmsSignerOptions {
   readonly client: KMSClient;
@@ -50,34 +43,12 @@ export class KmsSigner implements Signer {
    * finalize with many names) are hashed here and sent as a DIGEST, which KMS signs identically.
    */
   async sign(signingInput: Uint8Array): Promise<Uint8Array> {
-    const raw = signingInput.length <= MAX_RAW_MESSAGE_BYTES;
-    const message = raw ? signingInput : new Uint8Array(createHash('sha256').update(signingInput).digest());
-    const { SignCommand } = await sdk();
-    let signature: Uint8Array | undefined;
-    try {
-      ({ Signature: signature } = await this.#client.send(
-        new SignCommand({
-          KeyId: this.#keyId,
-          Message: message,
-          MessageType: raw ? 'RAW' : 'DIGEST',
-          SigningAlgorithm: 'ECDSA_SHA_256',
-        }),
-      ));
-    } catch (error) {
-      throw wrapAwsError(error, `KMS Sign on key ${this.#keyId}`);
-    }
-    if (!signature) throw new AwsRequestError(`KMS Sign on key ${this.#keyId} returned no signature`);
+    const signature = await signWithKms(this.#client, this.#keyId, signingInput, 'ECDSA_SHA_256', 'sha256');
     return derToJoseSignature(signature, 32);
   }
 
   async #fetchPublicJwk(): Promise<EcPublicJwk> {
-    const { GetPublicKeyCommand } = await sdk();
-    let output: GetPublicKeyCommandOutput;
-    try {
-      output = await this.#client.send(new GetPublicKeyCommand({ KeyId: this.#keyId }));
-    } catch (error) {
-      throw wrapAwsError(error, `KMS GetPublicKey on key ${this.#keyId}`);
-    }
+    const output = await getKmsPublicKey(this.#client, this.#keyId);
     if (output.KeySpec !== 'ECC_NIST_P256' || output.KeyUsage !== 'SIGN_VERIFY') {
       throw new InvalidInputError(
         `KMS key ${this.#keyId} must have KeySpec ECC_NIST_P256 and KeyUsage SIGN_VERIFY to sign ACME ` +
