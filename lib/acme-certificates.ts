@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import {
   Annotations,
   CustomResource,
@@ -15,7 +14,6 @@ import type * as events from 'aws-cdk-lib/aws-events';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -24,6 +22,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
 import { forecastAcmImports } from '../lambdas/core/renewal/quota.js';
 import { ACCOUNT_ACTIONS } from '../lambdas/core/workflow/input.js';
+import { BUNDLE_HANDLER, LAMBDA_RUNTIME, stepCode } from './lambda-bundle.js';
 import { Monitoring } from './monitoring.js';
 import { RenewalSchedule } from './renewal-schedule.js';
 import { LETS_ENCRYPT_PRODUCTION, STEP_HANDLERS, type StepName } from './steps.js';
@@ -282,9 +281,9 @@ export class AcmeCertificates extends Construct {
   /** One item per CA account and per certificate: locks, pending orders, issued and imported state. */
   readonly registry: dynamodb.Table;
   readonly stateMachine: sfn.StateMachine;
-  readonly functions: Readonly<Record<StepName, nodejs.NodejsFunction>>;
+  readonly functions: Readonly<Record<StepName, lambda.Function>>;
   /** Lists the certificates that are due; run by `renewals` on the schedule. */
-  readonly planner: nodejs.NodejsFunction;
+  readonly planner: lambda.Function;
   /** The scheduled fleet renewal. */
   readonly renewals: RenewalSchedule;
   /** Alarms, dashboard and the optional notification topic. */
@@ -417,7 +416,7 @@ export class AcmeCertificates extends Construct {
       ...(props.contactEmail ? { CONTACT_EMAIL: props.contactEmail } : {}),
     };
     const timeout = props.functionTimeout ?? Duration.seconds(60);
-    const makeFunction = (step: string, folder: string): nodejs.NodejsFunction => {
+    const makeFunction = (step: string, folder: string): lambda.Function => {
       const logGroup = new logs.LogGroup(this, `${step}Logs`, {
         retention: logs.RetentionDays.ONE_MONTH,
         removalPolicy: RemovalPolicy.DESTROY,
@@ -429,11 +428,11 @@ export class AcmeCertificates extends Construct {
         description: `Runs ${step} of the ACME workflow`,
       });
       logGroup.grantWrite(role);
-      const fn = new nodejs.NodejsFunction(this, `${step}Function`, {
+      const fn = new lambda.Function(this, `${step}Function`, {
         description: `ACME workflow: ${step}`,
-        entry: fileURLToPath(new URL(`../lambdas/${folder}/handler.ts`, import.meta.url)),
-        handler: 'handler',
-        runtime: lambda.Runtime.NODEJS_22_X,
+        code: stepCode(folder),
+        handler: BUNDLE_HANDLER,
+        runtime: LAMBDA_RUNTIME,
         architecture: lambda.Architecture.ARM_64,
         memorySize: 256,
         // Following 100 CNAMEs, or asking every authoritative server when some time out, takes
@@ -446,17 +445,6 @@ export class AcmeCertificates extends Construct {
         role,
         logGroup,
         tracing: lambda.Tracing.ACTIVE,
-        depsLockFilePath: fileURLToPath(new URL('../package-lock.json', import.meta.url)),
-        bundling: {
-          format: nodejs.OutputFormat.ESM,
-          target: 'node22',
-          minify: true,
-          sourceMap: false,
-          mainFields: ['module', 'main'],
-          // Some dependencies still call require(); ESM bundles need it defined.
-          banner:
-            "import{createRequire as __acmeCreateRequire}from'node:module';const require=__acmeCreateRequire(import.meta.url);",
-        },
       });
       acknowledgeWildcard(
         role,
@@ -487,7 +475,7 @@ export class AcmeCertificates extends Construct {
         step,
         makeFunction(step, STEP_HANDLERS[step]),
       ]),
-    ) as Record<StepName, nodejs.NodejsFunction>;
+    ) as Record<StepName, lambda.Function>;
     this.functions = functions;
 
     const zoneIds = [...(props.hostedZoneIds ?? []), ...(props.hostedZones ?? []).map((zone) => zone.id)];
@@ -713,7 +701,7 @@ export class AcmeCertificates extends Construct {
    * for; roles in other accounts may be assumed by the steps that touch DNS, and only those roles.
    */
   private grantDelegatedDns(
-    fns: Record<StepName, nodejs.NodejsFunction>,
+    fns: Record<StepName, lambda.Function>,
     validationZoneIds: readonly string[],
     zoneRoleArns: readonly string[],
   ): void {
@@ -748,7 +736,7 @@ export class AcmeCertificates extends Construct {
   }
 
   private grantPermissions(
-    fns: Record<StepName, nodejs.NodejsFunction>,
+    fns: Record<StepName, lambda.Function>,
     hostedZoneIds: readonly string[] | undefined,
     managedByTag: string,
   ): void {
@@ -862,7 +850,7 @@ export class AcmeCertificates extends Construct {
     );
   }
 
-  private buildStateMachine(fns: Record<StepName, nodejs.NodejsFunction>): sfn.StateMachine {
+  private buildStateMachine(fns: Record<StepName, lambda.Function>): sfn.StateMachine {
     const failed = new sfn.Fail(this, 'IssuanceFailed', {
       comment: 'The step that failed, and the ACME problem or AWS error it raised',
       errorPath: '$.error.Error',

@@ -2,10 +2,11 @@ import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { BUNDLE_OPTIONS, handlerEntry } from '../../lib/lambda-bundle.js';
 
 /**
- * What keeps cold starts short, checked on every handler bundled as `NodejsFunction` bundles it
- * (minified ESM, `@aws-sdk/*` left to the Lambda runtime): the bundle stays small, it imports no
+ * What keeps cold starts short, checked on every handler bundled as `cdk synth` bundles it
+ * (`BUNDLE_OPTIONS`: minified ESM, `@aws-sdk/*` left to the Lambda runtime): the bundle stays small, it imports no
  * AWS SDK module when it loads (a static import anywhere in the graph is hoisted to the top of the
  * bundle, and the SDK clients together take several hundred milliseconds to import), and only the
  * steps that parse a CSR or a certificate carry @peculiar/x509. `npm run bench` measures the
@@ -13,7 +14,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const MAX_BUNDLE_BYTES = 300_000;
+/**
+ * Budget per bundle. The x509 steps are the largest; keeping class names (which Retry and Catch
+ * match on) costs them about 27 KB over the 283 KB they had minified without names.
+ */
+const MAX_BUNDLE_BYTES = 320_000;
 /** The steps that build a CSR (Finalize) or read the issued certificate (WaitForCertificate). */
 const PARSES_CERTIFICATES = new Set(['finalize', 'wait-for-certificate']);
 
@@ -28,17 +33,11 @@ describe.each(folders)('the %s bundle', (folder) => {
 
   beforeAll(async () => {
     const result = await build({
+      ...BUNDLE_OPTIONS,
       absWorkingDir: ROOT,
-      entryPoints: [`lambdas/${folder}/handler.ts`],
+      entryPoints: [handlerEntry(folder)],
       outfile: 'index.mjs',
       write: false,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node22',
-      minify: true,
-      mainFields: ['module', 'main'],
-      external: ['@aws-sdk/*'],
       metafile: true,
       logLevel: 'silent',
     });
