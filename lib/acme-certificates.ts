@@ -3,6 +3,7 @@ import {
   CustomResource,
   Duration,
   Fn,
+  Lazy,
   Names,
   RemovalPolicy,
   Stack,
@@ -23,7 +24,7 @@ import { Construct, type IConstruct } from 'constructs';
 import { forecastAcmImports } from '../lambdas/core/renewal/quota.js';
 import { ACCOUNT_ACTIONS } from '../lambdas/core/workflow/input.js';
 import { BUNDLE_HANDLER, LAMBDA_RUNTIME, stepCode } from './lambda-bundle.js';
-import { Monitoring } from './monitoring.js';
+import { Monitoring, STATE_MACHINE_LOG_PREFIX } from './monitoring.js';
 import { RenewalSchedule } from './renewal-schedule.js';
 import { LETS_ENCRYPT_PRODUCTION, STEP_HANDLERS, type StepName } from './steps.js';
 
@@ -47,6 +48,15 @@ export const SIGNING_STEPS: readonly StepName[] = [
 
 /** The steps that may roll the account over, and so the only roles that may use the previous account key. */
 export const ROLLOVER_STEPS: readonly StepName[] = ['ManageAccount', 'RegisterAccount'];
+
+/**
+ * How long CloudFormation waits for the custom resource that records the declared certificates,
+ * instead of its one-hour default: a sync that cannot answer fails the deploy in minutes.
+ */
+export const DECLARED_CERTIFICATES_SERVICE_TIMEOUT = Duration.minutes(5);
+
+/** The longest the SyncDeclaredCertificates function may run: well inside the service timeout. */
+const SYNC_FUNCTION_MAX_TIMEOUT = Duration.minutes(2);
 
 /** KMS key specs and the one signing algorithm a CSR of each certificate key type uses. */
 const CERTIFICATE_KEY_SPECS: Readonly<Record<CertificateKeyType, { spec: kms.KeySpec; algorithm: string }>> =
@@ -78,7 +88,8 @@ export const STORE_ACCESS: readonly {
  * What the account root may do with either key: manage its life cycle, policy, aliases and tags,
  * spelled out (no `kms:*`, no `Get*`). It is not allowed to use the key (`kms:Sign`,
  * `kms:Decrypt`, `kms:GenerateDataKey`, `kms:GetPublicKey`) nor to `kms:CreateGrant`, which
- * would hand usage to anyone; the key policy names each role that may use the key instead.
+ * would hand usage to anyone; each usage statement of the key policy lists, in an
+ * `aws:PrincipalArn` condition, the roles that may use the key instead.
  */
 export const KEY_ADMIN_ACTIONS: readonly string[] = [
   'kms:CancelKeyDeletion',
@@ -288,6 +299,11 @@ export class AcmeCertificates extends Construct {
   readonly renewals: RenewalSchedule;
   /** Alarms, dashboard and the optional notification topic. */
   readonly monitoring: Monitoring;
+  /**
+   * The key policies' usage statements, by key and by what they allow (the principal's account,
+   * actions and conditions): each holds the ARNs its `aws:PrincipalArn` condition lists.
+   */
+  private readonly keyUsage = new Map<kms.IKey, Map<string, string[]>>();
 
   constructor(scope: Construct, id: string, props: AcmeCertificatesProps = {}) {
     super(scope, id);
@@ -299,7 +315,7 @@ export class AcmeCertificates extends Construct {
     const managedByTag = Names.uniqueId(this);
 
     // An explicit policy replaces CDK's default "the account may do kms:*": the root administers,
-    // and each statement that allows use names its role (added with the roles below).
+    // and each statement that allows use lists its roles in a condition (see `allowKey`).
     const adminOnly = () =>
       new iam.PolicyDocument({
         statements: [
@@ -416,6 +432,19 @@ export class AcmeCertificates extends Construct {
       ...(props.contactEmail ? { CONTACT_EMAIL: props.contactEmail } : {}),
     };
     const timeout = props.functionTimeout ?? Duration.seconds(60);
+    const timeoutOf = (step: string): Duration => {
+      // Following 100 CNAMEs, or asking every authoritative server when some time out, takes
+      // longer than one CA call.
+      if (step === 'CreateOrder' || step === 'WaitForDnsSync') {
+        return Duration.seconds(Math.max(timeout.toSeconds(), 180));
+      }
+      // CloudFormation gives up on the custom resource after its service timeout; the function
+      // must have answered (or failed) well before that.
+      if (step === 'SyncDeclaredCertificates') {
+        return Duration.seconds(Math.min(timeout.toSeconds(), SYNC_FUNCTION_MAX_TIMEOUT.toSeconds()));
+      }
+      return timeout;
+    };
     const makeFunction = (step: string, folder: string): lambda.Function => {
       const logGroup = new logs.LogGroup(this, `${step}Logs`, {
         retention: logs.RetentionDays.ONE_MONTH,
@@ -435,12 +464,7 @@ export class AcmeCertificates extends Construct {
         runtime: LAMBDA_RUNTIME,
         architecture: lambda.Architecture.ARM_64,
         memorySize: 256,
-        // Following 100 CNAMEs, or asking every authoritative server when some time out, takes
-        // longer than one CA call.
-        timeout:
-          step === 'CreateOrder' || step === 'WaitForDnsSync'
-            ? Duration.seconds(Math.max(timeout.toSeconds(), 180))
-            : timeout,
+        timeout: timeoutOf(step),
         environment: { ...environment, ACME_STEP: folder },
         role,
         logGroup,
@@ -535,6 +559,7 @@ export class AcmeCertificates extends Construct {
       new CustomResource(this, 'DeclaredCertificates', {
         serviceToken: sync.functionArn,
         resourceType: 'Custom::AcmeDeclaredCertificates',
+        serviceTimeout: DECLARED_CERTIFICATES_SERVICE_TIMEOUT,
         properties: {
           Certificates: Stack.of(this).toJsonString(
             declared.map((certificate) =>
@@ -618,9 +643,9 @@ export class AcmeCertificates extends Construct {
   }
 
   /**
-   * Allows `actions` on `key` twice: in the key policy, naming the grantee's principal (which is
-   * what lets it use the key at all, since the root statement carries no usage), and in the
-   * grantee's identity policy, so each role's policy still lists everything it may do.
+   * Allows `actions` on `key` twice: in the key policy (which is what lets the grantee use the key
+   * at all, since the root statement carries no usage), and in the grantee's identity policy, so
+   * each role's policy still lists everything it may do. IAM evaluates both: either alone denies.
    */
   private allowKey(
     key: kms.Key,
@@ -628,16 +653,66 @@ export class AcmeCertificates extends Construct {
     actions: string[],
     conditions?: Record<string, unknown>,
   ): void {
-    key.addToResourcePolicy(
-      new iam.PolicyStatement({
-        principals: [grantee.grantPrincipal],
-        actions,
-        resources: ['*'],
-        conditions,
-      }),
-    );
+    this.allowInKeyPolicy(key, grantee.grantPrincipal, actions, conditions);
     grantee.grantPrincipal.addToPrincipalPolicy(
       new iam.PolicyStatement({ actions, resources: [key.keyArn], conditions }),
+    );
+  }
+
+  /**
+   * Adds a principal to the key policy statement that allows `actions` under `conditions`. The
+   * statement's principal is the account root, narrowed to the grantees by an `aws:PrincipalArn`
+   * condition: KMS rejects a key policy that names a role it cannot resolve yet
+   * (MalformedPolicyDocumentException), which a role created in the same deployment may be,
+   * while a condition is only compared. Grantees with the same actions and conditions share one
+   * statement; a grantee of another account is listed under that account's root. A principal
+   * without an ARN (a service principal, say) is named as the statement's principal itself.
+   */
+  private allowInKeyPolicy(
+    key: kms.Key,
+    principal: iam.IPrincipal,
+    actions: string[],
+    conditions: Record<string, unknown> = {},
+  ): void {
+    const fragment = principal.policyFragment;
+    const arns = (fragment.principalJson.AWS ?? []) as string[];
+    const others = Object.keys(fragment.principalJson).filter((type) => type !== 'AWS');
+    if (arns.length === 0 || others.length > 0 || Object.keys(fragment.conditions).length > 0) {
+      key.addToResourcePolicy(
+        new iam.PolicyStatement({ principals: [principal], actions, resources: ['*'], conditions }),
+      );
+      return;
+    }
+    const stackAccount = Stack.of(this).account;
+    const account = principal.principalAccount;
+    const otherAccount =
+      account !== undefined &&
+      !Token.isUnresolved(account) &&
+      !Token.isUnresolved(stackAccount) &&
+      account !== stackAccount
+        ? account
+        : undefined;
+    const byUsage = this.keyUsage.get(key) ?? new Map<string, string[]>();
+    this.keyUsage.set(key, byUsage);
+    const usage = JSON.stringify([otherAccount ?? '', [...actions].sort(), conditions]);
+    const listed = byUsage.get(usage);
+    if (listed) {
+      for (const arn of arns) if (!listed.includes(arn)) listed.push(arn);
+      return;
+    }
+    const principalArns = [...new Set(arns)];
+    byUsage.set(usage, principalArns);
+    const arnEquals = (conditions.ArnEquals ?? {}) as Record<string, unknown>;
+    key.addToResourcePolicy(
+      new iam.PolicyStatement({
+        principals: [otherAccount ? new iam.AccountPrincipal(otherAccount) : new iam.AccountRootPrincipal()],
+        actions,
+        resources: ['*'],
+        conditions: {
+          ...conditions,
+          ArnEquals: { ...arnEquals, 'aws:PrincipalArn': Lazy.list({ produce: () => principalArns }) },
+        },
+      }),
     );
   }
 
@@ -698,7 +773,8 @@ export class AcmeCertificates extends Construct {
 
   /**
    * Validation zones (CNAME targets) may get TXT records at any name, since that is what they are
-   * for; roles in other accounts may be assumed by the steps that touch DNS, and only those roles.
+   * for, and CreateOrder learns which zones they are (`VALIDATION_ZONE_IDS`); roles in other
+   * accounts may be assumed by the steps that touch DNS, and only those roles.
    */
   private grantDelegatedDns(
     fns: Record<StepName, lambda.Function>,
@@ -706,9 +782,7 @@ export class AcmeCertificates extends Construct {
     zoneRoleArns: readonly string[],
   ): void {
     if (validationZoneIds.length > 0) {
-      const zones = validationZoneIds.map(
-        (zoneId) => `arn:aws:route53:::hostedzone/${zoneId.replace(/^\/?hostedzone\//, '')}`,
-      );
+      const zones = validationZoneIds.map((zoneId) => this.hostedZoneArn(zoneId));
       const change = (actions: string[]) =>
         new iam.PolicyStatement({
           actions: ['route53:ChangeResourceRecordSets'],
@@ -725,6 +799,9 @@ export class AcmeCertificates extends Construct {
       fns.PublishChallenges.addToRolePolicy(change(['UPSERT']));
       fns.Cleanup.addToRolePolicy(list);
       fns.Cleanup.addToRolePolicy(change(['UPSERT', 'DELETE']));
+      // CreateOrder plans the records: it refuses a CNAME target outside `_acme-challenge.*` in
+      // any other zone of this account before ordering, since IAM would deny PublishChallenges.
+      fns.CreateOrder.addEnvironment('VALIDATION_ZONE_IDS', validationZoneIds.map(bareZoneId).join(','));
     }
     if (zoneRoleArns.length > 0) {
       for (const step of ['CreateOrder', 'PublishChallenges', 'WaitForDnsSync', 'Cleanup'] as const) {
@@ -733,6 +810,17 @@ export class AcmeCertificates extends Construct {
         );
       }
     }
+  }
+
+  /** The ARN of a hosted zone (given with or without `/hostedzone/`); Route 53 ARNs have no region or account. */
+  private hostedZoneArn(zoneId: string): string {
+    return Stack.of(this).formatArn({
+      service: 'route53',
+      region: '',
+      account: '',
+      resource: 'hostedzone',
+      resourceName: bareZoneId(zoneId),
+    });
   }
 
   private grantPermissions(
@@ -766,10 +854,8 @@ export class AcmeCertificates extends Construct {
     );
     const zoneArns =
       hostedZoneIds && hostedZoneIds.length > 0
-        ? hostedZoneIds.map(
-            (zoneId) => `arn:aws:route53:::hostedzone/${zoneId.replace(/^\/?hostedzone\//, '')}`,
-          )
-        : ['arn:aws:route53:::hostedzone/*'];
+        ? hostedZoneIds.map((zoneId) => this.hostedZoneArn(zoneId))
+        : [this.hostedZoneArn('*')];
     if (!hostedZoneIds || hostedZoneIds.length === 0) {
       Annotations.of(this).addWarningV2(
         'acme-aws:hostedZoneIds',
@@ -798,12 +884,20 @@ export class AcmeCertificates extends Construct {
     fns.PublishChallenges.addToRolePolicy(changeTxt(['UPSERT']));
     fns.Cleanup.addToRolePolicy(listRecords);
     fns.Cleanup.addToRolePolicy(changeTxt(['UPSERT', 'DELETE']));
+    // Route 53 is global: its ARNs have no region and no account.
+    const changes = Stack.of(this).formatArn({
+      service: 'route53',
+      region: '',
+      account: '',
+      resource: 'change',
+      resourceName: '*',
+    });
     fns.WaitForDnsSync.addToRolePolicy(
-      new iam.PolicyStatement({ actions: ['route53:GetChange'], resources: ['arn:aws:route53:::change/*'] }),
+      new iam.PolicyStatement({ actions: ['route53:GetChange'], resources: [changes] }),
     );
     acknowledgeWildcard(
       roleOf(fns.WaitForDnsSync),
-      'arn:aws:route53:::change/*',
+      changes,
       'route53:GetChange (read-only) on change ids, which Route 53 assigns per ChangeResourceRecordSets call at run time.',
     );
 
@@ -838,7 +932,8 @@ export class AcmeCertificates extends Construct {
     fns.ImportToAcm.addToRolePolicy(
       new iam.PolicyStatement({
         sid: 'ReimportOwnCertificates',
-        actions: ['acm:ImportCertificate', 'acm:AddTagsToCertificate'],
+        // DescribeCertificate: the Key Usages of the imported certificate, which a re-import may not drop.
+        actions: ['acm:ImportCertificate', 'acm:AddTagsToCertificate', 'acm:DescribeCertificate'],
         resources: [ownCertificates],
         conditions: { StringEquals: { [`aws:ResourceTag/${MANAGED_BY_TAG}`]: managedByTag } },
       }),
@@ -986,6 +1081,8 @@ export class AcmeCertificates extends Construct {
       timeout: Duration.hours(2),
       logs: {
         destination: new logs.LogGroup(this, 'IssuanceLogs', {
+          // Unique per stack name and construct path, so two stacks never collide.
+          logGroupName: `${STATE_MACHINE_LOG_PREFIX}${Names.uniqueResourceName(this, { maxLength: 200 })}-Issuance`,
           retention: logs.RetentionDays.THREE_MONTHS,
           removalPolicy: RemovalPolicy.DESTROY,
         }),
@@ -1027,6 +1124,11 @@ export class AcmeCertificates extends Construct {
     });
     return task;
   }
+}
+
+/** A hosted zone id without the `/hostedzone/` that Route 53 APIs sometimes prefix it with. */
+function bareZoneId(zoneId: string): string {
+  return zoneId.replace(/^\/?hostedzone\//, '');
 }
 
 /** The role CDK gives a function; ours always have one. */

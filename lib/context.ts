@@ -32,6 +32,9 @@ export function stackPropsFromContext(tryGetContext: (key: string) => unknown): 
     if (!id || !name) throw new Error(`Context hostedZones entry "${entry}" must be <zoneId>=<zoneName>.`);
     return { id, name };
   });
+  // Zones that `_acme-challenge` CNAMEs point into, and roles in other accounts holding zones.
+  const validationZoneIds = list(tryGetContext('validationZoneIds'));
+  const zoneRoleArns = list(tryGetContext('zoneRoleArns'));
   const certificates = parseCertificates(tryGetContext('certificates'));
   const notificationEmails = list(tryGetContext('notificationEmails'));
   const exampleDomains = list(tryGetContext('domains'));
@@ -43,6 +46,8 @@ export function stackPropsFromContext(tryGetContext: (key: string) => unknown): 
       ...(contactEmail ? { contactEmail: String(contactEmail) } : {}),
       ...(hostedZoneIds ? { hostedZoneIds } : {}),
       ...(hostedZones ? { hostedZones } : {}),
+      ...(validationZoneIds ? { validationZoneIds } : {}),
+      ...(zoneRoleArns ? { zoneRoleArns } : {}),
       ...(certificates ? { certificates } : {}),
       ...(notificationEmails ? { notificationEmails } : {}),
       ...(accountKeyGeneration !== undefined ? { accountKeyGeneration } : {}),

@@ -14,6 +14,11 @@ export const METRICS_NAMESPACE = 'AcmeAws';
 export const METRICS_SERVICE = 'acme-aws';
 /** The `source` of the events the workflow puts on the default bus. */
 export const EVENT_SOURCE = 'acme-aws';
+/**
+ * The prefix of the state machines' log groups. AWS recommends it for vended logs: delivery to
+ * it needs no CloudWatch Logs resource policy, whose size limit many log groups would reach.
+ */
+export const STATE_MACHINE_LOG_PREFIX = '/aws/vendedlogs/states/';
 
 export interface MonitoringProps {
   readonly issuance: sfn.IStateMachine;

@@ -16,6 +16,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { STATE_MACHINE_LOG_PREFIX } from './monitoring.js';
 
 export interface RenewalScheduleProps {
   /** The planner function (`lambdas/plan-renewals`). */
@@ -128,6 +129,8 @@ export class RenewalSchedule extends Construct {
       timeout: Duration.hours(12),
       logs: {
         destination: new logs.LogGroup(this, 'RenewalsLogs', {
+          // The state machine's own name: unique per stack name and construct path.
+          logGroupName: `${STATE_MACHINE_LOG_PREFIX}${stateMachineName}`,
           retention: logs.RetentionDays.THREE_MONTHS,
           removalPolicy: RemovalPolicy.DESTROY,
         }),

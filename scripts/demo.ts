@@ -1,7 +1,10 @@
 /**
- * `npm run demo`: one full issuance on this machine. A real ACME CA (Debian's Pebble) and real
- * DNS (pebble-challtestsrv), the synthesized Step Functions definition run locally with every real
- * Lambda handler, and AWS (KMS, Route 53, ACM, S3) faked at the SDK boundary.
+ * `npm run demo`: one full issuance on this machine, with what `cdk deploy` would ship. A real
+ * ACME CA (Debian's Pebble) and real DNS (pebble-challtestsrv); the stack synthesized with its
+ * Lambda bundles and deployed into a local cloud: the synthesized Step Functions definition runs
+ * every function's bundled asset as Lambda would, and AWS (KMS, Route 53, ACM, S3, DynamoDB,
+ * EventBridge) is faked at the SDK boundary, every call authorized first by IAM evaluated from
+ * the template's policies.
  *
  *   npm run demo -- [--domains a.example,*.a.example] [--key-type EC_P256|RSA_2048]
  *                   [--certificate-id ID] [--out DIR] [--json] [--verbose] [--renew]
@@ -57,8 +60,8 @@ if (values.json) {
   process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) =>
     (process.stderr.write as (...args: unknown[]) => boolean)(chunk, ...rest)) as typeof process.stdout.write;
 }
-// The handlers' structured logs are there with --verbose; otherwise only warnings and errors.
-const logLevel = values.verbose ? 'DEBUG' : 'WARN';
+// The functions' structured logs go to stderr with --verbose, at DEBUG.
+const props = values.verbose ? { acme: { logLevel: 'DEBUG' as const } } : {};
 
 const reuse = ['ACME_DIRECTORY_URL', 'ACME_CA_BUNDLE', 'CHALLTESTSRV_URL', 'DNS_RESOLVER'].every(
   (name) => process.env[name],
@@ -81,17 +84,13 @@ const ca = reuse
   : (pebble as NonNullable<typeof pebble>);
 say(reuse ? `Using the running CA at ${ca.directoryUrl}` : `Started Pebble at ${ca.directoryUrl}`);
 
-const { synthesizeWorkflow } = await import('../test/harness/state-machine.js');
-const { installLocalAws, runLocalIssuance } = await import('../test/harness/local-issuance.js');
-const workflow = synthesizeWorkflow();
+const { installLocalAws, deployLocally, runLocalIssuance } = await import('../test/harness/local-issuance.js');
 const aws = installLocalAws(ca, domains);
+const deployment = await deployLocally(ca, aws, { props, echoLogs: values.verbose });
 try {
   const run = await runLocalIssuance({
-    workflow,
-    ca,
-    aws,
+    deployment,
     input: { certificateId: values['certificate-id'], domains, keyType: values['key-type'] },
-    environment: { POWERTOOLS_LOG_LEVEL: logLevel },
   });
   if (run.execution.status !== 'SUCCEEDED') {
     fail(`issuance failed: ${run.execution.error?.name}: ${run.execution.error?.cause}`);
@@ -108,6 +107,7 @@ try {
   const renewal = values.renew ? await renewLater() : undefined;
 
   const summary = {
+    artifact: 'bundles',
     domains,
     certificateArn,
     serial: leaf.serialNumber.toLowerCase(),
@@ -120,6 +120,9 @@ try {
     route53GetChangeCalls: run.route53GetChangeCalls,
     acmCalls: run.acmCalls,
     stateTransitions: run.execution.stateTransitions,
+    iamAuthorizedCalls: run.iamAuthorizedCalls,
+    iamDenials: deployment.cloud.iam.denials.length,
+    lambdaColdStarts: Object.values(deployment.cloud.lambda.coldStarts).reduce((sum, count) => sum + count, 0),
     steps: run.execution.steps.map((step) => ({ name: step.name, ms: step.ms, runs: step.runs })),
     txtRecordsLeft: leftoverTxt,
     fullchainPath,
@@ -146,6 +149,8 @@ try {
       `  KMS Sign calls  ${summary.kmsSignCalls}`,
       `  Route 53 changes ${summary.route53ChangeCalls} (GetChange polls ${summary.route53GetChangeCalls})`,
       `  State transitions ${summary.stateTransitions}`,
+      `  AWS calls authorized by IAM ${summary.iamAuthorizedCalls} (denied ${summary.iamDenials})`,
+      `  Lambda cold starts ${summary.lambdaColdStarts} (the bundled assets of the cloud assembly)`,
       `  TXT records left ${summary.txtRecordsLeft}`,
       `  Total           ${summary.durationMs} ms`,
       '',
@@ -163,6 +168,7 @@ try {
     process.stdout.write(`${lines.join('\n')}\n`);
   }
 } finally {
+  await deployment.cloud.shutdown();
   aws.restore();
   await pebble?.stop();
 }
@@ -173,11 +179,12 @@ try {
  * re-imported into the same ARN.
  */
 async function renewLater() {
-  const record = aws.dynamodb
-    .items(String(workflow.environment.REGISTRY_TABLE))
-    .find((item) => item.certificateId === values['certificate-id']);
+  const record = (await aws.dynamodb.items(deployment.stack.registryTable)).find(
+    (item) => item.certificateId === values['certificate-id'],
+  );
   const renewAt = new Date(String(record?.nextRenewalAt));
   if (Number.isNaN(renewAt.getTime())) fail('the registry recorded no renewal time');
+  // The local Lambda environments follow this process's clock.
   const offset = renewAt.getTime() + 60_000 - Date.now();
   const RealDate = Date;
   class ShiftedDate extends RealDate {
@@ -192,11 +199,8 @@ async function renewLater() {
   globalThis.Date = ShiftedDate as DateConstructor;
   try {
     const renewed = await runLocalIssuance({
-      workflow,
-      ca,
-      aws,
+      deployment,
       input: { action: 'renew', certificateId: values['certificate-id'] },
-      environment: { POWERTOOLS_LOG_LEVEL: logLevel },
     });
     if (renewed.execution.status !== 'SUCCEEDED') {
       fail(`renewal failed: ${renewed.execution.error?.name}: ${renewed.execution.error?.cause}`);
@@ -212,6 +216,7 @@ async function renewLater() {
       certificateArn: output.certificateArn,
       serial: output.certificate?.serial ?? '',
       acmeRequests: renewed.acmeRequests,
+      iamAuthorizedCalls: renewed.iamAuthorizedCalls,
       event: aws.eventBridge.events.at(-1)?.detailType ?? 'none',
     };
   } finally {

@@ -1,4 +1,5 @@
-import type { ACMClient, Tag } from '@aws-sdk/client-acm';
+import { X509Certificate } from 'node:crypto';
+import type { ACMClient, CertificateDetail, Tag } from '@aws-sdk/client-acm';
 import { AwsRequestError, InvalidInputError } from '../core/errors.js';
 import type { CertificateImporter, CertificateImporters, ImportCertificateRequest } from '../core/ports.js';
 import { wrapAwsError } from './wrap-aws-error.js';
@@ -17,12 +18,197 @@ function toTags(tags: Readonly<Record<string, string>>): Tag[] {
   return Object.entries(tags).map(([Key, Value]) => ({ Key, Value }));
 }
 
+/** ACM's `KeyUsageName` for each RFC 5280 §4.2.1.3 Key Usage bit, in bit order. */
+const KEY_USAGE_NAMES = [
+  'DIGITAL_SIGNATURE',
+  'NON_REPUDIATION',
+  'KEY_ENCIPHERMENT',
+  'DATA_ENCIPHERMENT',
+  'KEY_AGREEMENT',
+  'CERTIFICATE_SIGNING',
+  'CRL_SIGNING',
+  'ENCIPHER_ONLY',
+  'DECIPHER_ONLY',
+] as const;
+
+/** RFC 5280 §4.2.1.12 purpose OIDs by ACM's `ExtendedKeyUsageName`, for entries that come without one. */
+const EXTENDED_KEY_USAGE_OIDS: Readonly<Record<string, string>> = {
+  TLS_WEB_SERVER_AUTHENTICATION: '1.3.6.1.5.5.7.3.1',
+  TLS_WEB_CLIENT_AUTHENTICATION: '1.3.6.1.5.5.7.3.2',
+  CODE_SIGNING: '1.3.6.1.5.5.7.3.3',
+  EMAIL_PROTECTION: '1.3.6.1.5.5.7.3.4',
+  IPSEC_END_SYSTEM: '1.3.6.1.5.5.7.3.5',
+  IPSEC_TUNNEL: '1.3.6.1.5.5.7.3.6',
+  IPSEC_USER: '1.3.6.1.5.5.7.3.7',
+  TIME_STAMPING: '1.3.6.1.5.5.7.3.8',
+  OCSP_SIGNING: '1.3.6.1.5.5.7.3.9',
+  ANY: '2.5.29.37.0',
+};
+const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
+const KEY_USAGE_OID = '2.5.29.15';
+const EXTENDED_KEY_USAGE_OID = '2.5.29.37';
+
+/** A certificate's Key Usage (ACM names) and Extended Key Usage (OIDs); `undefined` without the extension. */
+interface Usages {
+  readonly keyUsages: ReadonlySet<string> | undefined;
+  readonly extendedKeyUsages: ReadonlySet<string> | undefined;
+}
+
+/** One DER element (X.690): its tag, and where its contents start and end in the buffer. */
+interface DerElement {
+  readonly tag: number;
+  readonly start: number;
+  readonly end: number;
+}
+
+function readDer(bytes: Uint8Array, offset: number, limit = bytes.length): DerElement {
+  const tag = bytes[offset];
+  const first = bytes[offset + 1] ?? 0x80;
+  let start = offset + 2;
+  let length = first;
+  // Long form: the low bits count the length octets. 0x80 alone (indefinite length) is not DER.
+  if (first >= 0x80) {
+    length = first === 0x80 ? Number.NaN : 0;
+    for (let octets = first & 0x7f; octets > 0; octets -= 1) {
+      length = length * 256 + (bytes[start++] ?? Number.NaN);
+    }
+  }
+  if (tag === undefined || Number.isNaN(length) || start + length > limit) {
+    throw new InvalidInputError('The certificate to import is not valid DER');
+  }
+  return { tag, start, end: start + length };
+}
+
+function childrenOf(bytes: Uint8Array, parent: DerElement): DerElement[] {
+  const children: DerElement[] = [];
+  for (let offset = parent.start; offset < parent.end; offset = children.at(-1)?.end ?? parent.end) {
+    children.push(readDer(bytes, offset, parent.end));
+  }
+  return children;
+}
+
+/** X.690 §8.19: base-128 subidentifiers, the first of which packs the first two arcs. */
+function oidOf(bytes: Uint8Array, element: DerElement): string {
+  const subidentifiers: number[] = [];
+  let value = 0;
+  for (let index = element.start; index < element.end; index += 1) {
+    const byte = bytes[index] ?? 0;
+    value = value * 128 + (byte & 0x7f);
+    if ((byte & 0x80) === 0) {
+      subidentifiers.push(value);
+      value = 0;
+    }
+  }
+  const [packed = 0, ...rest] = subidentifiers;
+  const root = Math.min(2, Math.floor(packed / 40));
+  return [root, packed - 40 * root, ...rest].join('.');
+}
+
+/** A certificate about to be imported, as far as ACM's re-import conditions look at it. */
+interface NewCertificate extends Usages {
+  readonly ecdsa: boolean;
+}
+
+/**
+ * The key kind, Key Usage and Extended Key Usage of a PEM certificate; the extensions are read
+ * from its DER (RFC 5280 §4.1: `tbsCertificate`, whose `[3]` holds the extensions, each an OID, an
+ * optional critical flag and an OCTET STRING), by hand so the ImportToAcm bundle does without an
+ * X.509 library.
+ */
+function readNewCertificate(certificatePem: string): NewCertificate {
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(certificatePem);
+  } catch (error) {
+    throw new InvalidInputError('The certificate to import is not a parsable PEM certificate', {
+      cause: error,
+    });
+  }
+  const der = certificate.raw;
+  const [tbs] = childrenOf(der, readDer(der, 0));
+  const extensionsField = tbs ? childrenOf(der, tbs).find((element) => element.tag === 0xa3) : undefined;
+  const [extensionList] = extensionsField ? childrenOf(der, extensionsField) : [];
+  let keyUsages: Set<string> | undefined;
+  let extendedKeyUsages: Set<string> | undefined;
+  for (const extension of extensionList ? childrenOf(der, extensionList) : []) {
+    const fields = childrenOf(der, extension);
+    const [oid, octets] = [fields[0], fields.at(-1)];
+    if (!oid || !octets) continue;
+    const value = readDer(der, octets.start, octets.end);
+    switch (oidOf(der, oid)) {
+      case KEY_USAGE_OID: {
+        // A BIT STRING: one octet counting the unused bits, then the bits, digitalSignature first.
+        const isSet = (bit: number) => {
+          const index = value.start + 1 + Math.floor(bit / 8);
+          return index < value.end && ((der[index] ?? 0) & (0x80 >> (bit % 8))) !== 0;
+        };
+        keyUsages = new Set(KEY_USAGE_NAMES.filter((_, bit) => isSet(bit)));
+        break;
+      }
+      case EXTENDED_KEY_USAGE_OID:
+        extendedKeyUsages = new Set(childrenOf(der, value).map((purpose) => oidOf(der, purpose)));
+        break;
+    }
+  }
+  return { keyUsages, extendedKeyUsages, ecdsa: certificate.publicKey.asymmetricKeyType === 'ec' };
+}
+
+/**
+ * What DescribeCertificate says about the certificate ACM holds; an empty list means no extension.
+ * Key Usage names that stand for no RFC 5280 bit (`ANY`, `CUSTOM`) are left out: if ACM held one,
+ * a refused re-import fails the step loudly rather than quietly moving the certificate to a new ARN.
+ */
+function usagesOfDetail(detail: CertificateDetail | undefined): Usages {
+  const known: ReadonlySet<string> = new Set(KEY_USAGE_NAMES);
+  const keyUsages = (detail?.KeyUsages ?? []).flatMap((usage) =>
+    usage.Name && known.has(usage.Name) ? [usage.Name] : [],
+  );
+  const extendedKeyUsages = (detail?.ExtendedKeyUsages ?? []).flatMap((usage) => {
+    const oid = usage.OID ?? (usage.Name ? EXTENDED_KEY_USAGE_OIDS[usage.Name] : undefined);
+    return oid ? [oid] : [];
+  });
+  return {
+    keyUsages: keyUsages.length > 0 ? new Set(keyUsages) : undefined,
+    extendedKeyUsages: extendedKeyUsages.length > 0 ? new Set(extendedKeyUsages) : undefined,
+  };
+}
+
+/**
+ * Whether ACM would refuse to re-import `next` over `current`. "Reimport a certificate" (ACM User
+ * Guide, https://docs.aws.amazon.com/acm/latest/userguide/import-reimport.html): Key Usage and
+ * Extended Key Usage values may be added but not removed, except `keyEncipherment` from an ECDSA
+ * certificate and Client Authentication; "Prerequisites for importing ACM certificates"
+ * (https://docs.aws.amazon.com/acm/latest/userguide/import-certificate-prerequisites.html): nor
+ * may a re-import add either extension when the certificate it replaces has none.
+ */
+function reimportRefused(current: Usages, next: NewCertificate): boolean {
+  const breaks = (
+    before: ReadonlySet<string> | undefined,
+    after: ReadonlySet<string> | undefined,
+    mayDrop: string | undefined,
+  ) =>
+    (!before && after !== undefined) ||
+    [...(before ?? [])].some((value) => value !== mayDrop && !after?.has(value));
+  return (
+    breaks(current.keyUsages, next.keyUsages, next.ecdsa ? 'KEY_ENCIPHERMENT' : undefined) ||
+    breaks(current.extendedKeyUsages, next.extendedKeyUsages, CLIENT_AUTH_OID)
+  );
+}
+
 /**
  * Imports issued certificates into ACM. A renewal re-imports into the existing ARN, so load
  * balancers and distributions that use the certificate pick up the new one without a change.
  * ACM refuses tags on a re-import, so there the tags are applied by a separate
- * `AddTagsToCertificate` call. SDK failures become `AwsTransientError` (throttling, a request
- * still in progress, 5xx) or `AwsRequestError`; messages never contain the private key.
+ * `AddTagsToCertificate` call.
+ *
+ * Before a re-import it reads the certificate at that ARN (`DescribeCertificate`): ACM refuses a
+ * re-import that drops a Key Usage or Extended Key Usage value (an RSA certificate whose new ACME
+ * profile, such as Let's Encrypt's `tlsserver` or `shortlived`, no longer sets keyEncipherment) or
+ * adds such an extension. Such a certificate is imported as a new one, tagged like a first import,
+ * and its new ARN returned, so the caller sees the ARN change and can tell the operator.
+ *
+ * SDK failures become `AwsTransientError` (throttling, a request still in progress, 5xx) or
+ * `AwsRequestError`; messages never contain the private key.
  */
 export class AcmImporter implements CertificateImporter {
   readonly #client: ACMClient | Promise<ACMClient>;
@@ -32,8 +218,32 @@ export class AcmImporter implements CertificateImporter {
   }
 
   async importCertificate(request: ImportCertificateRequest): Promise<{ arn: string }> {
+    const { existingArn, ...certificate } = request;
+    if (existingArn && (await this.#wouldRefuseReimport(existingArn, request.certificatePem))) {
+      return this.#import(certificate, undefined);
+    }
+    return this.#import(certificate, existingArn);
+  }
+
+  async #wouldRefuseReimport(arn: string, certificatePem: string): Promise<boolean> {
+    const next = readNewCertificate(certificatePem);
+    const { DescribeCertificateCommand } = await sdk();
+    const client = await this.#client;
+    let detail: CertificateDetail | undefined;
+    try {
+      ({ Certificate: detail } = await client.send(new DescribeCertificateCommand({ CertificateArn: arn })));
+    } catch (error) {
+      throw wrapAwsError(error, `ACM DescribeCertificate on ${arn}`);
+    }
+    return reimportRefused(usagesOfDetail(detail), next);
+  }
+
+  async #import(
+    request: Omit<ImportCertificateRequest, 'existingArn'>,
+    existingArn: string | undefined,
+  ): Promise<{ arn: string }> {
     const tags = toTags(request.tags);
-    const target = request.existingArn ? `re-import into ${request.existingArn}` : 'new import';
+    const target = existingArn ? `re-import into ${existingArn}` : 'new import';
     const { AddTagsToCertificateCommand, ImportCertificateCommand } = await sdk();
     const client = await this.#client;
     let arn: string | undefined;
@@ -43,11 +253,7 @@ export class AcmImporter implements CertificateImporter {
           Certificate: encoder.encode(request.certificatePem),
           PrivateKey: encoder.encode(request.privateKeyPem),
           ...(request.chainPem.trim() ? { CertificateChain: encoder.encode(request.chainPem) } : {}),
-          ...(request.existingArn
-            ? { CertificateArn: request.existingArn }
-            : tags.length > 0
-              ? { Tags: tags }
-              : {}),
+          ...(existingArn ? { CertificateArn: existingArn } : tags.length > 0 ? { Tags: tags } : {}),
         }),
       ));
     } catch (error) {
@@ -55,7 +261,7 @@ export class AcmImporter implements CertificateImporter {
     }
     if (!arn) throw new AwsRequestError(`ACM ImportCertificate (${target}) returned no certificate ARN`);
 
-    if (request.existingArn && tags.length > 0) {
+    if (existingArn && tags.length > 0) {
       try {
         await client.send(new AddTagsToCertificateCommand({ CertificateArn: arn, Tags: tags }));
       } catch (error) {
@@ -65,7 +271,6 @@ export class AcmImporter implements CertificateImporter {
     return { arn };
   }
 }
-
 export interface AcmImportersOptions {
   /**
    * Builds the client for one region, e.g. to tune retries; it may return a promise.

@@ -126,6 +126,42 @@ export class AcmeProtocolError extends AcmeAwsError {
 export class InvalidInputError extends AcmeAwsError {
   readonly code = 'INVALID_INPUT';
 }
+/**
+ * A `_acme-challenge` CNAME points at a name that the deployment's IAM policy does not let the
+ * workflow write: outside `_acme-challenge.*`, in a hosted zone of this account that is not one of
+ * the `validationZoneIds`. Route 53 would deny the TXT record at PublishChallenges, after the CA
+ * order exists, so CreateOrder refuses it first. The message names the CNAME, its target, the
+ * target's zone and the fix. Never retried.
+ */
+export class CnameTargetNotWritableError extends AcmeAwsError {
+  readonly code = 'CNAME_TARGET_NOT_WRITABLE';
+  /** The `_acme-challenge` name that is a CNAME. */
+  readonly source: string;
+  /** Where the CNAME chain ends, and the TXT record would be written. */
+  readonly target: string;
+  /** The hosted zone that holds `target`. */
+  readonly zoneId: string;
+  constructor(delegation: {
+    readonly source: string;
+    readonly target: string;
+    readonly zoneId: string;
+    readonly zoneName: string;
+    /** The validation zones already configured, kept in the suggested `-c` value. */
+    readonly validationZoneIds: readonly string[];
+  }) {
+    const { source, target, zoneId, zoneName, validationZoneIds } = delegation;
+    const zones = [...validationZoneIds.filter((id) => id !== zoneId), zoneId].join(',');
+    super(
+      `${source} is a CNAME to ${target}, in hosted zone ${zoneId} (${zoneName}), which is not a validation ` +
+        `zone: there the IAM policy allows TXT records named _acme-challenge.* only, so Route 53 would deny ` +
+        `writing ${target}. To fix it, add ${zoneId} to validationZoneIds (-c validationZoneIds=${zones}) and ` +
+        'deploy, or point the CNAME at a name that starts with _acme-challenge.',
+    );
+    this.source = source;
+    this.target = target;
+    this.zoneId = zoneId;
+  }
+}
 /** The certificate the CA returned does not match what we asked for. Never imported. */
 export class CertificateMismatchError extends AcmeAwsError {
   readonly code = 'CERTIFICATE_MISMATCH';

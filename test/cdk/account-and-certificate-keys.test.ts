@@ -13,7 +13,7 @@ import {
   isCertificateKey,
   keyId,
   keyPolicy,
-  principalIds,
+  keyPolicyGrantees,
   roleIdsByStep,
   type Statement,
   type SynthesizedStack,
@@ -30,10 +30,11 @@ const accountKeys = (resources: Readonly<Record<string, CfnResource>>) =>
     .map(([id]) => id)
     .sort();
 
+/** Who a key policy lets use the key for `action`: the roles its `aws:PrincipalArn` conditions name. */
 function allowedPrincipals(statements: Statement[], action: string): string[] {
   return statements
     .filter((statement) => statement.Effect === 'Allow' && actionsOfStatement(statement).includes(action))
-    .flatMap(principalIds)
+    .flatMap(keyPolicyGrantees)
     .sort();
 }
 
@@ -186,7 +187,10 @@ describe('KMS-held certificate keys', () => {
     );
     expect(allowedPrincipals(policy, 'kms:Sign')).toEqual([roles.Finalize, workload].sort());
     for (const statement of policy.filter((s) => actionsOfStatement(s).includes('kms:Sign'))) {
-      expect(statement.Condition).toEqual({ StringEquals: { 'kms:SigningAlgorithm': 'ECDSA_SHA_384' } });
+      expect(statement.Condition).toEqual({
+        StringEquals: { 'kms:SigningAlgorithm': 'ECDSA_SHA_384' },
+        ArnEquals: { 'aws:PrincipalArn': expect.any(Array) },
+      });
     }
     const signers = rolesAllowed(synthesized.resources, 'kms:Sign', certificateKey);
     expect(signers).toHaveLength(2);

@@ -94,12 +94,12 @@ describe('cdk-nag', () => {
     const { app } = synthStack({ directoryUrl: LETS_ENCRYPT_STAGING });
     expect(findings(app)).toEqual([
       {
-        rule: 'AwsSolutions-IAM5[Resource::arn:aws:route53:::hostedzone/*]',
+        rule: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:route53:::hostedzone/*]',
         severity: 'error',
         path: 'Test/Certificates/PublishChallengesRole/DefaultPolicy/Resource',
       },
       {
-        rule: 'AwsSolutions-IAM5[Resource::arn:aws:route53:::hostedzone/*]',
+        rule: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:route53:::hostedzone/*]',
         severity: 'error',
         path: 'Test/Certificates/CleanupRole/DefaultPolicy/Resource',
       },

@@ -8,9 +8,12 @@ import {
   everyStatement,
   identityStatements,
   isAccountKey,
+  isRootStatement,
   isStoreKey,
   keyId,
   keyPolicy,
+  keyPolicyGrantees,
+  principalArnIds,
   principalIds,
   roleIdsByStep,
   type Statement,
@@ -43,13 +46,18 @@ const KEY_USAGE = [
   'kms:CreateGrant',
 ];
 
-/** Principals (role logical ids, or `root`) that a key policy allows `action`. */
+/**
+ * Grantees (role logical ids) that a key policy allows `action`, by the `aws:PrincipalArn`
+ * condition of its usage statements. The account root's own statement allows no usage at all.
+ */
 function keyPolicyPrincipals(statements: Statement[], action: string): string[] {
   return statements
     .filter((statement) => statement.Effect === 'Allow' && actionsOfStatement(statement).includes(action))
-    .flatMap(principalIds)
+    .flatMap(keyPolicyGrantees)
     .sort();
 }
+
+const ROOT_ONLY_CONDITION = { ArnEquals: { 'aws:PrincipalArn': expect.any(Array) } };
 
 /** Role logical ids whose identity policies allow `action` on the resource `resourceId`. */
 function rolesAllowed(resources: Readonly<Record<string, CfnResource>>, action: string, resourceId: string) {
@@ -79,9 +87,7 @@ describe('least privilege', () => {
 
   describe('account key', () => {
     it('lets the account administer the key but not sign, read its public key or grant usage', () => {
-      const root = keyPolicy(synthesized.resources, isAccountKey).filter((statement) =>
-        principalIds(statement).includes('root'),
-      );
+      const root = keyPolicy(synthesized.resources, isAccountKey).filter(isRootStatement);
       expect(root).toHaveLength(1);
       const actions = actionsOfStatement(root[0] as Statement);
       expect(actions).toEqual(
@@ -95,7 +101,10 @@ describe('least privilege', () => {
       expect(keyPolicyPrincipals(statements, 'kms:Sign')).toEqual(rolesOf(SIGNERS));
       expect(keyPolicyPrincipals(statements, 'kms:GetPublicKey')).toEqual(rolesOf(SIGNERS));
       for (const statement of statements.filter((s) => actionsOfStatement(s).includes('kms:Sign')))
-        expect(statement.Condition).toEqual({ StringEquals: { 'kms:SigningAlgorithm': 'ECDSA_SHA_256' } });
+        expect(statement.Condition).toEqual({
+          StringEquals: { 'kms:SigningAlgorithm': 'ECDSA_SHA_256' },
+          ...ROOT_ONLY_CONDITION,
+        });
     });
 
     it('allows kms:Sign in identity policies only to the roles of the signing steps', () => {
@@ -111,9 +120,7 @@ describe('least privilege', () => {
 
   describe('store key', () => {
     it('lets the account administer the key but not decrypt or encrypt with it', () => {
-      const root = keyPolicy(synthesized.resources, isStoreKey).filter((statement) =>
-        principalIds(statement).includes('root'),
-      );
+      const root = keyPolicy(synthesized.resources, isStoreKey).filter(isRootStatement);
       expect(root).toHaveLength(1);
       for (const usage of KEY_USAGE) expect(actionsOfStatement(root[0] as Statement)).not.toContain(usage);
     });
@@ -122,9 +129,10 @@ describe('least privilege', () => {
       const statements = keyPolicy(synthesized.resources, isStoreKey);
       expect(keyPolicyPrincipals(statements, 'kms:Decrypt')).toEqual(rolesOf(STORE_READERS));
       expect(keyPolicyPrincipals(statements, 'kms:GenerateDataKey')).toEqual(rolesOf(STORE_WRITERS));
-      for (const statement of statements.filter((s) => !principalIds(s).includes('root')))
+      for (const statement of statements.filter((s) => !isRootStatement(s)))
         expect(statement.Condition).toEqual({
           StringEquals: { 'kms:ViaService': 's3.eu-west-1.amazonaws.com' },
+          ...ROOT_ONLY_CONDITION,
         });
     });
 
@@ -164,6 +172,103 @@ describe('least privilege', () => {
       ]);
       const getObject = granted.find((statement) => actionsOfStatement(statement).includes('s3:GetObject'));
       expect(JSON.stringify(getObject?.Resource)).toContain('"/certificates/*"');
+    });
+  });
+
+  describe('key policy principals', () => {
+    let rich: SynthesizedStack;
+    beforeAll(() => {
+      rich = synthStack(
+        {
+          directoryUrl: LETS_ENCRYPT_STAGING,
+          hostedZoneIds: ['Z111'],
+          accountKeyGeneration: 2,
+          certificates: [{ id: 'signer', domains: ['sign.example.org'], kmsKey: true }],
+        },
+        (stack) => {
+          const workload = new iam.Role(stack, 'Workload', {
+            assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+          });
+          stack.certificates.grantCertificateKeyUse('signer', workload);
+          stack.certificates.grantReadCertificates(new iam.User(stack, 'Reader'));
+          stack.certificates.grantReadCertificates(
+            iam.Role.fromRoleArn(stack, 'Imported', 'arn:aws:iam::123456789012:role/existing-reader'),
+          );
+          stack.certificates.grantReadCertificates(
+            iam.Role.fromRoleArn(stack, 'Partner', 'arn:aws:iam::210987654321:role/partner-reader'),
+          );
+        },
+      );
+    });
+    const keyStatements = () =>
+      Object.entries(rich.resources)
+        .filter(([, resource]) => resource.Type === 'AWS::KMS::Key')
+        .flatMap(([id, resource]) =>
+          statementsOf(resource.Properties?.KeyPolicy).map((statement) => ({ id, statement })),
+        );
+
+    it('names no role created in the stack as a principal, since KMS rejects roles it cannot resolve yet', () => {
+      const roles = new Set(
+        Object.entries(rich.resources)
+          .filter(([, resource]) => resource.Type === 'AWS::IAM::Role')
+          .map(([id]) => id),
+      );
+      const statements = keyStatements();
+      expect(statements.length).toBeGreaterThan(10);
+      const namingRoles = statements.filter(({ statement }) =>
+        principalIds(statement).some((principal) => roles.has(principal)),
+      );
+      expect(namingRoles).toEqual([]);
+      for (const { statement } of statements) expect(principalIds(statement)).not.toEqual([]);
+    });
+
+    it('lets the account principal use a key only narrowed to named ARNs by aws:PrincipalArn', () => {
+      for (const { id, statement } of keyStatements().filter(
+        ({ statement }) => !isRootStatement(statement),
+      )) {
+        const arns = principalArnIds(statement);
+        expect(arns, `${id}: ${JSON.stringify(statement)}`).toBeDefined();
+        expect(arns?.length).toBeGreaterThan(0);
+        expect(Object.keys(statement.Condition ?? {})).toContain('ArnEquals');
+      }
+    });
+
+    it('lists the grantees of one usage in one statement', () => {
+      const accountKey = keyPolicy(rich.resources, (properties) =>
+        String(properties.Description).startsWith('ACME account key, generation 2'),
+      );
+      for (const action of ['kms:Sign', 'kms:GetPublicKey']) {
+        const statements = accountKey.filter((statement) => actionsOfStatement(statement).includes(action));
+        expect(statements).toHaveLength(1);
+        expect(keyPolicyPrincipals(statements, action)).toHaveLength(SIGNERS.length);
+      }
+      const storeKey = keyPolicy(rich.resources, isStoreKey);
+      for (const action of ['kms:Decrypt', 'kms:GenerateDataKey']) {
+        const statements = storeKey.filter((statement) => actionsOfStatement(statement).includes(action));
+        const grantees = keyPolicyPrincipals(statements, action);
+        expect(new Set(grantees).size).toBe(grantees.length);
+      }
+    });
+
+    it('names a user or an imported role by its ARN, and a role of another account under that account', () => {
+      const decrypt = keyPolicy(rich.resources, isStoreKey).filter((statement) =>
+        actionsOfStatement(statement).includes('kms:Decrypt'),
+      );
+      const [reader] = Object.keys(rich.resources).filter(
+        (id) => id.startsWith('Reader') && rich.resources[id]?.Type === 'AWS::IAM::User',
+      );
+      const grantees = decrypt.flatMap(keyPolicyGrantees);
+      expect(grantees).toContain(reader);
+      expect(grantees).toContain(JSON.stringify('arn:aws:iam::123456789012:role/existing-reader'));
+      const partner = decrypt.find((statement) =>
+        keyPolicyGrantees(statement).includes(
+          JSON.stringify('arn:aws:iam::210987654321:role/partner-reader'),
+        ),
+      );
+      expect(JSON.stringify(partner?.Principal)).toContain(':iam::210987654321:root');
+      expect(keyPolicyGrantees(partner as Statement)).toEqual([
+        JSON.stringify('arn:aws:iam::210987654321:role/partner-reader'),
+      ]);
     });
   });
 

@@ -1,7 +1,9 @@
-import { App } from 'aws-cdk-lib';
+import { App, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AcmeStack, type AcmeStackProps } from '../../lib/acme-stack.js';
-import { STEP_HANDLERS, type StepName } from '../../lib/steps.js';
+import { LETS_ENCRYPT_STAGING, STEP_HANDLERS, type StepName } from '../../lib/steps.js';
 
 /**
  * Synthesizes `AcmeStack` the way the CDK tests need it: no bundling, a fixed account and
@@ -43,6 +45,46 @@ export function synthStack(
   const template = Template.fromStack(stack);
   const resources = template.toJSON().Resources as Record<string, CfnResource>;
   return { app, stack, template, resources };
+}
+
+/**
+ * The stack with every optional feature on, so every policy statement and every state the
+ * construct can produce is in the template: declared certificates (one with a KMS key), named
+ * hosted zones, validation zones, zone roles, an external account binding secret, notification
+ * emails, a second account key generation, and workloads given `grantReadCertificates` and
+ * `grantCertificateKeyUse`.
+ */
+export function synthEveryFeature(): SynthesizedStack {
+  return synthStack(
+    {
+      directoryUrl: LETS_ENCRYPT_STAGING,
+      contactEmail: 'ops@example.org',
+      hostedZones: [{ id: 'Z111', name: 'example.org' }],
+      validationZoneIds: ['ZVAL'],
+      zoneRoleArns: ['arn:aws:iam::111122223333:role/acme-dns'],
+      certificates: [
+        { id: 'web', domains: ['example.org', '*.example.org'], regions: ['us-east-1', 'eu-west-1'] },
+        { id: 'signer', domains: ['sign.example.org'], keyType: 'EC_P384', kmsKey: true },
+      ],
+      externalAccountBindingSecret: secretsmanager.Secret.fromSecretCompleteArn(
+        new Stack(),
+        'Eab',
+        'arn:aws:secretsmanager:eu-west-1:123456789012:secret:zerossl-eab-AbCdEf',
+      ),
+      notificationEmails: ['oncall@example.org'],
+      accountKeyGeneration: 2,
+    },
+    (stack) => {
+      const reader = new iam.Role(stack, 'Reader', {
+        assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
+      });
+      stack.certificates.grantReadCertificates(reader);
+      const signer = new iam.Role(stack, 'Signer', {
+        assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
+      });
+      stack.certificates.grantCertificateKeyUse('signer', signer);
+    },
+  );
 }
 
 export function toArray<T>(value: T | T[] | undefined): T[] {
@@ -135,6 +177,34 @@ export function principalIds(statement: Statement): string[] {
     if (JSON.stringify(principal).endsWith(':root"]]}')) return 'root';
     return JSON.stringify(principal);
   });
+}
+
+/**
+ * The principals a key policy statement narrows its account principal to, through an
+ * `ArnEquals` `aws:PrincipalArn` condition: logical ids of `Fn::GetAtt` ARNs, or the raw values.
+ * Undefined when the statement has no such condition.
+ */
+export function principalArnIds(statement: Statement): string[] | undefined {
+  const arnEquals = statement.Condition?.ArnEquals as Record<string, unknown> | undefined;
+  const arns = arnEquals?.['aws:PrincipalArn'];
+  if (arns === undefined) return undefined;
+  return toArray(arns as unknown[] | unknown).map((arn) => {
+    const getAtt = (arn as { 'Fn::GetAtt'?: [string, string] })['Fn::GetAtt'];
+    return getAtt ? getAtt[0] : JSON.stringify(arn);
+  });
+}
+
+/**
+ * Who a key policy statement lets use the key: the principals of its `aws:PrincipalArn`
+ * condition when it has one (its principal is then the account), else its principals.
+ */
+export function keyPolicyGrantees(statement: Statement): string[] {
+  return principalArnIds(statement) ?? principalIds(statement);
+}
+
+/** The account root's own statement in a key policy: root principal, not narrowed to roles. */
+export function isRootStatement(statement: Statement): boolean {
+  return principalIds(statement).includes('root') && principalArnIds(statement) === undefined;
 }
 
 /** The statements of the key policy of the key that matches `predicate`. */

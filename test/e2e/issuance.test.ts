@@ -38,7 +38,7 @@ describe('issuance through the synthesized state machine against Pebble', () => 
 
   it('issues example.org + *.example.org into ACM, chained to Pebble’s root, and removes every TXT record', async () => {
     const domains = ['example.org', '*.example.org'];
-    const aws = e2e.install(domains);
+    const aws = await e2e.install(domains);
 
     const run = await e2e.run({ certificateId: 'web', domains });
 
@@ -96,7 +96,7 @@ describe('issuance through the synthesized state machine against Pebble', () => 
 
   it('renews into the same ACM ARN on a second run, reusing the recorded account', async () => {
     const domains = ['renew.example.org'];
-    const aws = e2e.install(domains);
+    const aws = await e2e.install(domains);
     const first = await e2e.run({ certificateId: 'api', domains });
     expect(first.execution.status).toBe('SUCCEEDED');
 
@@ -116,7 +116,7 @@ describe('issuance through the synthesized state machine against Pebble', () => 
 
   it('issues with an RSA 2048 key when asked', async () => {
     const domains = ['rsa.example.org'];
-    const aws = e2e.install(domains);
+    const aws = await e2e.install(domains);
 
     const run = await e2e.run({ certificateId: 'rsa', domains, keyType: 'RSA_2048' });
 
@@ -131,7 +131,7 @@ describe('issuance through the synthesized state machine against Pebble', () => 
 
   it('publishes one change batch per hosted zone when names span two zones', async () => {
     const domains = ['a.example.org', '*.example.org', 'api.example.net'];
-    const aws = e2e.install(domains);
+    const aws = await e2e.install(domains);
 
     const run = await e2e.run({ certificateId: 'multi', domains });
 
@@ -150,21 +150,21 @@ describe('issuance through the synthesized state machine against Pebble', () => 
 
   it('fails with the identifier and the CA’s detail when validation fails, and still cleans up DNS', async () => {
     const domains = ['broken.example.org'];
-    const aws = e2e.install(domains);
+    const aws = await e2e.install(domains);
 
     const run = await e2e.run(
       { certificateId: 'broken', domains },
       {
-        wrapHandler: (stateName, handler) =>
+        wrapTask: (stateName, perform) =>
           stateName === 'PublishChallenges'
             ? (input) => {
                 const state = input as { challenges: { value: string }[] };
-                return handler({
+                return perform({
                   ...state,
                   challenges: state.challenges.map((c) => ({ ...c, value: 'not-the-digest' })),
                 });
               }
-            : handler,
+            : perform,
       },
     );
 
@@ -178,7 +178,7 @@ describe('issuance through the synthesized state machine against Pebble', () => 
   });
 
   it('refuses a name outside every hosted zone before ordering anything', async () => {
-    e2e.install(['example.org']);
+    await e2e.install(['example.org']);
 
     const run = await e2e.run({ certificateId: 'stray', domains: ['example.org', 'elsewhere.test'] });
 
@@ -192,7 +192,7 @@ describe('issuance through the synthesized state machine against Pebble', () => 
   });
 
   it('refuses malformed input with a clear error before any CA request', async () => {
-    e2e.install(['example.org']);
+    await e2e.install(['example.org']);
 
     const run = await e2e.run({ certificateId: 'x', domains: 'example.org' });
 

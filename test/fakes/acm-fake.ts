@@ -13,18 +13,25 @@ import {
   DescribeCertificateCommand,
   type DescribeCertificateCommandInput,
   type DescribeCertificateCommandOutput,
+  type ExtendedKeyUsageName,
   GetCertificateCommand,
   type GetCertificateCommandInput,
   type GetCertificateCommandOutput,
   ImportCertificateCommand,
   type ImportCertificateCommandInput,
   type ImportCertificateCommandOutput,
+  type KeyUsageName,
   ListTagsForCertificateCommand,
   type ListTagsForCertificateCommandInput,
   type ListTagsForCertificateCommandOutput,
   type Tag,
 } from '@aws-sdk/client-acm';
 import { mockClient } from 'aws-sdk-client-mock';
+import {
+  ExtendedKeyUsageExtension,
+  KeyUsagesExtension,
+  X509Certificate as PeculiarX509Certificate,
+} from '../../lambdas/core/crypto/x509.js';
 import {
   awsError,
   blobText,
@@ -37,7 +44,9 @@ import {
  * An in-memory AWS Certificate Manager at the SDK boundary, for unit tests, the e2e state machine
  * and the demo. `ImportCertificate` validates like ACM does, so code that would be refused in AWS
  * is refused here too: PEM inputs only, a private key that matches the certificate, a chain
- * without the leaf, no tags on re-import, the same key algorithm on re-import.
+ * without the leaf, a certificate inside its validity period (by the fake's clock), and on
+ * re-import no tags, the same key algorithm, at least one domain name, and no Key Usage or
+ * Extended Key Usage value dropped (nor such an extension added) beyond ACM's documented exceptions.
  *
  * ACM is regional, and so is the fake: each call goes to the region its client is configured
  * with, new ARNs name that region, and an ARN is only found in its own region.
@@ -46,6 +55,34 @@ import {
 const ACCOUNT = '123456789012';
 const MAX_TAGS = 50;
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g;
+
+/** ACM's `KeyUsageName` for each RFC 5280 §4.2.1.3 Key Usage bit, lowest bit first. */
+const KEY_USAGE_NAMES = [
+  'DIGITAL_SIGNATURE',
+  'NON_REPUDIATION',
+  'KEY_ENCIPHERMENT',
+  'DATA_ENCIPHERMENT',
+  'KEY_AGREEMENT',
+  'CERTIFICATE_SIGNING',
+  'CRL_SIGNING',
+  'ENCIPHER_ONLY',
+  'DECIPHER_ONLY',
+] as const;
+
+/** ACM's `ExtendedKeyUsageName` per RFC 5280 §4.2.1.12 purpose OID; any other OID is `CUSTOM`. */
+const EXTENDED_KEY_USAGE_NAMES: Readonly<Record<string, string>> = {
+  '1.3.6.1.5.5.7.3.1': 'TLS_WEB_SERVER_AUTHENTICATION',
+  '1.3.6.1.5.5.7.3.2': 'TLS_WEB_CLIENT_AUTHENTICATION',
+  '1.3.6.1.5.5.7.3.3': 'CODE_SIGNING',
+  '1.3.6.1.5.5.7.3.4': 'EMAIL_PROTECTION',
+  '1.3.6.1.5.5.7.3.5': 'IPSEC_END_SYSTEM',
+  '1.3.6.1.5.5.7.3.6': 'IPSEC_TUNNEL',
+  '1.3.6.1.5.5.7.3.7': 'IPSEC_USER',
+  '1.3.6.1.5.5.7.3.8': 'TIME_STAMPING',
+  '1.3.6.1.5.5.7.3.9': 'OCSP_SIGNING',
+  '2.5.29.37.0': 'ANY',
+};
+const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
 
 /** One imported certificate, as the fake keeps it. */
 export interface FakeAcmCertificate {
@@ -70,6 +107,20 @@ export interface FakeAcmRequest {
   readonly input: unknown;
   /** The region of the client that sent it. */
   readonly region: string;
+}
+
+export interface AcmFakeOptions {
+  /**
+   * Region of calls from clients that have none configured.
+   * @default 'us-east-1'
+   */
+  readonly region?: string;
+  /**
+   * The fake's clock: what ImportCertificate checks a certificate's validity period against, and
+   * what DescribeCertificate's `Status` and `ImportedAt` are based on. Tests move time with it.
+   * @default () => new Date()
+   */
+  readonly now?: () => Date;
 }
 
 export interface FailNextOptions {
@@ -122,6 +173,30 @@ function commonNameOf(certificate: NodeX509Certificate): string | undefined {
   return /^CN=(.*)$/m.exec(certificate.subject)?.[1];
 }
 
+/** The Key Usage and Extended Key Usage of a certificate; `undefined` where it lacks the extension. */
+interface CertificateUsages {
+  /** ACM `KeyUsageName`s. */
+  readonly keyUsages: ReadonlySet<string> | undefined;
+  /** Purpose OIDs. */
+  readonly extendedKeyUsages: ReadonlySet<string> | undefined;
+}
+
+function usagesOf(pem: string): CertificateUsages {
+  const certificate = new PeculiarX509Certificate(pem);
+  const keyUsage = certificate.getExtension(KeyUsagesExtension);
+  const extendedKeyUsage = certificate.getExtension(ExtendedKeyUsageExtension);
+  return {
+    keyUsages: keyUsage
+      ? new Set(KEY_USAGE_NAMES.filter((_, bit) => (keyUsage.usages & (1 << bit)) !== 0))
+      : undefined,
+    extendedKeyUsages: extendedKeyUsage ? new Set(extendedKeyUsage.usages.map(String)) : undefined,
+  };
+}
+
+function extendedKeyUsageName(oid: string): string {
+  return EXTENDED_KEY_USAGE_NAMES[oid] ?? 'CUSTOM';
+}
+
 /** What `callsFake` hands over as `getClient`, reduced to the part the fake reads. */
 type ClientGetter = () => { readonly config: { readonly region?: unknown } } | undefined;
 
@@ -152,8 +227,9 @@ async function regionOf(
  * client that sends them; `options.region` is used for clients without one. Call `restore()`
  * when done.
  */
-export function installAcmFake(options: { region?: string } = {}): AcmFake {
+export function installAcmFake(options: AcmFakeOptions = {}): AcmFake {
   const region = options.region ?? 'us-east-1';
+  const now = options.now ?? (() => new Date());
   const ServiceException = ACMServiceException as unknown as ServiceExceptionClass;
   const runner = new FakeCommandRunner(ServiceException);
   const certificates = new Map<string, FakeAcmCertificate>();
@@ -232,6 +308,85 @@ export function installAcmFake(options: { region?: string } = {}): AcmFake {
     }
   };
 
+  /**
+   * "The current time must be between the Not Before and Not After certificate fields."
+   * (ImportCertificate, AWS Certificate Manager API Reference,
+   * https://docs.aws.amazon.com/acm/latest/APIReference/API_ImportCertificate.html; also
+   * "Prerequisites for importing ACM certificates",
+   * https://docs.aws.amazon.com/acm/latest/userguide/import-certificate-prerequisites.html).
+   * AWS does not document the message texts; these are the ones the moto ACM emulator reports.
+   */
+  const requireValidNow = (leaf: NodeX509Certificate): void => {
+    const at = now().getTime();
+    if (at < new Date(leaf.validFrom).getTime())
+      invalid('The certificate is not in effect yet, is not valid.');
+    if (at > new Date(leaf.validTo).getTime()) invalid('The certificate has expired, is not valid.');
+  };
+
+  /**
+   * One usage extension on re-import, as "Reimport a certificate" in the ACM User Guide lists it
+   * (https://docs.aws.amazon.com/acm/latest/userguide/import-reimport.html): when the certificate
+   * being replaced has the extension, values may be added but not removed, except those in
+   * `mayDrop`. And "Prerequisites for importing ACM certificates"
+   * (https://docs.aws.amazon.com/acm/latest/userguide/import-certificate-prerequisites.html):
+   * a re-import cannot add a Key Usage or Extended Key Usage extension the previous certificate
+   * did not have.
+   */
+  const requireKeptUsages = (
+    extension: 'Key Usage' | 'Extended Key Usage',
+    before: ReadonlySet<string> | undefined,
+    after: ReadonlySet<string> | undefined,
+    mayDrop: ReadonlySet<string>,
+    label: (value: string) => string,
+  ): void => {
+    if (!before) {
+      if (after) {
+        invalid(
+          `The ${extension} extension cannot be added on reimport: the certificate being replaced has none.`,
+        );
+      }
+      return;
+    }
+    const dropped = [...before].filter((value) => !after?.has(value) && !mayDrop.has(value));
+    if (dropped.length > 0) {
+      invalid(
+        `The ${extension} values of the certificate being replaced cannot be removed on reimport; ` +
+          `the new certificate lacks ${dropped.map(label).join(', ')}.`,
+      );
+    }
+  };
+
+  /** The conditions of "Reimport a certificate" that the key algorithm and tag checks do not cover. */
+  const requireReimportable = (
+    existing: FakeAcmCertificate,
+    leaf: NodeX509Certificate,
+    pem: string,
+  ): void => {
+    // "You cannot remove all of the domain names from a certificate."
+    if (dnsNamesOf(leaf).length === 0 && !commonNameOf(leaf)) {
+      invalid('You cannot remove all of the domain names from a certificate on reimport.');
+    }
+    const before = usagesOf(existing.certificatePem);
+    const after = usagesOf(pem);
+    // "You can remove the keyEncipherment Key Usage from ECDSA certificates" (RFC 5480 §3).
+    const ecdsa = existing.keyAlgorithm.startsWith('EC_');
+    requireKeptUsages(
+      'Key Usage',
+      before.keyUsages,
+      after.keyUsages,
+      new Set(ecdsa ? ['KEY_ENCIPHERMENT'] : []),
+      (name) => name,
+    );
+    // "You can remove the Client Authentication Extended Key Usage."
+    requireKeptUsages(
+      'Extended Key Usage',
+      before.extendedKeyUsages,
+      after.extendedKeyUsages,
+      new Set([CLIENT_AUTH_OID]),
+      (oid) => `${extendedKeyUsageName(oid)} (${oid})`,
+    );
+  };
+
   mock
     .onAnyCommand()
     .callsFake(() =>
@@ -253,6 +408,7 @@ export function installAcmFake(options: { region?: string } = {}): AcmFake {
         if (leafBlocks.length !== 1)
           invalid('The certificate field must contain exactly one PEM certificate.');
         const leaf = parseCertificate(certificatePem, 'certificate');
+        requireValidNow(leaf);
 
         if (!/-----BEGIN (RSA |EC )?PRIVATE KEY-----/.test(privateKeyPem)) {
           invalid('The private key is not supported; it must be an unencrypted PEM private key.');
@@ -287,6 +443,7 @@ export function installAcmFake(options: { region?: string } = {}): AcmFake {
               `The key algorithm cannot change on reimport (${entry.keyAlgorithm} to ${keyAlgorithm}).`,
             );
           }
+          requireReimportable(entry, leaf, certificatePem);
           entry.importCount += 1;
         } else {
           validateTags(tags);
@@ -298,7 +455,7 @@ export function installAcmFake(options: { region?: string } = {}): AcmFake {
             privateKeyPem,
             tags: Object.fromEntries(tags.map((tag) => [tag.Key ?? '', tag.Value ?? ''])),
             importCount: 1,
-            importedAt: new Date(),
+            importedAt: now(),
             keyAlgorithm: keyAlgorithm ?? '',
           };
           certificates.set(entry.arn, entry);
@@ -306,7 +463,7 @@ export function installAcmFake(options: { region?: string } = {}): AcmFake {
         entry.certificatePem = certificatePem;
         entry.chainPem = chainPem;
         entry.privateKeyPem = privateKeyPem;
-        entry.importedAt = new Date();
+        entry.importedAt = now();
         return { $metadata: ok(), CertificateArn: entry.arn };
       }),
     );
@@ -352,6 +509,7 @@ export function installAcmFake(options: { region?: string } = {}): AcmFake {
         const leaf = new NodeX509Certificate(entry.certificatePem);
         const dnsNames = dnsNamesOf(leaf);
         const notAfter = new Date(leaf.validTo);
+        const usages = usagesOf(entry.certificatePem);
         return {
           $metadata: ok(),
           Certificate: {
@@ -364,11 +522,18 @@ export function installAcmFake(options: { region?: string } = {}): AcmFake {
             NotBefore: new Date(leaf.validFrom),
             NotAfter: notAfter,
             ImportedAt: entry.importedAt,
-            Status: notAfter.getTime() < Date.now() ? 'EXPIRED' : 'ISSUED',
+            Status: notAfter.getTime() < now().getTime() ? 'EXPIRED' : 'ISSUED',
             Type: 'IMPORTED',
             KeyAlgorithm: entry.keyAlgorithm as NonNullable<
               DescribeCertificateCommandOutput['Certificate']
             >['KeyAlgorithm'],
+            // `KeyUsages` and `ExtendedKeyUsages` (name and OID), as in CertificateDetail (ACM API
+            // Reference, https://docs.aws.amazon.com/acm/latest/APIReference/API_CertificateDetail.html).
+            KeyUsages: [...(usages.keyUsages ?? [])].map((name) => ({ Name: name as KeyUsageName })),
+            ExtendedKeyUsages: [...(usages.extendedKeyUsages ?? [])].map((oid) => ({
+              Name: extendedKeyUsageName(oid) as ExtendedKeyUsageName,
+              OID: oid,
+            })),
             InUseBy: [],
           },
         };

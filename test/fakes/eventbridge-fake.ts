@@ -14,13 +14,29 @@ import { FakeCommandRunner, type ServiceExceptionClass } from './fake-support.js
 /**
  * An in-memory Amazon EventBridge at the SDK boundary, for unit tests, the e2e state machine and
  * the demo. `PutEvents` validates like EventBridge does: a bad request (no entries, more than 10,
- * too large) throws `ValidationException`, while a bad entry fails on its own with HTTP 200, an
- * `ErrorCode` on the result entry and `FailedEntryCount`, which callers must check.
+ * an entry or the entries together too large) throws `ValidationException`, while a bad entry
+ * fails on its own with HTTP 200, an `ErrorCode` on the result entry and `FailedEntryCount`, which
+ * callers must check.
+ *
+ * Sizes follow "Calculating Amazon EventBridge PutEvents event entry size" (EventBridge User
+ * Guide, https://docs.aws.amazon.com/eventbridge/latest/userguide/calculate-putevents-entry-size.html):
+ * `Time`, if specified, counts 14 bytes; `Source` and `DetailType` their UTF-8 bytes; `Detail`,
+ * if specified, its UTF-8 bytes; and each `Resources` entry its UTF-8 bytes. The formula leaves
+ * out `EventBusName` and `TraceHeader`, and so does the fake.
+ * An oversized entry fails the whole call: the per-entry error codes EventBridge documents
+ * (PutEventsResultEntry, EventBridge API Reference,
+ * https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsResultEntry.html)
+ * include none for size, and the size page limits "the total entry size" of a request.
  */
 
 const MAX_ENTRIES = 10;
 /** Bytes EventBridge counts for an entry's `Time`, whatever its value. */
 const TIME_BYTES = 14;
+/**
+ * "The maximum size for a PutEvents event entry is 256 KB." (PutEvents, EventBridge API Reference,
+ * https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html)
+ */
+const MAX_ENTRY_BYTES = 256 * 1024;
 
 /** One event EventBridge accepted. */
 export interface FakeEvent {
@@ -37,11 +53,16 @@ export interface FakeEvent {
 
 export interface EventBridgeFakeOptions {
   /**
-   * Largest PutEvents request, in bytes as EventBridge sizes entries. EventBridge raised its
-   * limit to 1 MiB in most regions in 2026; the fake keeps the older, stricter limit.
+   * Largest PutEvents request: the sizes of its entries added up. EventBridge raised its limits
+   * to 1 MiB in most regions in 2026; the fake keeps the older, stricter limit.
    * @default 262144
    */
   readonly maxRequestBytes?: number;
+  /**
+   * Largest single entry, sized as EventBridge sizes entries; a larger one fails the whole call.
+   * @default 262144
+   */
+  readonly maxEntryBytes?: number;
 }
 
 export interface EventBridgeFake {
@@ -68,7 +89,7 @@ function utf8Bytes(text: string | undefined): number {
   return text === undefined ? 0 : Buffer.byteLength(text, 'utf8');
 }
 
-/** Entry size as EventBridge computes it for the request limit. */
+/** Entry size as EventBridge computes it for its limits (see the module comment). */
 function entrySize(entry: PutEventsRequestEntry): number {
   return (
     (entry.Time ? TIME_BYTES : 0) +
@@ -95,7 +116,8 @@ function parseDetail(detail: string): Record<string, unknown> | undefined {
  * an in-memory EventBridge supporting PutEvents. Call `restore()` when done.
  */
 export function installEventBridgeFake(options: EventBridgeFakeOptions = {}): EventBridgeFake {
-  const maxRequestBytes = options.maxRequestBytes ?? 256 * 1024;
+  const maxRequestBytes = options.maxRequestBytes ?? MAX_ENTRY_BYTES;
+  const maxEntryBytes = options.maxEntryBytes ?? MAX_ENTRY_BYTES;
   const runner = new FakeCommandRunner(EventBridgeServiceException as unknown as ServiceExceptionClass);
   const events: FakeEvent[] = [];
   const entryFailures: { errorCode: string; remaining: number }[] = [];
@@ -160,7 +182,14 @@ export function installEventBridgeFake(options: EventBridgeFakeOptions = {}): Ev
             `Member must have length less than or equal to ${MAX_ENTRIES}`,
         );
       }
-      if (entries.reduce((sum, entry) => sum + entrySize(entry), 0) > maxRequestBytes) {
+      const sizes = entries.map(entrySize);
+      const oversized = sizes.findIndex((size) => size > maxEntryBytes);
+      if (oversized >= 0) {
+        invalid(
+          `Entry ${oversized} is ${sizes[oversized]} bytes, over the limit of ${maxEntryBytes} bytes for an entry.`,
+        );
+      }
+      if (sizes.reduce((sum, size) => sum + size, 0) > maxRequestBytes) {
         invalid('Total size of the entries in the request is over the limit.');
       }
       const results = entries.map(accept);

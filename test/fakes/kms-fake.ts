@@ -62,6 +62,8 @@ export interface CreateFakeKeyOptions {
   readonly keyUsage?: FakeKeyUsage;
   /** An alias such as `alias/acme-account`, resolvable in `KeyId` like in KMS. */
   readonly alias?: string;
+  /** The key id, as a deployment that already assigned it would give it. @default a random UUID */
+  readonly keyId?: string;
 }
 
 export interface KmsFake {
@@ -421,7 +423,8 @@ export function installKmsFake(options: { region?: string } = {}): KmsFake {
       const keyUsage = createOptions.keyUsage ?? 'SIGN_VERIFY';
       if (!VALID_USAGES[keySpec].includes(keyUsage))
         throw new Error(`KMS does not allow ${keySpec} keys with ${keyUsage}`);
-      const keyId = randomUUID();
+      const keyId = createOptions.keyId ?? randomUUID();
+      if (keys.has(keyId)) throw new Error(`The fake KMS key ${keyId} already exists`);
       const { privateKey, publicKey } = generateKey(keySpec);
       keys.set(keyId, {
         keyId,

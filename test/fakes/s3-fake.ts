@@ -56,6 +56,8 @@ export interface S3Fake {
   current(bucket: string, key: string): FakeS3ObjectVersion | undefined;
   /** The current body of an object as UTF-8 text, or `undefined`. */
   text(bucket: string, key: string): string | undefined;
+  /** Creates an empty bucket (a deployment's bucket), as `CreateBucket` would. */
+  createBucket(bucket: string): void;
   /** Makes the next `times` calls of `command` throw an error named `errorName`. */
   failNext(command: string, errorName: string, times?: number): void;
   /** Gives `S3Client` back its real `send`. */
@@ -261,6 +263,9 @@ export function installS3Fake(options: InstallS3FakeOptions = {}): S3Fake {
     text(bucket, key) {
       const body = current(bucket, key)?.body;
       return body ? Buffer.from(body).toString('utf8') : undefined;
+    },
+    createBucket(bucket) {
+      if (!buckets.has(bucket)) buckets.set(bucket, new Map());
     },
     failNext: (command, errorName, times = 1) => runner.failNext(command, errorName, times),
     restore: () => mock.restore(),

@@ -53,6 +53,7 @@ interface Role {
 interface IssuedCredentials {
   readonly account: string;
   readonly roleArn: string;
+  readonly sessionName: string;
   readonly sessionToken: string;
   readonly expiration: Date;
 }
@@ -144,6 +145,25 @@ export class StsFake {
     return issued.account;
   }
 
+  /**
+   * Records credentials that STS issued outside `AssumeRole`, such as the session credentials
+   * Lambda gives a function's role, so that services recognize them.
+   */
+  recognize(accessKeyId: string, session: Omit<IssuedCredentials, 'expiration'> & { expiration?: Date }): void {
+    this.issued.set(accessKeyId, { ...session, expiration: session.expiration ?? new Date(8.64e15) });
+  }
+
+  /** The role session that credentials STS issued belong to, or `undefined` for others. */
+  sessionOf(accessKeyId: string): { roleArn: string; account: string; sessionName: string } | undefined {
+    const issued = this.issued.get(accessKeyId);
+    return issued ? { roleArn: issued.roleArn, account: issued.account, sessionName: issued.sessionName } : undefined;
+  }
+
+  /** The accounts a role's trust policy lets assume it, or `undefined` for a role STS does not know. */
+  trustedAccountsOf(roleArn: string): readonly string[] | undefined {
+    return this.roles.get(roleArn)?.trustedAccounts;
+  }
+
   /** Puts the real `STSClient.send` back. */
   restore(): void {
     this.stub.restore();
@@ -192,7 +212,13 @@ export class StsFake {
     const accessKeyId = `ASIA${randomBytes(8).toString('hex').toUpperCase()}`;
     const sessionToken = randomBytes(32).toString('base64');
     const expiration = new Date(this.now().getTime() + duration * 1000);
-    this.issued.set(accessKeyId, { account: role.account, roleArn: role.arn, sessionToken, expiration });
+    this.issued.set(accessKeyId, {
+      account: role.account,
+      roleArn: role.arn,
+      sessionName: input.RoleSessionName ?? '',
+      sessionToken,
+      expiration,
+    });
     const roleName = role.arn.split(':role/')[1]?.split('/').at(-1) ?? '';
     return {
       $metadata: { httpStatusCode: 200 },

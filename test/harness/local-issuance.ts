@@ -1,5 +1,3 @@
-import diagnosticsChannel from 'node:diagnostics_channel';
-import type { ClientRequest } from 'node:http';
 import { type AcmFake, installAcmFake } from '../fakes/acm-fake.js';
 import { type DynamoDbFake, installDynamoDbFake } from '../fakes/dynamodb-fake.js';
 import { type EventBridgeFake, installEventBridgeFake } from '../fakes/eventbridge-fake.js';
@@ -7,17 +5,22 @@ import { installKmsFake, type KmsFake } from '../fakes/kms-fake.js';
 import { installRoute53Fake, type Route53Fake } from '../fakes/route53-fake.js';
 import { type Route53NameServers, startRoute53NameServers } from '../fakes/route53-name-servers.js';
 import { installS3Fake, type S3Fake } from '../fakes/s3-fake.js';
+import type { StsFake } from '../fakes/sts-fake.js';
 import { ChalltestsrvClient } from './challtestsrv.js';
 import {
-  type LocalExecution,
-  type RunOptions,
-  runWorkflow,
-  type SynthesizedWorkflow,
-} from './state-machine.js';
+  type CfnTemplate,
+  type StackPropsForTest,
+  type SynthesizedStack,
+  synthesizeStack,
+} from './cloud/assembly.js';
+import { type DeployedStack, LocalCloud } from './cloud/cloud.js';
+import type { ExecutionOptions, LocalExecution } from './cloud/step-functions.js';
 
 /**
- * One local issuance end to end: a real ACME CA (Pebble) and real DNS (challtestsrv), the
- * synthesized state machine with every real handler, and AWS faked at the SDK boundary.
+ * One local issuance end to end: a real ACME CA (Pebble) and real DNS (challtestsrv), and the
+ * stack as `cdk deploy` would ship it: synthesized with its bundles, deployed into a local cloud
+ * of AWS fakes whose every call is authorized against the template's IAM, its state machine run
+ * from the synthesized definition and its functions from their bundled assets.
  * Shared by the e2e tests, `npm run demo` and the benchmarks.
  */
 
@@ -27,13 +30,13 @@ export interface LocalCa {
   readonly caBundlePath: string;
   readonly challtestsrvUrl: string;
   /**
-   * `host:port` of challtestsrv's DNS, which the CA resolves with: the handlers use it as their
+   * `host:port` of challtestsrv's DNS, which the CA resolves with: the functions use it as their
    * recursive resolver too (`DNS_RESOLVERS`), so they see the same `_acme-challenge` CNAMEs.
    */
   readonly dnsResolver?: string;
 }
 
-/** AWS as the handlers see it, faked at the SDK boundary. */
+/** AWS as the functions see it, faked at the SDK boundary. */
 export interface LocalAws {
   readonly kms: KmsFake;
   readonly route53: Route53Fake;
@@ -46,7 +49,6 @@ export interface LocalAws {
    * (`DNS_AUTHORITATIVE_SERVERS`); the CA keeps resolving through challtestsrv.
    */
   readonly nameServers?: Route53NameServers;
-  readonly accountKeyId: string;
   /** Hosted zone id per zone name. */
   readonly zones: ReadonlyMap<string, string>;
   restore(): void;
@@ -65,7 +67,8 @@ export function installLocalAws(ca: LocalCa, domains: readonly string[]): LocalA
   const kms = installKmsFake();
   const route53 = installRoute53Fake({ challtestsrv: new ChalltestsrvClient(ca.challtestsrvUrl) });
   const acm = installAcmFake({ region: 'us-east-1' });
-  const s3 = installS3Fake();
+  // Only the buckets the deployment creates exist.
+  const s3 = installS3Fake({ buckets: [] });
   const dynamodb = installDynamoDbFake();
   const eventBridge = installEventBridgeFake();
   const nameServers = startRoute53NameServers(route53);
@@ -81,7 +84,6 @@ export function installLocalAws(ca: LocalCa, domains: readonly string[]): LocalA
     dynamodb,
     eventBridge,
     nameServers,
-    accountKeyId: kms.createKey(),
     zones,
     restore() {
       nameServers.stop();
@@ -95,20 +97,83 @@ export function installLocalAws(ca: LocalCa, domains: readonly string[]): LocalA
   };
 }
 
-export interface LocalIssuanceOptions {
-  readonly workflow: SynthesizedWorkflow;
-  readonly ca: LocalCa;
+/**
+ * What the local network provides that AWS would: trust in the local CA's certificate, and the
+ * DNS servers that stand in for the VPC resolver and Route 53's name servers. These are not the
+ * functions' configuration (the template's), so they never count toward the 4 KB quota.
+ */
+export function networkEnvironment(ca: LocalCa, aws: LocalAws): Record<string, string> {
+  return {
+    ACME_CA_BUNDLE: ca.caBundlePath,
+    ...(ca.dnsResolver ? { DNS_RESOLVERS: ca.dnsResolver } : {}),
+    ...(aws.nameServers ? { DNS_AUTHORITATIVE_SERVERS: aws.nameServers.addresses.join(',') } : {}),
+  };
+}
+
+/** The stack deployed into a local cloud. */
+export interface LocalDeployment {
+  readonly cloud: LocalCloud;
+  readonly stack: DeployedStack;
   readonly aws: LocalAws;
+  readonly ca: LocalCa;
+}
+
+export interface DeployOptions {
+  /** Props of the stack; `acme.directoryUrl` defaults to the CA's. */
+  readonly props?: StackPropsForTest;
+  readonly sts?: StsFake;
+  /** Echo what the functions write to this process's stderr (the demo's `--verbose`). */
+  readonly echoLogs?: boolean;
+  /** Changes to the local network, such as DNS servers (`DNS_RESOLVERS`, `DNS_AUTHORITATIVE_SERVERS`). */
+  readonly network?: Readonly<Record<string, string>>;
+  /**
+   * Changes the synthesized template before it is deployed, as a hand-edited template would (a
+   * test that removes a permission to show the run fails without it).
+   */
+  readonly editTemplate?: (template: CfnTemplate) => void;
+}
+
+/** Synthesizes the stack for `ca` (with bundling) and deploys it into a fresh local cloud. */
+export async function deployLocally(ca: LocalCa, aws: LocalAws, options: DeployOptions = {}): Promise<LocalDeployment> {
+  const cloud = await LocalCloud.create({
+    aws,
+    ...(options.sts ? { sts: options.sts } : {}),
+    networkEnvironment: { ...networkEnvironment(ca, aws), ...options.network },
+    ...(options.echoLogs ? { onLog: (_fn, _stream, text) => process.stderr.write(text) } : {}),
+  });
+  try {
+    const synthesized = synthesizeFor(ca, options.props);
+    let template = synthesized.template;
+    if (options.editTemplate) {
+      template = structuredClone(template) as CfnTemplate;
+      options.editTemplate(template);
+    }
+    const stack = await cloud.deploy({ ...synthesized, template });
+    return { cloud, stack, aws, ca };
+  } catch (error) {
+    await cloud.shutdown();
+    throw error;
+  }
+}
+
+/** The stack synthesized against `ca`'s directory unless the props name another. */
+export function synthesizeFor(ca: LocalCa, props: StackPropsForTest = {}): SynthesizedStack {
+  return synthesizeStack({ ...props, acme: { directoryUrl: ca.directoryUrl, ...props.acme } });
+}
+
+/** The stack's ACME account key id (the current generation's). */
+export function accountKeyIdOf(stack: DeployedStack): string {
+  return stack.environmentOf('register-account').ACCOUNT_KEY_ID as string;
+}
+
+export interface LocalIssuanceOptions extends Omit<ExecutionOptions, 'input'> {
+  readonly deployment: LocalDeployment;
   readonly input: Record<string, unknown>;
-  readonly pauseMs?: number;
-  readonly wrapHandler?: RunOptions['wrapHandler'];
-  readonly environment?: Readonly<Record<string, string>>;
-  readonly executionId?: string;
 }
 
 export interface LocalIssuanceResult {
   readonly execution: LocalExecution;
-  /** HTTP requests sent to the CA, counted at Node's HTTP client. */
+  /** HTTP requests sent to the CA. */
   readonly acmeRequests: number;
   readonly acmeRequestsByPath: Readonly<Record<string, number>>;
   /**
@@ -121,79 +186,54 @@ export interface LocalIssuanceResult {
   readonly route53ChangeCalls: number;
   readonly route53GetChangeCalls: number;
   readonly acmCalls: number;
+  /** AWS calls the functions made that IAM authorized (and a fake then served). */
+  readonly iamAuthorizedCalls: number;
+  /** What the functions wrote during the run. */
+  readonly logs: string;
 }
 
-/** The Lambda environment the handlers get locally, on top of the synthesized one. */
-export function localEnvironment(ca: LocalCa, aws: LocalAws): Record<string, string> {
-  return {
-    ACME_DIRECTORY_URL: ca.directoryUrl,
-    ACME_CA_BUNDLE: ca.caBundlePath,
-    ACCOUNT_KEY_ID: aws.accountKeyId,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'AKIALOCALTESTING',
-    AWS_SECRET_ACCESS_KEY: 'local-testing-only',
-    // Warnings and errors only, and no metric documents, unless a test or the demo asks for them.
-    POWERTOOLS_LOG_LEVEL: process.env.ACME_LOCAL_LOG_LEVEL ?? 'WARN',
-    POWERTOOLS_METRICS_DISABLED: process.env.ACME_LOCAL_METRICS ? 'false' : 'true',
-    // The handlers resolve CNAMEs as the CA does, and check Route 53's (fake) name servers.
-    ...(ca.dnsResolver ? { DNS_RESOLVERS: ca.dnsResolver } : {}),
-    ...(aws.nameServers ? { DNS_AUTHORITATIVE_SERVERS: aws.nameServers.addresses.join(',') } : {}),
-  };
-}
-
-/** Runs one execution and counts what it cost at the CA and at AWS. */
+/** Runs one execution of the issuance state machine and counts what it cost at the CA and at AWS. */
 export async function runLocalIssuance(options: LocalIssuanceOptions): Promise<LocalIssuanceResult> {
-  const caHost = new URL(options.ca.directoryUrl).host;
-  const byPath: Record<string, number> = {};
-  let acmeRequests = 0;
-  const onRequest = (message: unknown) => {
-    const request = (message as { request: ClientRequest }).request;
-    if (request.getHeader('host') !== caHost) return;
-    acmeRequests += 1;
-    // Group by endpoint: the first path segment names it; the rest are resource ids.
-    const key = `${request.method} /${request.path.split('/')[1] ?? ''}`;
-    byPath[key] = (byPath[key] ?? 0) + 1;
-  };
-  const byStatus: Record<string, number> = {};
-  const onResponse = (message: unknown) => {
-    const { request, response } = message as { request: ClientRequest; response: { statusCode?: number } };
-    if (request.getHeader('host') !== caHost) return;
-    const key = `${request.method} /${request.path.split('/')[1] ?? ''} ${response.statusCode ?? 0}`;
-    byStatus[key] = (byStatus[key] ?? 0) + 1;
-  };
+  const { deployment, input, ...executionOptions } = options;
+  const { cloud, aws, ca } = deployment;
+  const caHost = new URL(ca.directoryUrl).host;
+  const sum = (calls: Readonly<Record<string, number | undefined>>) =>
+    Object.values(calls).reduce<number>((total, count) => total + (count ?? 0), 0);
   const before = {
-    sign: options.aws.kms.calls.Sign ?? 0,
-    change: options.aws.route53.calls.ChangeResourceRecordSets ?? 0,
-    getChange: options.aws.route53.calls.GetChange ?? 0,
-    acm: Object.values(options.aws.acm.calls).reduce((sum, count) => sum + (count ?? 0), 0),
+    http: cloud.httpRequests.length,
+    logs: cloud.logs.length,
+    authorized: cloud.authorizedCalls,
+    sign: aws.kms.calls.Sign ?? 0,
+    change: aws.route53.calls.ChangeResourceRecordSets ?? 0,
+    getChange: aws.route53.calls.GetChange ?? 0,
+    acm: sum(aws.acm.calls),
   };
-  // The stack creates the registry table; locally the fake gets the synthesized table name.
-  const registryTable = options.workflow.environment.REGISTRY_TABLE;
-  if (registryTable && !options.aws.dynamodb.hasTable(registryTable))
-    options.aws.dynamodb.createTable(registryTable);
-  diagnosticsChannel.subscribe('http.client.request.start', onRequest);
-  diagnosticsChannel.subscribe('http.client.response.finish', onResponse);
-  try {
-    const execution = await runWorkflow(options.workflow, {
-      input: options.input,
-      environment: { ...localEnvironment(options.ca, options.aws), ...options.environment },
-      ...(options.pauseMs !== undefined ? { pauseMs: options.pauseMs } : {}),
-      ...(options.wrapHandler ? { wrapHandler: options.wrapHandler } : {}),
-      ...(options.executionId ? { executionId: options.executionId } : {}),
-    });
-    return {
-      execution,
-      acmeRequests,
-      acmeRequestsByPath: byPath,
-      acmeResponsesByStatus: byStatus,
-      kmsSignCalls: (options.aws.kms.calls.Sign ?? 0) - before.sign,
-      route53ChangeCalls: (options.aws.route53.calls.ChangeResourceRecordSets ?? 0) - before.change,
-      route53GetChangeCalls: (options.aws.route53.calls.GetChange ?? 0) - before.getChange,
-      acmCalls:
-        Object.values(options.aws.acm.calls).reduce((sum, count) => sum + (count ?? 0), 0) - before.acm,
-    };
-  } finally {
-    diagnosticsChannel.unsubscribe('http.client.request.start', onRequest);
-    diagnosticsChannel.unsubscribe('http.client.response.finish', onResponse);
+  const execution = await cloud.stepFunctions.run(deployment.stack.stateMachine('Issuance'), {
+    input,
+    ...executionOptions,
+  });
+  const byPath: Record<string, number> = {};
+  const byStatus: Record<string, number> = {};
+  const exchanges = cloud.httpRequests.slice(before.http).filter((exchange) => exchange.host === caHost);
+  for (const exchange of exchanges) {
+    // Group by endpoint: the first path segment names it; the rest are resource ids.
+    const endpoint = `${exchange.method} /${exchange.path.split('/')[1] ?? ''}`;
+    byPath[endpoint] = (byPath[endpoint] ?? 0) + 1;
+    if (exchange.status) byStatus[`${endpoint} ${exchange.status}`] = (byStatus[`${endpoint} ${exchange.status}`] ?? 0) + 1;
   }
+  return {
+    execution,
+    acmeRequests: exchanges.length,
+    acmeRequestsByPath: byPath,
+    acmeResponsesByStatus: byStatus,
+    kmsSignCalls: (aws.kms.calls.Sign ?? 0) - before.sign,
+    route53ChangeCalls: (aws.route53.calls.ChangeResourceRecordSets ?? 0) - before.change,
+    route53GetChangeCalls: (aws.route53.calls.GetChange ?? 0) - before.getChange,
+    acmCalls: sum(aws.acm.calls) - before.acm,
+    iamAuthorizedCalls: cloud.authorizedCalls - before.authorized,
+    logs: cloud.logs
+      .slice(before.logs)
+      .map((line) => line.text)
+      .join(''),
+  };
 }

@@ -1,86 +1,48 @@
-import { type LocalAws, type LocalCa, localEnvironment } from './local-issuance.js';
-import { type LocalExecution, runWorkflow, type SynthesizedWorkflow } from './state-machine.js';
+import type { LocalDeployment } from './local-issuance.js';
+import type { LocalExecution } from './cloud/step-functions.js';
 
 /**
- * Runs the scheduled renewals state machine locally: its planner is the real Lambda handler, and
- * its two Step Functions integrations are played here as the service would: `RenewCertificate`
- * (StartExecution.sync:2) runs the synthesized issuance state machine with the real handlers and
- * refuses a name that was already used, and `StartNextPage` queues the next page's execution.
+ * Runs the scheduled renewals state machine of a deployment, as its EventBridge schedule would
+ * start it: its planner runs in the local Lambda, its Map starts issuance executions
+ * (`startExecution.sync:2`, names unique per state machine as Step Functions keeps them), and
+ * each page's `StartNextPage` queues the next page, which runs once the current one ends.
  */
-
-/** Execution names the local "Step Functions" has seen; keep one per simulated account. */
-export class LocalExecutions {
-  readonly names = new Set<string>();
-  readonly results = new Map<string, LocalExecution>();
-}
 
 export interface FleetRun {
   /** One execution of the renewals state machine per registry page. */
   readonly pages: readonly LocalExecution[];
   /** Issuance executions started by this run, by name. */
   readonly started: readonly string[];
+  /** Issuance executions the service refused because the name was already used. */
   readonly refused: readonly string[];
 }
 
 export interface FleetRunOptions {
-  readonly renewals: SynthesizedWorkflow;
-  readonly issuance: SynthesizedWorkflow;
-  readonly ca: LocalCa;
-  readonly aws: LocalAws;
-  readonly executions: LocalExecutions;
-  readonly environment?: Readonly<Record<string, string>>;
+  /** The first page's input, as the schedule sends it. @default {} */
   readonly input?: Record<string, unknown>;
+  readonly pauseMs?: number;
 }
 
-export async function runRenewals(options: FleetRunOptions): Promise<FleetRun> {
-  const environment = { ...localEnvironment(options.ca, options.aws), ...options.environment };
-  const registryTable = options.renewals.environment.REGISTRY_TABLE;
-  if (registryTable && !options.aws.dynamodb.hasTable(registryTable))
-    options.aws.dynamodb.createTable(registryTable);
+export async function runRenewals(deployment: LocalDeployment, options: FleetRunOptions = {}): Promise<FleetRun> {
+  const { cloud, stack } = deployment;
+  const renewals = stack.stateMachine('Renewals');
+  const issuanceArn = stack.stateMachine('Issuance').arn;
+  const stepFunctions = cloud.stepFunctions;
+  const known = new Set(stepFunctions.executions.keys());
+  const refusedBefore = stepFunctions.refused.length;
   const pending: unknown[] = [options.input ?? {}];
   const pages: LocalExecution[] = [];
-  const started: string[] = [];
-  const refused: string[] = [];
-
-  const renewCertificate = async (parameters: unknown): Promise<unknown> => {
-    const { Name: name, Input: input } = parameters as { Name: string; Input: unknown };
-    if (options.executions.names.has(name)) {
-      refused.push(name);
-      throw Object.assign(new Error(`Execution Already Exists: '${name}'`), {
-        name: 'StepFunctions.ExecutionAlreadyExistsException',
-      });
-    }
-    options.executions.names.add(name);
-    started.push(name);
-    const execution = await runWorkflow(options.issuance, {
-      input,
-      environment,
-      executionId: `arn:aws:states:us-east-1:123456789012:execution:Issuance:${name}`,
-    });
-    options.executions.results.set(name, execution);
-    if (execution.status === 'FAILED') {
-      // What StartExecution.sync:2 reports when the child execution fails.
-      throw Object.assign(new Error(`${execution.error?.name}: ${execution.error?.cause}`), {
-        name: 'States.TaskFailed',
-      });
-    }
-    return { Status: 'SUCCEEDED', Output: execution.output, Name: name };
-  };
-  const startNextPage = async (parameters: unknown): Promise<unknown> => {
-    const { Input } = parameters as { Input: string };
-    pending.push(JSON.parse(Input));
-    return { ExecutionArn: 'local' };
-  };
-
   while (pending.length > 0) {
     const input = pending.shift();
     pages.push(
-      await runWorkflow(options.renewals, {
-        input,
-        environment,
-        extraHandlers: { RenewCertificate: renewCertificate, StartNextPage: startNextPage },
-      }),
+      await stepFunctions.run(renewals, { input, ...(options.pauseMs !== undefined ? { pauseMs: options.pauseMs } : {}) }),
     );
+    for (const start of stepFunctions.started.splice(0)) {
+      if (start.stateMachineArn === renewals.arn) pending.push(start.input);
+    }
   }
-  return { pages, started, refused };
+  const started = [...stepFunctions.executions.entries()]
+    .filter(([arn, execution]) => !known.has(arn) && execution.stateMachineArn === issuanceArn)
+    .map(([, execution]) => execution.name);
+  return { pages, started, refused: stepFunctions.refused.slice(refusedBefore) };
 }

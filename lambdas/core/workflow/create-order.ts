@@ -1,8 +1,9 @@
 import type { AcmeClient } from '../acme/client.js';
 import { dns01TxtValue } from '../acme/key-authorization.js';
 import type { AcmeOrder } from '../acme/types.js';
-import { ChallengePlacer } from '../dns/placement.js';
+import { type ChallengePlacement, ChallengePlacer } from '../dns/placement.js';
 import { mapConcurrently } from '../dns/pool.js';
+import { assertChallengeWritable } from '../dns/write-scope.js';
 import { AcmeProblemError, AcmeProtocolError, AlreadyReplacedError, InvalidInputError } from '../errors.js';
 import type { PendingOrderRecord } from '../ports.js';
 import { configurationFingerprint } from '../renewal/due.js';
@@ -13,17 +14,34 @@ const REUSABLE_STATUSES = new Set(['pending', 'ready', 'processing', 'valid']);
 /** `_acme-challenge` CNAME lookups in flight at once while placing up to 100 names. */
 const PLACEMENT_CONCURRENCY = 8;
 
+/** The ports CreateOrder uses. */
+export type CreateOrderDeps = Pick<
+  StepDeps,
+  'transport' | 'signer' | 'dns' | 'resolver' | 'registry' | 'clock' | 'log'
+>;
+
+/** Deployment settings CreateOrder needs besides the ports. */
+export interface CreateOrderSettings {
+  /**
+   * The construct's `validationZoneIds` (`VALIDATION_ZONE_IDS`): the zones of this account where
+   * IAM lets a TXT record have any name. Elsewhere only `_acme-challenge.*` names may be written.
+   */
+  readonly validationZoneIds: readonly string[];
+}
+
 /**
  * CreateOrder: matches every identifier to a hosted zone first, following a delegated
- * `_acme-challenge` CNAME to the zone of its target (so a missing zone fails before the CA is
- * asked for anything). A certificate an earlier run issued but could not import goes
- * straight to import; an order an earlier run left usable is resumed; otherwise a new order is
- * placed and recorded before anything else can fail. Then each authorization is read, skipping
+ * `_acme-challenge` CNAME to the zone of its target, and checks that IAM will let
+ * PublishChallenges write there (so a missing zone or a CNAME into a zone we may not write fails
+ * before the CA is asked for anything). A certificate an earlier run issued but could not import
+ * goes straight to import; an order an earlier run left usable is resumed; otherwise a new order
+ * is placed and recorded before anything else can fail. Then each authorization is read, skipping
  * those already `valid`, and the dns-01 TXT values are computed.
  */
 export async function createOrder(
   state: IssuanceState,
-  deps: Pick<StepDeps, 'transport' | 'signer' | 'dns' | 'resolver' | 'registry' | 'clock' | 'log'>,
+  deps: CreateOrderDeps,
+  settings: CreateOrderSettings,
 ): Promise<IssuanceState> {
   const zones = (await deps.dns.listPublicZones(state.zoneRoles)).filter((zone) => !zone.privateZone);
   const placer = new ChallengePlacer({
@@ -32,11 +50,17 @@ export async function createOrder(
     resolver: deps.resolver,
     warn: (message, attributes) => deps.log.warn(message, attributes),
   });
+  const writeScope = { validationZoneIds: settings.validationZoneIds, zoneRoles: state.zoneRoles };
+  const place = async (identifier: string): Promise<ChallengePlacement> => {
+    const placement = await placer.place(identifier);
+    assertChallengeWritable(placement, writeScope);
+    return placement;
+  };
   const placementFor = new Map(
     await mapConcurrently(
       state.domains,
       PLACEMENT_CONCURRENCY,
-      async (domain) => [domain, await placer.place(domain)] as const,
+      async (domain) => [domain, await place(domain)] as const,
     ),
   );
   const fingerprint = configurationFingerprint(state);
@@ -106,7 +130,7 @@ export async function createOrder(
         `The CA offers no dns-01 challenge for ${identifier}; this workflow validates through DNS only.`,
       );
     }
-    const placement = placementFor.get(identifier) ?? (await placer.place(identifier));
+    const placement = placementFor.get(identifier) ?? (await place(identifier));
     challenges.push({
       identifier,
       authorizationUrl,

@@ -11,7 +11,10 @@ export const CERTIFICATE_ID_TAG = 'acme-aws:certificate-id';
  * ImportToAcm: imports the stored chain and key into every target region, re-importing into the
  * ARN recorded for that region so load balancers, distributions and APIs pick up the renewal in
  * place. ACM cannot re-import a certificate with a different key type, so after a key type change
- * each region gets a new ARN, and the record and the outcome event say so. A certificate whose
+ * each region gets a new ARN. Nor can it re-import one that drops a Key Usage or Extended Key
+ * Usage value of the certificate it replaces (an RSA certificate moved to an ACME profile without
+ * keyEncipherment): the importer reads the certificate at the ARN first and imports such a one as
+ * new. Either way the record and the outcome event name the new ARN and why. A certificate whose
  * key is a KMS key is not imported: it stays in the certificate store, recorded as `published`.
  */
 export async function importToAcm(
@@ -44,19 +47,24 @@ export async function importToAcm(
       ...(existingArn ? { existingArn } : {}),
       tags: { [MANAGED_BY_TAG]: deps.config.managedByTag, [CERTIFICATE_ID_TAG]: state.certificateId },
     });
-    if (previousArn && previousArn !== arn) {
+    const replaced = previousArn !== undefined && previousArn !== arn;
+    if (replaced) {
+      const why = keyTypeChanged
+        ? `The key type changed from ${importedKeyType} to ${state.keyType}; ACM cannot re-import a different key type`
+        : 'The Key Usage or Extended Key Usage of the new certificate differs from that of the one in ACM in a way ACM refuses on re-import (a value is missing, such as keyEncipherment, which ACME profiles like tlsserver and shortlived leave out of RSA certificates)';
       arnReplaced = {
         region,
         previousArn,
-        reason: `The key type changed from ${importedKeyType} to ${state.keyType}; ACM cannot re-import a different key type, so the certificate has a new ARN. Point its users (load balancers, distributions, APIs) at ${arn}.`,
+        reason: `${why}, so the certificate has a new ARN. Point its users (load balancers, distributions, APIs) at ${arn}.`,
       };
     }
     arns[region] = arn;
     // Recorded region by region, so a failure in a later region never loses an earlier ARN.
     await deps.registry.update(state.certificateId, { acmArns: arns });
-    deps.log.info(existingArn ? 'Re-imported into ACM' : 'Imported into ACM', {
+    deps.log.info(previousArn === arn ? 'Re-imported into ACM' : 'Imported into ACM', {
       region,
       certificateArn: arn,
+      ...(replaced ? { previousArn } : {}),
     });
   }
   const firstArn = arns[state.regions[0] ?? ''] ?? '';

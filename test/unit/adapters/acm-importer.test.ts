@@ -17,6 +17,13 @@ import { AwsRequestError, AwsTransientError } from '../../../lambdas/core/errors
 import type { ImportCertificateRequest } from '../../../lambdas/core/ports.js';
 import { type AcmFake, installAcmFake } from '../../fakes/acm-fake.js';
 import { createTestCa, type TestCa, type TestCertificate } from '../../fakes/test-ca.js';
+import {
+  createKeyUsageIssuer,
+  ExtendedKeyUsage,
+  KeyUsageFlags,
+  type KeyUsageIssuer,
+  type UsageLeafOptions,
+} from '../fakes/key-usage-issuer.js';
 
 const encoder = new TextEncoder();
 const domains = ['example.org', '*.example.org'];
@@ -113,6 +120,140 @@ describe('AcmImporter re-import', () => {
     expect(error).toBeInstanceOf(AwsRequestError);
     expect((error as Error).cause).toMatchObject({ name: 'ResourceNotFoundException' });
     expect((error as Error).message).toContain(existingArn);
+  });
+});
+
+describe('AcmImporter re-import after a Key Usage or Extended Key Usage change', () => {
+  const { digitalSignature, keyEncipherment } = KeyUsageFlags;
+  const { serverAuth, clientAuth } = ExtendedKeyUsage;
+  let issuer: KeyUsageIssuer;
+  let rsaKey: GeneratedCertificateKey;
+
+  beforeAll(async () => {
+    [issuer, rsaKey] = await Promise.all([createKeyUsageIssuer(), generateCertificateKey('RSA_2048')]);
+  });
+
+  async function usageRequest(
+    certificateKey: GeneratedCertificateKey,
+    leaf: Omit<UsageLeafOptions, 'publicKey'>,
+    existingArn?: string,
+  ): Promise<ImportCertificateRequest> {
+    const { leafPem, chainPem } = await issuer.issue({
+      publicKey: certificateKey.keyPair.publicKey,
+      ...leaf,
+    });
+    return {
+      certificatePem: leafPem,
+      chainPem,
+      privateKeyPem: certificateKey.privateKeyPem,
+      tags,
+      ...(existingArn ? { existingArn } : {}),
+    };
+  }
+
+  it('imports an RSA certificate without keyEncipherment as a new, tagged certificate', async () => {
+    const { arn: previousArn } = await importer.importCertificate(
+      await usageRequest(rsaKey, { keyUsages: digitalSignature | keyEncipherment }),
+    );
+    const previousPem = acm.certificates.get(previousArn)?.certificatePem;
+    const renewed = await usageRequest(rsaKey, { keyUsages: digitalSignature }, previousArn);
+
+    const { arn } = await importer.importCertificate(renewed);
+
+    const imports = acm.requests.filter((entry) => entry.command === 'ImportCertificate');
+    expect(arn).not.toBe(previousArn);
+    expect(acm.certificates.get(arn)).toMatchObject({ certificatePem: renewed.certificatePem, tags });
+    expect(acm.certificates.get(previousArn)).toMatchObject({ certificatePem: previousPem, importCount: 1 });
+    expect(imports.at(-1)?.input).not.toHaveProperty('CertificateArn');
+    expect(acm.calls.AddTagsToCertificate).toBeUndefined();
+  });
+
+  it('reads the certificate at the ARN with DescribeCertificate before re-importing', async () => {
+    const { arn } = await importer.importCertificate(
+      await usageRequest(key, { keyUsages: digitalSignature }),
+    );
+
+    await importer.importCertificate(await usageRequest(key, { keyUsages: digitalSignature }, arn));
+
+    expect(acm.requests.map((entry) => entry.command)).toEqual([
+      'ImportCertificate',
+      'DescribeCertificate',
+      'ImportCertificate',
+      'AddTagsToCertificate',
+    ]);
+    expect(acm.requests[1]?.input).toEqual({ CertificateArn: arn });
+  });
+
+  it('re-imports an ECDSA certificate that drops keyEncipherment into the same ARN', async () => {
+    const { arn } = await importer.importCertificate(
+      await usageRequest(key, { keyUsages: digitalSignature | keyEncipherment }),
+    );
+
+    const result = await importer.importCertificate(
+      await usageRequest(key, { keyUsages: digitalSignature }, arn),
+    );
+
+    expect(result.arn).toBe(arn);
+    expect(acm.certificates.get(arn)?.importCount).toBe(2);
+  });
+
+  it('re-imports a certificate that drops the clientAuth Extended Key Usage into the same ARN', async () => {
+    const { arn } = await importer.importCertificate(
+      await usageRequest(key, { extendedKeyUsages: [serverAuth, clientAuth] }),
+    );
+
+    const result = await importer.importCertificate(
+      await usageRequest(key, { extendedKeyUsages: [serverAuth] }, arn),
+    );
+
+    expect(result.arn).toBe(arn);
+  });
+
+  it('imports as new a certificate that drops serverAuth or adds an Extended Key Usage extension', async () => {
+    const { arn: withServerAuth } = await importer.importCertificate(
+      await usageRequest(key, { extendedKeyUsages: [serverAuth] }),
+    );
+    const { arn: withoutExtension } = await importer.importCertificate(await usageRequest(key, {}));
+
+    const dropped = await importer.importCertificate(
+      await usageRequest(key, { extendedKeyUsages: ['1.3.6.1.4.1.311.20.2.2'] }, withServerAuth),
+    );
+    const added = await importer.importCertificate(
+      await usageRequest(key, { extendedKeyUsages: [serverAuth] }, withoutExtension),
+    );
+
+    expect(dropped.arn).not.toBe(withServerAuth);
+    expect(added.arn).not.toBe(withoutExtension);
+  });
+
+  it.each([
+    ['every Key Usage bit', { keyUsages: 0x1ff }],
+    ['decipherOnly, in the second octet', { keyUsages: digitalSignature | KeyUsageFlags.decipherOnly }],
+    [
+      'Extended Key Usage OIDs with multi-octet arcs',
+      { extendedKeyUsages: ['2.999.1', '1.3.6.1.4.1.311.20.2.2'] },
+    ],
+  ] as const)('reads %s from the new certificate as ACM does, and re-imports in place', async (_, leaf) => {
+    const { arn } = await importer.importCertificate(await usageRequest(rsaKey, leaf));
+
+    const result = await importer.importCertificate(await usageRequest(rsaKey, leaf, arn));
+
+    expect(result.arn).toBe(arn);
+  });
+
+  it('imports nothing when DescribeCertificate fails, and says so', async () => {
+    const { arn } = await importer.importCertificate(
+      await usageRequest(key, { keyUsages: digitalSignature }),
+    );
+    acm.failNext('DescribeCertificate', 'AccessDeniedException');
+
+    const error = await importer
+      .importCertificate(await usageRequest(key, { keyUsages: digitalSignature }, arn))
+      .catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(AwsRequestError);
+    expect((error as Error).message).toContain(`ACM DescribeCertificate on ${arn}`);
+    expect(acm.calls.ImportCertificate).toBe(1);
   });
 });
 

@@ -1,4 +1,5 @@
 import { EventBridgeClient, PutEventsCommand, type PutEventsCommandInput } from '@aws-sdk/client-eventbridge';
+import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   EventBridgePublisher,
@@ -121,6 +122,33 @@ describe('EventBridgePublisher', () => {
     );
   });
 
+  it('surfaces EventBridge refusing an oversized entry as AwsRequestError, with nothing put', async () => {
+    eventBridge.restore();
+    eventBridge = installEventBridgeFake({ maxEntryBytes: 1024 });
+
+    const error = await publisher
+      .publish({ detailType: 'Certificate Renewed', detail: { padding: 'x'.repeat(2048) } })
+      .catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(AwsRequestError);
+    expect((error as Error).cause).toMatchObject({ name: 'ValidationException' });
+    expect(eventBridge.calls.PutEvents).toBe(1);
+    expect(eventBridge.events).toHaveLength(0);
+  });
+
+  it('does not count an answer without an event id as published', async () => {
+    eventBridge.restore();
+    const stub = mockClient(EventBridgeClient);
+    stub.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{}] });
+
+    const publishing = publisher.publish({ detailType: 'Certificate Renewed', detail });
+
+    await expect(publishing).rejects.toThrow(AwsRequestError);
+    await expect(publishing).rejects.toThrow(/no event id/);
+    stub.restore();
+    eventBridge = installEventBridgeFake();
+  });
+
   it('refuses a detail that cannot be serialized as JSON', async () => {
     await expect(publisher.publish({ detailType: 'Renewed', detail: { serial: 1n } })).rejects.toThrow(
       /not serializable as JSON/,
@@ -184,6 +212,60 @@ describe('EventBridge fake validation', () => {
 
     await expect(put(entries)).rejects.toMatchObject({ name: 'ValidationException' });
     expect(eventBridge.events).toHaveLength(0);
+  });
+
+  it('fails the whole call with ValidationException when one entry is over the entry limit', async () => {
+    eventBridge.restore();
+    eventBridge = installEventBridgeFake({ maxRequestBytes: 1024 * 1024 });
+    const Detail = JSON.stringify({ padding: 'x'.repeat(MAX_EVENT_ENTRY_BYTES) });
+
+    const putting = put([
+      { Source: 's', DetailType: 't', Detail: '{}' },
+      { Source: 's', DetailType: 't', Detail },
+    ]);
+
+    await expect(putting).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: /Entry 1 .*over the limit/,
+    });
+    expect(eventBridge.events).toHaveLength(0);
+  });
+
+  it('sizes an entry as EventBridge documents: Time as 14 bytes, Source, DetailType, Detail and each Resource', async () => {
+    const entry = {
+      Time: new Date(),
+      Source: 'acme-aws',
+      DetailType: 'Certificate Renewed',
+      Detail: '{"a":"€"}',
+      Resources: ['arn:aws:acm:eu-west-1:123456789012:certificate/1', 'r'],
+      // Not part of the documented size.
+      EventBusName: 'b'.repeat(200),
+      TraceHeader: 't'.repeat(200),
+    };
+    // Time, Source, DetailType, Detail ('€' is 3 bytes in UTF-8), and the two resources.
+    const size = 14 + 8 + 19 + 11 + 48 + 1;
+    eventBridge.restore();
+    eventBridge = installEventBridgeFake({ maxEntryBytes: size });
+
+    const fits = await put([entry]);
+    const overBy1 = put([{ ...entry, Resources: [...entry.Resources, 'x'] }]);
+
+    expect(fits.FailedEntryCount).toBe(0);
+    await expect(overBy1).rejects.toMatchObject({ name: 'ValidationException' });
+  });
+
+  it('refuses entries that fit one by one but not together', async () => {
+    const Detail = JSON.stringify({ padding: 'x'.repeat(MAX_EVENT_ENTRY_BYTES / 2) });
+
+    await expect(
+      put([
+        { Source: 's', DetailType: 't', Detail },
+        { Source: 's', DetailType: 't', Detail },
+      ]),
+    ).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: 'Total size of the entries in the request is over the limit.',
+    });
   });
 
   it('refuses a request over the size limit with ValidationException', async () => {
