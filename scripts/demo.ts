@@ -84,7 +84,9 @@ const ca = reuse
   : (pebble as NonNullable<typeof pebble>);
 say(reuse ? `Using the running CA at ${ca.directoryUrl}` : `Started Pebble at ${ca.directoryUrl}`);
 
-const { installLocalAws, deployLocally, runLocalIssuance } = await import('../test/harness/local-issuance.js');
+const { installLocalAws, deployLocally, runLocalIssuance } = await import(
+  '../test/harness/local-issuance.js'
+);
 const aws = installLocalAws(ca, domains);
 const deployment = await deployLocally(ca, aws, { props, echoLogs: values.verbose });
 try {
@@ -122,7 +124,10 @@ try {
     stateTransitions: run.execution.stateTransitions,
     iamAuthorizedCalls: run.iamAuthorizedCalls,
     iamDenials: deployment.cloud.iam.denials.length,
-    lambdaColdStarts: Object.values(deployment.cloud.lambda.coldStarts).reduce((sum, count) => sum + count, 0),
+    lambdaColdStarts: Object.values(deployment.cloud.lambda.coldStarts).reduce(
+      (sum, count) => sum + count,
+      0,
+    ),
     steps: run.execution.steps.map((step) => ({ name: step.name, ms: step.ms, runs: step.runs })),
     txtRecordsLeft: leftoverTxt,
     fullchainPath,
@@ -169,7 +174,7 @@ try {
   }
 } finally {
   await deployment.cloud.shutdown();
-  aws.restore();
+  await aws.restore();
   await pebble?.stop();
 }
 

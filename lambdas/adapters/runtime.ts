@@ -6,6 +6,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { Route53Client } from '@aws-sdk/client-route-53';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { parseZoneIdList } from '../core/dns/write-scope.js';
 import { AcmeAwsError } from '../core/errors.js';
 import type { WorkflowMetrics } from '../core/ports.js';
 import type { StepDeps, WorkflowConfig, WorkflowLogger } from '../core/workflow/deps.js';
@@ -65,6 +66,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkflowConfig
     ...(env.CERTIFICATE_KMS_KEY_ARNS
       ? { certificateKmsKeyArns: env.CERTIFICATE_KMS_KEY_ARNS.split(',').filter((arn) => arn !== '') }
       : {}),
+    ...(env.VALIDATION_ZONE_IDS ? { validationZoneIds: parseZoneIdList(env.VALIDATION_ZONE_IDS) } : {}),
     managedByTag: env.ACM_MANAGED_BY_TAG ?? 'acme-aws',
     dnsPollSeconds: positiveNumber(env.DNS_POLL_SECONDS, 10),
     orderPollSeconds: positiveNumber(env.ORDER_POLL_SECONDS, 3),

@@ -140,7 +140,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
       fleet.flatMap((certificate) => certificate.domains),
     );
     const tableName = String(options.issuance.environment.REGISTRY_TABLE);
-    if (!aws.dynamodb.hasTable(tableName)) aws.dynamodb.createTable(tableName);
+    if (!(await aws.dynamodb.hasTable(tableName))) await aws.dynamodb.createTable(tableName);
     const silent = { debug: () => {}, info: () => {}, warn: () => {} };
     await syncDeclaredCertificates(fleet, {
       registry: new DynamoDbRegistry({ client: new DynamoDBClient({ region: 'us-east-1' }), tableName }),
@@ -166,7 +166,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
         await measureRun(context, `all due, page size ${pageSize}`, 'renewal', options.renewals, pageSize),
       );
     }
-    const items = aws.dynamodb.items(tableName);
+    const items = await aws.dynamodb.items(tableName);
     return {
       certificates: options.certificates,
       maxConcurrency,
@@ -179,7 +179,8 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
       runs,
     };
   } finally {
-    aws?.restore();
+    // Stopping the DynamoDB fake's dynalite is asynchronous.
+    await aws?.restore();
     await standIn.stop();
   }
 }

@@ -8,16 +8,16 @@ beforeEach(() => {
   cli = setUpCli();
 });
 
-afterEach(() => {
-  cli.restore();
+afterEach(async () => {
+  await cli.restore();
 });
 
 const DIRECTORY = 'https://acme.example/directory';
 const ACCOUNT_URL = 'https://acme.example/acct/1';
 
-function seedAccounts(): void {
+async function seedAccounts(): Promise<void> {
   // The account after a key rollover: the old key's record, then the current key's.
-  cli.dynamodb.putItem(TABLE_NAME, {
+  await cli.dynamodb.putItem(TABLE_NAME, {
     pk: 'ACCOUNT#0a1b',
     directoryUrl: DIRECTORY,
     accountUrl: ACCOUNT_URL,
@@ -27,7 +27,7 @@ function seedAccounts(): void {
     updatedAt: '2030-02-01T10:00:00.000Z',
     keyThumbprint: 'thumb-generation-1',
   });
-  cli.dynamodb.putItem(TABLE_NAME, {
+  await cli.dynamodb.putItem(TABLE_NAME, {
     pk: 'ACCOUNT#2c3d',
     directoryUrl: DIRECTORY,
     accountUrl: ACCOUNT_URL,
@@ -37,12 +37,12 @@ function seedAccounts(): void {
     keyThumbprint: 'thumb-generation-2',
   });
   // Written before account actions existed: no status (valid), contact or time.
-  cli.dynamodb.putItem(TABLE_NAME, {
+  await cli.dynamodb.putItem(TABLE_NAME, {
     pk: 'ACCOUNT#4e5f',
     directoryUrl: 'https://staging.acme.example/directory',
     accountUrl: 'https://staging.acme.example/acct/9',
   });
-  cli.dynamodb.putItem(TABLE_NAME, {
+  await cli.dynamodb.putItem(TABLE_NAME, {
     pk: 'ACCOUNT#6a7b',
     directoryUrl: 'https://old-ca.example/dir',
     accountUrl: 'https://old-ca.example/acct/3',
@@ -51,7 +51,7 @@ function seedAccounts(): void {
     updatedAt: '2030-01-15T08:30:00.000Z',
     keyThumbprint: 'thumb-generation-1',
   });
-  cli.dynamodb.putItem(TABLE_NAME, { pk: 'CERT#web', certificateId: 'web' });
+  await cli.dynamodb.putItem(TABLE_NAME, { pk: 'CERT#web', certificateId: 'web' });
 }
 
 /** ManageAccount succeeds with `outcome`, which becomes the execution's output. */
@@ -100,7 +100,7 @@ function started(): { stateMachineArn: string; name: string; input: unknown } {
 
 describe('acme-aws account', () => {
   it('shows a table of the CA accounts: directory, account URL, status, contact and last change', async () => {
-    seedAccounts();
+    await seedAccounts();
 
     const result = await cli.run('account');
 
@@ -119,7 +119,7 @@ describe('acme-aws account', () => {
   });
 
   it('prints every field of every account under --json, with an absent status as valid', async () => {
-    seedAccounts();
+    await seedAccounts();
 
     const result = await cli.run('account', '--json');
 
@@ -170,7 +170,7 @@ describe('acme-aws account', () => {
   });
 
   it('says the first issuance registers an account when the registry has none', async () => {
-    cli.dynamodb.putItem(TABLE_NAME, { pk: 'CERT#web', certificateId: 'web' });
+    await cli.dynamodb.putItem(TABLE_NAME, { pk: 'CERT#web', certificateId: 'web' });
 
     const result = await cli.run('account');
 
@@ -190,7 +190,7 @@ describe('acme-aws account', () => {
   });
 
   it('exits 3 when the stack has no RegistryTableName output', async () => {
-    cli.restore();
+    await cli.restore();
     cli = setUpCli({ outputs: { RegistryTableName: undefined } });
 
     const result = await cli.run('account');

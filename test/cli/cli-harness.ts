@@ -40,7 +40,8 @@ export interface CliHarness {
   now(): Date;
   advance(ms: number): void;
   run(...argv: string[]): Promise<CliRun>;
-  restore(): void;
+  /** Restores every faked client and stops the DynamoDB fake's dynalite. */
+  restore(): Promise<void>;
 }
 
 export interface CliHarnessOptions {
@@ -111,10 +112,10 @@ export function setUpCli(options: CliHarnessOptions = {}): CliHarness {
         json: <T>() => JSON.parse(stdout) as T,
       };
     },
-    restore() {
+    async restore() {
       cloudFormation.restore();
       stepFunctions.restore();
-      dynamodb.restore();
+      await dynamodb.restore();
     },
   };
 }

@@ -9,8 +9,8 @@ beforeEach(() => {
   cli = setUpCli();
 });
 
-afterEach(() => {
-  cli.restore();
+afterEach(async () => {
+  await cli.restore();
 });
 
 function seedExecutions(): void {
@@ -52,7 +52,7 @@ describe('acme-aws history', () => {
 
   it('adds what the registry recorded about the last attempt', async () => {
     seedExecutions();
-    cli.dynamodb.putItem(TABLE_NAME, {
+    await cli.dynamodb.putItem(TABLE_NAME, {
       pk: 'CERT#web',
       certificateId: 'web',
       status: 'failed',
@@ -78,7 +78,7 @@ describe('acme-aws history', () => {
 
   it('prints executions and the registry record as one JSON document', async () => {
     seedExecutions();
-    cli.dynamodb.putItem(TABLE_NAME, {
+    await cli.dynamodb.putItem(TABLE_NAME, {
       pk: 'CERT#web',
       certificateId: 'web',
       status: 'imported',
@@ -156,7 +156,7 @@ describe('acme-aws history', () => {
   });
 
   it('leaves the registry out, with a note, on a stack without RegistryTableName', async () => {
-    cli.restore();
+    await cli.restore();
     cli = setUpCli({ outputs: { RegistryTableName: undefined } });
     seedExecutions();
 
@@ -168,7 +168,7 @@ describe('acme-aws history', () => {
   });
 
   it('exits 3 when the stack has no StateMachineArn output', async () => {
-    cli.restore();
+    await cli.restore();
     cli = setUpCli({ outputs: { StateMachineArn: undefined } });
 
     const result = await cli.run('history', 'web');

@@ -12,8 +12,8 @@ import {
 
 let cli: CliHarness;
 
-afterEach(() => {
-  cli.restore();
+afterEach(async () => {
+  await cli.restore();
 });
 
 describe('acme-aws issue', () => {
@@ -199,7 +199,7 @@ describe('acme-aws issue', () => {
   });
 
   it('exits 3 with what to do when the stack is not deployed', async () => {
-    cli.restore();
+    await cli.restore();
     cli = setUpCli({ deployStack: false });
 
     const result = await cli.run('issue', 'web', '--domains', 'example.org', '--json');
@@ -217,7 +217,7 @@ describe('acme-aws issue', () => {
   });
 
   it('exits 3 when the stack has no StateMachineArn output', async () => {
-    cli.restore();
+    await cli.restore();
     cli = setUpCli({ outputs: { StateMachineArn: undefined } });
 
     const result = await cli.run('issue', 'web', '--domains', 'example.org');

@@ -7,8 +7,8 @@ beforeEach(() => {
   cli = setUpCli();
 });
 
-afterEach(() => {
-  cli.restore();
+afterEach(async () => {
+  await cli.restore();
 });
 
 function startInput(): unknown {
@@ -87,7 +87,7 @@ describe('acme-aws renew', () => {
   });
 
   it('with --all exits 3 on a stack deployed before the fleet renewal machine existed', async () => {
-    cli.restore();
+    await cli.restore();
     cli = setUpCli({ outputs: { RenewalsStateMachineArn: undefined } });
 
     const result = await cli.run('renew', '--all');

@@ -7,17 +7,17 @@ beforeEach(() => {
   cli = setUpCli();
 });
 
-afterEach(() => {
-  cli.restore();
+afterEach(async () => {
+  await cli.restore();
 });
 
-function seedRegistry(): void {
-  cli.dynamodb.putItem(TABLE_NAME, {
+async function seedRegistry(): Promise<void> {
+  await cli.dynamodb.putItem(TABLE_NAME, {
     pk: 'ACCOUNT#5d41402abc4b2a76b9719d911017c592',
     directoryUrl: 'https://acme.example/directory',
     accountUrl: 'https://acme.example/acct/1',
   });
-  cli.dynamodb.putItem(TABLE_NAME, {
+  await cli.dynamodb.putItem(TABLE_NAME, {
     pk: 'CERT#web',
     certificateId: 'web',
     status: 'imported',
@@ -38,7 +38,7 @@ function seedRegistry(): void {
     nextRenewalAt: '2030-03-31T12:00:00.000Z',
     consecutiveFailures: 0,
   });
-  cli.dynamodb.putItem(TABLE_NAME, {
+  await cli.dynamodb.putItem(TABLE_NAME, {
     pk: 'CERT#api',
     certificateId: 'api',
     status: 'failed',
@@ -57,7 +57,7 @@ function seedRegistry(): void {
 
 describe('acme-aws status', () => {
   it('shows a table of certificates with domains, days left, last result and next renewal', async () => {
-    seedRegistry();
+    await seedRegistry();
 
     const result = await cli.run('status');
 
@@ -76,12 +76,12 @@ describe('acme-aws status', () => {
 
   it('reads the registry with the DynamoDB adapter, page by page, skipping account items', async () => {
     for (let index = 0; index < 230; index += 1) {
-      cli.dynamodb.putItem(TABLE_NAME, {
+      await cli.dynamodb.putItem(TABLE_NAME, {
         pk: `CERT#c${String(index).padStart(3, '0')}`,
         certificateId: `c${index}`,
       });
     }
-    cli.dynamodb.putItem(TABLE_NAME, { pk: 'ACCOUNT#x', accountUrl: 'https://acme.example/acct/1' });
+    await cli.dynamodb.putItem(TABLE_NAME, { pk: 'ACCOUNT#x', accountUrl: 'https://acme.example/acct/1' });
 
     const result = await cli.run('status', '--json');
 
@@ -92,7 +92,7 @@ describe('acme-aws status', () => {
   });
 
   it('prints every field of every certificate under --json', async () => {
-    seedRegistry();
+    await seedRegistry();
 
     const result = await cli.run('status', '--json');
 
@@ -156,7 +156,7 @@ describe('acme-aws status', () => {
   });
 
   it('counts an expired certificate as expired', async () => {
-    cli.dynamodb.putItem(TABLE_NAME, {
+    await cli.dynamodb.putItem(TABLE_NAME, {
       pk: 'CERT#old',
       certificateId: 'old',
       issued: { serial: '01', storeKey: 'k', notAfter: '2030-02-01T00:00:00.000Z', fingerprint: 'f' },
@@ -168,7 +168,7 @@ describe('acme-aws status', () => {
   });
 
   it('exits 3 when the stack has no RegistryTableName output', async () => {
-    cli.restore();
+    await cli.restore();
     cli = setUpCli({ outputs: { RegistryTableName: undefined } });
 
     const result = await cli.run('status', '--json');

@@ -8,8 +8,8 @@ beforeEach(() => {
   cli = setUpCli();
 });
 
-afterEach(() => {
-  cli.restore();
+afterEach(async () => {
+  await cli.restore();
 });
 
 describe('acme-aws usage', () => {

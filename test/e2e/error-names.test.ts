@@ -59,7 +59,7 @@ describe('error names in the shipped bundles', () => {
   });
   afterEach(async () => {
     await deployment?.cloud.shutdown();
-    aws?.restore();
+    await aws?.restore();
     aws = undefined;
     deployment = undefined;
   });
@@ -71,8 +71,12 @@ describe('error names in the shipped bundles', () => {
   }
 
   /** What the RegisterAccount bundle reports for one run, as Lambda hands it to Step Functions. */
-  async function registerAccountError(local: LocalDeployment): Promise<{ errorType: string; errorMessage: string }> {
-    const fn = local.cloud.lambda.functions.find((candidate) => candidate.environment.ACME_STEP === 'register-account');
+  async function registerAccountError(
+    local: LocalDeployment,
+  ): Promise<{ errorType: string; errorMessage: string }> {
+    const fn = local.cloud.lambda.functions.find(
+      (candidate) => candidate.environment.ACME_STEP === 'register-account',
+    );
     if (!fn) throw new Error('no RegisterAccount function deployed');
     const outcome = await local.cloud.lambda.invoke(fn.functionArn, INPUT);
     if (outcome.ok) throw new Error(`RegisterAccount succeeded: ${JSON.stringify(outcome.payload)}`);
@@ -92,7 +96,7 @@ describe('error names in the shipped bundles', () => {
     local.aws.dynamodb.failNext('GetItem', 'ThrottlingException', 10);
     reported.set('throttled', await registerAccountError(local));
     await local.cloud.shutdown();
-    aws?.restore();
+    await aws?.restore();
 
     // A CA that is not there at all: nothing listens on the discard port.
     const absent = await deploy({ ...ca, directoryUrl: 'https://127.0.0.1:9/directory' });
@@ -115,10 +119,14 @@ describe('error names in the shipped bundles', () => {
     expect(matched.length).toBeGreaterThan(0);
     for (const name of matched) expect(thrown, `ErrorEquals "${name}"`).toContain(name);
     // The core's transient list (what Retry is built from) names thrown errors only.
-    for (const name of TRANSIENT_ERROR_NAMES) expect(thrown, `TRANSIENT_ERROR_NAMES "${name}"`).toContain(name);
+    for (const name of TRANSIENT_ERROR_NAMES)
+      expect(thrown, `TRANSIENT_ERROR_NAMES "${name}"`).toContain(name);
     // Cleanup's check for a rate limit recognizes the name and the Cause the bundle produces.
     const rateLimited = reported.get('rateLimited');
-    const cause = JSON.stringify({ errorType: rateLimited?.errorType, errorMessage: rateLimited?.errorMessage });
+    const cause = JSON.stringify({
+      errorType: rateLimited?.errorType,
+      errorMessage: rateLimited?.errorMessage,
+    });
     expect(rateLimitLiftsAt(String(rateLimited?.errorType), cause)).toBeInstanceOf(Date);
   });
 
@@ -126,7 +134,10 @@ describe('error names in the shipped bundles', () => {
     const local = await deploy(ca);
     ca.answerPosts(() => problem('serverInternal', 500, 'the CA fell over'));
 
-    const run = await runLocalIssuance({ deployment: local, input: { certificateId: 'names', domains: INPUT.domains } });
+    const run = await runLocalIssuance({
+      deployment: local,
+      input: { certificateId: 'names', domains: INPUT.domains },
+    });
 
     const retried = run.execution.events.filter(
       (event) => event.type === 'StateRetried' && 'state' in event && event.state.name === 'RegisterAccount',

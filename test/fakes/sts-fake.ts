@@ -149,14 +149,19 @@ export class StsFake {
    * Records credentials that STS issued outside `AssumeRole`, such as the session credentials
    * Lambda gives a function's role, so that services recognize them.
    */
-  recognize(accessKeyId: string, session: Omit<IssuedCredentials, 'expiration'> & { expiration?: Date }): void {
+  recognize(
+    accessKeyId: string,
+    session: Omit<IssuedCredentials, 'expiration'> & { expiration?: Date },
+  ): void {
     this.issued.set(accessKeyId, { ...session, expiration: session.expiration ?? new Date(8.64e15) });
   }
 
   /** The role session that credentials STS issued belong to, or `undefined` for others. */
   sessionOf(accessKeyId: string): { roleArn: string; account: string; sessionName: string } | undefined {
     const issued = this.issued.get(accessKeyId);
-    return issued ? { roleArn: issued.roleArn, account: issued.account, sessionName: issued.sessionName } : undefined;
+    return issued
+      ? { roleArn: issued.roleArn, account: issued.account, sessionName: issued.sessionName }
+      : undefined;
   }
 
   /** The accounts a role's trust policy lets assume it, or `undefined` for a role STS does not know. */

@@ -55,7 +55,10 @@ export interface PebbleWorkflow {
   /** Deploys the stack again with other props, as `cdk deploy` of a changed app would. */
   redeploy(props: StackPropsForTest): Promise<DeployedStack>;
   /** Runs the issuance state machine once. */
-  run(input: Record<string, unknown>, options?: Omit<ExecutionOptions, 'input'>): Promise<LocalIssuanceResult>;
+  run(
+    input: Record<string, unknown>,
+    options?: Omit<ExecutionOptions, 'input'>,
+  ): Promise<LocalIssuanceResult>;
   /** Every item of the registry table. */
   registryItems<T = Record<string, unknown>>(): Promise<T[]>;
   /** The registry's item for one certificate. */
@@ -82,7 +85,7 @@ export function usePebbleWorkflow(options: PebbleWorkflowOptions = {}): PebbleWo
   });
   afterEach(async () => {
     await deployment?.cloud.shutdown();
-    aws?.restore();
+    await aws?.restore();
     aws = undefined;
     deployment = undefined;
   });

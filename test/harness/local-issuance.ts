@@ -51,7 +51,7 @@ export interface LocalAws {
   readonly nameServers?: Route53NameServers;
   /** Hosted zone id per zone name. */
   readonly zones: ReadonlyMap<string, string>;
-  restore(): void;
+  restore(): Promise<void>;
 }
 
 /**
@@ -85,14 +85,14 @@ export function installLocalAws(ca: LocalCa, domains: readonly string[]): LocalA
     eventBridge,
     nameServers,
     zones,
-    restore() {
+    async restore() {
       nameServers.stop();
       kms.restore();
       route53.restore();
       acm.restore();
       s3.restore();
-      dynamodb.restore();
       eventBridge.restore();
+      await dynamodb.restore();
     },
   };
 }
@@ -134,7 +134,11 @@ export interface DeployOptions {
 }
 
 /** Synthesizes the stack for `ca` (with bundling) and deploys it into a fresh local cloud. */
-export async function deployLocally(ca: LocalCa, aws: LocalAws, options: DeployOptions = {}): Promise<LocalDeployment> {
+export async function deployLocally(
+  ca: LocalCa,
+  aws: LocalAws,
+  options: DeployOptions = {},
+): Promise<LocalDeployment> {
   const cloud = await LocalCloud.create({
     aws,
     ...(options.sts ? { sts: options.sts } : {}),
@@ -219,7 +223,8 @@ export async function runLocalIssuance(options: LocalIssuanceOptions): Promise<L
     // Group by endpoint: the first path segment names it; the rest are resource ids.
     const endpoint = `${exchange.method} /${exchange.path.split('/')[1] ?? ''}`;
     byPath[endpoint] = (byPath[endpoint] ?? 0) + 1;
-    if (exchange.status) byStatus[`${endpoint} ${exchange.status}`] = (byStatus[`${endpoint} ${exchange.status}`] ?? 0) + 1;
+    if (exchange.status)
+      byStatus[`${endpoint} ${exchange.status}`] = (byStatus[`${endpoint} ${exchange.status}`] ?? 0) + 1;
   }
   return {
     execution,

@@ -1,5 +1,5 @@
-import type { LocalDeployment } from './local-issuance.js';
 import type { LocalExecution } from './cloud/step-functions.js';
+import type { LocalDeployment } from './local-issuance.js';
 
 /**
  * Runs the scheduled renewals state machine of a deployment, as its EventBridge schedule would
@@ -23,7 +23,10 @@ export interface FleetRunOptions {
   readonly pauseMs?: number;
 }
 
-export async function runRenewals(deployment: LocalDeployment, options: FleetRunOptions = {}): Promise<FleetRun> {
+export async function runRenewals(
+  deployment: LocalDeployment,
+  options: FleetRunOptions = {},
+): Promise<FleetRun> {
   const { cloud, stack } = deployment;
   const renewals = stack.stateMachine('Renewals');
   const issuanceArn = stack.stateMachine('Issuance').arn;
@@ -35,7 +38,10 @@ export async function runRenewals(deployment: LocalDeployment, options: FleetRun
   while (pending.length > 0) {
     const input = pending.shift();
     pages.push(
-      await stepFunctions.run(renewals, { input, ...(options.pauseMs !== undefined ? { pauseMs: options.pauseMs } : {}) }),
+      await stepFunctions.run(renewals, {
+        input,
+        ...(options.pauseMs !== undefined ? { pauseMs: options.pauseMs } : {}),
+      }),
     );
     for (const start of stepFunctions.started.splice(0)) {
       if (start.stateMachineArn === renewals.arn) pending.push(start.input);

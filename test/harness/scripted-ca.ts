@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,7 +22,12 @@ export interface ScriptedAnswer {
 }
 
 /** An RFC 8555 §6.7 problem document answer. */
-export function problem(type: string, status: number, detail: string, headers: Record<string, string> = {}): ScriptedAnswer {
+export function problem(
+  type: string,
+  status: number,
+  detail: string,
+  headers: Record<string, string> = {},
+): ScriptedAnswer {
   return { status, headers, body: { type: `urn:ietf:params:acme:error:${type}`, detail, status } };
 }
 
@@ -42,45 +48,48 @@ export async function startScriptedCa(challtestsrvUrl = 'http://127.0.0.1:9'): P
     problem('serverInternal', 500, 'no answer scripted');
   const posts: string[] = [];
   let base = '';
-  const server: Server = createServer({ cert: tls.certificatePem, key: tls.privateKeyPem }, (request, response) => {
-    const path = new URL(request.url ?? '/', base).pathname;
-    const nonce = randomBytes(16).toString('base64url');
-    request.resume();
-    request.on('end', () => {
-      const send = (answer: ScriptedAnswer) => {
-        const type =
-          typeof answer.body === 'object' && answer.body !== null && 'type' in answer.body
-            ? 'application/problem+json'
-            : 'application/json';
-        response.writeHead(answer.status, {
-          'replay-nonce': nonce,
-          'cache-control': 'no-store',
-          ...(answer.body === undefined ? {} : { 'content-type': type }),
-          ...answer.headers,
-        });
-        response.end(answer.body === undefined ? undefined : JSON.stringify(answer.body));
-      };
-      if (path === '/directory') {
-        send({
-          status: 200,
-          body: {
-            newNonce: `${base}/new-nonce`,
-            newAccount: `${base}/new-account`,
-            newOrder: `${base}/new-order`,
-            revokeCert: `${base}/revoke-cert`,
-            keyChange: `${base}/key-change`,
-          },
-        });
-      } else if (path === '/new-nonce') {
-        send({ status: request.method === 'HEAD' ? 200 : 204 });
-      } else if (request.method === 'POST') {
-        posts.push(path);
-        send(answerPost(path, request));
-      } else {
-        send(problem('malformed', 404, `no resource at ${path}`));
-      }
-    });
-  });
+  const server: Server = createServer(
+    { cert: tls.certificatePem, key: tls.privateKeyPem },
+    (request, response) => {
+      const path = new URL(request.url ?? '/', base).pathname;
+      const nonce = randomBytes(16).toString('base64url');
+      request.resume();
+      request.on('end', () => {
+        const send = (answer: ScriptedAnswer) => {
+          const type =
+            typeof answer.body === 'object' && answer.body !== null && 'type' in answer.body
+              ? 'application/problem+json'
+              : 'application/json';
+          response.writeHead(answer.status, {
+            'replay-nonce': nonce,
+            'cache-control': 'no-store',
+            ...(answer.body === undefined ? {} : { 'content-type': type }),
+            ...answer.headers,
+          });
+          response.end(answer.body === undefined ? undefined : JSON.stringify(answer.body));
+        };
+        if (path === '/directory') {
+          send({
+            status: 200,
+            body: {
+              newNonce: `${base}/new-nonce`,
+              newAccount: `${base}/new-account`,
+              newOrder: `${base}/new-order`,
+              revokeCert: `${base}/revoke-cert`,
+              keyChange: `${base}/key-change`,
+            },
+          });
+        } else if (path === '/new-nonce') {
+          send({ status: request.method === 'HEAD' ? 200 : 204 });
+        } else if (request.method === 'POST') {
+          posts.push(path);
+          send(answerPost(path, request));
+        } else {
+          send(problem('malformed', 404, `no resource at ${path}`));
+        }
+      });
+    },
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {

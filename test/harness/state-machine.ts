@@ -25,14 +25,17 @@ export function synthesizeDefinition(
     acme: { directoryUrl: 'https://acme.invalid/directory', ...props },
     env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION },
   });
-  const resources = (app.synth().getStackArtifact(stack.artifactId).template as { Resources: Record<string, CfnResource> })
-    .Resources;
+  const resources = (
+    app.synth().getStackArtifact(stack.artifactId).template as { Resources: Record<string, CfnResource> }
+  ).Resources;
   const [machine, ...others] = Object.entries(resources).filter(
-    ([logicalId, resource]) => resource.Type === 'AWS::StepFunctions::StateMachine' && logicalId.includes(which),
+    ([logicalId, resource]) =>
+      resource.Type === 'AWS::StepFunctions::StateMachine' && logicalId.includes(which),
   );
   if (!machine || others.length > 0) throw new Error(`Expected one ${which} state machine`);
   // References become their logical ids, which is all an assertion on the shape needs.
-  const text = (machine[1].Properties?.DefinitionString as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1]
+  const join = machine[1].Properties?.DefinitionString as { 'Fn::Join': [string, unknown[]] };
+  const text = join['Fn::Join'][1]
     .map((part) => (typeof part === 'string' ? part : JSON.stringify(part).replace(/"/g, '')))
     .join('');
   const definition = JSON.parse(text) as SynthesizedDefinition['definition'];
@@ -40,8 +43,8 @@ export function synthesizeDefinition(
   for (const [name, state] of Object.entries(definition.States)) {
     const logicalId = /Fn::GetAtt:\[([A-Za-z0-9]+),Arn\]/.exec(String(state.Resource))?.[1];
     const step = logicalId
-      ? (resources[logicalId]?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables
-          ?.ACME_STEP
+      ? (resources[logicalId]?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
+          ?.Variables?.ACME_STEP
       : undefined;
     if (typeof step === 'string') taskHandlers[name] = step;
   }

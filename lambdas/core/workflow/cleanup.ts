@@ -6,6 +6,7 @@ import { nextAttemptAfterFailure } from '../renewal/backoff.js';
 import { rateLimitLiftsAt } from '../renewal/rate-limit.js';
 import type { IssuanceState } from '../state.js';
 import type { StepDeps } from './deps.js';
+import { failureMessage } from './failure.js';
 
 /** EventBridge detail types, which rules and alerting match on. */
 export const EVENT_ISSUED = 'Certificate Issued';
@@ -47,13 +48,14 @@ export async function cleanup(
     const consecutiveFailures = (record.consecutiveFailures ?? 0) + 1;
     // A rate limit says when it lifts: waiting less would only hit it again.
     const backoff = nextAttemptAfterFailure(consecutiveFailures, now);
-    const lifts = rateLimitLiftsAt(state.error.Error, state.error.Cause);
+    const message = failureMessage(state.error.Cause);
+    const lifts = rateLimitLiftsAt(state.error.Error, message);
     const nextAttemptAt = (lifts && lifts > backoff ? lifts : backoff).toISOString();
     await deps.registry.update(state.certificateId, {
       status: 'failed',
       consecutiveFailures,
       nextAttemptAt,
-      lastError: { name: state.error.Error, message: state.error.Cause, at: now.toISOString() },
+      lastError: { name: state.error.Error, message, at: now.toISOString() },
     });
     deps.metrics.add('IssuanceFailed', 'Count', 1);
     await deps.events.publish({
@@ -62,7 +64,7 @@ export async function cleanup(
         certificateId: state.certificateId,
         domains: state.domains ?? record.config?.domains ?? [],
         error: state.error.Error,
-        problem: state.error.Cause,
+        problem: message,
         consecutiveFailures,
         nextAttemptAt,
         currentCertificate: record.issued

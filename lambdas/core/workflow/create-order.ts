@@ -14,21 +14,6 @@ const REUSABLE_STATUSES = new Set(['pending', 'ready', 'processing', 'valid']);
 /** `_acme-challenge` CNAME lookups in flight at once while placing up to 100 names. */
 const PLACEMENT_CONCURRENCY = 8;
 
-/** The ports CreateOrder uses. */
-export type CreateOrderDeps = Pick<
-  StepDeps,
-  'transport' | 'signer' | 'dns' | 'resolver' | 'registry' | 'clock' | 'log'
->;
-
-/** Deployment settings CreateOrder needs besides the ports. */
-export interface CreateOrderSettings {
-  /**
-   * The construct's `validationZoneIds` (`VALIDATION_ZONE_IDS`): the zones of this account where
-   * IAM lets a TXT record have any name. Elsewhere only `_acme-challenge.*` names may be written.
-   */
-  readonly validationZoneIds: readonly string[];
-}
-
 /**
  * CreateOrder: matches every identifier to a hosted zone first, following a delegated
  * `_acme-challenge` CNAME to the zone of its target, and checks that IAM will let
@@ -40,8 +25,7 @@ export interface CreateOrderSettings {
  */
 export async function createOrder(
   state: IssuanceState,
-  deps: CreateOrderDeps,
-  settings: CreateOrderSettings,
+  deps: Pick<StepDeps, 'transport' | 'signer' | 'dns' | 'resolver' | 'registry' | 'clock' | 'config' | 'log'>,
 ): Promise<IssuanceState> {
   const zones = (await deps.dns.listPublicZones(state.zoneRoles)).filter((zone) => !zone.privateZone);
   const placer = new ChallengePlacer({
@@ -50,7 +34,7 @@ export async function createOrder(
     resolver: deps.resolver,
     warn: (message, attributes) => deps.log.warn(message, attributes),
   });
-  const writeScope = { validationZoneIds: settings.validationZoneIds, zoneRoles: state.zoneRoles };
+  const writeScope = { validationZoneIds: deps.config.validationZoneIds ?? [], zoneRoles: state.zoneRoles };
   const place = async (identifier: string): Promise<ChallengePlacement> => {
     const placement = await placer.place(identifier);
     assertChallengeWritable(placement, writeScope);

@@ -31,6 +31,11 @@ export interface WorkflowConfig {
   readonly contactEmail?: string;
   /** ARNs of the KMS keys declared as certificate keys; the only ones an `issue` may name. */
   readonly certificateKmsKeyArns?: readonly string[];
+  /**
+   * The construct's `validationZoneIds` (`VALIDATION_ZONE_IDS`): the zones of this account where
+   * IAM lets a TXT record have any name. Elsewhere only `_acme-challenge.*` names may be written.
+   */
+  readonly validationZoneIds?: readonly string[];
   /** Value of the `acme-aws:managed-by` tag the IAM policy lets us re-import into. */
   readonly managedByTag: string;
   /** Seconds between Route 53 GetChange polls. */

@@ -73,7 +73,9 @@ export function synthesizeStack(props: StackPropsForTest = {}): SynthesizedStack
   const secretArn = props.externalAccountBindingSecretArn;
   const certificates = props.acme?.certificates?.map((certificate) => {
     const keyArn = props.certificateKeyArns?.[certificate.id];
-    return keyArn ? { ...certificate, kmsKey: kms.Key.fromKeyArn(imports, `Key-${certificate.id}`, keyArn) } : certificate;
+    return keyArn
+      ? { ...certificate, kmsKey: kms.Key.fromKeyArn(imports, `Key-${certificate.id}`, keyArn) }
+      : certificate;
   });
   const stack = new AcmeStack(app, stackName, {
     acme: {
@@ -81,7 +83,13 @@ export function synthesizeStack(props: StackPropsForTest = {}): SynthesizedStack
       ...props.acme,
       ...(certificates ? { certificates } : {}),
       ...(secretArn
-        ? { externalAccountBindingSecret: secretsmanager.Secret.fromSecretCompleteArn(imports, 'Eab', secretArn) }
+        ? {
+            externalAccountBindingSecret: secretsmanager.Secret.fromSecretCompleteArn(
+              imports,
+              'Eab',
+              secretArn,
+            ),
+          }
         : {}),
     },
     env,
@@ -92,7 +100,9 @@ export function synthesizeStack(props: StackPropsForTest = {}): SynthesizedStack
   const template = structuredClone(artifact.template) as CfnTemplate;
   const manifest = JSON.parse(
     readFileSync(join(assembly.directory, `${artifact.stackName}.assets.json`), 'utf8'),
-  ) as { files: Record<string, { source: { path: string }; destinations: Record<string, { objectKey: string }> }> };
+  ) as {
+    files: Record<string, { source: { path: string }; destinations: Record<string, { objectKey: string }> }>;
+  };
   const assetFolders: Record<string, string> = {};
   for (const file of Object.values(manifest.files)) {
     for (const destination of Object.values(file.destinations)) {

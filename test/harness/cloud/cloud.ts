@@ -1,15 +1,15 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FakeKeySpec } from '../../fakes/kms-fake.js';
 import type { StsFake } from '../../fakes/sts-fake.js';
-import type { LocalAws } from '../local-issuance.js';
 import type { SdkCall } from '../lambda/protocol.js';
 import { type LocalFunction, LocalLambdaService } from '../lambda/service.js';
+import type { LocalAws } from '../local-issuance.js';
 import type { CfnResource, SynthesizedStack } from './assembly.js';
 import { LOCAL_ACCOUNT, LOCAL_PARTITION, LOCAL_REGION } from './constants.js';
 import { ResponseUrls } from './custom-resources.js';
-import { type CallerIdentity, LocalIam, type PolicyDocument } from './iam.js';
+import { type AuthorizationDecision, type CallerIdentity, LocalIam, type PolicyDocument } from './iam.js';
 import { type ResolutionContext, resolveIntrinsics } from './intrinsics.js';
-import { type RequiredAuthorization, requiredAuthorizations, type ResourceDirectory } from './requests.js';
+import { type RequiredAuthorization, type ResourceDirectory, requiredAuthorizations } from './requests.js';
 import { LocalStepFunctions } from './step-functions.js';
 
 /**
@@ -76,7 +76,8 @@ export class DeployedStack {
   #context(): ResolutionContext {
     const physical = (logicalId: string) => {
       const resource = this.#resources.get(logicalId);
-      if (!resource) throw new DeploymentError(`Unresolved reference to ${logicalId}: no such resource in the stack`);
+      if (!resource)
+        throw new DeploymentError(`Unresolved reference to ${logicalId}: no such resource in the stack`);
       return resource;
     };
     return {
@@ -85,7 +86,8 @@ export class DeployedStack {
       ref: (logicalId) => physical(logicalId).ref,
       getAtt: (logicalId, attribute) => {
         const value = physical(logicalId).attributes[attribute];
-        if (value === undefined) throw new DeploymentError(`${logicalId} has no attribute ${attribute} in the local cloud`);
+        if (value === undefined)
+          throw new DeploymentError(`${logicalId} has no attribute ${attribute} in the local cloud`);
         return value;
       },
       condition: (name) => Boolean(this.resolve(this.template.Conditions?.[name])),
@@ -109,19 +111,25 @@ export class DeployedStack {
   /** The stack's outputs, resolved. */
   get outputs(): Record<string, string> {
     return Object.fromEntries(
-      Object.entries(this.template.Outputs ?? {}).map(([name, output]) => [name, String(this.resolve(output.Value))]),
+      Object.entries(this.template.Outputs ?? {}).map(([name, output]) => [
+        name,
+        String(this.resolve(output.Value)),
+      ]),
     );
   }
 
   /** The one state machine whose logical id contains `name` (`Issuance`, `Renewals`). */
   stateMachine(name: string): DeployedStateMachine {
     const matches = this.logicalIdsOf('AWS::StepFunctions::StateMachine').filter((id) => id.includes(name));
-    if (matches.length !== 1) throw new Error(`Expected one state machine named like ${name}, found ${matches.length}`);
+    if (matches.length !== 1)
+      throw new Error(`Expected one state machine named like ${name}, found ${matches.length}`);
     const logicalId = matches[0] as string;
     const properties = this.template.Resources[logicalId]?.Properties ?? {};
-    const substitutions = this.resolve<Record<string, string> | undefined>(properties.DefinitionSubstitutions) ?? {};
+    const substitutions =
+      this.resolve<Record<string, string> | undefined>(properties.DefinitionSubstitutions) ?? {};
     let definition = String(this.resolve(properties.DefinitionString));
-    for (const [key, value] of Object.entries(substitutions)) definition = definition.replaceAll(`\${${key}}`, value);
+    for (const [key, value] of Object.entries(substitutions))
+      definition = definition.replaceAll(`\${${key}}`, value);
     return {
       logicalId,
       arn: this.ref(logicalId),
@@ -204,7 +212,10 @@ export class LocalCloud {
   readonly #options: LocalCloudOptions;
   readonly #stacks = new Map<string, { resources: Map<string, PhysicalResource>; deployed: DeployedStack }>();
   readonly #credentials = new Map<string, CallerIdentity>();
-  readonly #functionCredentials = new Map<string, { accessKeyId: string; secretAccessKey: string; sessionToken: string }>();
+  readonly #functionCredentials = new Map<
+    string,
+    { accessKeyId: string; secretAccessKey: string; sessionToken: string }
+  >();
   readonly #kmsKeys = new Map<string, { arn: string; policy?: PolicyDocument }>();
   readonly #buckets = new Map<string, { policy?: PolicyDocument; kmsKeyArn?: string }>();
   readonly #clients = new Map<string, { send(command: unknown): Promise<unknown> }>();
@@ -222,11 +233,20 @@ export class LocalCloud {
       extraCa: { pem: responseUrls.caPem, host: responseUrls.host },
       onHttp: (fn, exchange) => {
         if (exchange.phase === 'request') {
-          this.httpRequests.push({ functionName: fn.functionName, method: exchange.method, host: exchange.host, path: exchange.path, status: 0 });
+          this.httpRequests.push({
+            functionName: fn.functionName,
+            method: exchange.method,
+            host: exchange.host,
+            path: exchange.path,
+            status: 0,
+          });
           return;
         }
         const open = this.httpRequests.findLast(
-          (request) => request.functionName === fn.functionName && request.status === 0 && request.path === exchange.path,
+          (request) =>
+            request.functionName === fn.functionName &&
+            request.status === 0 &&
+            request.path === exchange.path,
         );
         if (open) open.status = exchange.status;
       },
@@ -250,7 +270,9 @@ export class LocalCloud {
   configureFunctions(variables: Readonly<Record<string, string>>, step?: string): void {
     for (const fn of this.lambda.functions) {
       if (step !== undefined && fn.environment.ACME_STEP !== step) continue;
-      const clash = Object.keys(variables).find((name) => name in fn.environment && fn.environment[name] !== variables[name]);
+      const clash = Object.keys(variables).find(
+        (name) => name in fn.environment && fn.environment[name] !== variables[name],
+      );
       if (clash) {
         throw new Error(
           `${fn.functionName}: ${clash} is set by the template; deploy the stack with the props that set it instead`,
@@ -262,6 +284,27 @@ export class LocalCloud {
     }
   }
 
+  /**
+   * Authorizes an AWS call as the function of `step` (its `ACME_STEP`) would make it, without
+   * serving it: for tests of the template's policies themselves.
+   */
+  async authorizeAs(
+    step: string,
+    call: { readonly client: string; readonly command: string; readonly input: unknown },
+  ): Promise<AuthorizationDecision[]> {
+    const fn = this.lambda.functions.find((candidate) => candidate.environment.ACME_STEP === step);
+    if (!fn) throw new Error(`No function for step ${step}`);
+    const caller = this.iam.session(fn.roleArn, fn.functionName);
+    const decisions: AuthorizationDecision[] = [];
+    for (const authorization of requiredAuthorizations(
+      { ...call, region: LOCAL_REGION },
+      this.#directory(),
+    )) {
+      decisions.push(await this.iam.authorize(caller, authorization));
+    }
+    return decisions;
+  }
+
   /** The deployed state machine with this ARN, in any stack. */
   stateMachineByArn(arn: string): DeployedStateMachine {
     for (const { deployed } of this.#stacks.values()) {
@@ -269,7 +312,9 @@ export class LocalCloud {
         if (deployed.ref(logicalId) === arn) return deployed.stateMachine(logicalId);
       }
     }
-    throw Object.assign(new Error(`State Machine Does Not Exist: '${arn}'`), { name: 'StateMachineDoesNotExist' });
+    throw Object.assign(new Error(`State Machine Does Not Exist: '${arn}'`), {
+      name: 'StateMachineDoesNotExist',
+    });
   }
 
   /** What the functions of one log group wrote, joined. */
@@ -324,7 +369,12 @@ export class LocalCloud {
 
     for (const [logicalId, resource] of Object.entries(template.Resources)) {
       if (resource.Type.startsWith('Custom::') || resource.Type === 'AWS::CloudFormation::CustomResource')
-        await this.#deployCustomResource(deployed, logicalId, resource, resources.get(logicalId) as PhysicalResource);
+        await this.#deployCustomResource(
+          deployed,
+          logicalId,
+          resource,
+          resources.get(logicalId) as PhysicalResource,
+        );
     }
     return deployed;
   }
@@ -337,14 +387,19 @@ export class LocalCloud {
       return `${stackName}-${logicalId.slice(0, Math.max(1, room))}-${suffix}`;
     };
     const properties = resource.Properties ?? {};
-    const given = (key: string) => (typeof properties[key] === 'string' ? (properties[key] as string) : undefined);
+    const given = (key: string) =>
+      typeof properties[key] === 'string' ? (properties[key] as string) : undefined;
     const region = LOCAL_REGION;
     const account = LOCAL_ACCOUNT;
     const p = LOCAL_PARTITION;
     switch (resource.Type) {
       case 'AWS::KMS::Key': {
         const keyId = randomUUID();
-        return { type: resource.Type, ref: keyId, attributes: { Arn: `arn:${p}:kms:${region}:${account}:key/${keyId}`, KeyId: keyId } };
+        return {
+          type: resource.Type,
+          ref: keyId,
+          attributes: { Arn: `arn:${p}:kms:${region}:${account}:key/${keyId}`, KeyId: keyId },
+        };
       }
       case 'AWS::S3::Bucket': {
         const name = given('BucketName') ?? generated(63).toLowerCase();
@@ -360,7 +415,11 @@ export class LocalCloud {
       }
       case 'AWS::DynamoDB::Table': {
         const name = given('TableName') ?? generated(255);
-        return { type: resource.Type, ref: name, attributes: { Arn: `arn:${p}:dynamodb:${region}:${account}:table/${name}` } };
+        return {
+          type: resource.Type,
+          ref: name,
+          attributes: { Arn: `arn:${p}:dynamodb:${region}:${account}:table/${name}` },
+        };
       }
       case 'AWS::IAM::Role': {
         const name = given('RoleName') ?? generated(64);
@@ -373,11 +432,19 @@ export class LocalCloud {
       }
       case 'AWS::Lambda::Function': {
         const name = given('FunctionName') ?? generated(64);
-        return { type: resource.Type, ref: name, attributes: { Arn: `arn:${p}:lambda:${region}:${account}:function:${name}` } };
+        return {
+          type: resource.Type,
+          ref: name,
+          attributes: { Arn: `arn:${p}:lambda:${region}:${account}:function:${name}` },
+        };
       }
       case 'AWS::Logs::LogGroup': {
         const name = given('LogGroupName') ?? generated(512);
-        return { type: resource.Type, ref: name, attributes: { Arn: `arn:${p}:logs:${region}:${account}:log-group:${name}:*` } };
+        return {
+          type: resource.Type,
+          ref: name,
+          attributes: { Arn: `arn:${p}:logs:${region}:${account}:log-group:${name}:*` },
+        };
       }
       case 'AWS::StepFunctions::StateMachine': {
         const name = given('StateMachineName') ?? `${logicalId.slice(0, 66)}-${suffix}`;
@@ -389,7 +456,11 @@ export class LocalCloud {
         return {
           type: resource.Type,
           ref: `https://sqs.${region}.amazonaws.com/${account}/${name}`,
-          attributes: { Arn: `arn:${p}:sqs:${region}:${account}:${name}`, QueueName: name, QueueUrl: `https://sqs.${region}.amazonaws.com/${account}/${name}` },
+          attributes: {
+            Arn: `arn:${p}:sqs:${region}:${account}:${name}`,
+            QueueName: name,
+            QueueUrl: `https://sqs.${region}.amazonaws.com/${account}/${name}`,
+          },
         };
       }
       case 'AWS::SNS::Topic': {
@@ -399,11 +470,19 @@ export class LocalCloud {
       }
       case 'AWS::Events::Rule': {
         const name = given('Name') ?? generated(64);
-        return { type: resource.Type, ref: name, attributes: { Arn: `arn:${p}:events:${region}:${account}:rule/${name}` } };
+        return {
+          type: resource.Type,
+          ref: name,
+          attributes: { Arn: `arn:${p}:events:${region}:${account}:rule/${name}` },
+        };
       }
       case 'AWS::Scheduler::Schedule': {
         const name = given('Name') ?? generated(64);
-        return { type: resource.Type, ref: name, attributes: { Arn: `arn:${p}:scheduler:${region}:${account}:schedule/default/${name}` } };
+        return {
+          type: resource.Type,
+          ref: name,
+          attributes: { Arn: `arn:${p}:scheduler:${region}:${account}:schedule/default/${name}` },
+        };
       }
       case 'AWS::SecretsManager::Secret': {
         const name = given('Name') ?? generated(256);
@@ -416,10 +495,15 @@ export class LocalCloud {
   }
 
   #deployKey(stack: DeployedStack, logicalId: string): void {
-    const properties = stack.resolve<Record<string, unknown>>(stack.template.Resources[logicalId]?.Properties ?? {});
+    const properties = stack.resolve<Record<string, unknown>>(
+      stack.template.Resources[logicalId]?.Properties ?? {},
+    );
     const keyId = stack.ref(logicalId);
     const keyArn = stack.resolve<string>({ 'Fn::GetAtt': [logicalId, 'Arn'] });
-    this.#kmsKeys.set(keyId, { arn: keyArn, ...(properties.KeyPolicy ? { policy: properties.KeyPolicy as PolicyDocument } : {}) });
+    this.#kmsKeys.set(keyId, {
+      arn: keyArn,
+      ...(properties.KeyPolicy ? { policy: properties.KeyPolicy as PolicyDocument } : {}),
+    });
     const keySpec = String(properties.KeySpec ?? 'SYMMETRIC_DEFAULT');
     // The KMS fake signs with asymmetric keys; S3 uses the symmetric store key on the caller's behalf.
     if (keySpec !== 'SYMMETRIC_DEFAULT' && !this.aws.kms.keys.has(keyId)) {
@@ -433,10 +517,19 @@ export class LocalCloud {
 
   #deployBucket(stack: DeployedStack, logicalId: string): void {
     const name = stack.ref(logicalId);
-    const properties = stack.resolve<Record<string, unknown>>(stack.template.Resources[logicalId]?.Properties ?? {});
+    const properties = stack.resolve<Record<string, unknown>>(
+      stack.template.Resources[logicalId]?.Properties ?? {},
+    );
     const rules =
-      (properties.BucketEncryption as { ServerSideEncryptionConfiguration?: { ServerSideEncryptionByDefault?: { KMSMasterKeyID?: string } }[] } | undefined)
-        ?.ServerSideEncryptionConfiguration ?? [];
+      (
+        properties.BucketEncryption as
+          | {
+              ServerSideEncryptionConfiguration?: {
+                ServerSideEncryptionByDefault?: { KMSMasterKeyID?: string };
+              }[];
+            }
+          | undefined
+      )?.ServerSideEncryptionConfiguration ?? [];
     const kmsKeyArn = rules[0]?.ServerSideEncryptionByDefault?.KMSMasterKeyID;
     const policyId = stack
       .logicalIdsOf('AWS::S3::BucketPolicy')
@@ -454,28 +547,34 @@ export class LocalCloud {
   }
 
   #deployRole(stack: DeployedStack, logicalId: string): void {
-    const properties = stack.resolve<Record<string, unknown>>(stack.template.Resources[logicalId]?.Properties ?? {});
+    const properties = stack.resolve<Record<string, unknown>>(
+      stack.template.Resources[logicalId]?.Properties ?? {},
+    );
     if (Array.isArray(properties.ManagedPolicyArns) && properties.ManagedPolicyArns.length > 0) {
       throw new DeploymentError(
         `${logicalId} attaches managed policies (${properties.ManagedPolicyArns.join(', ')}), whose documents the local cloud does not have`,
       );
     }
     const roleName = stack.ref(logicalId);
-    const inline = ((properties.Policies as { PolicyName: string; PolicyDocument: PolicyDocument }[] | undefined) ?? []).map(
-      (policy) => ({ name: policy.PolicyName, document: policy.PolicyDocument }),
-    );
+    const inline = (
+      (properties.Policies as { PolicyName: string; PolicyDocument: PolicyDocument }[] | undefined) ?? []
+    ).map((policy) => ({ name: policy.PolicyName, document: policy.PolicyDocument }));
     const attached = stack
       .logicalIdsOf('AWS::IAM::Policy')
-      .map((id) => stack.resolve<{ PolicyName: string; PolicyDocument: PolicyDocument; Roles?: string[] }>(
-        stack.template.Resources[id]?.Properties,
-      ))
+      .map((id) =>
+        stack.resolve<{ PolicyName: string; PolicyDocument: PolicyDocument; Roles?: string[] }>(
+          stack.template.Resources[id]?.Properties,
+        ),
+      )
       .filter((policy) => (policy.Roles ?? []).includes(roleName))
       .map((policy) => ({ name: policy.PolicyName, document: policy.PolicyDocument }));
     this.iam.putRole({
       arn: stack.resolve<string>({ 'Fn::GetAtt': [logicalId, 'Arn'] }),
       name: roleName,
       account: LOCAL_ACCOUNT,
-      ...(properties.AssumeRolePolicyDocument ? { trustPolicy: properties.AssumeRolePolicyDocument as PolicyDocument } : {}),
+      ...(properties.AssumeRolePolicyDocument
+        ? { trustPolicy: properties.AssumeRolePolicyDocument as PolicyDocument }
+        : {}),
       policies: [...inline, ...attached],
     });
   }
@@ -486,12 +585,16 @@ export class LocalCloud {
     const code = properties.Code as { S3Key?: string; ZipFile?: string };
     const codeDirectory = code.S3Key ? stack.synthesized.assetFolders[code.S3Key] : undefined;
     if (!codeDirectory) {
-      throw new DeploymentError(`${logicalId}: its code (${JSON.stringify(code)}) is not an asset of the cloud assembly`);
+      throw new DeploymentError(
+        `${logicalId}: its code (${JSON.stringify(code)}) is not an asset of the cloud assembly`,
+      );
     }
-    const environment = (properties.Environment as { Variables?: Record<string, string> } | undefined)?.Variables ?? {};
+    const environment =
+      (properties.Environment as { Variables?: Record<string, string> } | undefined)?.Variables ?? {};
     checkEnvironmentSize(logicalId, environment);
     const logGroupName =
-      (properties.LoggingConfig as { LogGroup?: string } | undefined)?.LogGroup ?? `/aws/lambda/${stack.ref(logicalId)}`;
+      (properties.LoggingConfig as { LogGroup?: string } | undefined)?.LogGroup ??
+      `/aws/lambda/${stack.ref(logicalId)}`;
     this.lambda.deploy({
       logicalId,
       functionName: stack.ref(logicalId),
@@ -531,7 +634,10 @@ export class LocalCloud {
       ResourceType: resource.Type,
       ResourceProperties: properties,
       ...(requestType === 'Update'
-        ? { PhysicalResourceId: physical.ref, OldResourceProperties: JSON.parse(physical.customProperties ?? '{}') }
+        ? {
+            PhysicalResourceId: physical.ref,
+            OldResourceProperties: JSON.parse(physical.customProperties ?? '{}'),
+          }
         : {}),
     };
     const invocation = await this.lambda.invoke(String(properties.ServiceToken), event);
@@ -553,7 +659,9 @@ export class LocalCloud {
           ),
         ]);
     if (outcome.Status !== 'SUCCESS') {
-      throw new DeploymentError(`${logicalId} (${resource.Type}) failed to ${requestType.toLowerCase()}: ${outcome.Reason}`);
+      throw new DeploymentError(
+        `${logicalId} (${resource.Type}) failed to ${requestType.toLowerCase()}: ${outcome.Reason}`,
+      );
     }
     physical.ref = outcome.PhysicalResourceId ?? physical.ref;
     physical.customProperties = serialized;
@@ -627,7 +735,8 @@ export class LocalCloud {
           context: { 's3:prefix': String((call.input as { Key?: string }).Key ?? '') },
           ...(this.#buckets.get(bucket)?.policy ? { resourcePolicy: this.#buckets.get(bucket)?.policy } : {}),
         });
-        if (!listing.allowed) throw this.#serviceError(module, { name: 'AccessDenied', status: 403, message: 'Access Denied' });
+        if (!listing.allowed)
+          throw this.#serviceError(module, { name: 'AccessDenied', status: 403, message: 'Access Denied' });
       }
       throw error;
     }
@@ -667,14 +776,18 @@ export class LocalCloud {
   }
 
   /** A client of the test process's SDK, which the fakes intercept, with the caller's credentials. */
-  async #client(call: SdkCall): Promise<{ module: Record<string, unknown>; client: { send(command: unknown): Promise<unknown> } }> {
+  async #client(
+    call: SdkCall,
+  ): Promise<{ module: Record<string, unknown>; client: { send(command: unknown): Promise<unknown> } }> {
     const packageName = CLIENT_PACKAGES[call.client];
     if (!packageName) throw new Error(`The local cloud does not serve ${call.client}`);
     const module = (await import(packageName)) as Record<string, unknown>;
     const key = `${call.client}|${call.region}|${call.credentials.accessKeyId}`;
     let client = this.#clients.get(key);
     if (!client) {
-      const Client = module[call.client] as new (config: unknown) => { send(command: unknown): Promise<unknown> };
+      const Client = module[call.client] as new (
+        config: unknown,
+      ) => { send(command: unknown): Promise<unknown> };
       client = new Client({
         region: call.region,
         credentials: call.credentials,
@@ -687,10 +800,13 @@ export class LocalCloud {
     return { module, client };
   }
 
-  #serviceError(module: Record<string, unknown>, spec: { name: string; status: number; message: string }): Error {
-    const ServiceException = Object.entries(module).find(([name]) => /^[A-Z][A-Za-z0-9]*ServiceException$/.test(name))?.[1] as
-      | (new (options: unknown) => Error)
-      | undefined;
+  #serviceError(
+    module: Record<string, unknown>,
+    spec: { name: string; status: number; message: string },
+  ): Error {
+    const ServiceException = Object.entries(module).find(([name]) =>
+      /^[A-Z][A-Za-z0-9]*ServiceException$/.test(name),
+    )?.[1] as (new (options: unknown) => Error) | undefined;
     const options = {
       name: spec.name,
       $fault: spec.status >= 500 ? 'server' : 'client',
@@ -707,7 +823,11 @@ export class LocalCloud {
  * fails the function with Lambda's message.
  */
 function checkEnvironmentSize(logicalId: string, environment: Readonly<Record<string, string>>): void {
-  const bytes = Buffer.byteLength(Object.entries(environment).map(([key, value]) => key + value).join(''));
+  const bytes = Buffer.byteLength(
+    Object.entries(environment)
+      .map(([key, value]) => key + value)
+      .join(''),
+  );
   if (bytes <= MAX_ENVIRONMENT_BYTES) return;
   throw new DeploymentError(
     `${logicalId}: Lambda was unable to configure your environment variables because the environment variables you have provided exceeded the 4KB limit. String measured: ${JSON.stringify(environment)}`,

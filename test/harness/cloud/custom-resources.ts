@@ -19,7 +19,11 @@ export class ResponseUrls {
   readonly #waiting: Map<string, (answer: CustomResourceAnswer) => void>;
   readonly caPem: string;
 
-  private constructor(server: Server, caPem: string, waiting: Map<string, (answer: CustomResourceAnswer) => void>) {
+  private constructor(
+    server: Server,
+    caPem: string,
+    waiting: Map<string, (answer: CustomResourceAnswer) => void>,
+  ) {
     this.#server = server;
     this.caPem = caPem;
     this.#waiting = waiting;

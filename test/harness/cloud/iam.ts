@@ -101,7 +101,10 @@ export class LocalIam {
             ...(request.context as Record<string, string | string[]> | undefined),
           },
         },
-        identityPolicies: (role?.policies ?? []).map((policy) => ({ name: policy.name, policy: policy.document })),
+        identityPolicies: (role?.policies ?? []).map((policy) => ({
+          name: policy.name,
+          policy: policy.document,
+        })),
         serviceControlPolicies: [],
         resourceControlPolicies: [],
         resourcePolicy: request.resourcePolicy,
@@ -118,7 +121,13 @@ export class LocalIam {
     const message = allowed
       ? 'Allowed'
       : `User: ${caller.arn} is not authorized to perform: ${request.action} on resource: ${request.resource} ${denialReason(analysis, request)}`;
-    this.decisions.push({ principal: caller.arn, action: request.action, resource: request.resource, allowed, message });
+    this.decisions.push({
+      principal: caller.arn,
+      action: request.action,
+      resource: request.resource,
+      allowed,
+      message,
+    });
     return { allowed, message };
   }
 
@@ -133,7 +142,9 @@ function denialReason(
   analysis: Parameters<typeof getDenialReasons>[0] | undefined,
   request: AuthorizationRequest,
 ): string {
-  const denials = analysis ? getDenialReasons(analysis) : [];
+  // A wildcard resource that no statement matched has no analysis: nothing allowed it.
+  if (!analysis) return `because no identity-based policy allows the ${request.action} action`;
+  const denials = getDenialReasons(analysis);
   const explicit = denials.find((denial) => denial.denialType === 'Explicit');
   if (explicit) {
     const where = explicit.policyType === 'resource' ? 'a resource-based policy' : 'an identity-based policy';

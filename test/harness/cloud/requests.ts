@@ -1,6 +1,6 @@
+import { LOCAL_ACCOUNT, LOCAL_PARTITION, LOCAL_REGION } from './constants.js';
 import type { AuthorizationRequest, PolicyDocument } from './iam.js';
 import { accountOf } from './iam.js';
-import { LOCAL_ACCOUNT, LOCAL_PARTITION, LOCAL_REGION } from './constants.js';
 
 /**
  * What IAM authorizes for each AWS call our functions make: the action, the resource ARN, the
@@ -131,7 +131,8 @@ export function requiredAuthorizations(
           ),
         ];
       }
-      if (command === 'GetPublicKey') return [kmsKeyRequest(directory, keyId, region, 'kms:GetPublicKey', {}, deniedAs)];
+      if (command === 'GetPublicKey')
+        return [kmsKeyRequest(directory, keyId, region, 'kms:GetPublicKey', {}, deniedAs)];
       return unknown();
     }
     case 'S3Client': {
@@ -177,7 +178,13 @@ export function requiredAuthorizations(
       if (command === 'GetObject' || command === 'HeadObject') {
         const keyArn = directory.objectKmsKey(bucket, String(input.Key ?? ''));
         return [
-          { action: 's3:GetObject', resource: objectArn, resourceAccount: LOCAL_ACCOUNT, ...bucketPolicy, deniedAs },
+          {
+            action: 's3:GetObject',
+            resource: objectArn,
+            resourceAccount: LOCAL_ACCOUNT,
+            ...bucketPolicy,
+            deniedAs,
+          },
           ...(keyArn && command === 'GetObject' ? [viaS3(keyArn, 'kms:Decrypt')] : []),
         ];
       }
@@ -264,7 +271,10 @@ export function requiredAuthorizations(
     case 'ACMClient': {
       const certificateArn = input.CertificateArn as string | undefined;
       const requestTags = Object.fromEntries(
-        ((input.Tags as { Key: string; Value?: string }[] | undefined) ?? []).map((tag) => [tag.Key, tag.Value ?? '']),
+        ((input.Tags as { Key: string; Value?: string }[] | undefined) ?? []).map((tag) => [
+          tag.Key,
+          tag.Value ?? '',
+        ]),
       );
       const existingTags = certificateArn ? (directory.certificateTags(certificateArn) ?? {}) : {};
       const resource = certificateArn ?? '*';
@@ -278,14 +288,31 @@ export function requiredAuthorizations(
           // Tags on an import need the tagging permission too ("Tagging AWS Certificate Manager
           // resources", ACM User Guide).
           return [
-            { action: 'acm:ImportCertificate', resource, context: { ...resourceContext, ...requestContext }, deniedAs },
+            {
+              action: 'acm:ImportCertificate',
+              resource,
+              context: { ...resourceContext, ...requestContext },
+              deniedAs,
+            },
             ...(Object.keys(requestTags).length > 0
-              ? [{ action: 'acm:AddTagsToCertificate', resource, context: { ...resourceContext, ...requestContext }, deniedAs }]
+              ? [
+                  {
+                    action: 'acm:AddTagsToCertificate',
+                    resource,
+                    context: { ...resourceContext, ...requestContext },
+                    deniedAs,
+                  },
+                ]
               : []),
           ];
         case 'AddTagsToCertificate':
           return [
-            { action: 'acm:AddTagsToCertificate', resource, context: { ...resourceContext, ...requestContext }, deniedAs },
+            {
+              action: 'acm:AddTagsToCertificate',
+              resource,
+              context: { ...resourceContext, ...requestContext },
+              deniedAs,
+            },
           ];
         case 'DescribeCertificate':
         case 'GetCertificate':
@@ -297,13 +324,17 @@ export function requiredAuthorizations(
     }
     case 'EventBridgeClient': {
       if (command !== 'PutEvents') return unknown();
-      const entries = (input.Entries as { EventBusName?: string; Source?: string; DetailType?: string }[]) ?? [];
+      const entries =
+        (input.Entries as { EventBusName?: string; Source?: string; DetailType?: string }[]) ?? [];
       return entries.map((entry) => {
         const bus = entry.EventBusName ?? 'default';
         return {
           action: 'events:PutEvents',
           resource: bus.startsWith('arn:') ? bus : arn('events', region, LOCAL_ACCOUNT, `event-bus/${bus}`),
-          context: { 'events:source': String(entry.Source ?? ''), 'events:detail-type': String(entry.DetailType ?? '') },
+          context: {
+            'events:source': String(entry.Source ?? ''),
+            'events:detail-type': String(entry.DetailType ?? ''),
+          },
           deniedAs,
         };
       });

@@ -27,7 +27,8 @@ import { LOCAL_ACCOUNT, LOCAL_PARTITION, LOCAL_REGION } from './constants.js';
 export const MAX_PAYLOAD_BYTES = 256 * 1024;
 
 /** One entry of an execution's event log (the library does not export the type). */
-export type EventLog = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+export type EventLog =
+  ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
 
 export interface StepTiming {
   readonly name: string;
@@ -69,13 +70,20 @@ function stateError(name: string, cause: string, options: { terminal?: boolean }
   return error;
 }
 
-/** The Cause Step Functions records for a Lambda function error: the error payload as JSON. */
+/**
+ * The longest `cause` an execution's history events hold (`LambdaFunctionFailedEventDetails`,
+ * `TaskFailedEventDetails`: "Length Constraints: Maximum length of 32768"), and of an `error` 256.
+ */
+export const MAX_CAUSE_CHARACTERS = 32_768;
+const MAX_ERROR_CHARACTERS = 256;
+
+/** The Cause Step Functions records for a Lambda function error: the error payload as JSON, cut to the quota. */
 export function lambdaErrorCause(error: FunctionError): string {
   return JSON.stringify({
     errorType: error.errorType,
     errorMessage: error.errorMessage,
     ...(error.trace ? { trace: error.trace } : {}),
-  });
+  }).slice(0, MAX_CAUSE_CHARACTERS);
 }
 
 function checkSize(stateName: string, value: unknown, what: 'input' | 'result'): void {
@@ -93,11 +101,15 @@ function checkSize(stateName: string, value: unknown, what: 'input' | 'result'):
 export class LocalStepFunctions {
   readonly #cloud: LocalCloud;
   /** Finished and running executions, by ARN. */
-  readonly executions = new Map<string, { readonly name: string; readonly stateMachineArn: string; result?: LocalExecution }>();
+  readonly executions = new Map<
+    string,
+    { readonly name: string; readonly stateMachineArn: string; result?: LocalExecution }
+  >();
   /** Names `StartExecution` refused because an execution of that state machine already had them. */
   readonly refused: string[] = [];
   /** Executions started without waiting (`startExecution` without `.sync`), not yet run. */
-  readonly started: { readonly stateMachineArn: string; readonly name: string; readonly input: unknown }[] = [];
+  readonly started: { readonly stateMachineArn: string; readonly name: string; readonly input: unknown }[] =
+    [];
 
   constructor(cloud: LocalCloud) {
     this.#cloud = cloud;
@@ -127,23 +139,31 @@ export class LocalStepFunctions {
       if (state.Type === 'Wait') waitStates.push(stateName);
       if (state.Type !== 'Task') return;
       taskStates.push(stateName);
-      const perform = this.#performer(machine, stateName, state, options.pauseMs);
-      const checked: TaskPerformer = async (input) => {
+      const performer = this.#performer(machine, state, options.pauseMs);
+      // A wrapper stands in for what the step does, so the service's checks apply to its result too.
+      const perform = options.wrapTask ? options.wrapTask(stateName, performer) : performer;
+      tasks[stateName] = async (input) => {
         checkSize(stateName, input, 'input');
         const result = await perform(input);
         checkSize(stateName, result, 'result');
         return result;
       };
-      tasks[stateName] = options.wrapTask ? options.wrapTask(stateName, checked) : checked;
     });
 
     checkSize(machine.name, options.input, 'input');
-    const interpreter = new StateMachine(machine.definition as never, { validationOptions: { checkArn: false } });
+    const interpreter = new StateMachine(machine.definition as never, {
+      validationOptions: { checkArn: false },
+    });
     const started = Date.now();
     const execution = interpreter.run(options.input as never, {
       context: {
         StateMachine: { Id: machine.arn, Name: machine.name },
-        Execution: { Id: executionArn, Input: options.input, Name: name, StartTime: new Date().toISOString() },
+        Execution: {
+          Id: executionArn,
+          Input: options.input,
+          Name: name,
+          StartTime: new Date().toISOString(),
+        },
       } as never,
       overrides: {
         taskResourceLocalHandlers: tasks as never,
@@ -171,7 +191,10 @@ export class LocalStepFunctions {
     try {
       output = await execution.result;
     } catch (caught) {
-      const failure = ((caught as { cause?: unknown }).cause ?? caught) as { name?: string; message?: string };
+      const failure = ((caught as { cause?: unknown }).cause ?? caught) as {
+        name?: string;
+        message?: string;
+      };
       error = { name: String(failure.name ?? 'Error'), cause: String(failure.message ?? '') };
     }
     await collecting;
@@ -196,7 +219,6 @@ export class LocalStepFunctions {
 
   #performer(
     machine: DeployedStateMachine,
-    stateName: string,
     state: Record<string, unknown>,
     pauseMs: number | undefined,
   ): TaskPerformer {
@@ -215,22 +237,32 @@ export class LocalStepFunctions {
           );
         }
         const outcome = await this.#cloud.lambda.invoke(resource, input);
-        if (!outcome.ok) throw stateError(outcome.error.errorType, lambdaErrorCause(outcome.error));
+        if (!outcome.ok)
+          throw stateError(
+            outcome.error.errorType.slice(0, MAX_ERROR_CHARACTERS),
+            lambdaErrorCause(outcome.error),
+          );
         return outcome.payload;
       };
     }
-    const startExecution = /:states:::(?:states:startExecution(\.sync:2|\.sync)?|aws-sdk:sfn:startExecution)$/.exec(
-      resource,
-    );
+    const startExecution =
+      /:states:::(?:states:startExecution(\.sync:2|\.sync)?|aws-sdk:sfn:startExecution)$/.exec(resource);
     if (startExecution) {
       const wait = Boolean(startExecution[1]);
       return async (parameters) => {
-        const { StateMachineArn: target, Name: name, Input: input } = parameters as {
+        const {
+          StateMachineArn: target,
+          Name: name,
+          Input: input,
+        } = parameters as {
           StateMachineArn: string;
           Name?: string;
           Input?: unknown;
         };
-        const decision = await this.#cloud.iam.authorize(caller, { action: 'states:StartExecution', resource: target });
+        const decision = await this.#cloud.iam.authorize(caller, {
+          action: 'states:StartExecution',
+          resource: target,
+        });
         if (!decision.allowed) throw stateError('StepFunctions.AccessDeniedException', decision.message);
         const childInput = typeof input === 'string' ? JSON.parse(input) : (input ?? {});
         const machineOf = this.#cloud.stateMachineByArn(target);
@@ -252,7 +284,9 @@ export class LocalStepFunctions {
           StateMachineArn: target,
           Name: name,
           Status: child.status,
-          ...(child.status === 'SUCCEEDED' ? { Output: child.output } : { Error: child.error?.name, Cause: child.error?.cause }),
+          ...(child.status === 'SUCCEEDED'
+            ? { Output: child.output }
+            : { Error: child.error?.name, Cause: child.error?.cause }),
         };
         // What StartExecution.sync:2 reports when the child execution fails.
         if (child.status === 'FAILED') throw stateError('States.TaskFailed', JSON.stringify(description));
@@ -271,9 +305,13 @@ function collectStates(
 ): void {
   for (const [name, state] of Object.entries(states)) {
     visit(name, state);
-    const processor = (state.ItemProcessor ?? state.Iterator) as { States?: Record<string, Record<string, unknown>> } | undefined;
+    const processor = (state.ItemProcessor ?? state.Iterator) as
+      | { States?: Record<string, Record<string, unknown>> }
+      | undefined;
     if (processor?.States) collectStates(processor.States, visit);
-    for (const branch of (state.Branches as { States: Record<string, Record<string, unknown>> }[] | undefined) ?? [])
+    for (const branch of (state.Branches as
+      | { States: Record<string, Record<string, unknown>> }[]
+      | undefined) ?? [])
       collectStates(branch.States, visit);
   }
 }

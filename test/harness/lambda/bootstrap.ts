@@ -40,7 +40,11 @@ function post(message: FromEnvironment): void {
 // response, so no line is lost or reordered; Console objects look `write` up on each call.
 for (const stream of ['stdout', 'stderr'] as const) {
   process[stream].write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
-    post({ type: 'log', stream, text: typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8') });
+    post({
+      type: 'log',
+      stream,
+      text: typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'),
+    });
     const done = rest.find((argument) => typeof argument === 'function') as (() => void) | undefined;
     done?.();
     return true;
@@ -61,12 +65,20 @@ diagnosticsChannel.subscribe('http.client.request.start', (message) => {
   const request = (message as { request: ClientRequest }).request;
   post({
     type: 'http',
-    exchange: { phase: 'request', method: request.method, host: String(request.getHeader('host')), path: request.path },
+    exchange: {
+      phase: 'request',
+      method: request.method,
+      host: String(request.getHeader('host')),
+      path: request.path,
+    },
   });
 });
 diagnosticsChannel.subscribe('http.client.response.finish', (message) => {
   const { request, response } = message as { request: ClientRequest; response: { statusCode?: number } };
-  post({ type: 'http', exchange: { phase: 'response', path: request.path, status: response.statusCode ?? 0 } });
+  post({
+    type: 'http',
+    exchange: { phase: 'response', path: request.path, status: response.statusCode ?? 0 },
+  });
 });
 
 function isErrorLike(value: unknown): value is Error {
@@ -140,7 +152,12 @@ async function forward(client: ClientShape, command: { constructor: { name: stri
   return answer;
 }
 
-Client.prototype.send = function send(this: ClientShape, command: unknown, optionsOrCallback?: unknown, cb?: unknown) {
+Client.prototype.send = function send(
+  this: ClientShape,
+  command: unknown,
+  optionsOrCallback?: unknown,
+  cb?: unknown,
+) {
   const callback = (typeof optionsOrCallback === 'function' ? optionsOrCallback : cb) as
     | ((error: unknown, output?: unknown) => void)
     | undefined;
@@ -176,9 +193,14 @@ function trustExtraCa(pem: string, host: string): void {
     const [first, second] = args;
     const target = first instanceof URL || typeof first === 'string' ? new URL(String(first)) : undefined;
     if (target?.host === host) {
-      const options = typeof second === 'object' && second !== null ? (second as Record<string, unknown>) : {};
+      const options =
+        typeof second === 'object' && second !== null ? (second as Record<string, unknown>) : {};
       const rest = typeof second === 'object' && second !== null ? args.slice(2) : args.slice(1);
-      return (original as (...a: unknown[]) => unknown)(first, { ...options, ca: [...tls.rootCertificates, pem] }, ...rest);
+      return (original as (...a: unknown[]) => unknown)(
+        first,
+        { ...options, ca: [...tls.rootCertificates, pem] },
+        ...rest,
+      );
     }
     return (original as (...a: unknown[]) => unknown)(...args);
   }) as typeof https.request;
@@ -275,5 +297,8 @@ port.on('message', (message: ToEnvironment) => {
   if (!waiting) return;
   pending.delete(message.id);
   if (message.type === 'sdk-result') waiting.resolve(reviveOutput(message.output));
-  else waiting.reject(Object.assign(new Error(message.error.message), message.error.fields, { name: message.error.name }));
+  else
+    waiting.reject(
+      Object.assign(new Error(message.error.message), message.error.fields, { name: message.error.name }),
+    );
 });

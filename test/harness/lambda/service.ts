@@ -64,7 +64,12 @@ export interface LocalFunction {
 /** What an invocation returned: a JSON payload, or the function's error payload. */
 export type InvokeOutcome =
   | { readonly ok: true; readonly payload: unknown; readonly coldStart: boolean; readonly durationMs: number }
-  | { readonly ok: false; readonly error: FunctionError; readonly coldStart: boolean; readonly durationMs: number };
+  | {
+      readonly ok: false;
+      readonly error: FunctionError;
+      readonly coldStart: boolean;
+      readonly durationMs: number;
+    };
 
 /** The credentials a function's environment signs with, and who they belong to. */
 export interface RoleCredentials {
@@ -218,7 +223,9 @@ export class LocalLambdaService {
 
   /** Stops every environment. */
   async shutdown(): Promise<void> {
-    const workers = [...this.#environments.values()].flat().map((environment) => environment.worker.terminate());
+    const workers = [...this.#environments.values()]
+      .flat()
+      .map((environment) => environment.worker.terminate());
     this.#environments.clear();
     await Promise.allSettled(workers);
   }
@@ -322,7 +329,9 @@ export class LocalLambdaService {
       discarded: false,
       logStreamName,
       ready: new Promise((resolve) => {
-        worker.once('error', (error) => resolve({ errorType: 'Runtime.ExitError', errorMessage: String(error) }));
+        worker.once('error', (error) =>
+          resolve({ errorType: 'Runtime.ExitError', errorMessage: String(error) }),
+        );
         const onReady = (message: FromEnvironment) => {
           if (message.type === 'ready') resolve(undefined);
           else if (message.type === 'init-error') resolve(message.error);

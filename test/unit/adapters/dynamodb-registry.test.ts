@@ -1,26 +1,12 @@
 import { createHash } from 'node:crypto';
-import {
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  DescribeTableCommand,
-  DynamoDBClient,
-  DynamoDBServiceException,
-  GetItemCommand,
-  PutItemCommand,
-  ScanCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbRegistry } from '../../../lambdas/adapters/dynamodb-registry.js';
 import { AwsRequestError, AwsTransientError } from '../../../lambdas/core/errors.js';
 import type { CertificateRecordChanges } from '../../../lambdas/core/ports.js';
-import {
-  type DynamoDbFake,
-  DynamoDbFakeUnsupportedError,
-  installDynamoDbFake,
-} from '../../fakes/dynamodb-fake.js';
+import { type DynamoDbFake, installDynamoDbFake } from '../../fakes/dynamodb-fake.js';
 
 const tableName = 'acme-registry';
 const directoryUrl = 'https://acme.example/directory';
@@ -34,8 +20,8 @@ function seconds(n: number): Date {
   return new Date(t0.getTime() + n * 1000);
 }
 
-function storedCertificate(certificateId: string): Record<string, unknown> | undefined {
-  return dynamodb.items(tableName).find((item) => item.pk === `CERT#${certificateId}`);
+async function storedCertificate(certificateId: string): Promise<Record<string, unknown> | undefined> {
+  return (await dynamodb.items(tableName)).find((item) => item.pk === `CERT#${certificateId}`);
 }
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -53,15 +39,15 @@ beforeEach(() => {
   registry = new DynamoDbRegistry({ client, tableName });
 });
 
-afterEach(() => {
-  dynamodb.restore();
+afterEach(async () => {
+  await dynamodb.restore();
 });
 
 describe('DynamoDbRegistry locks', () => {
   it('gives a free lock to the first execution and records holder and expiry', async () => {
     await expect(registry.acquireLock('web', 'exec-a', t0, 600)).resolves.toBe(true);
 
-    expect(storedCertificate('web')).toEqual({
+    expect(await storedCertificate('web')).toEqual({
       pk: 'CERT#web',
       certificateId: 'web',
       lock: { executionId: 'exec-a', expiresAt: '2030-01-01T00:10:00.000Z' },
@@ -74,7 +60,7 @@ describe('DynamoDbRegistry locks', () => {
     await expect(registry.acquireLock('web', 'exec-b', seconds(599), 600)).resolves.toBe(false);
     await expect(registry.acquireLock('web', 'exec-b', seconds(600), 600)).resolves.toBe(false);
 
-    expect(storedCertificate('web')?.lock).toEqual({
+    expect((await storedCertificate('web'))?.lock).toEqual({
       executionId: 'exec-a',
       expiresAt: '2030-01-01T00:10:00.000Z',
     });
@@ -85,7 +71,7 @@ describe('DynamoDbRegistry locks', () => {
 
     await expect(registry.acquireLock('web', 'exec-a', seconds(300), 600)).resolves.toBe(true);
 
-    expect(storedCertificate('web')?.lock).toEqual({
+    expect((await storedCertificate('web'))?.lock).toEqual({
       executionId: 'exec-a',
       expiresAt: '2030-01-01T00:15:00.000Z',
     });
@@ -96,11 +82,22 @@ describe('DynamoDbRegistry locks', () => {
 
     await expect(registry.acquireLock('web', 'exec-b', seconds(601), 60)).resolves.toBe(true);
 
-    expect(storedCertificate('web')?.lock).toEqual({
+    expect((await storedCertificate('web'))?.lock).toEqual({
       executionId: 'exec-b',
       expiresAt: '2030-01-01T00:11:01.000Z',
     });
     await expect(registry.acquireLock('web', 'exec-a', seconds(602), 600)).resolves.toBe(false);
+  });
+
+  it('lets exactly one of several executions racing for a free lock take it', async () => {
+    const executions = ['exec-a', 'exec-b', 'exec-c', 'exec-d', 'exec-e'];
+
+    const acquired = await Promise.all(executions.map((id) => registry.acquireLock('web', id, t0, 600)));
+
+    expect(acquired.filter(Boolean)).toHaveLength(1);
+    expect((await storedCertificate('web'))?.lock).toMatchObject({
+      executionId: executions[acquired.indexOf(true)],
+    });
   });
 
   it('keeps the lock when an execution that does not hold it releases', async () => {
@@ -108,7 +105,7 @@ describe('DynamoDbRegistry locks', () => {
 
     await registry.releaseLock('web', 'exec-b');
 
-    expect(storedCertificate('web')?.lock).toMatchObject({ executionId: 'exec-a' });
+    expect((await storedCertificate('web'))?.lock).toMatchObject({ executionId: 'exec-a' });
     await expect(registry.acquireLock('web', 'exec-b', seconds(1), 600)).resolves.toBe(false);
   });
 
@@ -118,14 +115,18 @@ describe('DynamoDbRegistry locks', () => {
 
     await registry.releaseLock('web', 'exec-a');
 
-    expect(storedCertificate('web')).toEqual({ pk: 'CERT#web', certificateId: 'web', status: 'issuing' });
+    expect(await storedCertificate('web')).toEqual({
+      pk: 'CERT#web',
+      certificateId: 'web',
+      status: 'issuing',
+    });
     await expect(registry.acquireLock('web', 'exec-b', seconds(1), 600)).resolves.toBe(true);
   });
 
   it('releases a lock that does not exist without creating a record', async () => {
     await expect(registry.releaseLock('nothing', 'exec-a')).resolves.toBeUndefined();
 
-    expect(dynamodb.items(tableName)).toEqual([]);
+    expect(await dynamodb.items(tableName)).toEqual([]);
   });
 
   it('refuses a lock TTL that is not a positive number of seconds', async () => {
@@ -224,7 +225,7 @@ describe('DynamoDbRegistry records', () => {
       issued,
       lastAttemptAt: '2030-01-01T00:05:00.000Z',
     });
-    const [raw] = dynamodb.rawItems(tableName);
+    const [raw] = await dynamodb.rawItems(tableName);
     expect(raw?.issued).toEqual({ M: marshall(issued) });
     expect(raw?.config).toMatchObject({
       M: { domains: { L: [{ S: 'example.org' }, { S: '*.example.org' }] } },
@@ -252,7 +253,7 @@ describe('DynamoDbRegistry records', () => {
 
     await registry.update('web', { status: 'issued', issued });
 
-    expect(storedCertificate('web')?.lock).toEqual({
+    expect((await storedCertificate('web'))?.lock).toEqual({
       executionId: 'exec-a',
       expiresAt: '2030-01-01T00:10:00.000Z',
     });
@@ -269,7 +270,7 @@ describe('DynamoDbRegistry records', () => {
     await registry.update('web', { status: undefined });
 
     expect(dynamodb.calls.UpdateItem).toBeUndefined();
-    expect(dynamodb.items(tableName)).toEqual([]);
+    expect(await dynamodb.items(tableName)).toEqual([]);
   });
 
   it('refuses to update the lock or the id through update', async () => {
@@ -307,7 +308,7 @@ describe('DynamoDbRegistry accounts', () => {
     await registry.putAccount('thumb-1', { directoryUrl, accountUrl: 'https://acme.example/acct/1' });
 
     const digest = createHash('sha256').update(`${directoryUrl}\nthumb-1`).digest('hex');
-    expect(dynamodb.items(tableName)).toEqual([
+    expect(await dynamodb.items(tableName)).toEqual([
       {
         pk: `ACCOUNT#${digest}`,
         directoryUrl,
@@ -407,260 +408,5 @@ describe('DynamoDbRegistry errors', () => {
     dynamodb.failNext('UpdateItem', 'AccessDeniedException');
 
     await expect(registry.releaseLock('web', 'exec-a')).rejects.toThrow(AwsRequestError);
-  });
-});
-
-describe('DynamoDB fake', () => {
-  const key = { pk: { S: 'item' } };
-
-  it('fails a conditional write with a modeled ConditionalCheckFailedException (HTTP 400)', async () => {
-    dynamodb.putItem(tableName, { pk: 'item', n: 1 });
-
-    const error = await rejection(
-      client.send(
-        new PutItemCommand({
-          TableName: tableName,
-          Item: { pk: { S: 'item' } },
-          ConditionExpression: 'attribute_not_exists(pk)',
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }),
-      ),
-    );
-
-    expect(error).toBeInstanceOf(ConditionalCheckFailedException);
-    expect(error).toBeInstanceOf(DynamoDBServiceException);
-    expect(error).toMatchObject({
-      $metadata: { httpStatusCode: 400 },
-      Item: { pk: { S: 'item' }, n: { N: '1' } },
-    });
-    expect(dynamodb.items(tableName)).toEqual([{ pk: 'item', n: 1 }]);
-  });
-
-  it.each([
-    ['#a = :one AND NOT (#b = :one OR #c < :one)', true],
-    ['#a = :one AND #b = :one OR #c < :one', false],
-    ['NOT #a = :one OR #b <> :one', true],
-    ['#a >= :one AND #a <= :one AND #b > :one', true],
-    ['attribute_exists(#m.#x) AND attribute_not_exists(#m.#y)', true],
-    ['#m.#x = :one AND begins_with(#s, :prefix)', true],
-    ['#missing <> :one AND NOT #missing = :one AND NOT #missing < :one', true],
-    ['#s < :one', false],
-  ])('evaluates %s as %s', async (condition, expected) => {
-    dynamodb.putItem(tableName, { pk: 'item', a: 1, b: 2, c: 3, m: { x: 1 }, s: 'lock-1' });
-    const names = {
-      '#a': 'a',
-      '#b': 'b',
-      '#c': 'c',
-      '#m': 'm',
-      '#x': 'x',
-      '#y': 'y',
-      '#s': 's',
-      '#missing': 'z',
-    };
-    const used = Object.fromEntries(
-      Object.entries(names).filter(([name]) => new RegExp(`${name}\\b`).test(condition)),
-    );
-    const values = Object.fromEntries(
-      Object.entries({ ':one': 1, ':prefix': 'lock-' }).filter(([name]) => condition.includes(name)),
-    );
-
-    const sending = client.send(
-      new UpdateItemCommand({
-        TableName: tableName,
-        Key: key,
-        UpdateExpression: 'SET #done = :done',
-        ConditionExpression: condition,
-        ExpressionAttributeNames: { ...used, '#done': 'done' },
-        ExpressionAttributeValues: marshall({ ...values, ':done': true }),
-      }),
-    );
-
-    if (expected) await expect(sending).resolves.toBeDefined();
-    else await expect(sending).rejects.toBeInstanceOf(ConditionalCheckFailedException);
-    expect(dynamodb.items(tableName)[0]?.done).toBe(expected ? true : undefined);
-  });
-
-  it('sets and removes nested paths and returns the updated attributes', async () => {
-    dynamodb.putItem(tableName, { pk: 'item', m: { x: 1, y: 2 }, gone: 'soon', n: 5 });
-
-    const output = await client.send(
-      new UpdateItemCommand({
-        TableName: tableName,
-        Key: key,
-        UpdateExpression:
-          'SET #m.#x = :two, #n = #n + :two, #l = if_not_exists(#l, :empty) REMOVE #m.#y, #gone',
-        ExpressionAttributeNames: { '#m': 'm', '#x': 'x', '#y': 'y', '#n': 'n', '#l': 'l', '#gone': 'gone' },
-        ExpressionAttributeValues: marshall({ ':two': 2, ':empty': [] }),
-        ReturnValues: 'UPDATED_NEW',
-      }),
-    );
-
-    expect(dynamodb.items(tableName)).toEqual([{ pk: 'item', m: { x: 2 }, n: 7, l: [] }]);
-    expect(output.Attributes).toEqual({ m: { M: { x: { N: '2' } } }, n: { N: '7' }, l: { L: [] } });
-  });
-
-  it.each([
-    [
-      'an unused value',
-      {
-        UpdateExpression: 'SET #a = :a',
-        ExpressionAttributeNames: { '#a': 'a' },
-        values: { ':a': 1, ':b': 2 },
-      },
-      'Value provided in ExpressionAttributeValues unused in expressions: keys: {:b}',
-    ],
-    [
-      'an unused name',
-      {
-        UpdateExpression: 'SET #a = :a',
-        ExpressionAttributeNames: { '#a': 'a', '#b': 'b' },
-        values: { ':a': 1 },
-      },
-      'Value provided in ExpressionAttributeNames unused in expressions: keys: {#b}',
-    ],
-    [
-      'an undefined value',
-      { UpdateExpression: 'SET #a = :c', ExpressionAttributeNames: { '#a': 'a' }, values: { ':a': 1 } },
-      'An expression attribute value used in expression is not defined; attribute value: :c',
-    ],
-    [
-      'an undefined name',
-      { UpdateExpression: 'SET #z = :a', ExpressionAttributeNames: { '#a': 'a' }, values: { ':a': 1 } },
-      'An expression attribute name used in the document path is not defined; attribute name: #z',
-    ],
-    [
-      'a reserved word without a placeholder',
-      { UpdateExpression: 'SET status = :a', values: { ':a': 1 } },
-      'Attribute name is a reserved keyword; reserved keyword: status',
-    ],
-    [
-      'overlapping paths',
-      {
-        UpdateExpression: 'SET #a = :a REMOVE #a.#b',
-        ExpressionAttributeNames: { '#a': 'a', '#b': 'b' },
-        values: { ':a': 1 },
-      },
-      'Two document paths overlap with each other',
-    ],
-    [
-      'an update of the key',
-      { UpdateExpression: 'SET pk = :a', values: { ':a': 'other' } },
-      'Cannot update attribute pk. This attribute is part of the key',
-    ],
-    [
-      'a nested path under a missing map',
-      {
-        UpdateExpression: 'SET #a.#b = :a',
-        ExpressionAttributeNames: { '#a': 'a', '#b': 'b' },
-        values: { ':a': 1 },
-      },
-      'The document path provided in the update expression is invalid for update',
-    ],
-    [
-      'a syntax error',
-      { UpdateExpression: 'SET #a = = :a', ExpressionAttributeNames: { '#a': 'a' }, values: { ':a': 1 } },
-      'Invalid UpdateExpression: Syntax error; token: "="',
-    ],
-  ])('refuses %s with ValidationException', async (_case, request, message) => {
-    const { values, ...rest } = request;
-
-    const error = await rejection(
-      client.send(
-        new UpdateItemCommand({
-          TableName: tableName,
-          Key: key,
-          ...rest,
-          ExpressionAttributeValues: marshall(values),
-        }),
-      ),
-    );
-
-    expect(error).toBeInstanceOf(DynamoDBServiceException);
-    expect(error).toMatchObject({ name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
-    expect((error as Error).message).toContain(message);
-    expect(dynamodb.items(tableName)).toEqual([]);
-  });
-
-  it('refuses a key that does not match the schema', async () => {
-    const getting = client.send(new GetItemCommand({ TableName: tableName, Key: { id: { S: 'x' } } }));
-
-    await expect(getting).rejects.toMatchObject({
-      name: 'ValidationException',
-      message: 'The provided key element does not match the schema',
-    });
-  });
-
-  it('throws a clear error for syntax it does not support instead of passing', async () => {
-    dynamodb.putItem(tableName, { pk: 'item', tags: ['a'] });
-
-    const condition = client.send(
-      new DeleteItemCommand({
-        TableName: tableName,
-        Key: key,
-        ConditionExpression: 'contains(#t, :a)',
-        ExpressionAttributeNames: { '#t': 'tags' },
-        ExpressionAttributeValues: { ':a': { S: 'a' } },
-      }),
-    );
-    const add = client.send(
-      new UpdateItemCommand({
-        TableName: tableName,
-        Key: key,
-        UpdateExpression: 'ADD #n :one',
-        ExpressionAttributeNames: { '#n': 'n' },
-        ExpressionAttributeValues: { ':one': { N: '1' } },
-      }),
-    );
-    const command = client.send(new DescribeTableCommand({ TableName: tableName }));
-
-    await expect(condition).rejects.toThrow(DynamoDbFakeUnsupportedError);
-    await expect(add).rejects.toThrow(/does not support ADD/);
-    await expect(command).rejects.toThrow(DynamoDbFakeUnsupportedError);
-    expect(dynamodb.items(tableName)).toHaveLength(1);
-  });
-
-  it('reports a table that was never created as ResourceNotFoundException, unless auto-creating', async () => {
-    const missing = client.send(new GetItemCommand({ TableName: 'other', Key: key }));
-    await expect(missing).rejects.toMatchObject({ name: 'ResourceNotFoundException' });
-    dynamodb.restore();
-
-    dynamodb = installDynamoDbFake({ autoCreateTables: true });
-    await client.send(new PutItemCommand({ TableName: 'other', Item: key }));
-
-    expect(dynamodb.hasTable('other')).toBe(true);
-    expect(dynamodb.items('other')).toEqual([{ pk: 'item' }]);
-  });
-
-  it('injects failures as the modeled exception classes, once per request', async () => {
-    dynamodb.failNext('GetItem', 'ProvisionedThroughputExceededException', 2);
-
-    await expect(client.send(new GetItemCommand({ TableName: tableName, Key: key }))).rejects.toMatchObject({
-      name: 'ProvisionedThroughputExceededException',
-    });
-    await expect(client.send(new GetItemCommand({ TableName: tableName, Key: key }))).rejects.toThrow();
-    await expect(client.send(new GetItemCommand({ TableName: tableName, Key: key }))).resolves.toBeDefined();
-    expect(dynamodb.calls.GetItem).toBe(3);
-  });
-
-  it('scans a page at a time with a filter', async () => {
-    for (const id of ['a', 'b', 'c']) dynamodb.putItem(tableName, { pk: id, even: id !== 'b' });
-
-    const first = await client.send(
-      new ScanCommand({
-        TableName: tableName,
-        Limit: 2,
-        FilterExpression: '#even = :yes',
-        ExpressionAttributeNames: { '#even': 'even' },
-        ExpressionAttributeValues: { ':yes': { BOOL: true } },
-      }),
-    );
-    const second = await client.send(
-      new ScanCommand({ TableName: tableName, ExclusiveStartKey: first.LastEvaluatedKey }),
-    );
-
-    expect(first).toMatchObject({ Count: 1, ScannedCount: 2, LastEvaluatedKey: { pk: { S: 'b' } } });
-    expect(first.Items).toEqual([{ pk: { S: 'a' }, even: { BOOL: true } }]);
-    expect(second.Items).toEqual([{ pk: { S: 'c' }, even: { BOOL: true } }]);
-    expect(second.LastEvaluatedKey).toBeUndefined();
   });
 });

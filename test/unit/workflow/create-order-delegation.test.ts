@@ -13,6 +13,7 @@ import type { WorkflowLogger } from '../../../lambdas/core/workflow/deps.js';
 import { FakeDnsResolver } from '../../fakes/dns-resolver-fake.js';
 import { ScriptedTransport } from '../../support/scripted-transport.js';
 import { createTestSigner } from '../../support/test-signer.js';
+import { TEST_WORKFLOW_CONFIG } from '../../support/workflow-config.js';
 
 /**
  * CreateOrder plans where each dns-01 TXT record goes before it asks the CA for anything: a
@@ -106,12 +107,17 @@ function scriptOrder(transport: ScriptedTransport): void {
     });
 }
 
+/** The deployment's settings with these validation zones (`VALIDATION_ZONE_IDS`). */
+function withValidationZones<T extends object>(deps: T, validationZoneIds: string[]) {
+  return { ...deps, config: { ...TEST_WORKFLOW_CONFIG, validationZoneIds } };
+}
+
 describe('CreateOrder with a delegated _acme-challenge', () => {
   it('orders a certificate whose CNAME points into a validation zone, writing at the target there', async () => {
     const { transport, deps } = await setup('app.validation.example.net');
     scriptOrder(transport);
 
-    const state = await createOrder(STATE, deps, { validationZoneIds: ['ZVAL'] });
+    const state = await createOrder(STATE, withValidationZones(deps, ['ZVAL']));
 
     expect(state.challenges).toEqual([
       expect.objectContaining({
@@ -126,7 +132,7 @@ describe('CreateOrder with a delegated _acme-challenge', () => {
   it('refuses a CNAME target outside _acme-challenge.* in an ordinary zone before ordering or writing DNS', async () => {
     const { transport, deps, zoneWrites, registryUpdates } = await setup('x.delegated.example.net');
 
-    const error = await createOrder(STATE, deps, { validationZoneIds: ['ZVAL'] }).catch((caught) => caught);
+    const error = await createOrder(STATE, withValidationZones(deps, ['ZVAL'])).catch((caught) => caught);
 
     expect(error).toBeInstanceOf(CnameTargetNotWritableError);
     expect(error.message).toContain('_acme-challenge.app.example.com is a CNAME to x.delegated.example.net');
@@ -141,7 +147,7 @@ describe('CreateOrder with a delegated _acme-challenge', () => {
     const { transport, deps } = await setup('_acme-challenge.app.delegated.example.net');
     scriptOrder(transport);
 
-    const state = await createOrder(STATE, deps, { validationZoneIds: [] });
+    const state = await createOrder(STATE, withValidationZones(deps, []));
 
     expect(state.challenges).toEqual([
       expect.objectContaining({
@@ -157,8 +163,7 @@ describe('CreateOrder with a delegated _acme-challenge', () => {
 
     const state = await createOrder(
       { ...STATE, zoneRoles: { ZDELEGATED: 'arn:aws:iam::111122223333:role/acme-dns' } },
-      deps,
-      { validationZoneIds: [] },
+      withValidationZones(deps, []),
     );
 
     expect(state.challenges).toEqual([expect.objectContaining({ zoneId: 'ZDELEGATED' })]);
