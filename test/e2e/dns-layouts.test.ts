@@ -23,6 +23,9 @@ function sans(pem: string): string[] {
     .sort();
 }
 
+/** The steps that reach hosted zones, and so assume the roles of zones in other accounts. */
+const DNS_STEPS = ['create-order', 'publish-challenges', 'wait-for-dns-sync', 'cleanup'];
+
 /** The challenges CreateOrder put in the state, from the execution's events. */
 function challengesOf(run: LocalIssuanceResult): DnsChallenge[] {
   for (const event of run.execution.events) {
@@ -53,9 +56,50 @@ describe('dns-01 layouts through the synthesized state machine against Pebble', 
     await challtestsrv.setCname(name, target);
   }
 
+  /**
+   * What the zone's account sets up for its role, as the README asks: Route 53 access to the zone
+   * and its changes, and a trust policy naming the deployed stack's DNS step roles.
+   */
+  function partnerGrants(roleArn: string, zoneId: string): void {
+    const stepRoles = e2e.cloud.lambda.functions
+      .filter((fn) => DNS_STEPS.includes(fn.environment.ACME_STEP ?? ''))
+      .map((fn) => fn.roleArn);
+    e2e.cloud.iam.putRole({
+      arn: roleArn,
+      name: roleArn.split('/').at(-1) ?? '',
+      account: PARTNER_ACCOUNT,
+      trustPolicy: {
+        Version: '2012-10-17',
+        Statement: [{ Effect: 'Allow', Principal: { AWS: stepRoles }, Action: 'sts:AssumeRole' }],
+      },
+      policies: [
+        {
+          name: 'acme-dns',
+          document: {
+            Version: '2012-10-17',
+            Statement: [
+              {
+                Effect: 'Allow',
+                Action: [
+                  'route53:GetHostedZone',
+                  'route53:ListResourceRecordSets',
+                  'route53:ChangeResourceRecordSets',
+                ],
+                Resource: `arn:aws:route53:::hostedzone/${zoneId}`,
+              },
+              { Effect: 'Allow', Action: 'route53:GetChange', Resource: 'arn:aws:route53:::change/*' },
+            ],
+          },
+        },
+      ],
+    });
+  }
+
   it('writes a delegated challenge at its CNAME target in the validation zone, and Pebble validates through the CNAME', async () => {
-    const aws = e2e.install(['app.example.com']);
+    const aws = await e2e.install(['app.example.com']);
     const validationZone = aws.route53.addZone({ name: 'validation.example.net' });
+    // The CNAME target is no `_acme-challenge` name: only a validation zone lets the workflow write it.
+    await e2e.redeploy({ acme: { validationZoneIds: [validationZone] } });
     await delegate('_acme-challenge.app.example.com', 'app.validation.example.net');
 
     const run = await e2e.run({
@@ -88,11 +132,12 @@ describe('dns-01 layouts through the synthesized state machine against Pebble', 
   });
 
   it('publishes, polls and cleans up a zone in another account through its role', async () => {
-    const aws = e2e.install([]);
     sts = installStsFake();
     const role = sts.addRole(`arn:aws:iam::${PARTNER_ACCOUNT}:role/acme-dns-shop`);
+    const aws = await e2e.install([], { sts, props: { acme: { zoneRoleArns: [role] } } });
     aws.route53.useAccounts(sts);
     const partnerZone = aws.route53.addZone({ name: 'partner.example', account: PARTNER_ACCOUNT });
+    partnerGrants(role, partnerZone);
 
     const run = await e2e.run({
       certificateId: 'partner',
@@ -107,17 +152,28 @@ describe('dns-01 layouts through the synthesized state machine against Pebble', 
       [partnerZone, PARTNER_ACCOUNT],
     ]);
     expect(aws.route53.calls.GetHostedZone).toBe(1);
-    // One role session serves every step: the client is kept until its credentials expire.
-    expect(sts.calls.AssumeRole).toBe(1);
+    // One role session per execution environment: each step is its own function, and a warm
+    // environment keeps its client (WaitForDnsSync polls again without assuming the role again)
+    // until the credentials expire.
+    const dnsFunctions = e2e.cloud.lambda.functions
+      .filter((fn) => DNS_STEPS.includes(fn.environment.ACME_STEP ?? ''))
+      .map((fn) => fn.functionName);
+    const count = (counts: Readonly<Record<string, number>>) =>
+      dnsFunctions.reduce((sum, name) => sum + (counts[name] ?? 0), 0);
+    const environments = count(e2e.cloud.lambda.coldStarts);
+    expect(environments).toBe(DNS_STEPS.length);
+    expect(count(e2e.cloud.lambda.invocations)).toBeGreaterThan(environments);
+    expect(sts.calls.AssumeRole).toBe(environments);
     expect(aws.route53.txtValues('_acme-challenge.shop.partner.example')).toEqual([]);
   });
 
   it('follows a CNAME into a validation zone that lives in another account', async () => {
-    const aws = e2e.install(['api.example.com']);
     sts = installStsFake();
     const role = sts.addRole(`arn:aws:iam::${PARTNER_ACCOUNT}:role/acme-dns-validation`);
+    const aws = await e2e.install(['api.example.com'], { sts, props: { acme: { zoneRoleArns: [role] } } });
     aws.route53.useAccounts(sts);
     const validationZone = aws.route53.addZone({ name: 'acme.partner.example', account: PARTNER_ACCOUNT });
+    partnerGrants(role, validationZone);
     await delegate('_acme-challenge.api.example.com', 'api.acme.partner.example');
 
     const run = await e2e.run({
@@ -135,7 +191,7 @@ describe('dns-01 layouts through the synthesized state machine against Pebble', 
   });
 
   it('answers no challenge until every authoritative name server has the TXT values', async () => {
-    const aws = e2e.install(['lagging.example.org']);
+    const aws = await e2e.install(['lagging.example.org']);
     const nameServers = aws.nameServers;
     if (!nameServers) throw new Error('installLocalAws started no name servers');
     nameServers.freeze(2);
@@ -145,9 +201,9 @@ describe('dns-01 layouts through the synthesized state machine against Pebble', 
     const run = await e2e.run(
       { certificateId: 'lagging', domains: ['lagging.example.org'] },
       {
-        wrapHandler: (stateName, handler) => async (input) => {
+        wrapTask: (stateName, perform) => async (input) => {
           if (stateName === 'AnswerChallenges' && polls.at(-1) !== true) answeredWhileLagging = true;
-          const output = await handler(input);
+          const output = await perform(input);
           if (stateName === 'WaitForDnsSync') {
             polls.push((output as { dnsInSync: boolean }).dnsInSync);
             // Route 53 reports INSYNC on the second poll; the frozen server catches up after it.
@@ -167,13 +223,12 @@ describe('dns-01 layouts through the synthesized state machine against Pebble', 
   });
 
   it('fails after the poll bound naming the record and the server that lacks it, without asking the CA to validate', async () => {
-    const aws = e2e.install(['stuck.example.org']);
+    const aws = await e2e.install(['stuck.example.org']);
     aws.nameServers?.freeze(1);
+    // The template leaves the poll bound at its default; an operator lowers it on the functions.
+    e2e.cloud.configureFunctions({ MAX_POLLS: '4' });
 
-    const run = await e2e.run(
-      { certificateId: 'stuck', domains: ['stuck.example.org'] },
-      { environment: { MAX_POLLS: '4' } },
-    );
+    const run = await e2e.run({ certificateId: 'stuck', domains: ['stuck.example.org'] });
 
     expect(run.execution.status).toBe('FAILED');
     expect(run.execution.error?.name).toBe('PollingTimeoutError');
@@ -191,7 +246,7 @@ describe('dns-01 layouts through the synthesized state machine against Pebble', 
       `*.${zone}`,
       ...Array.from({ length: 10 }, (_, index) => `host-${index}.many.${zone}`),
     ]);
-    const aws = e2e.install(domains);
+    const aws = await e2e.install(domains);
 
     const run = await e2e.run({ certificateId: 'many', domains });
 

@@ -1,3 +1,4 @@
+import { Duration } from 'aws-cdk-lib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TRANSIENT_ERROR_NAMES } from '../../lambdas/core/errors.js';
 import { rateLimitLiftsAt } from '../../lambdas/core/renewal/rate-limit.js';
@@ -10,10 +11,10 @@ import {
   type LocalDeployment,
   runLocalIssuance,
 } from '../harness/local-issuance.js';
-import { problem, type ScriptedCa, startScriptedCa } from '../harness/scripted-ca.js';
+import { problem, type ScriptedCa, STALL, startScriptedCa } from '../harness/scripted-ca.js';
 
 /**
- * Error names survive bundling: every name a Retry or Catch of the synthesized state machines
+ * Error names survive bundling, and a timeout is reported as Lambda reports it: every name a Retry or Catch of the synthesized state machines
  * matches, and every name our code compares against, is the `errorType` that the shipped bundle
  * really reports when that error happens. Each error is provoked for real: a CA that answers with
  * the problem, a CA that is not there, AWS that throttles; the bundle runs in the local Lambda
@@ -150,5 +151,43 @@ describe('error names in the shipped bundles', () => {
       errorMessage: expect.stringContaining('the CA fell over'),
       trace: expect.arrayContaining([expect.stringContaining('AcmeServerError')]),
     });
+  });
+});
+
+describe('a function that outlives its timeout', () => {
+  let ca: ScriptedCa;
+  let aws: LocalAws | undefined;
+  let deployment: LocalDeployment | undefined;
+
+  beforeAll(async () => {
+    ca = await startScriptedCa();
+  });
+  afterAll(async () => {
+    await ca?.stop();
+  });
+  afterEach(async () => {
+    await deployment?.cloud.shutdown();
+    await aws?.restore();
+  });
+
+  it('fails with Sandbox.Timedout as Lambda reports it, and the Catch still runs Cleanup', async () => {
+    aws = installLocalAws(ca, INPUT.domains);
+    deployment = await deployLocally(ca, aws, { props: { acme: { functionTimeout: Duration.seconds(2) } } });
+    ca.answerPosts(() => STALL);
+
+    const run = await runLocalIssuance({
+      deployment,
+      input: { certificateId: 'slow', domains: INPUT.domains },
+    });
+
+    expect(run.execution.status).toBe('FAILED');
+    expect(run.execution.error?.name).toBe('Sandbox.Timedout');
+    expect(JSON.parse(String(run.execution.error?.cause))).toEqual({
+      errorType: 'Sandbox.Timedout',
+      errorMessage: expect.stringMatching(
+        /^RequestId: [0-9a-f-]{36} Error: Task timed out after 2\.00 seconds$/,
+      ),
+    });
+    expect(run.execution.steps.map((step) => step.name)).toEqual(['RegisterAccount', 'Cleanup']);
   });
 });

@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ChalltestsrvClient } from '../harness/challtestsrv.js';
+import { lambdaErrorCause, type TaskPerformer } from '../harness/cloud/step-functions.js';
 import { usePebbleWorkflow } from '../harness/e2e-fixture.js';
 import type { LocalIssuanceResult } from '../harness/local-issuance.js';
 
@@ -12,22 +14,23 @@ function requests(runs: readonly LocalIssuanceResult[], endpointAndStatus: strin
   return runs.reduce((sum, run) => sum + (run.acmeResponsesByStatus[endpointAndStatus] ?? 0), 0);
 }
 
-/** A Lambda that dies (timeout, out of memory) after or before doing its work, once. */
+/**
+ * A Lambda that dies (timeout, out of memory) after or before doing its work, once: the Task fails
+ * as Step Functions reports a timed-out invocation, `Sandbox.Timedout` with Lambda's error payload
+ * as the Cause.
+ */
 function crashOnce(step: string, when: 'before' | 'after') {
   let crashed = false;
-  return (stateName: string, handler: (input: unknown) => Promise<unknown>) =>
+  return (stateName: string, perform: TaskPerformer): TaskPerformer =>
     stateName !== step
-      ? handler
-      : async (input: unknown) => {
-          if (crashed) return handler(input);
+      ? perform
+      : async (input) => {
+          if (crashed) return perform(input);
           crashed = true;
-          if (when === 'after') await handler(input);
-          throw Object.assign(
-            new Error(`${step} timed out after its work was ${when === 'after' ? 'done' : 'started'}`),
-            {
-              name: 'Sandbox.Timedout',
-            },
-          );
+          if (when === 'after') await perform(input);
+          const errorType = 'Sandbox.Timedout';
+          const errorMessage = `RequestId: ${randomUUID()} Error: Task timed out after 60.00 seconds`;
+          throw Object.assign(new Error(lambdaErrorCause({ errorType, errorMessage })), { name: errorType });
         };
 }
 
@@ -50,10 +53,10 @@ describe('nothing is lost under faults', () => {
     'a crash %s (%s its work) fails cleanly, and the re-run finishes on the same order without duplicate TXT values',
     async (step, when) => {
       const domains = ['crash.example.org', '*.crash.example.org'];
-      const aws = e2e.install(domains);
+      const aws = await e2e.install(domains);
       const input = { certificateId: 'crash', domains };
 
-      const first = await e2e.run(input, { wrapHandler: crashOnce(step, when) });
+      const first = await e2e.run(input, { wrapTask: crashOnce(step, when) });
       const second = await e2e.run(input);
 
       expect(first.execution.status).toBe('FAILED');
@@ -77,7 +80,7 @@ describe('nothing is lost under faults', () => {
 
   it('keeps the issued certificate when ACM refuses the import, and imports it on the next run without reissuing', async () => {
     const domains = ['keep.example.org'];
-    const aws = e2e.install(domains);
+    const aws = await e2e.install(domains);
     const input = { certificateId: 'keep', domains };
     aws.acm.failNext('ImportCertificate', 'LimitExceededException', 1);
 
@@ -96,7 +99,7 @@ describe('nothing is lost under faults', () => {
 
   it('retries Route 53, KMS and ACM throttling with backoff and succeeds', async () => {
     const domains = ['busy.example.org', '*.busy.example.org'];
-    const aws = e2e.install(domains);
+    const aws = await e2e.install(domains);
     aws.route53.failNext('ChangeResourceRecordSets', 'Throttling', 2);
     aws.route53.failNext('ListResourceRecordSets', 'PriorRequestNotComplete', 1);
     aws.kms.failNext('Sign', 'ThrottlingException', 2);
@@ -114,7 +117,7 @@ describe('nothing is lost under faults', () => {
 
   it('reports a SERVFAIL during validation with the identifier and the CA’s detail, and cleans up DNS', async () => {
     const domains = ['servfail.example.org'];
-    const aws = e2e.install(domains);
+    const aws = await e2e.install(domains);
     const challtestsrv = new ChalltestsrvClient(e2e.pebble.challtestsrvUrl);
     await challtestsrv.setServfail('_acme-challenge.servfail.example.org');
     try {
@@ -133,7 +136,7 @@ describe('nothing is lost under faults', () => {
 
   it('lets one of two concurrent runs for the same certificate proceed and ends the other cleanly', async () => {
     const domains = ['twice.example.org'];
-    const aws = e2e.install(domains);
+    const aws = await e2e.install(domains);
     const input = { certificateId: 'twice', domains };
     let releaseFirst: () => void = () => {};
     const secondDone = new Promise<void>((resolve) => {
@@ -145,10 +148,10 @@ describe('nothing is lost under faults', () => {
     });
 
     const firstRun = e2e.run(input, {
-      wrapHandler: (stateName, handler) => {
+      wrapTask: (stateName, perform) => {
         if (stateName === 'RegisterAccount') {
           return async (state) => {
-            const output = await handler(state);
+            const output = await perform(state);
             firstHoldsLock();
             return output;
           };
@@ -156,10 +159,10 @@ describe('nothing is lost under faults', () => {
         if (stateName === 'CreateOrder') {
           return async (state) => {
             await secondDone;
-            return handler(state);
+            return perform(state);
           };
         }
-        return handler;
+        return perform;
       },
     });
     await firstLocked;

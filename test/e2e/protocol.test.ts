@@ -3,16 +3,18 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { rateLimitLiftsAt } from '../../lambdas/core/renewal/rate-limit.js';
 import { installSecretsManagerFake, type SecretsManagerFake } from '../fakes/secrets-manager-fake.js';
 import { type CaProxy, startCaProxy } from '../harness/ca-proxy.js';
+import type { EventLog } from '../harness/cloud/step-functions.js';
 import { usePebbleWorkflow } from '../harness/e2e-fixture.js';
 import {
+  deployLocally,
   installLocalAws,
   type LocalAws,
+  type LocalDeployment,
   type LocalIssuanceResult,
   runLocalIssuance,
 } from '../harness/local-issuance.js';
-import { startPebble } from '../harness/pebble.js';
-import { type EventLog, type SynthesizedWorkflow, synthesizeWorkflow } from '../harness/state-machine.js';
-import { captureOutput, statePayloads } from '../support/capture.js';
+import { type PebbleEnvironment, startPebble } from '../harness/pebble.js';
+import { statePayloads } from '../support/capture.js';
 
 // Pebble 2.4's endpoints, as the request counters name them.
 const NEW_ACCOUNT = 'POST /sign-me-up';
@@ -21,8 +23,8 @@ const ORDER = /^\/my-order\//;
 const FINALIZE = /^\/finalize-order\//;
 const CHALLENGE = 'POST /chalZ';
 
-/** Points the workflow's DNS checks at the CA's mock DNS server, as for the CA itself. */
-function dnsEnvironment(ca: { readonly dnsResolver: string }): Record<string, string> {
+/** A network whose DNS checks ask the CA's mock DNS server, as the CA itself does. */
+function caDnsNetwork(ca: { readonly dnsResolver: string }): Record<string, string> {
   return { DNS_RESOLVERS: ca.dnsResolver, DNS_AUTHORITATIVE_SERVERS: ca.dnsResolver };
 }
 
@@ -68,26 +70,18 @@ describe('external account binding', () => {
 
   it('registers with the binding read from Secrets Manager, and keeps the MAC key out of every payload and log line', async () => {
     const domains = ['eab.example.org'];
-    e2e.install(domains);
     secrets = installSecretsManagerFake();
     const secretArn = secrets.createSecret(
       'acme-aws/eab',
       JSON.stringify({ kid, hmacKey: hmacKey.toString('base64url') }),
     );
-    const output = captureOutput();
-    const environment = {
-      ...dnsEnvironment(e2e.pebble),
-      EAB_SECRET_ARN: secretArn,
-      POWERTOOLS_LOG_LEVEL: 'DEBUG',
-    };
-    let first: LocalIssuanceResult;
-    let second: LocalIssuanceResult;
-    try {
-      first = await e2e.run({ certificateId: 'eab', domains }, { environment });
-      second = await e2e.run({ certificateId: 'eab', domains }, { environment });
-    } finally {
-      output.stop();
-    }
+    await e2e.install(domains, {
+      props: { acme: { logLevel: 'DEBUG' }, externalAccountBindingSecretArn: secretArn },
+      network: caDnsNetwork(e2e.pebble),
+    });
+
+    const first = await e2e.run({ certificateId: 'eab', domains });
+    const second = await e2e.run({ certificateId: 'eab', domains });
 
     expect(first.execution.error).toBeUndefined();
     expect(first.execution.status).toBe('SUCCEEDED');
@@ -96,7 +90,7 @@ describe('external account binding', () => {
     expect(second.acmeRequestsByPath[NEW_ACCOUNT]).toBeUndefined();
     // Read once, when the account was created; the second run uses the recorded account.
     expect(secrets.calls.GetSecretValue).toBe(1);
-    const logs = output.lines.join('');
+    const logs = e2e.cloud.logText();
     expect(logs).toContain('"level":"DEBUG"');
     const payloads = statePayloads(first) + statePayloads(second);
     for (const form of [
@@ -113,12 +107,9 @@ describe('external account binding', () => {
 
   it('fails with ExternalAccountRequiredError, creating no account, when the CA requires a binding and none is configured', async () => {
     const domains = ['no-eab.example.org'];
-    e2e.install(domains);
+    await e2e.install(domains, { network: caDnsNetwork(e2e.pebble) });
 
-    const run = await e2e.run(
-      { certificateId: 'no-eab', domains },
-      { environment: dnsEnvironment(e2e.pebble) },
-    );
+    const run = await e2e.run({ certificateId: 'no-eab', domains });
 
     expect(run.execution.status).toBe('FAILED');
     expect(run.execution.error?.name).toBe('ExternalAccountRequiredError');
@@ -129,28 +120,23 @@ describe('external account binding', () => {
 
   it('fails without revealing the key when the CA refuses the binding', async () => {
     const domains = ['wrong-eab.example.org'];
-    e2e.install(domains);
     secrets = installSecretsManagerFake();
     const wrongKey = randomBytes(48);
     const secretArn = secrets.createSecret(
       'acme-aws/eab',
       JSON.stringify({ kid, hmacKey: wrongKey.toString('base64url') }),
     );
-    const output = captureOutput();
-    let run: LocalIssuanceResult;
-    try {
-      run = await e2e.run(
-        { certificateId: 'wrong-eab', domains },
-        { environment: { ...dnsEnvironment(e2e.pebble), EAB_SECRET_ARN: secretArn } },
-      );
-    } finally {
-      output.stop();
-    }
+    await e2e.install(domains, {
+      props: { externalAccountBindingSecretArn: secretArn },
+      network: caDnsNetwork(e2e.pebble),
+    });
+
+    const run = await e2e.run({ certificateId: 'wrong-eab', domains });
 
     expect(run.execution.status).toBe('FAILED');
     expect(run.execution.error?.name).toBe('UnauthorizedError');
     expect(run.execution.error?.cause).toContain('external account binding');
-    const text = `${statePayloads(run)}${output.lines.join('')}${run.execution.error?.cause}`;
+    const text = `${statePayloads(run)}${e2e.cloud.logText()}${run.execution.error?.cause}`;
     for (const form of [
       wrongKey.toString('base64url'),
       wrongKey.toString('base64'),
@@ -173,9 +159,9 @@ describe('alternate chains and key types', () => {
     alternateRoot = new NodeX509Certificate(await e2e.pebble.rootCertificatePem(1));
   });
 
-  const issue = (certificateId: string, domains: string[], extra: Record<string, unknown> = {}) => {
-    e2e.install(domains);
-    return e2e.run({ certificateId, domains, ...extra }, { environment: dnsEnvironment(e2e.pebble) });
+  const issue = async (certificateId: string, domains: string[], extra: Record<string, unknown> = {}) => {
+    await e2e.install(domains, { network: caDnsNetwork(e2e.pebble) });
+    return e2e.run({ certificateId, domains, ...extra });
   };
 
   /** The root the imported chain leads to: the one that signed its topmost certificate. */
@@ -238,51 +224,51 @@ describe('alternate chains and key types', () => {
   });
 
   it('warns, in the logs and the outcome, that CloudFront refuses a P-384 key imported into us-east-1', async () => {
-    const output = captureOutput();
-    let run: LocalIssuanceResult;
-    try {
-      run = await issue('p384-cloudfront', ['cdn.example.org'], {
-        keyType: 'EC_P384',
-        regions: ['us-east-1'],
-      });
-    } finally {
-      output.stop();
-    }
+    const run = await issue('p384-cloudfront', ['cdn.example.org'], {
+      keyType: 'EC_P384',
+      regions: ['us-east-1'],
+    });
 
     expect(run.execution.status).toBe('SUCCEEDED');
     const warnings = (run.execution.output as { warnings?: string[] }).warnings ?? [];
     expect(warnings).toEqual([expect.stringContaining('CloudFront')]);
-    const warningLines = output.lines.filter(
-      (line) => line.includes('"level":"WARN"') && line.includes('CloudFront'),
-    );
+    const warningLines = run.logs
+      .split('\n')
+      .filter((line) => line.includes('"level":"WARN"') && line.includes('CloudFront'));
     expect(warningLines.length).toBeGreaterThan(0);
   });
 });
 
 describe('robustness against a real CA', () => {
-  let workflow: SynthesizedWorkflow;
   let aws: LocalAws | undefined;
+  let deployment: LocalDeployment | undefined;
 
-  beforeAll(() => {
-    workflow = synthesizeWorkflow();
-  });
-  afterEach(() => {
+  afterEach(async () => {
+    await deployment?.cloud.shutdown();
     aws?.restore();
     aws = undefined;
+    deployment = undefined;
   });
+
+  /** Installs the AWS fakes and deploys the stack against this test's own Pebble. */
+  const deployFor = async (
+    pebble: PebbleEnvironment,
+    domains: readonly string[],
+  ): Promise<LocalDeployment> => {
+    aws = installLocalAws(pebble, domains);
+    deployment = await deployLocally(pebble, aws, { network: caDnsNetwork(pebble) });
+    return deployment;
+  };
 
   it('issues when Pebble rejects half of all nonces, retrying each badNonce with the nonce that came with it', async () => {
     const pebble = await startPebble({ env: { PEBBLE_WFE_NONCEREJECT: '50' } });
     try {
       const domains = ['nonces.example.org', '*.nonces.example.org'];
-      aws = installLocalAws(pebble, domains);
+      const deployed = await deployFor(pebble, domains);
 
       const run = await runLocalIssuance({
-        workflow,
-        ca: pebble,
-        aws,
+        deployment: deployed,
         input: { certificateId: 'nonces', domains },
-        environment: dnsEnvironment(pebble),
       });
 
       expect(run.execution.error).toBeUndefined();
@@ -305,15 +291,9 @@ describe('robustness against a real CA', () => {
     const pebble = await startPebble({ env: { PEBBLE_AUTHZREUSE: '100', PEBBLE_WFE_NONCEREJECT: '0' } });
     try {
       const domains = ['reuse.example.org', '*.reuse.example.org'];
-      aws = installLocalAws(pebble, domains);
+      const deployed = await deployFor(pebble, domains);
       const run = () =>
-        runLocalIssuance({
-          workflow,
-          ca: pebble,
-          aws: aws as LocalAws,
-          input: { certificateId: 'reuse', domains },
-          environment: dnsEnvironment(pebble),
-        });
+        runLocalIssuance({ deployment: deployed, input: { certificateId: 'reuse', domains } });
 
       const first = await run();
       const second = await run();
@@ -346,10 +326,10 @@ describe('CA answers Pebble never gives, through a proxy', () => {
   const issue = async (certificateId: string, domains: string[]) => {
     const ca = await startCaProxy(e2e.pebble);
     proxy = ca;
-    e2e.install(domains, ca);
+    await e2e.install(domains, { ca, network: caDnsNetwork(e2e.pebble) });
     return {
       proxy: ca,
-      run: () => e2e.run({ certificateId, domains }, { ca, environment: dnsEnvironment(e2e.pebble) }),
+      run: () => e2e.run({ certificateId, domains }),
     };
   };
 

@@ -31,9 +31,12 @@ export function problem(
   return { status, headers, body: { type: `urn:ietf:params:acme:error:${type}`, detail, status } };
 }
 
+/** A CA that accepted the connection and never answers. */
+export const STALL = 'stall';
+
 export interface ScriptedCa extends LocalCa {
-  /** Answers every POST from now on. */
-  answerPosts(answer: (path: string, request: IncomingMessage) => ScriptedAnswer): void;
+  /** Answers every POST from now on (`STALL`: never). */
+  answerPosts(answer: (path: string, request: IncomingMessage) => ScriptedAnswer | typeof STALL): void;
   /** POSTs received, by path. */
   readonly posts: string[];
   stop(): Promise<void>;
@@ -44,7 +47,7 @@ export async function startScriptedCa(challtestsrvUrl = 'http://127.0.0.1:9'): P
   const folder = mkdtempSync(join(tmpdir(), 'acme-scripted-ca-'));
   const caBundlePath = join(folder, 'ca.pem');
   writeFileSync(caBundlePath, tls.caPem);
-  let answerPost: (path: string, request: IncomingMessage) => ScriptedAnswer = () =>
+  let answerPost: (path: string, request: IncomingMessage) => ScriptedAnswer | typeof STALL = () =>
     problem('serverInternal', 500, 'no answer scripted');
   const posts: string[] = [];
   let base = '';
@@ -83,7 +86,8 @@ export async function startScriptedCa(challtestsrvUrl = 'http://127.0.0.1:9'): P
           send({ status: request.method === 'HEAD' ? 200 : 204 });
         } else if (request.method === 'POST') {
           posts.push(path);
-          send(answerPost(path, request));
+          const answer = answerPost(path, request);
+          if (answer !== STALL) send(answer);
         } else {
           send(problem('malformed', 404, `no resource at ${path}`));
         }
@@ -100,6 +104,10 @@ export async function startScriptedCa(challtestsrvUrl = 'http://127.0.0.1:9'): P
     answerPosts(answer) {
       answerPost = answer;
     },
-    stop: () => new Promise((resolve) => server.close(() => resolve())),
+    stop: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
