@@ -856,7 +856,11 @@ export class AcmeCertificates extends Construct {
       hostedZoneIds && hostedZoneIds.length > 0
         ? hostedZoneIds.map((zoneId) => this.hostedZoneArn(zoneId))
         : [this.hostedZoneArn('*')];
-    if (!hostedZoneIds || hostedZoneIds.length === 0) {
+    if (hostedZoneIds && hostedZoneIds.length > 0) {
+      // CreateOrder refuses a name whose record would go in any other zone before ordering, since
+      // IAM would deny PublishChallenges.
+      fns.CreateOrder.addEnvironment('HOSTED_ZONE_IDS', hostedZoneIds.map(bareZoneId).join(','));
+    } else {
       Annotations.of(this).addWarningV2(
         'acme-aws:hostedZoneIds',
         'No hostedZoneIds given: the workflow may write _acme-challenge TXT records in every hosted zone of the account. Set hostedZoneIds to limit it.',

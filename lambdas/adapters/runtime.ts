@@ -67,6 +67,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkflowConfig
       ? { certificateKmsKeyArns: env.CERTIFICATE_KMS_KEY_ARNS.split(',').filter((arn) => arn !== '') }
       : {}),
     ...(env.VALIDATION_ZONE_IDS ? { validationZoneIds: parseZoneIdList(env.VALIDATION_ZONE_IDS) } : {}),
+    ...(env.HOSTED_ZONE_IDS ? { writableZoneIds: parseZoneIdList(env.HOSTED_ZONE_IDS) } : {}),
     managedByTag: env.ACM_MANAGED_BY_TAG ?? 'acme-aws',
     dnsPollSeconds: positiveNumber(env.DNS_POLL_SECONDS, 10),
     orderPollSeconds: positiveNumber(env.ORDER_POLL_SECONDS, 3),

@@ -162,6 +162,36 @@ export class CnameTargetNotWritableError extends AcmeAwsError {
     this.zoneId = zoneId;
   }
 }
+/**
+ * A challenge record would go in a hosted zone of this account that the deployment's IAM policy
+ * does not let the workflow write (not in `hostedZones` / `hostedZoneIds`, nor a validation zone).
+ * Raised before any order, so nothing is left to clean up.
+ */
+export class ZoneNotWritableError extends AcmeAwsError {
+  readonly code = 'ZONE_NOT_WRITABLE';
+  /** The TXT record that would be written. */
+  readonly recordName: string;
+  /** The hosted zone chosen for it. */
+  readonly zoneId: string;
+  constructor(placement: {
+    readonly identifier: string;
+    readonly recordName: string;
+    readonly zoneId: string;
+    readonly zoneName: string;
+    /** The zones the deployment may write. */
+    readonly writableZoneIds: readonly string[];
+  }) {
+    const { identifier, recordName, zoneId, zoneName, writableZoneIds } = placement;
+    super(
+      `${identifier}: its challenge record ${recordName} goes in hosted zone ${zoneId} (${zoneName}), which this ` +
+        `stack may not write: its hostedZones/hostedZoneIds allow ${writableZoneIds.join(', ')} only. Add the ` +
+        `zone to hostedZones (-c hostedZones=...,${zoneId}=${zoneName}) and deploy, or map the name to an allowed ` +
+        `zone with the certificate's hostedZoneIds.`,
+    );
+    this.recordName = recordName;
+    this.zoneId = zoneId;
+  }
+}
 /** The certificate the CA returned does not match what we asked for. Never imported. */
 export class CertificateMismatchError extends AcmeAwsError {
   readonly code = 'CERTIFICATE_MISMATCH';

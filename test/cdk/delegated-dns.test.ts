@@ -46,3 +46,23 @@ describe('validation zones in the Lambda environment', () => {
     expect(environments(resources)[STEP_HANDLERS.CreateOrder]).not.toHaveProperty('VALIDATION_ZONE_IDS');
   });
 });
+
+describe('writable zones in the Lambda environment', () => {
+  it('tells CreateOrder, and no other step, the hosted zones it may write', () => {
+    const { resources } = synthStack({ hostedZoneIds: ['Z111', '/hostedzone/Z222'] });
+
+    const byStep = environments(resources);
+
+    expect(byStep[STEP_HANDLERS.CreateOrder]?.HOSTED_ZONE_IDS).toBe('Z111,Z222');
+    const others = Object.entries(byStep).filter(
+      ([step, variables]) => step !== STEP_HANDLERS.CreateOrder && 'HOSTED_ZONE_IDS' in variables,
+    );
+    expect(others).toEqual([]);
+  });
+
+  it('sets no HOSTED_ZONE_IDS when every zone of the account may be written', () => {
+    const { resources } = synthStack({});
+
+    expect(environments(resources)[STEP_HANDLERS.CreateOrder]).not.toHaveProperty('HOSTED_ZONE_IDS');
+  });
+});

@@ -137,4 +137,24 @@ describe('IAM from the synthesized template, enforced on every call', () => {
     expect(plain[0]?.allowed).toBe(false);
     expect(plain[0]?.message).toContain('with an explicit deny in a resource-based policy');
   });
+
+  it('refuses, before ordering, a name whose zone the stack may not write, instead of letting IAM deny it later', async () => {
+    const aws = await e2e.install(['allowed.example.org', 'elsewhere.example.net']);
+    const allowedZone = aws.zones.get('example.org') as string;
+    await e2e.redeploy({ acme: { hostedZoneIds: [allowedZone] } });
+
+    const run = await e2e.run({
+      certificateId: 'stray',
+      domains: ['allowed.example.org', 'elsewhere.example.net'],
+    });
+
+    expect(run.execution.status).toBe('FAILED');
+    expect(run.execution.error?.name).toBe('ZoneNotWritableError');
+    expect(run.execution.error?.cause).toContain(
+      `elsewhere.example.net: its challenge record _acme-challenge.elsewhere.example.net goes in hosted zone ${aws.zones.get('example.net')} (example.net), which this stack may not write`,
+    );
+    expect(Object.keys(run.acmeRequestsByPath).filter((path) => path.includes('order'))).toEqual([]);
+    expect(run.route53ChangeCalls).toBe(0);
+    expect(e2e.cloud.iam.denials).toEqual([]);
+  });
 });

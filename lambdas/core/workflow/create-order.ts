@@ -34,10 +34,14 @@ export async function createOrder(
     resolver: deps.resolver,
     warn: (message, attributes) => deps.log.warn(message, attributes),
   });
-  const writeScope = { validationZoneIds: deps.config.validationZoneIds ?? [], zoneRoles: state.zoneRoles };
+  const writeScope = {
+    validationZoneIds: deps.config.validationZoneIds ?? [],
+    hostedZoneIds: deps.config.writableZoneIds,
+    zoneRoles: state.zoneRoles,
+  };
   const place = async (identifier: string): Promise<ChallengePlacement> => {
     const placement = await placer.place(identifier);
-    assertChallengeWritable(placement, writeScope);
+    assertChallengeWritable({ ...placement, identifier }, writeScope);
     return placement;
   };
   const placementFor = new Map(

@@ -36,6 +36,11 @@ export interface WorkflowConfig {
    * IAM lets a TXT record have any name. Elsewhere only `_acme-challenge.*` names may be written.
    */
   readonly validationZoneIds?: readonly string[];
+  /**
+   * The construct's `hostedZones` / `hostedZoneIds` (`HOSTED_ZONE_IDS`): when set, the only zones
+   * of this account besides the validation zones that IAM lets the workflow write.
+   */
+  readonly writableZoneIds?: readonly string[];
   /** Value of the `acme-aws:managed-by` tag the IAM policy lets us re-import into. */
   readonly managedByTag: string;
   /** Seconds between Route 53 GetChange polls. */

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { ChallengePlacer } from '../../../lambdas/core/dns/placement.js';
 import { assertChallengeWritable, parseZoneIdList } from '../../../lambdas/core/dns/write-scope.js';
-import { AcmeAwsError, CnameTargetNotWritableError } from '../../../lambdas/core/errors.js';
+import {
+  AcmeAwsError,
+  CnameTargetNotWritableError,
+  ZoneNotWritableError,
+} from '../../../lambdas/core/errors.js';
 import type { HostedZone } from '../../../lambdas/core/ports.js';
 import { FakeDnsResolver } from '../../fakes/dns-resolver-fake.js';
 
@@ -115,5 +119,38 @@ describe('parseZoneIdList', () => {
     expect(parseZoneIdList(' ZVAL, /hostedzone/ZOTHER ,,')).toEqual(['ZVAL', 'ZOTHER']);
     expect(parseZoneIdList('')).toEqual([]);
     expect(parseZoneIdList(undefined)).toEqual([]);
+  });
+
+  it('refuses a record in a zone outside the deployment’s hostedZoneIds, naming the zone and the fix', async () => {
+    const placement = await placementOf('app.example.com');
+
+    const refuse = () =>
+      assertChallengeWritable(
+        { ...placement, identifier: 'app.example.com' },
+        { validationZoneIds: ['ZVAL'], hostedZoneIds: ['ZOTHER'] },
+      );
+
+    expect(refuse).toThrow(ZoneNotWritableError);
+    expect(refuse).toThrow(
+      'app.example.com: its challenge record _acme-challenge.app.example.com goes in hosted zone ZCOM (example.com), which this stack may not write: its hostedZones/hostedZoneIds allow ZOTHER, ZVAL only.',
+    );
+    expect(refuse).toThrow('-c hostedZones=...,ZCOM=example.com');
+  });
+
+  it('writes in any zone of the deployment’s hostedZoneIds or validation zones, and in every zone without the list', async () => {
+    const direct = await placementOf('app.example.com');
+    const delegated = await placementOf('app.example.com', [
+      '_acme-challenge.app.example.com',
+      'app.validation.example.net',
+    ]);
+
+    expect(() =>
+      assertChallengeWritable(direct, { validationZoneIds: [], hostedZoneIds: ['/hostedzone/ZCOM'] }),
+    ).not.toThrow();
+    expect(() =>
+      assertChallengeWritable(delegated, { validationZoneIds: ['ZVAL'], hostedZoneIds: ['ZCOM'] }),
+    ).not.toThrow();
+    expect(() => assertChallengeWritable(direct, { validationZoneIds: [] })).not.toThrow();
+    expect(() => assertChallengeWritable(direct, { validationZoneIds: [], hostedZoneIds: [] })).not.toThrow();
   });
 });
