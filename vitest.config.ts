@@ -4,7 +4,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     setupFiles: ['test/setup/polyfills.ts'],
-    testTimeout: 30_000,
+    // An e2e test deploys the stack and cold-starts its functions (worker threads) before it runs.
+    testTimeout: 120_000,
     hookTimeout: 60_000,
     pool: 'forks',
     reporters: ['default', './test/setup/summary-reporter.ts'],

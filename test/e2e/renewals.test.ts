@@ -1,32 +1,30 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { DynamoDbRegistry } from '../../lambdas/adapters/dynamodb-registry.js';
 import { NodeHttpsTransport } from '../../lambdas/adapters/https-transport.js';
-import { syncDeclaredCertificates } from '../../lambdas/core/renewal/declared.js';
 import { type AriStandIn, startAriStandIn } from '../harness/ari-stand-in.js';
-import { installLocalAws, type LocalAws, type LocalCa, runLocalIssuance } from '../harness/local-issuance.js';
+import type { StackPropsForTest } from '../harness/cloud/assembly.js';
+import {
+  deployLocally,
+  installLocalAws,
+  type LocalAws,
+  type LocalCa,
+  type LocalDeployment,
+  runLocalIssuance,
+  synthesizeFor,
+} from '../harness/local-issuance.js';
 import { type PebbleEnvironment, startPebble } from '../harness/pebble.js';
-import { LocalExecutions, runRenewals } from '../harness/renewals.js';
-import { type SynthesizedWorkflow, synthesizeWorkflow } from '../harness/state-machine.js';
-import { captureOutput } from '../support/capture.js';
+import { runRenewals } from '../harness/renewals.js';
 
 const DAY = 24 * 60 * 60 * 1000;
-// The failure test reads the metric documents the planner writes; Powertools reads this setting
-// once, when the handlers are first loaded in this file.
-process.env.ACME_LOCAL_METRICS = '1';
-const withMetrics = { POWERTOOLS_METRICS_DISABLED: 'false' };
-const silent = { debug: () => {}, info: () => {}, warn: () => {} };
 
 describe('renewals that never silently fail', () => {
   let pebble: PebbleEnvironment;
   let standIn: AriStandIn;
   let ca: LocalCa;
-  let issuance: SynthesizedWorkflow;
-  let renewals: SynthesizedWorkflow;
   let aws: LocalAws | undefined;
+  let deployment: LocalDeployment | undefined;
   const pastWindows = new Set<string>();
 
   beforeAll(async () => {
@@ -51,123 +49,134 @@ describe('renewals that never silently fail', () => {
       directoryUrl: standIn.directoryUrl,
       caBundlePath: bundlePath,
       challtestsrvUrl: pebble.challtestsrvUrl,
+      dnsResolver: pebble.dnsResolver,
     };
-    issuance = synthesizeWorkflow();
-    renewals = synthesizeWorkflow({}, 'Renewals');
+    // Synthesize (and bundle) once up front, so the first test does not pay for it alone.
+    synthesizeFor(ca);
   });
   afterAll(async () => {
     await standIn?.stop();
     await pebble?.stop();
   });
-  afterEach(() => {
+  afterEach(async () => {
+    await deployment?.cloud.shutdown();
     aws?.restore();
     aws = undefined;
+    deployment = undefined;
     pastWindows.clear();
     vi.useRealTimers();
   });
 
-  function registry(local: LocalAws): DynamoDbRegistry {
-    const tableName = String(issuance.environment.REGISTRY_TABLE);
-    if (!local.dynamodb.hasTable(tableName)) local.dynamodb.createTable(tableName);
-    return new DynamoDbRegistry({ client: new DynamoDBClient({ region: 'us-east-1' }), tableName });
+  /**
+   * Moves this process's clock a day ahead, as if a day had passed: `Date` is faked from then on,
+   * and keeps running meanwhile, as on AWS. The local Lambda environments follow this process's
+   * `Date`. Certificates Pebble issues carry its real clock, which stays behind.
+   */
+  function aDayLater(): void {
+    if (!vi.isFakeTimers()) vi.useFakeTimers({ toFake: ['Date'], shouldAdvanceTime: true });
+    vi.setSystemTime(new Date(Date.now() + DAY));
   }
 
-  it('renews only the due certificates of a fleet of 50, and a second run the same day starts nothing', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(new Date());
+  /** Installs the AWS fakes for `domains` and deploys the stack into them, against the ARI stand-in. */
+  async function deploy(domains: readonly string[], props?: StackPropsForTest): Promise<LocalDeployment> {
+    aws = installLocalAws(ca, domains);
+    deployment = await deployLocally(ca, aws, props ? { props } : {});
+    return deployment;
+  }
+
+  function issue(input: Record<string, unknown>) {
+    if (!deployment) throw new Error('deploy first');
+    return runLocalIssuance({ deployment, input });
+  }
+
+  async function registryItems(local: LocalDeployment): Promise<Record<string, unknown>[]> {
+    return local.aws.dynamodb.items(local.stack.registryTable);
+  }
+
+  // Sixty issuances, each through the deployed functions' Lambda environments, five at a time.
+  it('renews only the due certificates of a fleet of 50, and a second run the same day starts nothing', {
+    timeout: 5 * 60_000,
+  }, async () => {
     const fleet = Array.from({ length: 50 }, (_, index) => ({
       id: `site-${index}`,
       domains: [`site-${index}.fleet.example.org`],
-      keyType: 'EC_P256',
+      keyType: 'EC_P256' as const,
       regions: ['us-east-1'],
     }));
-    aws = installLocalAws(
-      ca,
+    // The stack declares the fleet: its custom resource records the 50 certificates at deploy time.
+    const fleetDeployment = await deploy(
       fleet.flatMap((certificate) => certificate.domains),
+      { acme: { certificates: fleet } },
     );
-    await syncDeclaredCertificates(fleet, { registry: registry(aws), log: silent });
-    const executions = new LocalExecutions();
+    const local = fleetDeployment.aws;
 
     // Pages of 20: the 50 certificates and the account record take three executions, each
     // starting the next one itself.
-    const first = await runRenewals({ renewals, issuance, ca, aws, executions, input: { pageSize: 20 } });
+    const first = await runRenewals(fleetDeployment, { input: { pageSize: 20 } });
     expect(first.pages).toHaveLength(3);
     expect(first.pages.every((page) => page.status === 'SUCCEEDED')).toBe(true);
     expect(first.started).toHaveLength(50);
-    expect(aws.eventBridge.events.filter((event) => event.detailType === 'Certificate Issued')).toHaveLength(
-      50,
-    );
+    expect(
+      local.eventBridge.events.filter((event) => event.detailType === 'Certificate Issued'),
+    ).toHaveLength(50);
 
     // A day later the CA asks for ten of them to be renewed now (RFC 9773 windows in the past).
-    vi.setSystemTime(new Date(Date.now() + DAY));
-    const due = aws.dynamodb
-      .items(String(issuance.environment.REGISTRY_TABLE))
+    aDayLater();
+    const due = (await registryItems(fleetDeployment))
       .filter((item) => String(item.certificateId ?? '').match(/^site-[0-9]$/))
       .map((item) => (item.issued as { ariCertId: string }).ariCertId);
     for (const certId of due) pastWindows.add(certId);
     const before = new Map(
-      [...aws.acm.certificates].map(([arn, certificate]) => [arn, certificate.certificatePem]),
+      [...local.acm.certificates].map(([arn, certificate]) => [arn, certificate.certificatePem]),
     );
 
-    const second = await runRenewals({ renewals, issuance, ca, aws, executions });
+    const second = await runRenewals(fleetDeployment);
 
     expect(second.started.map((name) => name.replace(/-\d{8}$/, '')).sort()).toEqual(
       Array.from({ length: 10 }, (_, index) => `site-${index}`).sort(),
     );
-    const renewed = aws.eventBridge.events.filter((event) => event.detailType === 'Certificate Renewed');
+    const renewed = local.eventBridge.events.filter((event) => event.detailType === 'Certificate Renewed');
     expect(renewed).toHaveLength(10);
-    const changed = [...aws.acm.certificates].filter(
+    const changed = [...local.acm.certificates].filter(
       ([arn, certificate]) => before.get(arn) !== certificate.certificatePem,
     );
     expect(changed).toHaveLength(10);
-    expect(aws.acm.certificates.size).toBe(50);
+    expect(local.acm.certificates.size).toBe(50);
 
-    const third = await runRenewals({ renewals, issuance, ca, aws, executions });
+    const third = await runRenewals(fleetDeployment);
     expect(third.started).toEqual([]);
     expect(third.pages.every((page) => page.status === 'SUCCEEDED')).toBe(true);
   });
 
   it('announces a renewal that fails three times, raises the failure metric, and keeps the old certificate', async () => {
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(new Date());
     const domains = ['flaky.example.org'];
-    aws = installLocalAws(ca, domains);
-    const issued = await runLocalIssuance({
-      workflow: issuance,
-      ca,
-      aws,
-      input: { action: 'issue', certificateId: 'flaky', domains },
-    });
+    const flakyDeployment = await deploy(domains);
+    const local = flakyDeployment.aws;
+    const issued = await issue({ action: 'issue', certificateId: 'flaky', domains });
     expect(issued.execution.status).toBe('SUCCEEDED');
     const arn = (issued.execution.output as { certificateArn: string }).certificateArn;
-    const original = aws.acm.certificates.get(arn)?.certificatePem;
-    const record = aws.dynamodb
-      .items(String(issuance.environment.REGISTRY_TABLE))
-      .find((item) => item.certificateId === 'flaky');
+    const original = local.acm.certificates.get(arn)?.certificatePem;
+    const record = (await registryItems(flakyDeployment)).find((item) => item.certificateId === 'flaky');
     const issuedRecord = record?.issued as { ariCertId: string } | undefined;
     if (!issuedRecord) throw new Error('flaky was not recorded as issued');
     pastWindows.add(issuedRecord.ariCertId);
-    const executions = new LocalExecutions();
-    const output = captureOutput();
+    const logsBefore = flakyDeployment.cloud.logs.length;
+
     // The fault is ACM's, which every renewal reaches: Pebble reuses a valid authorization now and
     // then even with PEBBLE_AUTHZREUSE=0, so a DNS fault could be skipped.
-    try {
-      for (let attempt = 1; attempt <= 3; attempt += 1) {
-        vi.setSystemTime(new Date(Date.now() + DAY));
-        aws.acm.failNext('ImportCertificate', 'LimitExceededException', 1);
-        const run = await runRenewals({ renewals, issuance, ca, aws, executions, environment: withMetrics });
-        expect(run.started).toHaveLength(1);
-      }
-      expect(aws.acm.certificates.get(arn)?.certificatePem).toBe(original);
-      // The next scheduled run reports the streak before it tries again.
-      vi.setSystemTime(new Date(Date.now() + DAY));
-      aws.acm.failNext('ImportCertificate', 'LimitExceededException', 1);
-      await runRenewals({ renewals, issuance, ca, aws, executions, environment: withMetrics });
-    } finally {
-      output.stop();
+    for (let attempt = 1; attempt <= 3; attempt += 1) {
+      aDayLater();
+      local.acm.failNext('ImportCertificate', 'LimitExceededException', 1);
+      const run = await runRenewals(flakyDeployment);
+      expect(run.started).toHaveLength(1);
     }
+    expect(local.acm.certificates.get(arn)?.certificatePem).toBe(original);
+    // The next scheduled run reports the streak before it tries again.
+    aDayLater();
+    local.acm.failNext('ImportCertificate', 'LimitExceededException', 1);
+    await runRenewals(flakyDeployment);
 
-    const failures = aws.eventBridge.events.filter(
+    const failures = local.eventBridge.events.filter(
       (event) => event.detailType === 'Certificate Renewal Failed',
     );
     expect(failures.map((event) => event.detail.consecutiveFailures)).toEqual([1, 2, 3, 4]);
@@ -177,27 +186,30 @@ describe('renewals that never silently fail', () => {
       currentCertificate: { acmArns: { 'us-east-1': arn } },
     });
     expect(String(failures[3]?.detail.problem)).toContain('LimitExceededException');
-    const emitted = output.lines
-      .flatMap((chunk) => chunk.split('\n'))
+    // The planner's metrics are EMF documents in its log group, as CloudWatch would extract them.
+    const planner = flakyDeployment.cloud.lambda.functions.find(
+      (fn) => fn.environment.ACME_STEP === 'plan-renewals',
+    );
+    const emitted = flakyDeployment.cloud.logs
+      .slice(logsBefore)
+      .filter((line) => line.functionName === planner?.functionName)
+      .map((line) => line.text)
+      .join('')
+      .split('\n')
       .filter((line) => line.includes('"MaxConsecutiveFailures"'))
       .map((line) => (JSON.parse(line) as { MaxConsecutiveFailures: number }).MaxConsecutiveFailures);
     expect(emitted).toContain(3);
-    expect(aws.acm.certificates.get(arn)?.certificatePem).toBe(original);
-    expect(aws.acm.certificates.size).toBe(1);
+    expect(local.acm.certificates.get(arn)?.certificatePem).toBe(original);
+    expect(local.acm.certificates.size).toBe(1);
   });
 
   it('imports one certificate into every target region and renews it under the same ARNs', async () => {
     const domains = ['global.example.org'];
-    aws = installLocalAws(ca, domains);
+    const { aws: local } = await deploy(domains);
     const input = { action: 'issue', certificateId: 'global', domains, regions: ['us-east-1', 'eu-west-1'] };
 
-    const first = await runLocalIssuance({ workflow: issuance, ca, aws, input });
-    const second = await runLocalIssuance({
-      workflow: issuance,
-      ca,
-      aws,
-      input: { action: 'renew', certificateId: 'global', force: true },
-    });
+    const first = await issue(input);
+    const second = await issue({ action: 'renew', certificateId: 'global', force: true });
 
     expect(first.execution.status).toBe('SUCCEEDED');
     expect(second.execution.status).toBe('SUCCEEDED');
@@ -207,12 +219,12 @@ describe('renewals that never silently fail', () => {
     expect(Object.keys(firstArns).sort()).toEqual(['eu-west-1', 'us-east-1']);
     expect(secondArns).toEqual(firstArns);
     for (const region of ['us-east-1', 'eu-west-1']) {
-      const inRegion = [...aws.acm.certificatesIn(region).values()];
+      const inRegion = [...local.acm.certificatesIn(region).values()];
       expect(inRegion).toHaveLength(1);
       expect(inRegion[0]?.importCount).toBe(2);
       expect(firstArns[region]).toContain(`:acm:${region}:`);
     }
-    expect(aws.eventBridge.events.map((event) => event.detailType)).toEqual([
+    expect(local.eventBridge.events.map((event) => event.detailType)).toEqual([
       'Certificate Issued',
       'Certificate Renewed',
     ]);
@@ -220,57 +232,32 @@ describe('renewals that never silently fail', () => {
 
   it('gives a certificate new ARNs when its key type changes, and says so', async () => {
     const domains = ['rekey.example.org'];
-    aws = installLocalAws(ca, domains);
-    const first = await runLocalIssuance({
-      workflow: issuance,
-      ca,
-      aws,
-      input: { action: 'issue', certificateId: 'rekey', domains },
-    });
-    const second = await runLocalIssuance({
-      workflow: issuance,
-      ca,
-      aws,
-      input: { action: 'issue', certificateId: 'rekey', domains, keyType: 'RSA_2048' },
-    });
+    const rekeyDeployment = await deploy(domains);
+    const first = await issue({ action: 'issue', certificateId: 'rekey', domains });
+    const second = await issue({ action: 'issue', certificateId: 'rekey', domains, keyType: 'RSA_2048' });
 
     expect(second.execution.status).toBe('SUCCEEDED');
     const before = (first.execution.output as { certificateArn: string }).certificateArn;
     const after = (second.execution.output as { certificateArn: string }).certificateArn;
     expect(after).not.toBe(before);
-    const renewed = aws.eventBridge.events.find((event) => event.detailType === 'Certificate Renewed');
+    const renewed = rekeyDeployment.aws.eventBridge.events.find(
+      (event) => event.detailType === 'Certificate Renewed',
+    );
     expect(renewed?.detail.arnReplaced).toMatchObject({ previousArn: before, region: 'us-east-1' });
     expect(String((renewed?.detail.arnReplaced as { reason?: string } | undefined)?.reason)).toMatch(
       /key type changed from EC_P256 to RSA_2048/,
     );
-    const record = aws.dynamodb
-      .items(String(issuance.environment.REGISTRY_TABLE))
-      .find((item) => item.certificateId === 'rekey');
+    const record = (await registryItems(rekeyDeployment)).find((item) => item.certificateId === 'rekey');
     expect(record?.arnReplaced).toMatchObject({ previousArn: before });
   });
 
   it('ends a renew that is not due without touching the CA, unless forced', async () => {
     const domains = ['steady.example.org'];
-    aws = installLocalAws(ca, domains);
-    await runLocalIssuance({
-      workflow: issuance,
-      ca,
-      aws,
-      input: { action: 'issue', certificateId: 'steady', domains },
-    });
+    await deploy(domains);
+    await issue({ action: 'issue', certificateId: 'steady', domains });
 
-    const notDue = await runLocalIssuance({
-      workflow: issuance,
-      ca,
-      aws,
-      input: { action: 'renew', certificateId: 'steady' },
-    });
-    const forced = await runLocalIssuance({
-      workflow: issuance,
-      ca,
-      aws,
-      input: { action: 'renew', certificateId: 'steady', force: true },
-    });
+    const notDue = await issue({ action: 'renew', certificateId: 'steady' });
+    const forced = await issue({ action: 'renew', certificateId: 'steady', force: true });
 
     expect(notDue.execution.status).toBe('SUCCEEDED');
     expect((notDue.execution.output as { skipped: string }).skipped).toMatch(
@@ -282,18 +269,15 @@ describe('renewals that never silently fail', () => {
   });
 
   it('refuses to renew a certificate the registry does not know, naming how to declare it', async () => {
-    aws = installLocalAws(ca, ['example.org']);
+    await deploy(['example.org']);
 
-    const run = await runLocalIssuance({
-      workflow: issuance,
-      ca,
-      aws,
-      input: { action: 'renew', certificateId: 'ghost' },
-    });
+    const run = await issue({ action: 'renew', certificateId: 'ghost' });
 
     expect(run.execution.status).toBe('FAILED');
     expect(run.execution.error?.name).toBe('InvalidInputError');
-    expect(run.execution.error?.cause).toMatch(/no certificate "ghost" in the registry/);
+    // The Cause is Lambda's error payload as JSON; the message in it names the certificate.
+    const { errorMessage } = JSON.parse(run.execution.error?.cause ?? '{}') as { errorMessage?: string };
+    expect(errorMessage).toMatch(/no certificate "ghost" in the registry/);
     expect(run.acmeRequests).toBe(0);
   });
 });
