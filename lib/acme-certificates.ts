@@ -2,7 +2,6 @@ import {
   Annotations,
   CustomResource,
   Duration,
-  Fn,
   Lazy,
   Names,
   RemovalPolicy,
@@ -511,17 +510,10 @@ export class AcmeCertificates extends Construct {
         this.allowAccountKey(this.previousAccountKey, functions[step]);
       }
     }
-    if (Object.keys(kmsCertificates).length > 0) {
-      functions.RegisterAccount.addEnvironment(
-        'CERTIFICATE_KMS_KEY_ARNS',
-        Fn.join(
-          ',',
-          Object.values(certificateKeys).map((key) => key.keyArn),
-        ),
-      );
-      for (const certificate of Object.values(kmsCertificates)) {
-        this.allowCertificateKeyUse(certificate, functions.Finalize);
-      }
+    // RegisterAccount checks a certificate's key against its declared record (the custom resource
+    // writes `kmsKeyArn` there), not an environment list, which would outgrow Lambda's 4 KB.
+    for (const certificate of Object.values(kmsCertificates)) {
+      this.allowCertificateKeyUse(certificate, functions.Finalize);
     }
     if (props.externalAccountBindingSecret) {
       functions.RegisterAccount.addEnvironment(

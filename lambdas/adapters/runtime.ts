@@ -63,9 +63,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkflowConfig
     defaultDirectoryUrl: requireEnv(env, 'ACME_DIRECTORY_URL'),
     defaultRegion: requireEnv(env, 'AWS_REGION'),
     ...(env.CONTACT_EMAIL ? { contactEmail: env.CONTACT_EMAIL } : {}),
-    ...(env.CERTIFICATE_KMS_KEY_ARNS
-      ? { certificateKmsKeyArns: env.CERTIFICATE_KMS_KEY_ARNS.split(',').filter((arn) => arn !== '') }
-      : {}),
     ...(env.VALIDATION_ZONE_IDS ? { validationZoneIds: parseZoneIdList(env.VALIDATION_ZONE_IDS) } : {}),
     ...(env.HOSTED_ZONE_IDS ? { writableZoneIds: parseZoneIdList(env.HOSTED_ZONE_IDS) } : {}),
     managedByTag: env.ACM_MANAGED_BY_TAG ?? 'acme-aws',

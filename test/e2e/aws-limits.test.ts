@@ -55,4 +55,24 @@ describe('AWS quotas the local cloud applies', () => {
       /exceeded the 4KB limit/,
     );
   });
+
+  it('deploys 60 certificates whose keys stay in KMS with every function environment under 4 KB', async () => {
+    const certificates = Array.from({ length: 60 }, (_, index) => ({
+      id: `signer-${index}`,
+      domains: [`signer-${index}.kms.example.org`],
+      kmsKey: true,
+    }));
+
+    await e2e.install(['kms.example.org'], { props: { acme: { certificates } } });
+
+    const sizes = e2e.cloud.lambda.functions.map((fn) =>
+      Buffer.byteLength(
+        Object.entries(fn.environment)
+          .map(([key, value]) => key + value)
+          .join(''),
+      ),
+    );
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(4096);
+    expect(await e2e.registryItems()).toHaveLength(60);
+  });
 });

@@ -9,6 +9,7 @@ import { statePayloads } from '../support/capture.js';
 interface RegistryItem {
   readonly certificateId?: string;
   readonly status?: string;
+  readonly config?: { readonly kmsKeyArn?: string };
   readonly issued?: { readonly serial: string; readonly storeKey: string; readonly kmsKeyArn?: string };
   readonly acmArns?: Record<string, string>;
 }
@@ -44,8 +45,8 @@ describe('KMS-held certificate keys through the synthesized state machine agains
       throw new Error('the deployment did not create one key for "signer"');
     const key: FakeKmsKey | undefined = aws.kms.keys.get(e2e.stack.ref(logicalId));
     if (!key) throw new Error('the deployment created no KMS key for "signer"');
-    // The deployment tells the workflow which keys it declared: this one only.
-    expect(e2e.stack.environmentOf('register-account').CERTIFICATE_KMS_KEY_ARNS).toBe(key.arn);
+    // The deployment's custom resource records the key as the certificate's declared one.
+    expect((await record('signer'))?.config?.kmsKeyArn).toBe(key.arn);
     return { aws, key };
   }
 
@@ -156,7 +157,7 @@ describe('KMS-held certificate keys through the synthesized state machine agains
 
     expect(run.execution.status).toBe('FAILED');
     expect(run.execution.error?.name).toBe('InvalidInputError');
-    expect(run.execution.error?.cause).toContain('declares no KMS-held certificate keys');
+    expect(run.execution.error?.cause).toContain('the stack declares no KMS key for it');
     expect(run.acmeRequests).toBe(0);
     expect(aws.kms.calls.Sign ?? 0).toBe(0);
   });

@@ -29,8 +29,6 @@ export interface WorkflowConfig {
   /** The region the workflow runs in: where certificates are imported unless told otherwise. */
   readonly defaultRegion: string;
   readonly contactEmail?: string;
-  /** ARNs of the KMS keys declared as certificate keys; the only ones an `issue` may name. */
-  readonly certificateKmsKeyArns?: readonly string[];
   /**
    * The construct's `validationZoneIds` (`VALIDATION_ZONE_IDS`): the zones of this account where
    * IAM lets a TXT record have any name. Elsewhere only `_acme-challenge.*` names may be written.

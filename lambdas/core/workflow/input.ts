@@ -155,7 +155,7 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
       'preferredChain must be the common name of the issuer the chain should end at, such as "ISRG Root X1".',
     );
   }
-  const kmsKeyArn = parseKmsKeyArn(input.kmsKeyArn, config);
+  const kmsKeyArn = parseKmsKeyArn(input.kmsKeyArn);
   return {
     action,
     certificateId:
@@ -178,19 +178,19 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
   };
 }
 
+/** A KMS key ARN (`key/<id>`, multi-Region `mrk-` ids included); aliases cannot sign a CSR here. */
+const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+
 /**
- * A certificate whose key is a KMS key may only use a key the deployment declared (a certificate's
- * `kmsKey` in the stack): only those keys are in the Finalize role's policy, so any other would
- * fail at KMS after the order was placed.
+ * The shape of a certificate's KMS key. Whether the deployment declared that key for the
+ * certificate (only declared keys are in the Finalize role's policy) is RegisterAccount's check,
+ * against the certificate's declared record.
  */
-function parseKmsKeyArn(value: unknown, config: WorkflowConfig): string | undefined {
+function parseKmsKeyArn(value: unknown): string | undefined {
   if (value === undefined) return undefined;
-  const allowed = config.certificateKmsKeyArns ?? [];
-  if (typeof value !== 'string' || !allowed.includes(value)) {
+  if (typeof value !== 'string' || !KMS_KEY_ARN.test(value)) {
     throw new InvalidInputError(
-      allowed.length === 0
-        ? `kmsKeyArn ${JSON.stringify(value)} cannot be used: this deployment declares no KMS-held certificate keys. Declare the certificate with kmsKey in the stack's certificates and deploy; the Finalize step may only sign with keys declared there.`
-        : `kmsKeyArn ${JSON.stringify(value)} is not one of the KMS keys this deployment declares for certificates (${allowed.join(', ')}). Declare the certificate with kmsKey in the stack's certificates and deploy.`,
+      `kmsKeyArn ${JSON.stringify(value)} is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>). Give the ARN of the key the stack declares for the certificate (its kmsKey).`,
     );
   }
   return value;

@@ -44,6 +44,16 @@ export async function registerAccount(
     );
   }
   const keptKmsKey = record?.config?.kmsKeyArn;
+  const requestedKmsKey = request.config?.kmsKeyArn;
+  // Only the key the deployment declared for this certificate is in the Finalize role's policy:
+  // any other would fail at KMS after the order was placed.
+  if (requestedKmsKey && requestedKmsKey !== keptKmsKey) {
+    throw new InvalidInputError(
+      keptKmsKey
+        ? `kmsKeyArn ${requestedKmsKey} is not the KMS key the stack declares for certificate "${certificateId}" (${keptKmsKey}). Use that key, or declare the certificate with another kmsKey in the stack's certificates and deploy.`
+        : `kmsKeyArn ${requestedKmsKey} cannot be used for certificate "${certificateId}": the stack declares no KMS key for it. Declare the certificate with kmsKey in the stack's certificates and deploy; the Finalize step may only sign with keys declared there.`,
+    );
+  }
   if (request.config && keptKmsKey && !request.config.kmsKeyArn) {
     throw new InvalidInputError(
       `Certificate "${certificateId}" uses the KMS key ${keptKmsKey} as its key, and this issue names none, which would switch it to a generated key imported into ACM. To keep the KMS key, add "kmsKeyArn":"${keptKmsKey}" (or renew instead); to switch, remove kmsKey from its declaration in the stack and deploy.`,

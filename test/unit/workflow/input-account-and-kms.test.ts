@@ -6,7 +6,6 @@ import { TEST_WORKFLOW_CONFIG } from '../../support/workflow-config.js';
 const CONFIG = {
   ...TEST_WORKFLOW_CONFIG,
   contactEmail: 'ops@example.org',
-  certificateKmsKeyArns: ['arn:aws:kms:eu-west-1:123456789012:key/signer'],
 };
 
 function refusal(run: () => unknown): InvalidInputError {
@@ -83,45 +82,32 @@ describe('parseAccountRequest', () => {
 });
 
 describe('parseIssuanceRequest: kmsKeyArn', () => {
-  it('takes a KMS key the deployment declared for certificates', () => {
+  it('takes the ARN of a KMS key', () => {
     const request = parseIssuanceRequest(
       {
         certificateId: 'signer',
         domains: ['sign.example.org'],
         keyType: 'EC_P256',
-        kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/signer',
+        kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
       },
       CONFIG,
     );
-    expect(request.config?.kmsKeyArn).toBe('arn:aws:kms:eu-west-1:123456789012:key/signer');
+    expect(request.config?.kmsKeyArn).toBe(
+      'arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+    );
   });
 
-  it('refuses any other key before any call, naming the declared ones', () => {
-    const message = refusal(() =>
-      parseIssuanceRequest(
-        {
-          certificateId: 'x',
-          domains: ['x.example.org'],
-          kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/other',
-        },
-        CONFIG,
-      ),
-    ).message;
-    expect(message).toContain('is not one of the KMS keys this deployment declares');
-    expect(message).toContain('key/signer');
-  });
-
-  it('explains that a deployment without KMS certificate keys takes none', () => {
-    const message = refusal(() =>
-      parseIssuanceRequest(
-        {
-          certificateId: 'x',
-          domains: ['x.example.org'],
-          kmsKeyArn: 'arn:aws:kms:eu-west-1:123456789012:key/k',
-        },
-        { ...CONFIG, certificateKmsKeyArns: [] },
-      ),
-    ).message;
-    expect(message).toContain('declares no KMS-held certificate keys');
+  it('refuses what is not a KMS key ARN (an alias, a bare id) before any call', () => {
+    for (const kmsKeyArn of [
+      'alias/signer',
+      '1234abcd',
+      'arn:aws:kms:eu-west-1:123456789012:alias/signer',
+      7,
+    ]) {
+      const message = refusal(() =>
+        parseIssuanceRequest({ certificateId: 'x', domains: ['x.example.org'], kmsKeyArn }, CONFIG),
+      ).message;
+      expect(message).toContain('is not a KMS key ARN');
+    }
   });
 });
