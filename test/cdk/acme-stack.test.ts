@@ -15,7 +15,7 @@ const zoneArn = (zoneId: string) => ({
 });
 
 function synth(acme: ConstructorParameters<typeof AcmeStack>[2]['acme']): Template {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
   const stack = new AcmeStack(app, 'Test', { acme, env: { account: '123456789012', region: 'eu-west-1' } });
   return Template.fromStack(stack);
 }
@@ -176,16 +176,20 @@ describe('AcmeCertificates stack', () => {
   });
 
   it('lets only RegisterAccount read the external account binding secret', () => {
-    const eabStack = new AcmeStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Eab2', {
-      acme: {
-        externalAccountBindingSecret: secretsmanager.Secret.fromSecretCompleteArn(
-          new Stack(),
-          'Imported',
-          'arn:aws:secretsmanager:eu-west-1:123456789012:secret:zerossl-eab-AbCdEf',
-        ),
+    const eabStack = new AcmeStack(
+      new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false }),
+      'Eab2',
+      {
+        acme: {
+          externalAccountBindingSecret: secretsmanager.Secret.fromSecretCompleteArn(
+            new Stack(),
+            'Imported',
+            'arn:aws:secretsmanager:eu-west-1:123456789012:secret:zerossl-eab-AbCdEf',
+          ),
+        },
+        env: { account: '123456789012', region: 'eu-west-1' },
       },
-      env: { account: '123456789012', region: 'eu-west-1' },
-    });
+    );
     const eab = Template.fromStack(eabStack);
     const readers = Object.values(STEP_HANDLERS).filter((step) =>
       actionsOf(eab, step).includes('secretsmanager:GetSecretValue'),

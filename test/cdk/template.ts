@@ -34,12 +34,30 @@ export interface SynthesizedStack {
   readonly resources: Readonly<Record<string, CfnResource>>;
 }
 
+/** How a test app synthesizes. */
+export interface SynthOptions {
+  /**
+   * Run CDK's built-in CloudFormation validation, with its findings as errors. It costs seconds
+   * per synthesis, so one test runs it (on the stack with every feature) and the others skip it.
+   * @default false
+   */
+  readonly cloudFormationValidation?: boolean;
+}
+
 /** Builds the stack; `extend` may add to it (e.g. a grantee) before the template is taken. */
 export function synthStack(
   acme: AcmeStackProps['acme'],
   extend?: (stack: AcmeStack) => void,
+  options: SynthOptions = {},
 ): SynthesizedStack {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const validate = options.cloudFormationValidation ?? false;
+  const app = new App({
+    context: {
+      'aws:cdk:bundling-stacks': [],
+      ...(validate ? { '@aws-cdk/core:validateAgainstDefaultRules': true } : {}),
+    },
+    builtinCloudFormationValidation: validate,
+  });
   const stack = new AcmeStack(app, 'Test', { acme, env: { account: '123456789012', region: 'eu-west-1' } });
   extend?.(stack);
   const template = Template.fromStack(stack);
@@ -54,7 +72,7 @@ export function synthStack(
  * emails, a second account key generation, and workloads given `grantReadCertificates` and
  * `grantCertificateKeyUse`.
  */
-export function synthEveryFeature(): SynthesizedStack {
+export function synthEveryFeature(options: SynthOptions = {}): SynthesizedStack {
   return synthStack(
     {
       directoryUrl: LETS_ENCRYPT_STAGING,
@@ -84,6 +102,7 @@ export function synthEveryFeature(): SynthesizedStack {
       });
       stack.certificates.grantCertificateKeyUse('signer', signer);
     },
+    options,
   );
 }
 
