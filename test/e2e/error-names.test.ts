@@ -2,6 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TRANSIENT_ERROR_NAMES } from '../../lambdas/core/errors.js';
 import { rateLimitLiftsAt } from '../../lambdas/core/renewal/rate-limit.js';
+import type { StackPropsForTest } from '../harness/cloud/assembly.js';
 import type { DeployedStack } from '../harness/cloud/cloud.js';
 import {
   deployLocally,
@@ -47,7 +48,7 @@ function matchedErrorNames(stack: DeployedStack): string[] {
   return [...names].filter((name) => !/^(States|Lambda)\./.test(name)).sort();
 }
 
-describe('error names in the shipped bundles', () => {
+describe('errors of the shipped bundles, as Lambda reports them', () => {
   let ca: ScriptedCa;
   let aws: LocalAws | undefined;
   let deployment: LocalDeployment | undefined;
@@ -65,9 +66,9 @@ describe('error names in the shipped bundles', () => {
     deployment = undefined;
   });
 
-  async function deploy(target: LocalCa): Promise<LocalDeployment> {
+  async function deploy(target: LocalCa, props?: StackPropsForTest): Promise<LocalDeployment> {
     aws = installLocalAws(target, INPUT.domains);
-    deployment = await deployLocally(target, aws);
+    deployment = await deployLocally(target, aws, props ? { props } : {});
     return deployment;
   }
 
@@ -152,31 +153,13 @@ describe('error names in the shipped bundles', () => {
       trace: expect.arrayContaining([expect.stringContaining('AcmeServerError')]),
     });
   });
-});
-
-describe('a function that outlives its timeout', () => {
-  let ca: ScriptedCa;
-  let aws: LocalAws | undefined;
-  let deployment: LocalDeployment | undefined;
-
-  beforeAll(async () => {
-    ca = await startScriptedCa();
-  });
-  afterAll(async () => {
-    await ca?.stop();
-  });
-  afterEach(async () => {
-    await deployment?.cloud.shutdown();
-    await aws?.restore();
-  });
 
   it('fails with Sandbox.Timedout as Lambda reports it, and the Catch still runs Cleanup', async () => {
-    aws = installLocalAws(ca, INPUT.domains);
-    deployment = await deployLocally(ca, aws, { props: { acme: { functionTimeout: Duration.seconds(2) } } });
+    const local = await deploy(ca, { acme: { functionTimeout: Duration.seconds(2) } });
     ca.answerPosts(() => STALL);
 
     const run = await runLocalIssuance({
-      deployment,
+      deployment: local,
       input: { certificateId: 'slow', domains: INPUT.domains },
     });
 
