@@ -1,5 +1,5 @@
 import '../../setup/polyfills.js';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
@@ -52,6 +52,7 @@ export interface StackPropsForTest {
 }
 
 const OUTDIR = join(tmpdir(), `acme-aws-assembly-${process.pid}`);
+process.once('exit', () => rmSync(OUTDIR, { recursive: true, force: true }));
 const cache = new Map<string, SynthesizedStack>();
 
 /** Synthesizes the stack with bundling, once per distinct configuration in this process. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { buildSync } from 'esbuild';
@@ -123,6 +123,7 @@ function prepareRuntimeRoot(): string {
   if (runtimeRoot) return runtimeRoot;
   const root = join(tmpdir(), `acme-aws-lambda-${process.pid}`);
   rmSync(root, { recursive: true, force: true });
+  process.once('exit', () => rmSync(root, { recursive: true, force: true }));
   mkdirSync(join(root, 'node_modules'), { recursive: true });
   symlinkSync(join(PROJECT_ROOT, 'node_modules', '@aws-sdk'), join(root, 'node_modules', '@aws-sdk'), 'dir');
   buildSync({
@@ -142,7 +143,6 @@ export class LocalLambdaService {
   readonly #options: LambdaServiceOptions;
   readonly #functions = new Map<string, LocalFunction>();
   readonly #environments = new Map<string, Environment[]>();
-  readonly #taskRoots = new Map<string, string>();
   /** Invocations per function name, cold starts included. */
   readonly invocations: Record<string, number> = {};
   readonly coldStarts: Record<string, number> = {};
@@ -358,14 +358,13 @@ export class LocalLambdaService {
     return environment;
   }
 
-  /** The function's code unpacked into its own folder under the runtime root, as into `/var/task`. */
+  /**
+   * The function's code unpacked under the runtime root, as into `/var/task`: once per asset (the
+   * folder is named by the asset's hash), read-only, and shared by the functions that ship it.
+   */
   #taskRoot(root: string, fn: LocalFunction): string {
-    const key = `${fn.functionName}:${fn.codeDirectory}`;
-    const existing = this.#taskRoots.get(key);
-    if (existing && existsSync(existing)) return existing;
-    const taskRoot = join(root, 'functions', `${fn.functionName}-${randomUUID().slice(0, 8)}`);
-    cpSync(fn.codeDirectory, taskRoot, { recursive: true });
-    this.#taskRoots.set(key, taskRoot);
+    const taskRoot = join(root, 'tasks', basename(fn.codeDirectory));
+    if (!existsSync(taskRoot)) cpSync(fn.codeDirectory, taskRoot, { recursive: true });
     return taskRoot;
   }
 
