@@ -1,5 +1,14 @@
 import { X509Certificate } from 'node:crypto';
 import type { ACMClient, CertificateDetail, Tag } from '@aws-sdk/client-acm';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import {
+  Certificate,
+  ExtendedKeyUsage,
+  type Extension,
+  id_ce_extKeyUsage,
+  id_ce_keyUsage,
+  KeyUsage,
+} from '@peculiar/asn1-x509';
 import { AwsRequestError, InvalidInputError } from '../core/errors.js';
 import type { CertificateImporter, CertificateImporters, ImportCertificateRequest } from '../core/ports.js';
 import { wrapAwsError } from './wrap-aws-error.js';
@@ -45,63 +54,11 @@ const EXTENDED_KEY_USAGE_OIDS: Readonly<Record<string, string>> = {
   ANY: '2.5.29.37.0',
 };
 const CLIENT_AUTH_OID = '1.3.6.1.5.5.7.3.2';
-const KEY_USAGE_OID = '2.5.29.15';
-const EXTENDED_KEY_USAGE_OID = '2.5.29.37';
 
 /** A certificate's Key Usage (ACM names) and Extended Key Usage (OIDs); `undefined` without the extension. */
 interface Usages {
   readonly keyUsages: ReadonlySet<string> | undefined;
   readonly extendedKeyUsages: ReadonlySet<string> | undefined;
-}
-
-/** One DER element (X.690): its tag, and where its contents start and end in the buffer. */
-interface DerElement {
-  readonly tag: number;
-  readonly start: number;
-  readonly end: number;
-}
-
-function readDer(bytes: Uint8Array, offset: number, limit = bytes.length): DerElement {
-  const tag = bytes[offset];
-  const first = bytes[offset + 1] ?? 0x80;
-  let start = offset + 2;
-  let length = first;
-  // Long form: the low bits count the length octets. 0x80 alone (indefinite length) is not DER.
-  if (first >= 0x80) {
-    length = first === 0x80 ? Number.NaN : 0;
-    for (let octets = first & 0x7f; octets > 0; octets -= 1) {
-      length = length * 256 + (bytes[start++] ?? Number.NaN);
-    }
-  }
-  if (tag === undefined || Number.isNaN(length) || start + length > limit) {
-    throw new InvalidInputError('The certificate to import is not valid DER');
-  }
-  return { tag, start, end: start + length };
-}
-
-function childrenOf(bytes: Uint8Array, parent: DerElement): DerElement[] {
-  const children: DerElement[] = [];
-  for (let offset = parent.start; offset < parent.end; offset = children.at(-1)?.end ?? parent.end) {
-    children.push(readDer(bytes, offset, parent.end));
-  }
-  return children;
-}
-
-/** X.690 §8.19: base-128 subidentifiers, the first of which packs the first two arcs. */
-function oidOf(bytes: Uint8Array, element: DerElement): string {
-  const subidentifiers: number[] = [];
-  let value = 0;
-  for (let index = element.start; index < element.end; index += 1) {
-    const byte = bytes[index] ?? 0;
-    value = value * 128 + (byte & 0x7f);
-    if ((byte & 0x80) === 0) {
-      subidentifiers.push(value);
-      value = 0;
-    }
-  }
-  const [packed = 0, ...rest] = subidentifiers;
-  const root = Math.min(2, Math.floor(packed / 40));
-  return [root, packed - 40 * root, ...rest].join('.');
 }
 
 /** A certificate about to be imported, as far as ACM's re-import conditions look at it. */
@@ -110,44 +67,30 @@ interface NewCertificate extends Usages {
 }
 
 /**
- * The key kind, Key Usage and Extended Key Usage of a PEM certificate; the extensions are read
- * from its DER (RFC 5280 §4.1: `tbsCertificate`, whose `[3]` holds the extensions, each an OID, an
- * optional critical flag and an OCTET STRING), by hand so the ImportToAcm bundle does without an
- * X.509 library.
+ * The key kind, Key Usage and Extended Key Usage of a PEM certificate. The extensions are read
+ * with the ASN.1 schema of RFC 5280 (`@peculiar/asn1-x509`), which is much smaller than a full
+ * X.509 library in the ImportToAcm bundle.
  */
 function readNewCertificate(certificatePem: string): NewCertificate {
   let certificate: X509Certificate;
+  let extensions: readonly Extension[];
   try {
     certificate = new X509Certificate(certificatePem);
+    extensions = AsnConvert.parse(certificate.raw, Certificate).tbsCertificate.extensions ?? [];
   } catch (error) {
     throw new InvalidInputError('The certificate to import is not a parsable PEM certificate', {
       cause: error,
     });
   }
-  const der = certificate.raw;
-  const [tbs] = childrenOf(der, readDer(der, 0));
-  const extensionsField = tbs ? childrenOf(der, tbs).find((element) => element.tag === 0xa3) : undefined;
-  const [extensionList] = extensionsField ? childrenOf(der, extensionsField) : [];
   let keyUsages: Set<string> | undefined;
   let extendedKeyUsages: Set<string> | undefined;
-  for (const extension of extensionList ? childrenOf(der, extensionList) : []) {
-    const fields = childrenOf(der, extension);
-    const [oid, octets] = [fields[0], fields.at(-1)];
-    if (!oid || !octets) continue;
-    const value = readDer(der, octets.start, octets.end);
-    switch (oidOf(der, oid)) {
-      case KEY_USAGE_OID: {
-        // A BIT STRING: one octet counting the unused bits, then the bits, digitalSignature first.
-        const isSet = (bit: number) => {
-          const index = value.start + 1 + Math.floor(bit / 8);
-          return index < value.end && ((der[index] ?? 0) & (0x80 >> (bit % 8))) !== 0;
-        };
-        keyUsages = new Set(KEY_USAGE_NAMES.filter((_, bit) => isSet(bit)));
-        break;
-      }
-      case EXTENDED_KEY_USAGE_OID:
-        extendedKeyUsages = new Set(childrenOf(der, value).map((purpose) => oidOf(der, purpose)));
-        break;
+  for (const extension of extensions) {
+    if (extension.extnID === id_ce_keyUsage) {
+      const bits = AsnConvert.parse(extension.extnValue, KeyUsage).toNumber();
+      // Bit n of RFC 5280's KeyUsage (digitalSignature is bit 0) is the flag 2^n.
+      keyUsages = new Set(KEY_USAGE_NAMES.filter((_, bit) => (bits & (1 << bit)) !== 0));
+    } else if (extension.extnID === id_ce_extKeyUsage) {
+      extendedKeyUsages = new Set(AsnConvert.parse(extension.extnValue, ExtendedKeyUsage));
     }
   }
   return { keyUsages, extendedKeyUsages, ecdsa: certificate.publicKey.asymmetricKeyType === 'ec' };
