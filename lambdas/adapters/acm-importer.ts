@@ -1,20 +1,24 @@
 import { X509Certificate } from 'node:crypto';
 import type { ACMClient, CertificateDetail, Tag } from '@aws-sdk/client-acm';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import {
-  Certificate,
-  ExtendedKeyUsage,
-  type Extension,
-  id_ce_extKeyUsage,
-  id_ce_keyUsage,
-  KeyUsage,
-} from '@peculiar/asn1-x509';
+import type { Extension } from '@peculiar/asn1-x509';
 import { AwsRequestError, InvalidInputError } from '../core/errors.js';
 import type { CertificateImporter, CertificateImporters, ImportCertificateRequest } from '../core/ports.js';
 import { wrapAwsError } from './wrap-aws-error.js';
 
 /** The ACM SDK, imported on first use and never with this module (runtime.ts says why). */
 const sdk = () => import('@aws-sdk/client-acm');
+
+/**
+ * RFC 5280's ASN.1 schema, imported on first use: runtime.ts imports this module into every
+ * bundle, and a static import would put the schema (side effects and all) in each of them.
+ */
+const asn1 = async () => {
+  const [{ AsnConvert }, x509] = await Promise.all([
+    import('@peculiar/asn1-schema'),
+    import('@peculiar/asn1-x509'),
+  ]);
+  return { AsnConvert, ...x509 };
+};
 
 export interface AcmImporterOptions {
   /** The client, or a promise of it for a client whose SDK is still being imported. */
@@ -71,7 +75,9 @@ interface NewCertificate extends Usages {
  * with the ASN.1 schema of RFC 5280 (`@peculiar/asn1-x509`), which is much smaller than a full
  * X.509 library in the ImportToAcm bundle.
  */
-function readNewCertificate(certificatePem: string): NewCertificate {
+async function readNewCertificate(certificatePem: string): Promise<NewCertificate> {
+  const { AsnConvert, Certificate, ExtendedKeyUsage, id_ce_extKeyUsage, id_ce_keyUsage, KeyUsage } =
+    await asn1();
   let certificate: X509Certificate;
   let extensions: readonly Extension[];
   try {
@@ -169,7 +175,7 @@ export class AcmImporter implements CertificateImporter {
   }
 
   async #wouldRefuseReimport(arn: string, certificatePem: string): Promise<boolean> {
-    const next = readNewCertificate(certificatePem);
+    const next = await readNewCertificate(certificatePem);
     const { DescribeCertificateCommand } = await sdk();
     const client = await this.#client;
     let detail: CertificateDetail | undefined;
