@@ -21,6 +21,8 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MAX_BUNDLE_BYTES = 320_000;
 /** The steps that build a CSR (Finalize) or read the issued certificate (WaitForCertificate). */
 const PARSES_CERTIFICATES = new Set(['finalize', 'wait-for-certificate']);
+/** ImportToAcm reads the Key Usages of the certificate it imports, with the ASN.1 schema alone. */
+const READS_KEY_USAGES = new Set([...PARSES_CERTIFICATES, 'import-to-acm']);
 
 const folders = readdirSync(`${ROOT}lambdas`, { withFileTypes: true })
   .filter((entry) => entry.isDirectory() && existsSync(`${ROOT}lambdas/${entry.name}/handler.ts`))
@@ -61,5 +63,14 @@ describe.each(folders)('the %s bundle', (folder) => {
     const x509 = inputs.some((path) => path.includes('node_modules/@peculiar/x509/'));
 
     expect(x509).toBe(PARSES_CERTIFICATES.has(folder));
+  });
+
+  it(`carries an ASN.1 schema only if it reads certificates (${READS_KEY_USAGES.has(folder) ? 'it does' : 'it does not'})`, () => {
+    // What the bundle holds, not what esbuild visited: a lazy import another step uses weighs nothing.
+    const asn1 = Object.entries(output.inputs).some(
+      ([path, input]) => path.includes('node_modules/@peculiar/asn1-') && input.bytesInOutput > 0,
+    );
+
+    expect(asn1).toBe(READS_KEY_USAGES.has(folder));
   });
 });
