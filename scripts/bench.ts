@@ -1,23 +1,52 @@
 /**
- * `npm run bench`: measures one issuance against a local Pebble, the account lifecycle (key
- * rollover, contact update) and KMS-held certificate keys, and a scheduled renewal run over a
- * fleet of declared certificates, and writes bench/results.md and bench/results.json. Every
+ * `npm run bench`: measures what `cdk deploy` ships, on this machine. The stack is synthesized with
+ * its Lambda bundles and deployed into a local cloud (test/harness/local-issuance.ts): its state
+ * machines run from the synthesized definitions, every function from its bundled asset in a
+ * Lambda execution environment, every AWS call authorized first by IAM evaluated from the
+ * template. Against a local Pebble it measures one issuance (beside certbot and lego when they
+ * are installed), the account lifecycle (key rollover, contact update) and KMS-held certificate
+ * keys, a scheduled renewal run over a fleet of declared certificates, the bundles of the cloud
+ * assembly and the synthesis itself, and writes bench/results.md and bench/results.json. Every
  * figure is measured in the run; see scripts/bench/report.ts for what the results hold and
  * scripts/bench/*.ts for how each is taken.
  *
  *   npm run bench -- [--runs 5] [--init-samples 10] [--fleet 200] [--out bench]
+ *                    [--only issuance,lifecycle,fleet,bundles]
+ *
+ * `--only` runs some sections and records the others as skipped (for a quick look; the committed
+ * results come from a full run).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { arch, cpus, platform, release, tmpdir, totalmem } from 'node:os';
+import { arch, cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import '../test/setup/polyfills.js';
+import type { StackPropsForTest, SynthesizedStack } from '../test/harness/cloud/assembly.js';
+import { type LocalCa, synthesizeFor } from '../test/harness/local-issuance.js';
 import { isPebbleInstalled, type PebbleEnvironment, startPebble } from '../test/harness/pebble.js';
-import { type SynthesizedWorkflow, synthesizeWorkflow } from '../test/harness/state-machine.js';
-import { type AccountAndKmsResult, LIFECYCLE_DOMAIN, runAccountAndKms } from './bench/account-and-kms.js';
-import { buildBundles, bundleSettings, cdkSynthBundles, timeInit } from './bench/bundles.js';
+import {
+  type AccountAndKmsResult,
+  LIFECYCLE_DOMAIN,
+  runAccountAndKms,
+  SCENARIOS,
+} from './bench/account-and-kms.js';
+import {
+  bundleSettings,
+  handlersOutsideStacks,
+  type InitTimings,
+  shippedBundles,
+  timeInit,
+} from './bench/bundles.js';
 import { type LambdaUsage, renewalCost } from './bench/cost.js';
 import { type CountingProxy, startCountingProxy } from './bench/counting-proxy.js';
+import {
+  deployFresh,
+  type EnvironmentSize,
+  environmentSizes,
+  MAX_ENVIRONMENT_BYTES,
+  MAX_PAYLOAD_BYTES,
+  taskHandlers,
+} from './bench/deployments.js';
 import { type FleetResult, RSS_SAMPLE_MS, runFleet } from './bench/fleet.js';
 import { type OurRun, runOurPair } from './bench/ours.js';
 import { debianVersion, findPeers, type PeerClient } from './bench/peers.js';
@@ -27,13 +56,18 @@ import {
   type CaseResult,
   type ClientCaseResult,
   type ClientName,
+  type ConfigurationResult,
   type CostResult,
   type OurCaseExtras,
   renderMarkdown,
+  type SynthesisResult,
   type TargetResult,
 } from './bench/report.js';
 import { ROLES, type Role, requestFloor, requestsByRole, total } from './bench/requests.js';
 import { type Summary, summarize } from './bench/stats.js';
+
+const SECTIONS = ['issuance', 'lifecycle', 'fleet', 'bundles'] as const;
+type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
   options: {
@@ -41,17 +75,28 @@ const { values } = parseArgs({
     'init-samples': { type: 'string', default: '10' },
     fleet: { type: 'string', default: '200' },
     out: { type: 'string', default: 'bench' },
+    only: { type: 'string', default: SECTIONS.join(',') },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
-  process.stdout.write('npm run bench -- [--runs 5] [--init-samples 10] [--fleet 200] [--out bench]\n');
+  process.stdout.write(
+    `npm run bench -- [--runs 5] [--init-samples 10] [--fleet 200] [--out bench] [--only ${SECTIONS.join(',')}]\n`,
+  );
   process.exit(0);
 }
 const runs = positiveInteger(values.runs, '--runs');
 const initSamples = positiveInteger(values['init-samples'], '--init-samples');
 const fleetSize = values.fleet === '0' ? 0 : positiveInteger(values.fleet, '--fleet');
 const outDir = resolve(values.out);
+const only = new Set(values.only.split(',').map((name) => name.trim()));
+for (const name of only) {
+  if (!(SECTIONS as readonly string[]).includes(name)) {
+    process.stderr.write(`bench: --only takes ${SECTIONS.join(', ')}; got "${name}"\n`);
+    process.exit(2);
+  }
+}
+const selected = (section: Section) => only.has(section);
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
 /** The targets the issue sets. */
@@ -73,6 +118,22 @@ const CASES: readonly BenchCase[] = [
   { key: 'apex-wildcard', label: 'example.org + *.example.org', domains: ['example.org', '*.example.org'] },
 ];
 
+/**
+ * The stack configurations the bench deploys, each inspected once on a deployment of its own
+ * (environment sizes, synthesis time): the defaults first, then those of section 8.
+ */
+const CONFIGURATIONS: readonly { readonly label: string; readonly props: StackPropsForTest }[] = [
+  { label: 'defaults', props: {} },
+  {
+    label: 'accountKeyGeneration 2',
+    props: SCENARIOS.find((scenario) => scenario.id === 'rollover')?.props ?? {},
+  },
+  {
+    label: 'one certificate declared with kmsKey: true',
+    props: SCENARIOS.find((scenario) => scenario.id === 'kms-ec-p256')?.props ?? {},
+  },
+];
+
 interface ClientRun {
   readonly ok: boolean;
   readonly error?: string;
@@ -91,6 +152,7 @@ if (!isPebbleInstalled()) {
 }
 
 const benchStarted = performance.now();
+const loadAtStart = loadavg()[0] ?? 0;
 const workDir = await mkdtemp(join(tmpdir(), 'acme-aws-bench-'));
 const peers: PeerClient[] = [];
 let pebble: PebbleEnvironment | undefined;
@@ -104,105 +166,127 @@ try {
   });
   const proxyCaPath = join(workDir, 'proxy-ca.pem');
   await writeFile(proxyCaPath, proxy.caPem);
-  const ca = {
+  const ca: LocalCa = {
     directoryUrl: proxy.directoryUrl,
     caBundlePath: proxyCaPath,
     challtestsrvUrl: pebble.challtestsrvUrl,
+    dnsResolver: pebble.dnsResolver,
   };
 
-  const workflow = synthesizeWorkflow();
-  const functions = functionConfig(workflow);
+  // The synthesis first of all, so that the first one is the first in this process.
+  say('synthesizing the stack with its bundles');
+  const { synthesis, stacks } = measureSynthesis(ca);
+  say(
+    `synthesis: first ${Math.round(synthesis.firstMs)} ms, cached ${synthesis.cachedMs.toFixed(2)} ms; ` +
+      synthesis.otherConfigurations.map((other) => `${other.label} ${Math.round(other.ms)} ms`).join(', '),
+  );
+  // Right after the synthesis, so that the second build for the metafile sees the same sources.
+  say('measuring the bundles of the cloud assembly');
+  const bundles = await shippedBundles(stacks);
+  say('deploying each configuration once, to read its functions as deployed');
+  const inspected = await inspectConfigurations(ca);
+
   const { found, missing } = await findPeers({ ...ca, dnsResolver: pebble.dnsResolver });
   peers.push(...found);
   say(
     `peers: ${found.map((peer) => `${peer.name} ${peer.version}`).join(', ') || 'none'}${missing.length > 0 ? `; not installed: ${missing.join(', ')}` : ''}`,
   );
 
-  // Warm-ups, not counted: our handlers load on first use, and the peers' binaries get cached.
-  await runOurPair({ workflow, ca, proxy }, ['warm-up.example.org'], 'warm-up');
-  for (const peer of peers) await peer.issue(join(workDir, `${peer.name}-warm-up`), ['warm-up.example.org']);
-
   const runsByCase = new Map<string, Map<ClientName, ClientRun[]>>();
   const oursByCase = new Map<string, OurRun[]>();
-  const record = (caseId: string, client: ClientName, run: ClientRun) => {
-    const byClient = runsByCase.get(caseId) ?? new Map<ClientName, ClientRun[]>();
-    runsByCase.set(caseId, byClient);
-    byClient.set(client, [...(byClient.get(client) ?? []), run]);
-  };
-  for (let round = 1; round <= runs; round += 1) {
-    for (const benchCase of CASES) {
-      say(`run ${round}/${runs}: ${benchCase.label}`);
-      const pair = await runOurPair(
-        { workflow, ca, proxy },
-        benchCase.domains,
-        `bench-${benchCase.key}-${round}`,
-      );
-      for (const [account, run] of [
-        ['new', pair.newAccount],
-        ['existing', pair.existingAccount],
-      ] as const) {
-        const caseId = `${benchCase.key}/${account}`;
-        oursByCase.set(caseId, [...(oursByCase.get(caseId) ?? []), run]);
-        record(caseId, 'ours', {
-          ok: run.ok,
-          ...(run.error ? { error: run.error } : {}),
-          requests: run.requests.total,
-          errorResponses: run.requests.errors,
-          wallMs: run.wallMs,
-          byPath: run.requests.byPath,
-        });
-      }
-      for (const peer of peers) {
-        const stateDir = join(workDir, `${peer.name}-${benchCase.key}-${round}`);
-        for (const account of ['new', 'existing'] as const) {
-          await proxy.reset();
-          const run = await peer.issue(stateDir, benchCase.domains);
-          const tally = await proxy.tally();
-          if (!run.ok)
-            say(`${peer.name} failed (${benchCase.label}, ${account} account):\n${run.outputTail ?? ''}`);
-          record(`${benchCase.key}/${account}`, peer.name, {
+  const deployMs: number[] = [];
+  if (selected('issuance')) {
+    // Warm-ups, not counted: the runtime root, the SDK in this process and the file cache for us,
+    // the binaries for the peers.
+    await runOurPair({ ca, proxy }, ['warm-up.example.org'], 'warm-up');
+    for (const peer of peers)
+      await peer.issue(join(workDir, `${peer.name}-warm-up`), ['warm-up.example.org']);
+
+    const record = (caseId: string, client: ClientName, run: ClientRun) => {
+      const byClient = runsByCase.get(caseId) ?? new Map<ClientName, ClientRun[]>();
+      runsByCase.set(caseId, byClient);
+      byClient.set(client, [...(byClient.get(client) ?? []), run]);
+    };
+    for (let round = 1; round <= runs; round += 1) {
+      for (const benchCase of CASES) {
+        say(`run ${round}/${runs}: ${benchCase.label}`);
+        const pair = await runOurPair({ ca, proxy }, benchCase.domains, `bench-${benchCase.key}-${round}`);
+        deployMs.push(pair.deployMs);
+        for (const [account, run] of [
+          ['new', pair.newAccount],
+          ['existing', pair.existingAccount],
+        ] as const) {
+          const caseId = `${benchCase.key}/${account}`;
+          if (!run.ok) say(`ours failed (${benchCase.label}, ${account} account): ${run.error}`);
+          oursByCase.set(caseId, [...(oursByCase.get(caseId) ?? []), run]);
+          record(caseId, 'ours', {
             ok: run.ok,
-            ...(run.ok ? {} : { error: run.outputTail ?? 'failed' }),
-            requests: tally.total,
-            errorResponses: tally.errors,
+            ...(run.error ? { error: run.error } : {}),
+            requests: run.requests.total,
+            errorResponses: run.requests.errors,
             wallMs: run.wallMs,
-            byPath: tally.byPath,
+            byPath: run.requests.byPath,
           });
+        }
+        for (const peer of peers) {
+          const stateDir = join(workDir, `${peer.name}-${benchCase.key}-${round}`);
+          for (const account of ['new', 'existing'] as const) {
+            await proxy.reset();
+            const run = await peer.issue(stateDir, benchCase.domains);
+            const tally = await proxy.tally();
+            if (!run.ok)
+              say(`${peer.name} failed (${benchCase.label}, ${account} account):\n${run.outputTail ?? ''}`);
+            record(`${benchCase.key}/${account}`, peer.name, {
+              ok: run.ok,
+              ...(run.ok ? {} : { error: run.outputTail ?? 'failed' }),
+              requests: tally.total,
+              errorResponses: tally.errors,
+              wallMs: run.wallMs,
+              byPath: tally.byPath,
+            });
+          }
         }
       }
     }
   }
-  let accountAndKms: AccountAndKmsResult;
-  try {
-    accountAndKms = await runAccountAndKms({ workflow, ca, proxy, runs, say });
-  } catch (error) {
-    say(
-      `the account lifecycle and KMS-held keys could not be measured: ${error instanceof Error ? error.stack : String(error)}`,
-    );
-    accountAndKms = {
-      domain: LIFECYCLE_DOMAIN,
-      runs,
-      scenarios: [],
-      error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
-    };
+
+  let accountAndKms: AccountAndKmsResult = {
+    domain: LIFECYCLE_DOMAIN,
+    runs,
+    scenarios: [],
+    error: 'skipped (--only)',
+  };
+  if (selected('lifecycle')) {
+    try {
+      accountAndKms = await runAccountAndKms({ ca, proxy, runs, say });
+    } catch (error) {
+      say(
+        `the account lifecycle and KMS-held keys could not be measured: ${error instanceof Error ? error.stack : String(error)}`,
+      );
+      accountAndKms = {
+        domain: LIFECYCLE_DOMAIN,
+        runs,
+        scenarios: [],
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      };
+    }
   }
+
   let fleet: FleetResult = {
     certificates: 0,
     rssSampleMs: RSS_SAMPLE_MS,
     runs: [],
-    error: 'skipped (--fleet 0)',
+    error: fleetSize === 0 ? 'skipped (--fleet 0)' : 'skipped (--only)',
   };
-  if (fleetSize > 0) {
+  if (fleetSize > 0 && selected('fleet')) {
     try {
       fleet = await runFleet({
-        issuance: workflow,
-        renewals: synthesizeWorkflow({}, 'Renewals'),
         proxy,
         challtestsrvUrl: pebble.challtestsrvUrl,
+        dnsResolver: pebble.dnsResolver,
         workDir,
         certificates: fleetSize,
         smallPageSize: FLEET_SMALL_PAGE_SIZE,
-        environment: { POWERTOOLS_LOG_LEVEL: 'WARN', POWERTOOLS_METRICS_DISABLED: 'true' },
         say,
       });
     } catch (error) {
@@ -218,33 +302,19 @@ try {
   await proxy.close();
   proxy = undefined;
 
-  const runtime = functions.values().next().value?.runtime ?? 'nodejs22.x';
-  const settings = bundleSettings(runtime);
-  // cdk synth right before our own build, so that both see the same sources; once more if a
-  // bundle differs, in case a source file changed in between.
-  say('running cdk synth, to compare our bundles with the ones it ships');
-  let synthesized = cdkSynthBundles(join(workDir, 'cdk.out'));
-  let bundles = await buildBundles(join(workDir, 'bundles'), settings);
-  const differs = () =>
-    bundles.some((bundle) => {
-      const shipped = synthesized.hashes?.get(bundle.folder);
-      return shipped !== undefined && shipped !== bundle.sha256;
+  const environmentOf = (folder: string) =>
+    inspected.environments.find((environments) => environments.has(folder))?.get(folder) ?? {};
+  let init = new Map<string, InitTimings>();
+  if (selected('bundles')) {
+    say(`timing init of ${bundles.length} bundles (${initSamples} samples each)`);
+    init = await timeInit({
+      workDir: join(workDir, 'bundles'),
+      bundles,
+      environment: environmentOf,
+      samples: initSamples,
     });
-  if (differs()) {
-    say('a bundle differs from cdk synth; synthesizing and bundling once more');
-    await rm(join(workDir, 'cdk.out'), { recursive: true, force: true });
-    synthesized = cdkSynthBundles(join(workDir, 'cdk.out'));
-    bundles = await buildBundles(join(workDir, 'bundles'), settings);
   }
-  say(`timing init of ${bundles.length} bundles (${initSamples} samples each)`);
-  const init = await timeInit({
-    workDir: join(workDir, 'bundles'),
-    bundles,
-    environment: { ...workflow.environment, AWS_REGION: 'us-east-1' },
-    samples: initSamples,
-  });
   const bundleResults: BundleResult[] = bundles.map((bundle) => {
-    const config = functions.get(bundle.folder);
     const timings = init.get(bundle.folder);
     const importMs = summarize(timings?.importMs ?? []);
     const processMs = summarize(timings?.processMs ?? []);
@@ -252,20 +322,21 @@ try {
     return {
       step: bundle.name,
       folder: bundle.folder,
+      logicalId: bundle.config.logicalId,
       bytes: bundle.bytes,
       gzipBytes: bundle.gzipBytes,
+      bytesWithoutKeepNames: bundle.bytesWithoutKeepNames,
       ...(importMs ? { importMs } : {}),
       ...(processMs ? { processMs } : {}),
       externalImports: bundle.externalImports,
       ...(externalImportMs ? { externalImportMs } : {}),
       largestInputs: bundle.largestInputs,
-      memoryMb: config?.memoryMb ?? 0,
-      architecture: config?.architecture ?? 'unknown',
-      runtime: config?.runtime ?? 'unknown',
+      memoryMb: bundle.config.memoryMb,
+      architecture: bundle.config.architecture,
+      runtime: bundle.config.runtime,
+      objectKey: bundle.objectKey,
       sha256: bundle.sha256,
-      ...(synthesized.hashes?.has(bundle.folder)
-        ? { matchesCdkSynth: synthesized.hashes.get(bundle.folder) === bundle.sha256 }
-        : {}),
+      matchesRebuild: bundle.rebuiltSha256 === bundle.sha256,
     };
   });
 
@@ -286,7 +357,7 @@ try {
         floor,
         floorTotal: total(floor),
         clients,
-        ours: summarizeOurs(ours),
+        ...(ours.length > 0 ? { ours: summarizeOurs(ours) } : {}),
       });
     }
   }
@@ -298,23 +369,26 @@ try {
       label: `Renewal: ${caseResult.label.replace(/, existing account$/, '')}`,
       cost: renewalCost({
         stateTransitions: caseResult.ours?.stateTransitions?.median ?? 0,
-        lambdas: lambdaUsage(caseResult.ours as OurCaseExtras, workflow, functions, bundleResults),
+        lambdas: lambdaUsage(caseResult.ours as OurCaseExtras, inspected.taskHandlers, bundleResults),
         awsCalls: Object.fromEntries(
           Object.entries(caseResult.ours?.awsCalls ?? {}).map(([key, summary]) => [key, summary.median]),
         ),
-        accountKeySpec: accountKeySpec(workflow),
+        accountKeySpec: accountKeySpec(stacks[0]),
       }),
     }));
 
+  const deploy = summarize(deployMs);
   const results: BenchResults = {
     generatedAt: new Date().toISOString(),
     benchSeconds: (performance.now() - benchStarted) / 1000,
+    skippedSections: SECTIONS.filter((section) => !selected(section)),
     machine: {
       cpu: cpus()[0]?.model.trim() ?? 'unknown CPU',
       cores: cpus().length,
       memoryGb: Math.round(totalmem() / 1024 ** 3),
       os: `${platform()} ${release()} ${arch()}`,
       node: process.versions.node,
+      loadAverage: { start: loadAtStart, end: loadavg()[0] ?? 0 },
     },
     runs,
     initSamples,
@@ -326,15 +400,21 @@ try {
         : { name, installed: false };
     }),
     cases,
+    deployment: {
+      quotas: { environmentBytes: MAX_ENVIRONMENT_BYTES, statePayloadBytes: MAX_PAYLOAD_BYTES },
+      synthesis,
+      ...(deploy ? { deployMs: deploy } : {}),
+      configurations: inspected.configurations,
+    },
     bundles: {
-      settings,
+      settings: bundleSettings(),
       functions: bundleResults,
-      ...(synthesized.error ? { cdkSynthError: synthesized.error } : {}),
+      outsideStacks: handlersOutsideStacks(bundles),
     },
     accountAndKms,
     fleet,
     cost,
-    targets: targets(cases, bundleResults),
+    targets: targets(cases, bundleResults, accountAndKms, fleet, inspected.configurations),
   };
 
   await mkdir(outDir, { recursive: true });
@@ -347,17 +427,24 @@ try {
     process.exitCode = 1;
   }
   const lifecycleFailed =
-    accountAndKms.error !== undefined ||
-    accountAndKms.scenarios.some((scenario) => scenario.failures.length > 0);
+    selected('lifecycle') &&
+    (accountAndKms.error !== undefined ||
+      accountAndKms.scenarios.some((scenario) => scenario.failures.length > 0));
   if (lifecycleFailed) {
     say(
       'an account action or a KMS-held key issuance failed; see the Account lifecycle section of results.md',
     );
     process.exitCode = 1;
   }
-  const fleetFailed = fleetSize > 0 && (fleet.error !== undefined || fleet.runs.some((run) => !run.ok));
+  const fleetFailed =
+    fleetSize > 0 && selected('fleet') && (fleet.error !== undefined || fleet.runs.some((run) => !run.ok));
   if (fleetFailed) {
     say('the fleet run failed or fell short; see the Fleet section of results.md');
+    process.exitCode = 1;
+  }
+  const denials = results.targets.find((target) => target.name.startsWith('IAM denials'));
+  if (denials && !denials.met) {
+    say('IAM denied a call of the unedited stack; see the Targets of results.md');
     process.exitCode = 1;
   }
 } finally {
@@ -365,6 +452,76 @@ try {
   await proxy?.close();
   await pebble?.stop();
   await rm(workDir, { recursive: true, force: true });
+}
+
+/**
+ * Times `synthesizeFor` (the stack synthesized with bundling, test/harness/cloud/assembly.ts): the
+ * first synthesis in this process, which bundles every function; the same configuration again,
+ * which the harness answers from its cache; and each other configuration the bench deploys, a
+ * new synthesis whose unchanged bundles CDK reuses from this process's asset cache.
+ */
+function measureSynthesis(ca: LocalCa): { synthesis: SynthesisResult; stacks: SynthesizedStack[] } {
+  const timed = (props: StackPropsForTest) => {
+    const started = performance.now();
+    const stack = synthesizeFor(ca, props);
+    return { stack, ms: performance.now() - started };
+  };
+  const [first, ...others] = CONFIGURATIONS;
+  const firstRun = timed(first?.props ?? {});
+  const cached = timed(first?.props ?? {});
+  const otherRuns = others.map((configuration) => ({ ...configuration, ...timed(configuration.props) }));
+  return {
+    synthesis: {
+      firstMs: firstRun.ms,
+      cachedMs: cached.ms,
+      otherConfigurations: otherRuns.map(({ label, ms }) => ({ label, ms })),
+      functions: Object.values(firstRun.stack.template.Resources).filter(
+        (resource) => resource.Type === 'AWS::Lambda::Function',
+      ).length,
+    },
+    stacks: [firstRun.stack, ...otherRuns.map((run) => run.stack)],
+  };
+}
+
+/**
+ * Deploys each configuration into a local cloud of its own and reads what only a deployment has:
+ * every function's environment as deployed (its size against Lambda's 4 KB quota), and for the
+ * defaults, which function each Task state invokes.
+ */
+async function inspectConfigurations(ca: LocalCa): Promise<{
+  configurations: ConfigurationResult[];
+  environments: Map<string, Record<string, string>>[];
+  taskHandlers: Map<string, string>;
+}> {
+  const configurations: ConfigurationResult[] = [];
+  const environments: Map<string, Record<string, string>>[] = [];
+  let handlers = new Map<string, string>();
+  for (const [index, configuration] of CONFIGURATIONS.entries()) {
+    const fresh = await deployFresh(ca, [LIFECYCLE_DOMAIN], configuration.props);
+    try {
+      const { stack } = fresh.deployment;
+      const sizes: EnvironmentSize[] = environmentSizes(stack);
+      configurations.push({
+        label: configuration.label,
+        props: configuration.props,
+        deployMs: fresh.deployMs,
+        functions: sizes.length,
+        environments: sizes,
+      });
+      environments.push(
+        new Map(
+          stack
+            .logicalIdsOf('AWS::Lambda::Function')
+            .map((logicalId) => stack.environmentOf(logicalId))
+            .flatMap((variables) => (variables.ACME_STEP ? [[variables.ACME_STEP, variables] as const] : [])),
+        ),
+      );
+      if (index === 0) handlers = taskHandlers(fresh.deployment, 'Issuance');
+    } finally {
+      await fresh.close();
+    }
+  }
+  return { configurations, environments, taskHandlers: handlers };
 }
 
 function positiveInteger(value: string, flag: string): number {
@@ -441,45 +598,48 @@ function summarizeOurs(ourRuns: readonly OurRun[]): OurCaseExtras {
     ),
     ...optional(
       'lambdaInvocations',
-      pick((run) => run.steps.reduce((sum, step) => sum + step.runs, 0)),
+      pick((run) => run.lambdaColdStarts + run.lambdaWarmInvocations),
     ),
+    ...optional(
+      'iamAuthorizedCalls',
+      pick((run) => run.iamAuthorizedCalls),
+    ),
+    ...optional(
+      'iamDecisions',
+      pick((run) => run.iamDecisions),
+    ),
+    ...optional(
+      'iamDenials',
+      pick((run) => run.iamDenials),
+    ),
+    ...optional(
+      'lambdaColdStarts',
+      pick((run) => run.lambdaColdStarts),
+    ),
+    ...optional(
+      'lambdaWarmInvocations',
+      pick((run) => run.lambdaWarmInvocations),
+    ),
+    ...optional(
+      'maxStatePayloadBytes',
+      pick((run) => run.maxStatePayload.bytes),
+    ),
+    maxStatePayloadWhere: [...new Set(ok.map((run) => run.maxStatePayload.where))],
     steps: stepNames.map((name) => {
       const ms = pick((run) => run.steps.find((step) => step.name === name)?.ms ?? 0);
       const stepRuns = pick((run) => run.steps.find((step) => step.name === name)?.runs ?? 0);
       return { name, ...(ms ? { ms } : {}), ...(stepRuns ? { runs: stepRuns } : {}) };
     }),
     clientSideCountsAgree: ourRuns.every((run) => run.clientSideRequests === run.requests.total),
+    iamMatchesServedCalls: ok.every(
+      (run) => run.iamAuthorizedCalls === Object.values(run.awsCalls).reduce((sum, count) => sum + count, 0),
+    ),
   };
 }
 
-interface FunctionConfig {
-  readonly memoryMb: number;
-  readonly architecture: 'arm64' | 'x86_64';
-  readonly runtime: string;
-}
-
-/** Memory, architecture and runtime per handler folder (`ACME_STEP`), from the synthesized template. */
-function functionConfig(workflow: SynthesizedWorkflow): Map<string, FunctionConfig> {
-  const config = new Map<string, FunctionConfig>();
-  for (const resource of Object.values(workflow.template.Resources)) {
-    if (resource.Type !== 'AWS::Lambda::Function') continue;
-    const properties = resource.Properties ?? {};
-    const folder = (properties.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables
-      ?.ACME_STEP;
-    if (typeof folder !== 'string') continue;
-    const architectures = properties.Architectures as string[] | undefined;
-    config.set(folder, {
-      // Lambda's defaults when the template leaves them out.
-      memoryMb: Number(properties.MemorySize ?? 128),
-      architecture: architectures?.[0] === 'arm64' ? 'arm64' : 'x86_64',
-      runtime: String(properties.Runtime ?? 'unknown'),
-    });
-  }
-  return config;
-}
-
-function accountKeySpec(workflow: SynthesizedWorkflow): string {
-  for (const resource of Object.values(workflow.template.Resources)) {
+/** The account key's KMS key spec, from the synthesized template. */
+function accountKeySpec(stack: SynthesizedStack | undefined): string {
+  for (const resource of Object.values(stack?.template.Resources ?? {})) {
     const spec = resource.Type === 'AWS::KMS::Key' ? resource.Properties?.KeySpec : undefined;
     if (typeof spec === 'string' && spec !== 'SYMMETRIC_DEFAULT') return spec;
   }
@@ -489,25 +649,29 @@ function accountKeySpec(workflow: SynthesizedWorkflow): string {
 /** What each Task state of the execution used, with its function's configuration and init time. */
 function lambdaUsage(
   ours: OurCaseExtras,
-  workflow: SynthesizedWorkflow,
-  functions: ReadonlyMap<string, FunctionConfig>,
+  handlers: ReadonlyMap<string, string>,
   bundleResults: readonly BundleResult[],
 ): LambdaUsage[] {
   return ours.steps.map((step) => {
-    const folder = workflow.taskHandlers[step.name];
-    const config = folder ? functions.get(folder) : undefined;
+    const bundle = bundleResults.find((candidate) => candidate.folder === handlers.get(step.name));
     return {
       step: step.name,
       invocations: step.runs?.median ?? 0,
       durationMs: step.ms?.median ?? 0,
-      initMs: bundleResults.find((bundle) => bundle.folder === folder)?.importMs?.median,
-      memoryMb: config?.memoryMb ?? 128,
-      architecture: config?.architecture ?? 'x86_64',
+      initMs: bundle?.importMs?.median,
+      memoryMb: bundle?.memoryMb ?? 128,
+      architecture: bundle?.architecture === 'arm64' ? 'arm64' : 'x86_64',
     };
   });
 }
 
-function targets(cases: readonly CaseResult[], bundleResults: readonly BundleResult[]): TargetResult[] {
+function targets(
+  cases: readonly CaseResult[],
+  bundleResults: readonly BundleResult[],
+  accountAndKms: AccountAndKmsResult,
+  fleet: FleetResult,
+  configurations: readonly ConfigurationResult[],
+): TargetResult[] {
   const results: TargetResult[] = [];
   const apexNew = cases.find((caseResult) => caseResult.id === 'apex-wildcard/new');
   const ours = apexNew?.clients.ours;
@@ -542,9 +706,12 @@ function targets(cases: readonly CaseResult[], bundleResults: readonly BundleRes
       ...(over.length === 0
         ? {}
         : {
-            why: `over: ${over.map((bundle) => bundle.step).join(', ')}; largest inputs of ${largest.step}: ${largest.largestInputs
-              .map((input) => `${input.name} ${(input.bytes / 1000).toFixed(1)} KB`)
-              .join(', ')}`,
+            why:
+              `over: ${over.map((bundle) => bundle.step).join(', ')}; ${largest.step} would be ` +
+              `${(largest.bytesWithoutKeepNames / 1000).toFixed(1)} KB without keepNames, which lib/lambda-bundle.ts ` +
+              `sets so that error class names survive minification; its largest inputs: ${largest.largestInputs
+                .map((input) => `${input.name} ${(input.bytes / 1000).toFixed(1)} KB`)
+                .join(', ')}`,
           }),
     });
   }
@@ -565,6 +732,67 @@ function targets(cases: readonly CaseResult[], bundleResults: readonly BundleRes
               `code adds about ${Math.max(0, Math.round(slowest.importMs.median - sdkMs))} ms: ${slowest.step} imports ` +
               `${slowest.externalImports.length} SDK modules (${slowest.externalImports.join(', ')}), whatever it uses`,
           }),
+    });
+  }
+  const denials = [
+    ...cases.flatMap((caseResult) =>
+      caseResult.ours?.iamDenials ? [[caseResult.label, caseResult.ours.iamDenials.max] as const] : [],
+    ),
+    ...accountAndKms.scenarios.flatMap((scenario) =>
+      scenario.iamDenials ? [[scenario.label, scenario.iamDenials.max] as const] : [],
+    ),
+    ...fleet.runs.map((run) => [`fleet: ${run.label}`, run.iamDenials] as const),
+  ];
+  if (denials.length > 0) {
+    const denied = denials.filter(([, count]) => count > 0);
+    results.push({
+      name: 'IAM denials, the unedited stack',
+      target: '0',
+      measured:
+        denied.length === 0
+          ? `0 in every run of ${denials.length} cases, scenarios and fleet runs`
+          : `${denied.reduce((sum, [, count]) => sum + count, 0)}, adding up the worst run of each`,
+      met: denied.length === 0,
+      ...(denied.length === 0
+        ? {}
+        : { why: `denied in: ${denied.map(([label, count]) => `${label} (${count})`).join('; ')}` }),
+    });
+  }
+  const payloads = [
+    ...cases.flatMap((caseResult) =>
+      caseResult.ours?.maxStatePayloadBytes
+        ? [[caseResult.label, caseResult.ours.maxStatePayloadBytes.max] as const]
+        : [],
+    ),
+    ...accountAndKms.scenarios.flatMap((scenario) =>
+      scenario.maxStatePayloadBytes ? [[scenario.label, scenario.maxStatePayloadBytes.max] as const] : [],
+    ),
+    ...fleet.runs.flatMap((run) => [
+      [`fleet renewals page: ${run.label}`, run.maxStatePayload.renewals.bytes] as const,
+      [`fleet issuance: ${run.label}`, run.maxStatePayload.issuance.bytes] as const,
+    ]),
+  ].sort((a, b) => b[1] - a[1]);
+  const largestPayload = payloads[0];
+  if (largestPayload) {
+    results.push({
+      name: 'Largest Step Functions state input or output',
+      target: `≤ ${MAX_PAYLOAD_BYTES / 1024} KiB (${MAX_PAYLOAD_BYTES} bytes), the service quota`,
+      measured: `${largestPayload[1]} bytes (${((largestPayload[1] / MAX_PAYLOAD_BYTES) * 100).toFixed(1)}%), in ${largestPayload[0]}`,
+      met: largestPayload[1] <= MAX_PAYLOAD_BYTES,
+    });
+  }
+  const environments = configurations
+    .flatMap((configuration) =>
+      configuration.environments.map((size) => ({ ...size, configuration: configuration.label })),
+    )
+    .sort((a, b) => b.bytes - a.bytes);
+  const largestEnvironment = environments[0];
+  if (largestEnvironment) {
+    results.push({
+      name: "Largest function's environment variables",
+      target: `≤ ${MAX_ENVIRONMENT_BYTES / 1024} KB (${MAX_ENVIRONMENT_BYTES} bytes), Lambda's quota`,
+      measured: `${largestEnvironment.bytes} bytes (${((largestEnvironment.bytes / MAX_ENVIRONMENT_BYTES) * 100).toFixed(1)}%), ${largestEnvironment.function} with ${largestEnvironment.configuration}`,
+      met: largestEnvironment.bytes <= MAX_ENVIRONMENT_BYTES,
     });
   }
   return results;

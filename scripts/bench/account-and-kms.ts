@@ -1,29 +1,38 @@
+import type { StackPropsForTest } from '../../test/harness/cloud/assembly.js';
 import {
-  installLocalAws,
+  accountKeyIdOf,
   type LocalAws,
   type LocalCa,
+  type LocalDeployment,
   type LocalIssuanceResult,
   runLocalIssuance,
+  synthesizeFor,
 } from '../../test/harness/local-issuance.js';
-import type { SynthesizedWorkflow } from '../../test/harness/state-machine.js';
 import type { CountingProxy, RequestTally } from './counting-proxy.js';
-import { awsCallCounts } from './ours.js';
+import {
+  awsCallCounts,
+  awsCallsSince,
+  type CloudUsage,
+  cloudCounters,
+  cloudUsageSince,
+  deployFresh,
+  largestStatePayload,
+} from './deployments.js';
 import { ROLES, type Role, requestFloor, requestsByRole, total } from './requests.js';
 import { type Summary, summarize } from './stats.js';
 
 /**
  * The account lifecycle (key rollover on demand and on the first renewal after a new key, contact
- * update) and KMS-held certificate keys, measured the way ours.ts measures an issuance: the
- * synthesized state machine with every real handler, through the counting proxy, on AWS fakes.
- * Each measured execution starts from a fresh deployment (new fakes, a new KMS account key);
- * what it needs first, such as the issuance that registers the account, runs before the tally.
+ * update) and KMS-held certificate keys, measured the way ours.ts measures an issuance: the stack
+ * deployed with its bundles into a local cloud, through the counting proxy. Each measured
+ * execution starts from a deployment of its own (a new local cloud: new KMS keys, no account);
+ * what it needs first, such as the issuance that registers the account or a deploy with a new
+ * account key generation, runs before the tally.
  */
 
 /** The one name every execution here issues for. */
 export const LIFECYCLE_DOMAIN = 'lifecycle.example.org';
 const CERTIFICATE_ID = 'web';
-/** Quiet handlers: warnings only, no EMF metric lines on stdout. */
-const QUIET = { POWERTOOLS_LOG_LEVEL: 'WARN', POWERTOOLS_METRICS_DISABLED: 'true' };
 
 export type ScenarioId =
   | 'rollover'
@@ -51,16 +60,25 @@ export interface ScenarioDefinition {
   readonly label: string;
   /** The measured execution's input, with placeholders for ids that differ per run. */
   readonly input: Readonly<Record<string, unknown>>;
-  /** Environment the measured execution gets on top of the deployment's, with placeholders. */
-  readonly environment?: Readonly<Record<string, string>>;
+  /** The stack props deployed when the measured execution runs; the defaults when absent. */
+  readonly props?: StackPropsForTest;
   /** What ran before the measured execution, uncounted. */
   readonly before: string;
   readonly floor: Readonly<Record<Role, number>>;
 }
 
-const NEXT_GENERATION = { ACCOUNT_KEY_ID: '<new KMS key>', PREVIOUS_ACCOUNT_KEY_ID: '<first KMS key>' };
+/** The stack as an operator raising `accountKeyGeneration` deploys it: a second account key beside the first. */
+const GENERATION_2: StackPropsForTest = { acme: { accountKeyGeneration: 2 } };
 const FIRST_ISSUANCE = `a new deployment; its first issuance of ${LIFECYCLE_DOMAIN} registers the account`;
+const REDEPLOY = 'then the stack deployed again with accountKeyGeneration 2 (a second account key)';
 const RENEW = { action: 'renew', certificateId: CERTIFICATE_ID, force: true };
+
+/** The stack with the certificate `signer` declared with a KMS-held key of `keyType`. */
+function kmsKeyProps(keyType: 'EC_P256' | 'RSA_2048'): StackPropsForTest {
+  return {
+    acme: { certificates: [{ id: 'signer', domains: [LIFECYCLE_DOMAIN], keyType, kmsKey: true }] },
+  };
+}
 
 /** The fewest requests for `roles`, nothing else. */
 function floorOf(roles: Partial<Record<Role, number>>): Record<Role, number> {
@@ -82,8 +100,8 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
     group: 'account',
     label: 'rollover-account-key',
     input: { action: 'rollover-account-key' },
-    environment: NEXT_GENERATION,
-    before: `${FIRST_ISSUANCE}; then a second account key (a new accountKeyGeneration)`,
+    props: GENERATION_2,
+    before: `${FIRST_ISSUANCE}; ${REDEPLOY}`,
     floor: floorOf({ directory: 1, newNonce: 1, keyChange: 1 }),
   },
   {
@@ -91,7 +109,7 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
     group: 'account',
     label: 'rollover-account-key again (already done)',
     input: { action: 'rollover-account-key' },
-    environment: NEXT_GENERATION,
+    props: GENERATION_2,
     before: 'the rollover above, on the same deployment',
     floor: floorOf({}),
   },
@@ -116,8 +134,8 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
     group: 'account',
     label: 'renew (forced), first run after a new account key: automatic rollover',
     input: RENEW,
-    environment: NEXT_GENERATION,
-    before: `${FIRST_ISSUANCE}; then a second account key (a new accountKeyGeneration)`,
+    props: GENERATION_2,
+    before: `${FIRST_ISSUANCE}; ${REDEPLOY}`,
     floor: { ...requestFloor(1, false), keyChange: 1 },
   },
   ...(
@@ -139,8 +157,8 @@ export const SCENARIOS: readonly ScenarioDefinition[] = [
       group: 'kms',
       label: `${name}, key held in KMS (${keySpec})`,
       input: { certificateId: 'signer', domains: [LIFECYCLE_DOMAIN], keyType, kmsKeyArn: '<key ARN>' },
-      environment: { CERTIFICATE_KMS_KEY_ARNS: '<key ARN>' },
-      before: `a new deployment (no account yet) with a ${keySpec} SIGN_VERIFY key declared for the certificate`,
+      props: kmsKeyProps(keyType),
+      before: `a new deployment (no account yet) of the stack declaring the certificate with kmsKey: true, which creates its ${keySpec} SIGN_VERIFY key`,
       floor: requestFloor(1, true),
     },
   ]),
@@ -161,10 +179,16 @@ export interface ScenarioResult extends ScenarioDefinition {
   readonly acmCalls?: Summary;
   /** Every AWS call per `service:Command`. */
   readonly awsCalls: Readonly<Partial<Record<string, Summary>>>;
+  readonly iamAuthorizedCalls?: Summary;
+  readonly iamDenials?: Summary;
+  readonly lambdaColdStarts?: Summary;
+  readonly lambdaWarmInvocations?: Summary;
+  /** Bytes of the largest state input or output. */
+  readonly maxStatePayloadBytes?: Summary;
   readonly stateTransitions?: Summary;
-  /** Around the whole local execution, in this process (handlers already loaded). */
+  /** Around the whole local execution, in this process, Lambda cold starts included. */
   readonly wallMs?: Summary;
-  /** Handler time per Task state. */
+  /** Task time per Task state. */
   readonly steps: Readonly<Partial<Record<string, Summary>>>;
   /** Whether the count inside our process equalled the proxy's in every run. */
   readonly clientSideCountsAgree: boolean;
@@ -188,8 +212,7 @@ export interface AccountAndKmsResult {
 }
 
 export interface AccountAndKmsOptions {
-  readonly workflow: SynthesizedWorkflow;
-  /** The CA as our client sees it: the proxy's directory and CA bundle, challtestsrv for DNS. */
+  /** The CA as our functions see it: the proxy's directory and CA bundle, challtestsrv for DNS. */
   readonly ca: LocalCa;
   readonly proxy: CountingProxy;
   readonly runs: number;
@@ -197,7 +220,7 @@ export interface AccountAndKmsOptions {
 }
 
 /** One measured execution and what it cost. */
-interface ScenarioRun {
+interface ScenarioRun extends CloudUsage {
   readonly ok: boolean;
   readonly error?: string;
   readonly wallMs: number;
@@ -207,12 +230,13 @@ interface ScenarioRun {
   readonly acmCalls: number;
   readonly awsCalls: Readonly<Record<string, number>>;
   readonly stateTransitions: number;
+  readonly maxStatePayloadBytes: number;
   readonly steps: readonly { readonly name: string; readonly ms: number }[];
 }
 
 /**
- * Runs every scenario `runs` times, after one warm-up round (ManageAccount and the KMS signing
- * path load on first use), interleaving the scenarios within each round.
+ * Runs every scenario `runs` times, after one warm-up round (not counted), interleaving the
+ * scenarios within each round.
  */
 export async function runAccountAndKms(options: AccountAndKmsOptions): Promise<AccountAndKmsResult> {
   const byScenario = new Map<ScenarioId, ScenarioRun[]>();
@@ -239,99 +263,105 @@ export async function runAccountAndKms(options: AccountAndKmsOptions): Promise<A
 /** Which key each KMS key id is, for one measured execution. */
 type KeyRoles = ReadonlyMap<string, KeyRole>;
 
-/** The deployment after `accountKeyGeneration` is raised: a second account key beside the first. */
-function nextGeneration(aws: LocalAws): { environment: Record<string, string>; keys: KeyRoles } {
-  const newKey = aws.kms.createKey();
-  return {
-    environment: { ACCOUNT_KEY_ID: newKey, PREVIOUS_ACCOUNT_KEY_ID: aws.accountKeyId },
-    keys: new Map([
-      [newKey, 'account key'],
-      [aws.accountKeyId, 'previous account key'],
-    ]),
-  };
+/** The account key of the deployed stack, and the previous generation's when it has one. */
+function accountKeys(deployment: LocalDeployment): Map<string, KeyRole> {
+  const keys = new Map<string, KeyRole>([[accountKeyIdOf(deployment.stack), 'account key']]);
+  const previous = deployment.stack.environmentOf('manage-account').PREVIOUS_ACCOUNT_KEY_ID;
+  if (previous) keys.set(previous, 'previous account key');
+  return keys;
+}
+
+/** Deploys the stack again with `props`, as `cdk deploy` of the changed app would, on the same cloud. */
+async function redeploy(deployment: LocalDeployment, props: StackPropsForTest): Promise<LocalDeployment> {
+  const stack = await deployment.cloud.deploy(synthesizeFor(deployment.ca, props));
+  return { ...deployment, stack };
 }
 
 async function oneRound(options: AccountAndKmsOptions): Promise<Map<ScenarioId, ScenarioRun>> {
   const runs = new Map<ScenarioId, ScenarioRun>();
   const session = async (
     ids: readonly ScenarioId[],
-    firstIssuance: boolean,
-    body: (aws: LocalAws, sameKey: KeyRoles) => Promise<readonly ScenarioRun[]>,
+    setup: { readonly props?: StackPropsForTest; readonly firstIssuance: boolean },
+    body: (deployment: LocalDeployment) => Promise<readonly ScenarioRun[]>,
   ) => {
-    const aws = installLocalAws(options.ca, [LIFECYCLE_DOMAIN]);
+    let fresh: Awaited<ReturnType<typeof deployFresh>> | undefined;
     try {
-      if (firstIssuance) await issueFirst(options, aws);
-      const measured = await body(aws, new Map([[aws.accountKeyId, 'account key']]));
+      fresh = await deployFresh(options.ca, [LIFECYCLE_DOMAIN], setup.props);
+      if (setup.firstIssuance) await issueFirst(fresh.deployment);
+      const measured = await body(fresh.deployment);
       ids.forEach((id, index) => {
         runs.set(id, measured[index] ?? notRun('the session measured fewer executions than it names'));
       });
     } catch (error) {
       for (const id of ids) runs.set(id, notRun(message(error)));
     } finally {
-      aws.restore();
+      await fresh?.close();
     }
   };
 
-  await session(['rollover', 'rollover-again'], true, async (aws) => {
-    const next = nextGeneration(aws);
+  await session(['rollover', 'rollover-again'], { firstIssuance: true }, async (first) => {
+    const deployment = await redeploy(first, GENERATION_2);
     const input = { action: 'rollover-account-key' };
-    const rollover = await measure(options, aws, input, next, expectChanged(true));
-    const again = await measure(options, aws, input, next, expectChanged(false));
+    const rollover = await measure(options, deployment, input, accountKeys(deployment), expectChanged(true));
+    const again = await measure(options, deployment, input, accountKeys(deployment), expectChanged(false));
     return [rollover, again];
   });
-  await session(['update-account'], true, async (aws, keys) => [
+  await session(['update-account'], { firstIssuance: true }, async (deployment) => [
     await measure(
       options,
-      aws,
+      deployment,
       { action: 'update-account', contact: ['ops@example.org'] },
-      { keys },
+      accountKeys(deployment),
       expectChanged(true),
     ),
   ]);
-  await session(['renew'], true, async (aws, keys) => [await measure(options, aws, RENEW, { keys })]);
-  await session(['renew-rollover'], true, async (aws) => [
-    await measure(options, aws, RENEW, nextGeneration(aws), (result) => {
-      const changed = result.acmeResponsesByStatus['POST /rollover-account-key 200'] ?? 0;
-      return changed === 1 ? undefined : `expected one keyChange answered 200, saw ${changed}`;
-    }),
+  await session(['renew'], { firstIssuance: true }, async (deployment) => [
+    await measure(options, deployment, RENEW, accountKeys(deployment)),
   ]);
-  for (const [suffix, keyType, keySpec] of [
-    ['ec-p256', 'EC_P256', 'ECC_NIST_P256'],
-    ['rsa-2048', 'RSA_2048', 'RSA_2048'],
+  await session(['renew-rollover'], { firstIssuance: true }, async (first) => {
+    const deployment = await redeploy(first, GENERATION_2);
+    return [
+      await measure(options, deployment, RENEW, accountKeys(deployment), (result) => {
+        const changed = result.acmeResponsesByStatus['POST /rollover-account-key 200'] ?? 0;
+        return changed === 1 ? undefined : `expected one keyChange answered 200, saw ${changed}`;
+      }),
+    ];
+  });
+  for (const [suffix, keyType] of [
+    ['ec-p256', 'EC_P256'],
+    ['rsa-2048', 'RSA_2048'],
   ] as const) {
     const input = { certificateId: 'signer', domains: [LIFECYCLE_DOMAIN], keyType };
-    await session([`generated-${suffix}`], false, async (aws, keys) => [
-      await measure(options, aws, input, { keys }),
+    await session([`generated-${suffix}`], { firstIssuance: false }, async (deployment) => [
+      await measure(options, deployment, input, accountKeys(deployment)),
     ]);
-    await session([`kms-${suffix}`], false, async (aws, keys) => {
-      const keyId = aws.kms.createKey({ keySpec });
-      const arn = aws.kms.keys.get(keyId)?.arn;
-      if (!arn) throw new Error('the KMS fake lost the certificate key it just created');
-      return [
-        await measure(
-          options,
-          aws,
-          { ...input, kmsKeyArn: arn },
-          {
-            environment: { CERTIFICATE_KMS_KEY_ARNS: arn },
-            keys: new Map([...keys, [keyId, 'certificate key']]),
-          },
-        ),
-      ];
-    });
+    await session(
+      [`kms-${suffix}`],
+      { props: kmsKeyProps(keyType), firstIssuance: false },
+      async (deployment) => {
+        const { stack, aws } = deployment;
+        const [logicalId, ...others] = stack
+          .logicalIdsOf('AWS::KMS::Key')
+          .filter((id) => id.includes('CertificateKeysigner'));
+        if (!logicalId || others.length > 0)
+          throw new Error('the deployment did not create one KMS key for the certificate "signer"');
+        const key = aws.kms.keys.get(stack.ref(logicalId));
+        if (!key) throw new Error('the deployment created no KMS key for the certificate "signer"');
+        const keys = accountKeys(deployment);
+        keys.set(key.keyId, 'certificate key');
+        return [await measure(options, deployment, { ...input, kmsKeyArn: key.arn }, keys)];
+      },
+    );
   }
   return runs;
 }
 
 /** The first issuance of a deployment, which registers its account; not measured. */
-async function issueFirst(options: AccountAndKmsOptions, aws: LocalAws): Promise<void> {
+async function issueFirst(deployment: LocalDeployment): Promise<void> {
   const first = await runLocalIssuance({
-    workflow: options.workflow,
-    ca: options.ca,
-    aws,
+    deployment,
     input: { certificateId: CERTIFICATE_ID, domains: [LIFECYCLE_DOMAIN] },
     pauseMs: 0,
-    environment: QUIET,
   });
   if (first.execution.status !== 'SUCCEEDED') {
     throw new Error(
@@ -354,31 +384,25 @@ function expectChanged(changed: boolean): Check {
 
 async function measure(
   options: AccountAndKmsOptions,
-  aws: LocalAws,
+  deployment: LocalDeployment,
   input: Record<string, unknown>,
-  deployment: { readonly environment?: Record<string, string>; readonly keys: KeyRoles },
+  keys: KeyRoles,
   check?: Check,
 ): Promise<ScenarioRun> {
+  const { aws, cloud } = deployment;
   const before = awsCallCounts(aws);
+  const counters = cloudCounters(cloud);
   const kmsRequestsBefore = aws.kms.requests.length;
   await options.proxy.reset();
   const started = performance.now();
   const result = await runLocalIssuance({
-    workflow: options.workflow,
-    ca: options.ca,
-    aws,
+    deployment,
     input,
     // Wait states and retry pauses last 0 ms locally; their transitions still count.
     pauseMs: 0,
-    environment: { ...QUIET, ...deployment.environment },
   });
   const wallMs = performance.now() - started;
   const requests = await options.proxy.tally();
-  const awsCalls: Record<string, number> = {};
-  for (const [key, count] of Object.entries(awsCallCounts(aws))) {
-    const delta = count - (before[key] ?? 0);
-    if (delta > 0) awsCalls[key] = delta;
-  }
   const { execution } = result;
   const error =
     execution.status === 'SUCCEEDED'
@@ -390,11 +414,13 @@ async function measure(
     wallMs,
     requests,
     clientSideRequests: result.acmeRequests,
-    kmsSign: signsByKey(aws, kmsRequestsBefore, deployment.keys),
+    kmsSign: signsByKey(aws, kmsRequestsBefore, keys),
     acmCalls: result.acmCalls,
-    awsCalls,
+    awsCalls: awsCallsSince(aws, before),
     stateTransitions: execution.stateTransitions,
+    maxStatePayloadBytes: largestStatePayload([execution]).bytes,
     steps: execution.steps.map(({ name, ms }) => ({ name, ms })),
+    ...cloudUsageSince(cloud, counters),
   };
 }
 
@@ -422,7 +448,13 @@ function notRun(error: string): ScenarioRun {
     acmCalls: 0,
     awsCalls: {},
     stateTransitions: 0,
+    maxStatePayloadBytes: 0,
     steps: [],
+    iamAuthorizedCalls: 0,
+    iamDecisions: 0,
+    iamDenials: 0,
+    lambdaColdStarts: 0,
+    lambdaWarmInvocations: 0,
   };
 }
 
@@ -456,7 +488,7 @@ function summarizeScenario(scenario: ScenarioDefinition, runs: readonly Scenario
     group: scenario.group,
     label: scenario.label,
     input: scenario.input,
-    ...(scenario.environment ? { environment: scenario.environment } : {}),
+    ...(scenario.props ? { props: scenario.props } : {}),
     before: scenario.before,
     floor: scenario.floor,
     floorTotal: total(scenario.floor),
@@ -478,6 +510,26 @@ function summarizeScenario(scenario: ScenarioDefinition, runs: readonly Scenario
       pick((run) => run.acmCalls),
     ),
     awsCalls: collect(awsKeys, (run, key) => run.awsCalls[key] ?? 0),
+    ...optional(
+      'iamAuthorizedCalls',
+      pick((run) => run.iamAuthorizedCalls),
+    ),
+    ...optional(
+      'iamDenials',
+      pick((run) => run.iamDenials),
+    ),
+    ...optional(
+      'lambdaColdStarts',
+      pick((run) => run.lambdaColdStarts),
+    ),
+    ...optional(
+      'lambdaWarmInvocations',
+      pick((run) => run.lambdaWarmInvocations),
+    ),
+    ...optional(
+      'maxStatePayloadBytes',
+      pick((run) => run.maxStatePayloadBytes),
+    ),
     ...optional(
       'stateTransitions',
       pick((run) => run.stateTransitions),

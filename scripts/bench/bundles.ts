@@ -1,35 +1,32 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { symlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
+import { BUNDLE_FILE, BUNDLE_OPTIONS, handlerEntry } from '../../lib/lambda-bundle.js';
 import { STEP_HANDLERS } from '../../lib/steps.js';
+import type { SynthesizedStack } from '../../test/harness/cloud/assembly.js';
 
 /**
- * Each Lambda bundled the way `cdk synth` bundles it, then imported by fresh `node` processes.
- *
- * The esbuild options mirror `lib/acme-certificates.ts` (its `bundling` block) plus what
- * `NodejsFunction` adds on its own: `--bundle --platform=node`, a target from the runtime, and
- * its default externals. For a Node.js 18+ runtime CDK externalizes `@aws-sdk/*` (the SDK v3 the
- * Lambda runtime provides), and also `@smithy/*` only when the feature flag
- * `@aws-cdk/aws-lambda-nodejs:sdkV3ExcludeSmithyPackages` is on; that flag is read from cdk.json.
+ * The Lambda bundles that ship: each function's `index.mjs` in the synthesized cloud assembly
+ * (what `cdk deploy` uploads, built by lib/lambda-bundle.ts during synthesis), measured as they
+ * are, then imported by fresh `node` processes. What went into each bundle comes from esbuild's
+ * metafile of a second build with the same options (lib/lambda-bundle.ts `BUNDLE_OPTIONS`), which
+ * the bench checks is byte-identical to the asset.
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-/** The banner `lib/acme-certificates.ts` sets: some dependencies call require() in an ESM bundle. */
-const BANNER =
-  "import{createRequire as __acmeCreateRequire}from'node:module';const require=__acmeCreateRequire(import.meta.url);";
-const SMITHY_FLAG = '@aws-cdk/aws-lambda-nodejs:sdkV3ExcludeSmithyPackages';
 
-/** The esbuild settings used, for the results. */
+/** The esbuild options of every bundle, as lib/lambda-bundle.ts defines them, for the results. */
 export interface BundleSettings {
   readonly target: string;
-  readonly format: 'esm';
-  readonly platform: 'node';
-  readonly minify: true;
+  readonly format: string;
+  readonly platform: string;
+  readonly minify: boolean;
+  readonly keepNames: boolean;
   readonly mainFields: readonly string[];
   readonly external: readonly string[];
   readonly banner: string;
@@ -37,20 +34,144 @@ export interface BundleSettings {
   readonly externalReason: string;
 }
 
-/** One function's bundle, built but not yet timed. */
-export interface BuiltBundle {
+export function bundleSettings(): BundleSettings {
+  return {
+    target: BUNDLE_OPTIONS.target,
+    format: BUNDLE_OPTIONS.format,
+    platform: BUNDLE_OPTIONS.platform,
+    minify: BUNDLE_OPTIONS.minify,
+    keepNames: BUNDLE_OPTIONS.keepNames,
+    mainFields: [...BUNDLE_OPTIONS.mainFields],
+    external: [...BUNDLE_OPTIONS.external],
+    banner: BUNDLE_OPTIONS.banner.js,
+    externalReason:
+      'the Node.js 18+ Lambda runtimes provide the AWS SDK v3, so lib/lambda-bundle.ts leaves `@aws-sdk/*` out and inlines everything else (`@smithy/*` included)',
+  };
+}
+
+/** The configuration of one function in the synthesized template. */
+export interface FunctionConfig {
+  readonly logicalId: string;
+  readonly memoryMb: number;
+  readonly architecture: 'arm64' | 'x86_64';
+  readonly runtime: string;
+}
+
+/** One function's bundle as the cloud assembly holds it, not yet timed. */
+export interface ShippedBundle {
   /** The state-machine step it serves, or its folder for a function outside the state machine. */
   readonly name: string;
   readonly folder: string;
-  readonly outfile: string;
+  /** The `index.mjs` in the assembly's asset folder. */
+  readonly file: string;
+  /** The S3 object key the template's function code refers to. */
+  readonly objectKey: string;
   readonly bytes: number;
   readonly gzipBytes: number;
-  /** SHA-256 of the bundle, to compare with what `cdk synth` ships. */
+  /** SHA-256 of the asset's `index.mjs`. */
   readonly sha256: string;
-  /** The largest contributors to the output, by package (or by our own folder). */
+  /** SHA-256 of `index.mjs` built again from lib/lambda-bundle.ts's options, for the metafile. */
+  readonly rebuiltSha256: string;
+  /** Bytes of the same build without `keepNames`: what keeping class and function names costs. */
+  readonly bytesWithoutKeepNames: number;
+  /** The largest contributors to the output, by package (or by our own folder), from the rebuild's metafile. */
   readonly largestInputs: readonly { readonly name: string; readonly bytes: number }[];
   /** The externalized modules the bundle imports (what the Lambda runtime provides). */
   readonly externalImports: readonly string[];
+  readonly config: FunctionConfig;
+}
+
+/**
+ * Every function's bundle in the synthesized stacks, one per step folder (`ACME_STEP`); a folder
+ * in more than one stack is taken from the first. The `index.mjs` is read from the asset folder
+ * the function's `Code.S3Key` names.
+ */
+export async function shippedBundles(stacks: readonly SynthesizedStack[]): Promise<ShippedBundle[]> {
+  const found = new Map<string, { file: string; objectKey: string; config: FunctionConfig }>();
+  for (const stack of stacks) {
+    for (const [logicalId, resource] of Object.entries(stack.template.Resources)) {
+      if (resource.Type !== 'AWS::Lambda::Function') continue;
+      const properties = resource.Properties ?? {};
+      const folder = (properties.Environment as { Variables?: Record<string, unknown> } | undefined)
+        ?.Variables?.ACME_STEP;
+      const objectKey = (properties.Code as { S3Key?: unknown } | undefined)?.S3Key;
+      if (typeof folder !== 'string' || typeof objectKey !== 'string' || found.has(folder)) continue;
+      const assetFolder = stack.assetFolders[objectKey];
+      if (!assetFolder)
+        throw new Error(`${logicalId}: no asset folder for ${objectKey} in the cloud assembly`);
+      const architectures = properties.Architectures as string[] | undefined;
+      found.set(folder, {
+        file: join(assetFolder, BUNDLE_FILE),
+        objectKey,
+        config: {
+          logicalId,
+          // Lambda's defaults when the template leaves them out.
+          memoryMb: Number(properties.MemorySize ?? 128),
+          architecture: architectures?.[0] === 'arm64' ? 'arm64' : 'x86_64',
+          runtime: String(properties.Runtime ?? 'unknown'),
+        },
+      });
+    }
+  }
+  const stepByFolder = new Map<string, string>(
+    Object.entries(STEP_HANDLERS).map(([step, folder]) => [folder, step]),
+  );
+  const order = (folder: string) => {
+    const index = [...stepByFolder.keys()].indexOf(folder);
+    return index === -1 ? Number.MAX_SAFE_INTEGER : index;
+  };
+  const bundles: ShippedBundle[] = [];
+  for (const [folder, { file, objectKey, config }] of [...found].sort(
+    ([a], [b]) => order(a) - order(b) || a.localeCompare(b),
+  )) {
+    const code = readFileSync(file);
+    const rebuilt = await build({
+      ...BUNDLE_OPTIONS,
+      mainFields: [...BUNDLE_OPTIONS.mainFields],
+      external: [...BUNDLE_OPTIONS.external],
+      entryPoints: [handlerEntry(folder)],
+      outfile: join(ROOT, 'bench-rebuild', folder, BUNDLE_FILE),
+      write: false,
+      metafile: true,
+      logLevel: 'error',
+    });
+    const rebuiltCode = rebuilt.outputFiles[0]?.contents ?? new Uint8Array();
+    const withoutKeepNames = await build({
+      ...BUNDLE_OPTIONS,
+      keepNames: false,
+      mainFields: [...BUNDLE_OPTIONS.mainFields],
+      external: [...BUNDLE_OPTIONS.external],
+      entryPoints: [handlerEntry(folder)],
+      outfile: join(ROOT, 'bench-rebuild', folder, BUNDLE_FILE),
+      write: false,
+      logLevel: 'error',
+    });
+    bundles.push({
+      name: stepByFolder.get(folder) ?? folder,
+      folder,
+      file,
+      objectKey,
+      bytes: code.length,
+      gzipBytes: gzipSync(code).length,
+      sha256: sha256(code),
+      rebuiltSha256: sha256(rebuiltCode),
+      bytesWithoutKeepNames: withoutKeepNames.outputFiles[0]?.contents.length ?? 0,
+      largestInputs: largestInputs(rebuilt.metafile),
+      externalImports: importedExternals(code.toString('utf8'), BUNDLE_OPTIONS.external),
+      config,
+    });
+  }
+  return bundles;
+}
+
+/** Handler folders under lambdas/ that no function of the synthesized stacks runs. */
+export function handlersOutsideStacks(bundles: readonly ShippedBundle[]): string[] {
+  const shipped = new Set(bundles.map((bundle) => bundle.folder));
+  return readdirSync(join(ROOT, 'lambdas'), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && existsSync(join(ROOT, 'lambdas', entry.name, 'handler.ts')))
+    .map((entry) => entry.name)
+    .filter((folder) => !shipped.has(folder))
+    .sort();
 }
 
 /** Init timings of one bundle, one entry per sample. */
@@ -63,91 +184,21 @@ export interface InitTimings {
   readonly externalImportMs: readonly number[];
 }
 
-/** The esbuild options for a runtime such as `nodejs22.x`, mirroring CDK's NodejsFunction. */
-export function bundleSettings(runtime: string): BundleSettings {
-  const version = runtime.match(/^nodejs(\d+)/)?.[1];
-  if (!version) throw new Error(`Not a Node.js Lambda runtime: ${runtime}`);
-  const context = (
-    JSON.parse(readFileSync(join(ROOT, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> }
-  ).context;
-  const excludeSmithy = context?.[SMITHY_FLAG] === true;
-  return {
-    target: `node${version}`,
-    format: 'esm',
-    platform: 'node',
-    minify: true,
-    mainFields: ['module', 'main'],
-    external: excludeSmithy ? ['@aws-sdk/*', '@smithy/*'] : ['@aws-sdk/*'],
-    banner: BANNER,
-    externalReason: excludeSmithy
-      ? `CDK's default for ${runtime} with ${SMITHY_FLAG} on in cdk.json`
-      : `CDK's default for ${runtime} (Node.js 18+ runtimes): ${SMITHY_FLAG} is not set in cdk.json, so @smithy/* is bundled`,
-  };
-}
-
-/** Every `lambdas/<folder>/handler.ts`, named by its state-machine step where it has one. */
-export function listHandlers(): { name: string; folder: string }[] {
-  const stepByFolder = new Map<string, string>(
-    Object.entries(STEP_HANDLERS).map(([step, folder]) => [folder, step]),
-  );
-  return readdirSync(join(ROOT, 'lambdas'), { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && existsSync(join(ROOT, 'lambdas', entry.name, 'handler.ts')))
-    .map((entry) => ({ name: stepByFolder.get(entry.name) ?? entry.name, folder: entry.name }))
-    .sort((a, b) => order(a.folder) - order(b.folder) || a.folder.localeCompare(b.folder));
-
-  function order(folder: string): number {
-    const index = [...stepByFolder.keys()].indexOf(folder);
-    return index === -1 ? Number.MAX_SAFE_INTEGER : index;
-  }
-}
-
-/** Bundles every handler into `workDir/<folder>/index.mjs`. */
-export async function buildBundles(workDir: string, settings: BundleSettings): Promise<BuiltBundle[]> {
-  const bundles: BuiltBundle[] = [];
-  for (const { name, folder } of listHandlers()) {
-    const outfile = join(workDir, folder, 'index.mjs');
-    const result = await build({
-      entryPoints: [join(ROOT, 'lambdas', folder, 'handler.ts')],
-      outfile,
-      bundle: true,
-      platform: settings.platform,
-      format: settings.format,
-      target: settings.target,
-      minify: settings.minify,
-      mainFields: [...settings.mainFields],
-      external: [...settings.external],
-      banner: { js: settings.banner },
-      metafile: true,
-      logLevel: 'error',
-    });
-    const code = readFileSync(outfile);
-    bundles.push({
-      name,
-      folder,
-      outfile,
-      bytes: code.length,
-      gzipBytes: gzipSync(code).length,
-      sha256: createHash('sha256').update(code).digest('hex'),
-      largestInputs: largestInputs(result.metafile),
-      externalImports: importedExternals(code.toString('utf8'), settings.external),
-    });
-  }
-  return bundles;
-}
-
 /**
  * Times a fresh `node` process importing each bundle, `samples` times, and importing only the SDK
  * modules it imports. Round-robin over the bundles, one SDK-only import per distinct set of SDK
- * modules per round, so that every series sees the same background load. `workDir/node_modules`
- * links to the project's, so the externalized `@aws-sdk/*` resolves as the Lambda runtime would
- * provide it.
+ * modules per round, so that every series sees the same background load. Each bundle is copied
+ * from the assembly into `workDir/<folder>/index.mjs`, next to a `node_modules` that links to the
+ * project's, so the externalized `@aws-sdk/*` resolves as the Lambda runtime would provide it.
  */
 export async function timeInit(options: {
   readonly workDir: string;
-  readonly bundles: readonly BuiltBundle[];
-  readonly environment: Readonly<Record<string, string>>;
+  readonly bundles: readonly ShippedBundle[];
+  /** Each function's environment variables, as deployed, by step folder. */
+  readonly environment: (folder: string) => Readonly<Record<string, string>>;
   readonly samples: number;
 }): Promise<Map<string, InitTimings>> {
+  await mkdir(options.workDir, { recursive: true });
   await symlink(join(ROOT, 'node_modules'), join(options.workDir, 'node_modules'), 'dir');
   const probe = join(options.workDir, 'import-probe.mjs');
   await writeFile(
@@ -159,13 +210,20 @@ export async function timeInit(options: {
       '',
     ].join('\n'),
   );
-  const externalsModules = new Map<string, string>();
+  const copies = new Map<string, string>();
+  for (const bundle of options.bundles) {
+    const copy = join(options.workDir, bundle.folder, BUNDLE_FILE);
+    await mkdir(join(options.workDir, bundle.folder), { recursive: true });
+    await copyFile(bundle.file, copy);
+    copies.set(bundle.folder, copy);
+  }
+  const externalsModules = new Map<string, { file: string; folder: string }>();
   for (const bundle of options.bundles) {
     const key = bundle.externalImports.join('\n');
     if (externalsModules.has(key)) continue;
     const file = join(options.workDir, `externals-${externalsModules.size}.mjs`);
     await writeFile(file, bundle.externalImports.map((name) => `import ${JSON.stringify(name)};\n`).join(''));
-    externalsModules.set(key, file);
+    externalsModules.set(key, { file, folder: bundle.folder });
   }
 
   const timings = new Map(
@@ -177,12 +235,16 @@ export async function timeInit(options: {
   const externalsMs = new Map<string, number[]>([...externalsModules.keys()].map((key) => [key, []]));
   for (let sample = 0; sample < options.samples; sample += 1) {
     for (const bundle of options.bundles) {
-      const timing = await importOnce(probe, bundle.outfile, options.environment);
+      const timing = await importOnce(
+        probe,
+        copies.get(bundle.folder) ?? bundle.file,
+        options.environment(bundle.folder),
+      );
       timings.get(bundle.folder)?.importMs.push(timing.importMs);
       timings.get(bundle.folder)?.processMs.push(timing.processMs);
     }
-    for (const [key, file] of externalsModules) {
-      externalsMs.get(key)?.push((await importOnce(probe, file, options.environment)).importMs);
+    for (const [key, { file, folder }] of externalsModules) {
+      externalsMs.get(key)?.push((await importOnce(probe, file, options.environment(folder))).importMs);
     }
   }
   for (const bundle of options.bundles) {
@@ -201,7 +263,7 @@ function importOnce(
   const started = performance.now();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [probe, bundle], {
-      env: { PATH: process.env.PATH ?? '', ...environment },
+      env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1', ...environment },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -225,41 +287,8 @@ function importOnce(
   });
 }
 
-/**
- * Runs the project's own `cdk synth` (bin/app.ts, cdk.json, local esbuild) into `outDir` and
- * returns the SHA-256 of each function's `index.mjs` by handler folder: what `cdk deploy` would
- * upload, to check the bench's bundles against. Undefined, with the reason, when synth fails.
- */
-export function cdkSynthBundles(outDir: string): { hashes?: Map<string, string>; error?: string } {
-  const cdk = join(ROOT, 'node_modules', '.bin', 'cdk');
-  const result = spawnSync(cdk, ['synth', '--quiet', '--output', outDir], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 180_000,
-  });
-  if (result.status !== 0) {
-    const output = `${result.stderr ?? ''} ${result.error?.message ?? ''}`.replace(/\s+/g, ' ').trim();
-    return { error: `cdk synth failed (exit ${result.status}): ${output.slice(-400)}` };
-  }
-  const hashes = new Map<string, string>();
-  for (const file of readdirSync(outDir).filter((name) => name.endsWith('.template.json'))) {
-    const template = JSON.parse(readFileSync(join(outDir, file), 'utf8')) as {
-      Resources?: Record<
-        string,
-        { Type: string; Properties?: Record<string, unknown>; Metadata?: Record<string, unknown> }
-      >;
-    };
-    for (const resource of Object.values(template.Resources ?? {})) {
-      if (resource.Type !== 'AWS::Lambda::Function') continue;
-      const folder = (resource.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)
-        ?.Variables?.ACME_STEP;
-      const assetPath = resource.Metadata?.['aws:asset:path'];
-      if (typeof folder !== 'string' || typeof assetPath !== 'string') continue;
-      const code = readFileSync(join(outDir, assetPath, 'index.mjs'));
-      hashes.set(folder, createHash('sha256').update(code).digest('hex'));
-    }
-  }
-  return { hashes };
+function sha256(code: Uint8Array): string {
+  return createHash('sha256').update(code).digest('hex');
 }
 
 /** The module specifiers a minified ESM bundle imports that match the external patterns. */

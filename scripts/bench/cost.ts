@@ -94,7 +94,7 @@ export const PRICES = {
 export interface LambdaUsage {
   readonly step: string;
   readonly invocations: number;
-  /** Handler time measured locally, all invocations together. */
+  /** Task time measured locally with the function warm, all invocations together. */
   readonly durationMs: number;
   /** Import time of its bundle in a fresh process, billed once per cold start. */
   readonly initMs: number | undefined;
@@ -158,7 +158,7 @@ export function renewalCost(units: RenewalUnits): RenewalCost {
     const price = architecture === 'arm64' ? PRICES.lambdaGbSecondArm64 : PRICES.lambdaGbSecondX86;
     const memories = [...new Set(usages.map((usage) => usage.memoryMb))].join('/');
     lines.push(
-      line(price, gbSeconds, `handler time measured locally × ${memories} MB; real runs are slower`),
+      line(price, gbSeconds, `warm Task time measured locally × ${memories} MB; real runs are slower`),
     );
   }
 

@@ -1,7 +1,8 @@
 /**
  * The counting proxy's process (see counting-proxy.ts). It runs apart from the bench so that its
- * own requests to the CA never reach the bench's `http.client.request.start` subscribers, which
- * count what our client sends. Controlled over the IPC channel; exits when the bench goes away.
+ * forwarding shares no event loop with the local cloud whose functions it counts, and none of its
+ * own requests to the CA could be mistaken for theirs. Controlled over the IPC channel; exits when
+ * the bench goes away.
  */
 import { Agent, createServer, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';

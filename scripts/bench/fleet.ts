@@ -1,36 +1,46 @@
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { writeFile } from 'node:fs/promises';
-import type { ClientRequest } from 'node:http';
 import { join } from 'node:path';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDbRegistry } from '../../lambdas/adapters/dynamodb-registry.js';
 import { NodeHttpsTransport } from '../../lambdas/adapters/https-transport.js';
-import { syncDeclaredCertificates } from '../../lambdas/core/renewal/declared.js';
 import { type AriStandIn, startAriStandIn } from '../../test/harness/ari-stand-in.js';
-import { installLocalAws, type LocalAws, type LocalCa } from '../../test/harness/local-issuance.js';
-import { LocalExecutions, runRenewals } from '../../test/harness/renewals.js';
-import type { SynthesizedWorkflow } from '../../test/harness/state-machine.js';
+import type { LocalExecution } from '../../test/harness/cloud/step-functions.js';
+import type { LocalCa, LocalDeployment } from '../../test/harness/local-issuance.js';
+import { runRenewals } from '../../test/harness/renewals.js';
+import { type ShiftedClock, shiftableClock } from './clock.js';
 import type { CountingProxy } from './counting-proxy.js';
-import { awsCallCounts } from './ours.js';
+import {
+  awsCallCounts,
+  awsCallsSince,
+  type CloudUsage,
+  cloudCounters,
+  cloudUsageSince,
+  deployFresh,
+  largestStatePayload,
+  mapStates,
+  type PayloadPeak,
+  taskHandlers,
+} from './deployments.js';
 import { type Role, requestsByRole } from './requests.js';
 import { type Summary, summarize } from './stats.js';
 
 /**
- * The fleet as the bench measures it: the synthesized Renewals state machine run locally with the
- * real planner (test/harness/renewals.ts), each due certificate an execution of the synthesized
- * issuance state machine with every real handler. The CA is Pebble behind the counting proxy;
- * Debian's Pebble has no ARI, so an ARI stand-in serves the proxy's directory plus `renewalInfo`
- * and makes certificates due by answering with a renewal window in the past, without moving the
- * clock.
+ * The fleet as the bench measures it: the stack deployed with the fleet declared in its props (its
+ * custom resource records every certificate at deploy time, as on AWS), then its Renewals state
+ * machine run as the schedule starts it (test/harness/renewals.ts): the planner in its Lambda
+ * environment, each due certificate an execution of the issuance state machine, every function
+ * from its bundled asset. The CA is Pebble behind the counting proxy; Debian's Pebble has no ARI,
+ * so an ARI stand-in serves the proxy's directory plus `renewalInfo` and makes certificates due by
+ * answering with a renewal window in the past.
  */
 
 /** One run of the renewals state machine over the whole registry, and what it cost. */
-export interface FleetRunResult {
+export interface FleetRunResult extends CloudUsage {
   readonly label: string;
   /** `setup`: the first run after the deploy, every certificate never issued; `renewal`: all due by ARI. */
   readonly kind: 'setup' | 'renewal';
   /** Registry records per page, as the schedule's input and the next-page state pass it on. */
   readonly pageSize: number;
+  /** Days this process's clock had been moved ahead when the run started (one per earlier run). */
+  readonly clockDaysAhead: number;
   readonly ok: boolean;
   readonly error?: string;
   /** Certificates the run was expected to renew. */
@@ -42,7 +52,7 @@ export interface FleetRunResult {
   readonly issued: number;
   /** Around the whole run, in this process: every page, every issuance. */
   readonly wallMs: number;
-  /** Resident set size of the bench process, sampled every `RSS_SAMPLE_MS`. */
+  /** Resident set size of the bench process (Lambda environments included), sampled every `RSS_SAMPLE_MS`. */
   readonly rss: { readonly beforeBytes: number; readonly peakBytes: number; readonly afterBytes: number };
   /** Counted at the wire: the counting proxy (Pebble's endpoints) plus the ARI stand-in (directory, renewalInfo). */
   readonly requests: {
@@ -51,13 +61,16 @@ export interface FleetRunResult {
     readonly byRole: Readonly<Record<Role, number>>;
     readonly byPath: Readonly<Record<string, number>>;
   };
-  /** Requests to the proxy or the stand-in counted inside our process at `http.client.request.start`. */
+  /** Requests the functions sent to the proxy or the stand-in, as the local Lambda saw them leave. */
   readonly clientSideRequests: number;
   /** States entered plus retries, as Step Functions Standard bills them. */
   readonly stateTransitions: { readonly renewals: number; readonly issuance: number };
   /** State transitions of each issuance execution. */
   readonly transitionsPerIssuance?: Summary;
+  /** Lambda invocations by the Lambda Task states of each machine. */
   readonly lambdaInvocations: { readonly renewals: number; readonly issuance: number };
+  /** The largest state input or output of any renewals page, and of any issuance execution. */
+  readonly maxStatePayload: { readonly renewals: PayloadPeak; readonly issuance: PayloadPeak };
   /** Every AWS call per `service:Command` during the run, from the fakes' counters. */
   readonly awsCalls: Readonly<Record<string, number>>;
   /** EventBridge events per detail type during the run. */
@@ -66,9 +79,13 @@ export interface FleetRunResult {
 
 export interface FleetResult {
   readonly certificates: number;
-  /** `MaxConcurrency` of the synthesized machine's Map state. */
+  /** Milliseconds to deploy the stack declaring the fleet: its custom resource records every certificate. */
+  readonly deployMs?: number;
+  /** Registry items right after the deploy. */
+  readonly declaredOnDeploy?: number;
+  /** `MaxConcurrency` of the deployed machine's Map state. */
   readonly maxConcurrency?: number;
-  /** The page size the synthesized schedule starts the machine with. */
+  /** The page size the deployed schedule starts the machine with. */
   readonly schedulePageSize?: number;
   /** How often the resident set size was sampled. */
   readonly rssSampleMs: number;
@@ -80,17 +97,15 @@ export interface FleetResult {
 }
 
 export interface FleetOptions {
-  readonly issuance: SynthesizedWorkflow;
-  readonly renewals: SynthesizedWorkflow;
   readonly proxy: CountingProxy;
   readonly challtestsrvUrl: string;
+  /** challtestsrv's DNS, which the CA resolves with and the functions use as their resolver. */
+  readonly dnsResolver: string;
   readonly workDir: string;
-  /** Declared certificates in the registry. */
+  /** Declared certificates in the stack. */
   readonly certificates: number;
   /** A page size smaller than the schedule's, to show paging. */
   readonly smallPageSize: number;
-  /** Handler environment on top of the local one (log level, metrics). */
-  readonly environment: Readonly<Record<string, string>>;
   readonly say: (line: string) => void;
 }
 
@@ -99,14 +114,14 @@ const ARI_RETRY_AFTER_SECONDS = 6 * 60 * 60;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
- * Seeds `certificates` declared certificates as a deploy does, issues them all in a first run of
+ * Deploys the stack with `certificates` declared certificates, issues them all in a first run of
  * the renewals machine (the setup, measured apart), then has the CA's renewal information say
  * "renew now" for every one of them and runs the machine twice more: with the schedule's page
- * size, and with `smallPageSize`.
+ * size, and with `smallPageSize`. Each run after the first starts a day later than the one
+ * before (this process's clock is moved ahead), because a renewal's execution name is the
+ * certificate id and the day: a second run on the same day would start nothing.
  */
 export async function runFleet(options: FleetOptions): Promise<FleetResult> {
-  const maxConcurrency = mapConcurrency(options.renewals);
-  const schedulePageSize = scheduledPageSize(options.renewals);
   const directory = await new NodeHttpsTransport({ caPem: options.proxy.caPem }).request({
     method: 'GET',
     url: options.proxy.directoryUrl,
@@ -120,7 +135,8 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
         ? { start: new Date(Date.now() - 2 * DAY_MS), end: new Date(Date.now() - DAY_MS) }
         : { start: new Date(Date.now() + 60 * DAY_MS), end: new Date(Date.now() + 62 * DAY_MS) },
   });
-  let aws: LocalAws | undefined;
+  const clock = shiftableClock();
+  let fresh: Awaited<ReturnType<typeof deployFresh>> | undefined;
   try {
     const bundlePath = join(options.workDir, 'fleet-ca.pem');
     await writeFile(bundlePath, `${options.proxy.caPem}\n${standIn.caPem}\n`);
@@ -128,47 +144,44 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
       directoryUrl: standIn.directoryUrl,
       caBundlePath: bundlePath,
       challtestsrvUrl: options.challtestsrvUrl,
+      dnsResolver: options.dnsResolver,
     };
     const fleet = Array.from({ length: options.certificates }, (_, index) => ({
       id: `site-${index}`,
       domains: [`site-${index}.fleet.example.org`],
-      keyType: 'EC_P256',
+      keyType: 'EC_P256' as const,
       regions: ['us-east-1'],
     }));
-    aws = installLocalAws(
+    options.say(`fleet: deploying the stack with ${options.certificates} declared certificates`);
+    fresh = await deployFresh(
       ca,
       fleet.flatMap((certificate) => certificate.domains),
+      { acme: { certificates: fleet } },
     );
-    const tableName = String(options.issuance.environment.REGISTRY_TABLE);
-    if (!(await aws.dynamodb.hasTable(tableName))) await aws.dynamodb.createTable(tableName);
-    const silent = { debug: () => {}, info: () => {}, warn: () => {} };
-    await syncDeclaredCertificates(fleet, {
-      registry: new DynamoDbRegistry({ client: new DynamoDBClient({ region: 'us-east-1' }), tableName }),
-      log: silent,
-    });
+    const { deployment } = fresh;
+    const declaredOnDeploy = (await deployment.aws.dynamodb.items(deployment.stack.registryTable)).length;
+    const maxConcurrency = mapConcurrency(deployment);
+    const schedulePageSize = scheduledPageSize(deployment);
 
-    const context = { ...options, ca, aws, standIn };
+    const context: RunContext = { ...options, deployment, standIn, clock };
     const runs: FleetRunResult[] = [];
     options.say(`fleet: first run, issuing ${options.certificates} declared certificates (setup)`);
-    runs.push(
-      await measureRun(
-        context,
-        'first run after deploy (setup)',
-        'setup',
-        options.renewals,
-        schedulePageSize,
-      ),
-    );
+    runs.push(await measureRun(context, 'first run after deploy (setup)', 'setup', schedulePageSize, 0));
     ariSaysRenewNow = true;
     for (const pageSize of [schedulePageSize, options.smallPageSize]) {
-      options.say(`fleet: renewing ${options.certificates} due certificates, page size ${pageSize}`);
+      clock.advance(DAY_MS);
+      options.say(
+        `fleet: a day later, renewing ${options.certificates} due certificates, page size ${pageSize}`,
+      );
       runs.push(
-        await measureRun(context, `all due, page size ${pageSize}`, 'renewal', options.renewals, pageSize),
+        await measureRun(context, `all due, page size ${pageSize}`, 'renewal', pageSize, runs.length),
       );
     }
-    const items = await aws.dynamodb.items(tableName);
+    const items = await deployment.aws.dynamodb.items(deployment.stack.registryTable);
     return {
       certificates: options.certificates,
+      deployMs: fresh.deployMs,
+      declaredOnDeploy,
       maxConcurrency,
       schedulePageSize,
       rssSampleMs: RSS_SAMPLE_MS,
@@ -179,60 +192,48 @@ export async function runFleet(options: FleetOptions): Promise<FleetResult> {
       runs,
     };
   } finally {
-    // Stopping the DynamoDB fake's dynalite is asynchronous.
-    await aws?.restore();
+    clock.restore();
+    await fresh?.close();
     await standIn.stop();
   }
 }
 
 interface RunContext extends FleetOptions {
-  readonly ca: LocalCa;
-  readonly aws: LocalAws;
+  readonly deployment: LocalDeployment;
   readonly standIn: AriStandIn;
+  readonly clock: ShiftedClock;
 }
 
 async function measureRun(
   context: RunContext,
   label: string,
   kind: FleetRunResult['kind'],
-  renewals: SynthesizedWorkflow,
   pageSize: number,
+  clockDaysAhead: number,
 ): Promise<FleetRunResult> {
-  const { aws, proxy, standIn } = context;
-  // Execution names are `<certificateId>-<yyyymmdd>`, so Step Functions refuses a second one the
-  // same day. Each run here stands for a run on another day, so each gets its own name history.
-  const executions = new LocalExecutions();
+  const { deployment, proxy, standIn } = context;
+  const { aws, cloud, stack } = deployment;
   const awsBefore = awsCallCounts(aws);
+  const counters = cloudCounters(cloud);
   const eventsBefore = aws.eventBridge.events.length;
   const standInBefore = standIn.requests.length;
   const hosts = new Set([new URL(proxy.directoryUrl).host, new URL(standIn.url).host]);
-  let clientSideRequests = 0;
-  const onRequest = (message: unknown) => {
-    const host = (message as { request: ClientRequest }).request.getHeader('host');
-    if (typeof host === 'string' && hosts.has(host)) clientSideRequests += 1;
-  };
   await proxy.reset();
-  diagnosticsChannel.subscribe('http.client.request.start', onRequest);
   const rss = sampleRss();
   const started = performance.now();
   let run: Awaited<ReturnType<typeof runRenewals>> | undefined;
   let thrown: string | undefined;
   try {
-    run = await runRenewals({
-      renewals,
-      issuance: context.issuance,
-      ca: context.ca,
-      aws,
-      executions,
-      environment: context.environment,
-      input: { pageSize },
-    });
+    run = await runRenewals(deployment, { input: { pageSize } });
   } catch (error) {
     thrown = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   }
   const wallMs = performance.now() - started;
   const memory = rss.stop();
-  diagnosticsChannel.unsubscribe('http.client.request.start', onRequest);
+  const usage = cloudUsageSince(cloud, counters);
+  const clientSideRequests = cloud.httpRequests
+    .slice(counters.httpRequests)
+    .filter((exchange) => hosts.has(exchange.host)).length;
 
   const tally = await proxy.tally();
   const byPath: Record<string, number> = { ...tally.byPath };
@@ -240,21 +241,18 @@ async function measureRun(
     const key = request.replace(/^(GET \/renewal-info)\/.*$/, '$1/…');
     byPath[key] = (byPath[key] ?? 0) + 1;
   }
-  const awsAfter = awsCallCounts(aws);
-  const awsCalls: Record<string, number> = {};
-  for (const [key, count] of Object.entries(awsAfter)) {
-    const delta = count - (awsBefore[key] ?? 0);
-    if (delta > 0) awsCalls[key] = delta;
-  }
   const events: Record<string, number> = {};
   for (const event of aws.eventBridge.events.slice(eventsBefore))
     events[event.detailType] = (events[event.detailType] ?? 0) + 1;
 
   const pages = run?.pages ?? [];
-  const issuances = (run?.started ?? []).flatMap((name) => {
-    const execution = executions.results.get(name);
-    return execution ? [execution] : [];
-  });
+  const issuanceArn = stack.stateMachine('Issuance').arn;
+  const startedNames = new Set(run?.started ?? []);
+  const issuances: LocalExecution[] = [...cloud.stepFunctions.executions.values()].flatMap((execution) =>
+    execution.stateMachineArn === issuanceArn && startedNames.has(execution.name) && execution.result
+      ? [execution.result]
+      : [],
+  );
   const issued = issuances.filter(
     (execution) =>
       execution.status === 'SUCCEEDED' &&
@@ -268,13 +266,21 @@ async function measureRun(
       .map((page) => `a page failed: ${page.error?.name}: ${page.error?.cause}`),
     ...(issued === due ? [] : [`${issued} of ${due} certificates issued`]),
     ...((run?.refused.length ?? 0) > 0 ? [`${run?.refused.length} executions refused`] : []),
+    ...(usage.iamDenials > 0 ? [`${usage.iamDenials} IAM denials`] : []),
   ];
   const transitionsPerIssuance = summarize(issuances.map((execution) => execution.stateTransitions));
-  const invocations = (steps: readonly { runs: number }[]) => steps.reduce((sum, step) => sum + step.runs, 0);
+  // Lambda Tasks only: the Map iteration's RenewCertificate is a Task too, but it starts an execution.
+  const lambdaTasks = new Set([
+    ...taskHandlers(deployment, 'Renewals').keys(),
+    ...taskHandlers(deployment, 'Issuance').keys(),
+  ]);
+  const invocations = (steps: readonly { name: string; runs: number }[]) =>
+    steps.filter((step) => lambdaTasks.has(step.name)).reduce((sum, step) => sum + step.runs, 0);
   return {
     label,
     kind,
     pageSize,
+    clockDaysAhead,
     ok: problems.length === 0,
     ...(problems.length > 0 ? { error: problems.join('; ').slice(0, 1000) } : {}),
     due,
@@ -299,7 +305,9 @@ async function measureRun(
       renewals: pages.reduce((sum, page) => sum + invocations(page.steps), 0),
       issuance: issuances.reduce((sum, execution) => sum + invocations(execution.steps), 0),
     },
-    awsCalls,
+    maxStatePayload: { renewals: largestStatePayload(pages), issuance: largestStatePayload(issuances) },
+    ...usage,
+    awsCalls: awsCallsSince(aws, awsBefore),
     events,
   };
 }
@@ -321,8 +329,8 @@ function sampleRss(): { stop(): FleetRunResult['rss'] } {
 }
 
 /** `MaxConcurrency` of the Map state that renews the due certificates. */
-function mapConcurrency(renewals: SynthesizedWorkflow): number {
-  const maps = Object.values(renewals.definition.States).filter((state) => state.Type === 'Map');
+function mapConcurrency(deployment: LocalDeployment): number {
+  const maps = mapStates(deployment.stack, 'Renewals');
   const concurrency = maps[0]?.MaxConcurrency;
   if (maps.length !== 1 || typeof concurrency !== 'number')
     throw new Error('expected one Map state with a MaxConcurrency in the renewals state machine');
@@ -330,10 +338,11 @@ function mapConcurrency(renewals: SynthesizedWorkflow): number {
 }
 
 /** The `pageSize` of the schedule rule's input to the renewals state machine. */
-function scheduledPageSize(renewals: SynthesizedWorkflow): number {
-  for (const resource of Object.values(renewals.template.Resources)) {
-    if (resource.Type !== 'AWS::Events::Rule') continue;
-    for (const target of (resource.Properties?.Targets ?? []) as { Input?: unknown }[]) {
+function scheduledPageSize(deployment: LocalDeployment): number {
+  const { stack } = deployment;
+  for (const logicalId of stack.logicalIdsOf('AWS::Events::Rule')) {
+    const targets = (stack.template.Resources[logicalId]?.Properties?.Targets ?? []) as { Input?: unknown }[];
+    for (const target of targets) {
       if (typeof target.Input !== 'string') continue;
       const pageSize = (JSON.parse(target.Input) as { pageSize?: unknown }).pageSize;
       if (typeof pageSize === 'number') return pageSize;

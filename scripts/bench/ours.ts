@@ -1,22 +1,34 @@
-import type { LocalAws, LocalCa } from '../../test/harness/local-issuance.js';
-import { installLocalAws, runLocalIssuance } from '../../test/harness/local-issuance.js';
-import type { SynthesizedWorkflow } from '../../test/harness/state-machine.js';
+import { type LocalCa, type LocalDeployment, runLocalIssuance } from '../../test/harness/local-issuance.js';
 import type { CountingProxy, RequestTally } from './counting-proxy.js';
+import {
+  awsCallCounts,
+  awsCallsSince,
+  type CloudUsage,
+  cloudCounters,
+  cloudUsageSince,
+  deployFresh,
+  largestStatePayload,
+  type PayloadPeak,
+  waitStates,
+} from './deployments.js';
 
 /**
- * Our issuance as the bench measures it: the synthesized state machine with every real handler
- * (test/harness), reaching Pebble through the counting proxy, with AWS faked at the SDK boundary.
+ * Our issuance as the bench measures it: the stack synthesized with its bundles and deployed into
+ * a local cloud (test/harness/local-issuance.ts), its issuance state machine run from the
+ * synthesized definition, every function from its bundled asset in a local Lambda execution
+ * environment, every AWS call authorized by IAM from the template first. It reaches Pebble through
+ * the counting proxy.
  */
 
 /** One local issuance and what it cost. */
-export interface OurRun {
+export interface OurRun extends CloudUsage {
   readonly ok: boolean;
   readonly error?: string;
-  /** Around the whole local execution, in this process (handlers already loaded). */
+  /** Around the whole local execution, in this process: Lambda cold starts included when there were any. */
   readonly wallMs: number;
   /** Counted by the proxy, at the wire. */
   readonly requests: RequestTally;
-  /** Counted inside our process at `http.client.request.start`; must equal `requests.total`. */
+  /** Requests the functions sent to the proxy, as the local Lambda saw them leave; must equal `requests.total`. */
   readonly clientSideRequests: number;
   readonly kmsSignCalls: number;
   readonly route53ChangeCalls: number;
@@ -30,65 +42,68 @@ export interface OurRun {
   readonly waitStateEntries: number;
   /** Task time and invocations per step. */
   readonly steps: readonly { readonly name: string; readonly ms: number; readonly runs: number }[];
+  /** The largest state input or output of the execution. */
+  readonly maxStatePayload: PayloadPeak;
 }
 
 export interface OurIssuanceOptions {
-  readonly workflow: SynthesizedWorkflow;
-  /** The CA as our client sees it: the proxy's directory and CA bundle, challtestsrv for DNS. */
+  /** The CA as our functions see it: the proxy's directory and CA bundle, challtestsrv for DNS. */
   readonly ca: LocalCa;
   readonly proxy: CountingProxy;
 }
 
+/** A new-account issuance and an existing-account one on the same deployment. */
+export interface OurPair {
+  readonly newAccount: OurRun;
+  readonly existingAccount: OurRun;
+  /** Milliseconds to deploy the stack into the new local cloud. */
+  readonly deployMs: number;
+}
+
 /**
- * Runs a new-account issuance for `domains` on fresh AWS fakes (a new KMS account key), then a
- * second one on the same fakes: the account URL is recorded by then, so that is the
- * existing-account case, and the certificate id is the same, so it re-imports as a renewal does.
+ * Deploys the stack into a new local cloud (new KMS keys, so a new ACME account) and runs a
+ * new-account issuance for `domains`, then a second one on the same deployment: the account URL is
+ * recorded by then, so that is the existing-account case, and the certificate id is the same, so
+ * it re-imports as a renewal does. The first run starts every function's execution environment
+ * (cold starts); the second finds them warm.
  */
 export async function runOurPair(
   options: OurIssuanceOptions,
   domains: readonly string[],
   certificateId: string,
-): Promise<{ newAccount: OurRun; existingAccount: OurRun }> {
-  const aws = installLocalAws(options.ca, domains);
+): Promise<OurPair> {
+  const fresh = await deployFresh(options.ca, domains);
   try {
-    const newAccount = await runOnce(options, aws, domains, certificateId);
-    const existingAccount = await runOnce(options, aws, domains, certificateId);
-    return { newAccount, existingAccount };
+    const newAccount = await runOnce(options, fresh.deployment, domains, certificateId);
+    const existingAccount = await runOnce(options, fresh.deployment, domains, certificateId);
+    return { newAccount, existingAccount, deployMs: fresh.deployMs };
   } finally {
-    aws.restore();
+    await fresh.close();
   }
 }
 
 async function runOnce(
   options: OurIssuanceOptions,
-  aws: LocalAws,
+  deployment: LocalDeployment,
   domains: readonly string[],
   certificateId: string,
 ): Promise<OurRun> {
+  const { aws, cloud } = deployment;
   const before = awsCallCounts(aws);
+  const counters = cloudCounters(cloud);
   await options.proxy.reset();
   const started = performance.now();
   const run = await runLocalIssuance({
-    workflow: options.workflow,
-    ca: options.ca,
-    aws,
+    deployment,
     input: { certificateId, domains },
     // Wait states and retry pauses last 0 ms locally; their transitions still count.
     pauseMs: 0,
-    // Quiet: handler logs at WARN, no EMF metric lines on stdout.
-    environment: { POWERTOOLS_LOG_LEVEL: 'WARN', POWERTOOLS_METRICS_DISABLED: 'true' },
   });
   const wallMs = performance.now() - started;
   const requests = await options.proxy.tally();
-  const after = awsCallCounts(aws);
-  const awsCalls: Record<string, number> = {};
-  for (const [key, count] of Object.entries(after)) {
-    const delta = count - (before[key] ?? 0);
-    if (delta > 0) awsCalls[key] = delta;
-  }
-  const waitStates = new Set(options.workflow.waitStates);
+  const waits = waitStates(deployment.stack, 'Issuance');
   const waitStateEntries = run.execution.events.filter(
-    (event) => event.type === 'StateEntered' && 'state' in event && waitStates.has(event.state.name),
+    (event) => event.type === 'StateEntered' && 'state' in event && waits.has(event.state.name),
   ).length;
   return {
     ok: run.execution.status === 'SUCCEEDED',
@@ -100,26 +115,11 @@ async function runOnce(
     route53ChangeCalls: run.route53ChangeCalls,
     route53GetChangeCalls: run.route53GetChangeCalls,
     acmCalls: run.acmCalls,
-    awsCalls,
+    awsCalls: awsCallsSince(aws, before),
     stateTransitions: run.execution.stateTransitions,
     waitStateEntries,
     steps: run.execution.steps.map(({ name, ms, runs }) => ({ name, ms, runs })),
+    maxStatePayload: largestStatePayload([run.execution]),
+    ...cloudUsageSince(cloud, counters),
   };
-}
-
-/**
- * Every fake on `LocalAws` that counts its calls, flattened to `service:Command`. Generic on
- * purpose: a fake added to the harness later is counted (and priced, if the price table knows
- * it) without touching the bench.
- */
-export function awsCallCounts(aws: LocalAws): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const [service, fake] of Object.entries(aws)) {
-    const calls = (fake as { calls?: unknown } | null)?.calls;
-    if (typeof calls !== 'object' || calls === null) continue;
-    for (const [command, count] of Object.entries(calls as Record<string, number | undefined>)) {
-      if (typeof count === 'number') counts[`${service}:${command}`] = count;
-    }
-  }
-  return counts;
 }

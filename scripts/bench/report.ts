@@ -1,6 +1,7 @@
 import type { AccountAndKmsResult, ScenarioId, ScenarioResult } from './account-and-kms.js';
 import type { BundleSettings } from './bundles.js';
 import { PRICES_AS_OF, type RenewalCost } from './cost.js';
+import type { EnvironmentSize } from './deployments.js';
 import type { FleetResult, FleetRunResult } from './fleet.js';
 import { ROLES, type Role, requestsByRole } from './requests.js';
 import { formatCount, formatMs, formatRatio, type Summary } from './stats.js';
@@ -9,23 +10,36 @@ import { formatCount, formatMs, formatRatio, type Summary } from './stats.js';
 export interface BenchResults {
   readonly generatedAt: string;
   readonly benchSeconds: number;
+  /** The sections `--only` left out of this run; they are empty. */
+  readonly skippedSections: readonly string[];
   readonly machine: {
     readonly cpu: string;
     readonly cores: number;
     readonly memoryGb: number;
     readonly os: string;
     readonly node: string;
+    /** The one-minute load average when the bench started and when it ended. */
+    readonly loadAverage: { readonly start: number; readonly end: number };
   };
   readonly runs: number;
   readonly initSamples: number;
   readonly ca: { readonly pebble: string; readonly environment: Readonly<Record<string, string>> };
   readonly peers: readonly PeerInfo[];
   readonly cases: readonly CaseResult[];
+  /** The synthesis, the deploys, and what the deployed functions are configured with. */
+  readonly deployment: {
+    /** The AWS quotas the figures are held to, in bytes. */
+    readonly quotas: { readonly environmentBytes: number; readonly statePayloadBytes: number };
+    readonly synthesis: SynthesisResult;
+    /** `deployLocally` of the defaults into a new local cloud, once per issuance pair of section 1. */
+    readonly deployMs?: Summary;
+    readonly configurations: readonly ConfigurationResult[];
+  };
   readonly bundles: {
     readonly settings: BundleSettings;
     readonly functions: readonly BundleResult[];
-    /** Why the bundles could not be compared with `cdk synth`'s, when they could not. */
-    readonly cdkSynthError?: string;
+    /** Handler folders under lambdas/ that no function of the synthesized stacks runs. */
+    readonly outsideStacks: readonly string[];
   };
   /** Account key rollover, contact update and KMS-held certificate keys (account-and-kms.ts). */
   readonly accountAndKms: AccountAndKmsResult;
@@ -35,6 +49,28 @@ export interface BenchResults {
 }
 
 export type ClientName = 'ours' | 'certbot' | 'lego';
+
+/** How long synthesizing the stack with its bundles takes in one process. */
+export interface SynthesisResult {
+  /** The first synthesis in the process: CDK builds every bundle. */
+  readonly firstMs: number;
+  /** The same props again: the harness's per-process cache answers. */
+  readonly cachedMs: number;
+  /** Other props, synthesized anew: CDK reuses the bundles it built in this process. */
+  readonly otherConfigurations: readonly { readonly label: string; readonly ms: number }[];
+  /** Functions in the default stack, each one bundle. */
+  readonly functions: number;
+}
+
+/** One stack configuration, deployed once to read its functions as deployed. */
+export interface ConfigurationResult {
+  readonly label: string;
+  readonly props: unknown;
+  readonly deployMs: number;
+  readonly functions: number;
+  /** Every function's environment variables, largest first. */
+  readonly environments: readonly EnvironmentSize[];
+}
 
 export interface PeerInfo {
   readonly name: 'certbot' | 'lego';
@@ -80,16 +116,34 @@ export interface OurCaseExtras {
   readonly stateTransitions?: Summary;
   readonly waitStateEntries?: Summary;
   readonly lambdaInvocations?: Summary;
+  /** The functions' AWS calls IAM authorized. */
+  readonly iamAuthorizedCalls?: Summary;
+  /** Every IAM decision, Step Functions invoking the functions included. */
+  readonly iamDecisions?: Summary;
+  readonly iamDenials?: Summary;
+  /** Lambda execution environments started during the execution. */
+  readonly lambdaColdStarts?: Summary;
+  readonly lambdaWarmInvocations?: Summary;
+  /** Bytes of the largest state input or output. */
+  readonly maxStatePayloadBytes?: Summary;
+  /** Where the largest payload was, in each run. */
+  readonly maxStatePayloadWhere: readonly string[];
   readonly steps: readonly { readonly name: string; readonly ms?: Summary; readonly runs?: Summary }[];
   /** Whether the count inside our process equalled the proxy's in every run. */
   readonly clientSideCountsAgree: boolean;
+  /** Whether, in every run, the calls IAM authorized equalled the calls the fakes served. */
+  readonly iamMatchesServedCalls: boolean;
 }
 
 export interface BundleResult {
   readonly step: string;
   readonly folder: string;
+  /** The function's logical id in the synthesized template. */
+  readonly logicalId: string;
   readonly bytes: number;
   readonly gzipBytes: number;
+  /** The same build without `keepNames`. */
+  readonly bytesWithoutKeepNames: number;
   readonly importMs?: Summary;
   readonly processMs?: Summary;
   readonly externalImports: readonly string[];
@@ -98,9 +152,12 @@ export interface BundleResult {
   readonly memoryMb: number;
   readonly architecture: string;
   readonly runtime: string;
+  /** The S3 object key of the asset, as the template's function code names it. */
+  readonly objectKey: string;
+  /** SHA-256 of the asset's `index.mjs`. */
   readonly sha256: string;
-  /** Whether the bundle is byte-identical to the `index.mjs` that `cdk synth` produced. */
-  readonly matchesCdkSynth?: boolean;
+  /** Whether building it again with lib/lambda-bundle.ts's options (for the metafile) gave the same bytes. */
+  readonly matchesRebuild: boolean;
 }
 
 export interface CostResult {
@@ -163,8 +220,21 @@ export function renderMarkdown(results: BenchResults): string {
     '',
     `Absolute times are specific to this machine (${results.machine.cpu}, ${results.machine.cores} cores, ` +
       `${results.machine.memoryGb} GB, ${results.machine.os}, Node ${results.machine.node}) and a local Pebble. ` +
-      'The ratios against certbot and lego, run against the same Pebble in the same bench, are the headline.',
+      (installedPeers.length > 0
+        ? 'The ratios against certbot and lego, run against the same Pebble in the same bench, are the headline.'
+        : 'Neither certbot nor lego is installed on this machine, so this run has no peer columns to compare with.'),
     '',
+    'What runs is what `cdk deploy` ships: the stack synthesized with its Lambda bundles (lib/lambda-bundle.ts) ' +
+      'and deployed into a local cloud (test/harness/local-issuance.ts). The state machines run from the ' +
+      'synthesized definitions; every function runs its bundled asset from the cloud assembly in Lambda execution ' +
+      'environments of its own (worker threads), which start cold on a new deployment and stay warm after; every ' +
+      'AWS call a function makes is authorized first by IAM evaluated from the template’s policies, then served by ' +
+      'a fake. Figures that depend on that (wall time, Task time, cold starts, IAM) are not comparable with results ' +
+      'of the bench before it, which ran the handlers’ sources in the bench process, already loaded.',
+    '',
+    ...(results.skippedSections.length > 0
+      ? [`**Partial run:** ${results.skippedSections.join(', ')} not measured (\`--only\`).`, '']
+      : []),
     '## Headline',
     '',
   );
@@ -198,10 +268,15 @@ export function renderMarkdown(results: BenchResults): string {
   }
   push(table(headlineHeader, headlineRows), '');
   push(
-    'Requests are counted at the wire by one counting HTTPS proxy in front of Pebble, the same for all three ' +
-      'clients. Our wall time is one local execution of the synthesized state machine in an already running ' +
-      'process, with Wait states lasting 0 ms; the peers’ wall time is their process from start to exit. On AWS ' +
-      'our issuance takes longer: the Wait states really wait (Route 53 propagation, Retry-After).',
+    'Requests are counted at the wire by one counting HTTPS proxy in front of Pebble, the same for every ' +
+      'client. Our wall time is one execution of the deployed issuance state machine, with Wait states lasting ' +
+      '0 ms, measured in the bench process around `runLocalIssuance`. A new account means a new deployment (a new ' +
+      'local cloud, so new KMS keys), so its run starts every function’s execution environment cold: the ' +
+      'environment’s start and the import of the bundle and its SDK clients are in that wall time. The ' +
+      'existing-account run follows on the same deployment and finds the environments warm. ' +
+      (installedPeers.length > 0 ? 'The peers’ wall time is their process from start to exit. ' : '') +
+      'On AWS the Wait states really wait (Route 53 propagation, Retry-After) and every AWS and ACME call crosses ' +
+      'a network, which these local times leave out.',
     '',
   );
 
@@ -256,11 +331,11 @@ export function renderMarkdown(results: BenchResults): string {
           'poll, three more state transitions). On AWS the Wait honours Retry-After, or the configured poll interval.',
     '',
   );
-  const agree = results.cases.every((caseResult) => caseResult.ours?.clientSideCountsAgree);
+  const agree = results.cases.every((caseResult) => caseResult.ours?.clientSideCountsAgree ?? true);
   push(
     agree
-      ? 'Cross-check: in every run, the requests our process sent (counted at Node’s `http.client.request.start`) equal what the proxy received.'
-      : '**Cross-check failed:** in some run the requests our process sent differ from what the proxy received; see results.json.',
+      ? 'Cross-check: in every run, the requests our functions sent (counted by the local Lambda as each left an execution environment) equal what the proxy received.'
+      : '**Cross-check failed:** in some run the requests our functions sent differ from what the proxy received; see results.json.',
     '',
   );
 
@@ -273,6 +348,8 @@ export function renderMarkdown(results: BenchResults): string {
         'Route 53 changes (publish + cleanup)',
         'Route 53 GetChange polls',
         'ACM calls',
+        'authorized by IAM',
+        'IAM denials',
         'all calls',
       ],
       results.cases.map((caseResult) => {
@@ -283,6 +360,8 @@ export function renderMarkdown(results: BenchResults): string {
           formatCount(ours?.route53ChangeCalls),
           formatCount(ours?.route53GetChangeCalls),
           formatCount(ours?.acmCalls),
+          formatCount(ours?.iamAuthorizedCalls),
+          formatCount(ours?.iamDenials),
           Object.entries(ours?.awsCalls ?? {})
             .map(([key, summary]) => `${key} ${formatCount(summary)}`)
             .join(', '),
@@ -293,36 +372,65 @@ export function renderMarkdown(results: BenchResults): string {
     'The Route 53 fake reports a change `PENDING` on the first GetChange and `INSYNC` on the next, so one poll ' +
       'loop runs; real Route 53 usually needs a few more.',
     '',
+    `Every one of these calls was authorized first, as IAM would, against the deployed roles' policies and the ` +
+      'resource policies (key policies, the bucket policy) of the template, with the request’s condition keys. ' +
+      iamCrossCheck(results.cases),
+    '',
   );
 
   push('## 3. State transitions per issuance', '');
   push(
     table(
-      ['case', 'state transitions', 'of which Wait states (0 ms each locally)', 'Lambda invocations'],
+      [
+        'case',
+        'state transitions',
+        'of which Wait states (0 ms each locally)',
+        'Lambda invocations',
+        'of which cold starts',
+        'warm',
+        `largest state payload (of ${kib(results.deployment.quotas.statePayloadBytes)})`,
+      ],
       results.cases.map((caseResult) => [
         caseResult.label,
         formatCount(caseResult.ours?.stateTransitions),
         formatCount(caseResult.ours?.waitStateEntries),
         formatCount(caseResult.ours?.lambdaInvocations),
+        formatCount(caseResult.ours?.lambdaColdStarts),
+        formatCount(caseResult.ours?.lambdaWarmInvocations),
+        caseResult.ours?.maxStatePayloadBytes
+          ? `${formatCount(caseResult.ours.maxStatePayloadBytes)} bytes (${caseResult.ours.maxStatePayloadWhere.join(', ')})`
+          : '—',
       ]),
     ),
     '',
     'Transitions count every state entered plus retries, as Step Functions Standard bills them. Each further ' +
       'poll loop on AWS (Wait, Task, Choice) adds three.',
     '',
+    'Cold starts are execution environments the local Lambda started for the execution; a new account runs on a ' +
+      'new deployment, so every function it invokes starts cold once, and a function invoked again in the same ' +
+      'execution (the DNS check’s poll loop) is warm the second time. On AWS, environments of a deployment stay warm for minutes to hours between executions and are not ' +
+      'shared between functions, so a renewal a day after the last one typically starts cold too; the ' +
+      'existing-account rows show the cost of an execution when they are warm. The largest payload is the JSON of ' +
+      'a state’s input or output, as Step Functions holds it to its quota of 256 KiB.',
+    '',
   );
 
   push('## 4. Lambda bundles', '');
   const settings = results.bundles.settings;
   push(
-    `Each \`lambdas/<step>/handler.ts\` bundled with esbuild as \`NodejsFunction\` bundles it for this stack: ` +
-      `\`--bundle --platform=${settings.platform} --format=${settings.format} --target=${settings.target} --minify ` +
-      `--main-fields=${settings.mainFields.join(',')}\`, the \`createRequire\` banner from lib/acme-certificates.ts, ` +
-      `and external ${settings.external.map((name) => `\`${name}\``).join(', ')}: ${settings.externalReason}.`,
+    'The bundles that ship: each function’s `index.mjs` in the cloud assembly synthesized for the deployments ' +
+      'above, the asset its template’s code refers to, measured as it is. lib/lambda-bundle.ts builds them during ' +
+      `synthesis with esbuild: \`--bundle --platform=${settings.platform} --format=${settings.format} ` +
+      `--target=${settings.target}${settings.minify ? ' --minify' : ''}${settings.keepNames ? ' --keep-names' : ''} ` +
+      `--main-fields=${settings.mainFields.join(',')}\`, the \`createRequire\` banner, and external ` +
+      `${settings.external.map((name) => `\`${name}\``).join(', ')}: ${settings.externalReason}. \`--keep-names\` ` +
+      'keeps error class names (Step Functions matches Retry and Catch on them); what it costs is the difference ' +
+      `between the first two columns below (${keepNamesCost(results.bundles.functions)}).`,
     '',
-    cdkSynthNote(results),
+    rebuildNote(results),
     '',
-    `Init is the time to \`import()\` the bundle in a fresh \`node\` process (median of ${results.initSamples}); ` +
+    `Init is the time to \`import()\` the bundle, copied from the assembly, in a fresh \`node\` process with the ` +
+      `function's environment as deployed (median of ${results.initSamples}); ` +
       'the externalized AWS SDK v3 resolves from node_modules, as the Lambda runtime provides it. The adapters load ' +
       'their SDK clients lazily, on the step’s first call, so the next column (importing only the SDK modules the ' +
       'bundle can load, the same way) is paid once per cold start too: a cold start costs both columns together. ' +
@@ -333,19 +441,23 @@ export function renderMarkdown(results: BenchResults): string {
     table(
       [
         'function',
-        'minified',
+        'minified, as shipped',
+        'without keepNames',
         'gzip',
         'init (import the bundle)',
         'importing its SDK modules alone',
         'largest inputs',
+        'SHA-256 of the asset’s index.mjs',
       ],
       results.bundles.functions.map((fn) => [
         fn.step,
         kb(fn.bytes),
+        kb(fn.bytesWithoutKeepNames),
         kb(fn.gzipBytes),
         formatMs(fn.importMs),
         formatMs(fn.externalImportMs),
         fn.largestInputs.map((input) => `${input.name} ${kb(input.bytes)}`).join(', '),
+        `\`${fn.sha256.slice(0, 16)}…\``,
       ]),
     ),
     '',
@@ -353,23 +465,36 @@ export function renderMarkdown(results: BenchResults): string {
   const sdkSets = [...new Set(results.bundles.functions.map((fn) => fn.externalImports.join(', ')))];
   push(
     `SDK modules each bundle imports: ${sdkSets.map((set) => `\`${set || 'none'}\``).join('; ')}.`,
-    configurationNote(results.bundles.functions),
+    configurationNote(results.bundles),
     '',
   );
 
   push('## 5. End-to-end wall time', '');
   push(
-    'See the headline. Our handler time per step (the apex + wildcard, new account case), as Lambda would bill ' +
-      'it warm:',
+    'See the headline. Task time per step in the apex + wildcard case (from the state’s entry to its exit, so ' +
+      'the invocation through the local Lambda included): on a new deployment, where the step’s execution ' +
+      'environment starts cold, and on the existing account, where it is warm, as Lambda bills a warm invocation.',
     '',
   );
   const apexNew = results.cases.find(
     (caseResult) => caseResult.domains.length > 1 && caseResult.account === 'new',
   );
+  const apexExisting = results.cases.find(
+    (caseResult) => caseResult.domains.length > 1 && caseResult.account === 'existing',
+  );
+  const stepNames = [
+    ...new Set(
+      [...(apexNew?.ours?.steps ?? []), ...(apexExisting?.ours?.steps ?? [])].map((step) => step.name),
+    ),
+  ];
   push(
     table(
-      ['step', 'handler time', 'invocations'],
-      (apexNew?.ours?.steps ?? []).map((step) => [step.name, formatMs(step.ms), formatCount(step.runs)]),
+      ['step', 'Task time, cold (new deployment)', 'Task time, warm (existing account)', 'invocations'],
+      stepNames.map((name) => {
+        const cold = apexNew?.ours?.steps.find((step) => step.name === name);
+        const warm = apexExisting?.ours?.steps.find((step) => step.name === name);
+        return [name, formatMs(cold?.ms), formatMs(warm?.ms), formatCount(warm?.runs ?? cold?.runs)];
+      }),
     ),
     '',
   );
@@ -379,7 +504,7 @@ export function renderMarkdown(results: BenchResults): string {
   push('## 7. Cost per renewal on AWS', '');
   push(
     `Measured units × list prices (${PRICES_AS_OF}), no free tier. A renewal is the existing-account issuance. ` +
-      'Lambda duration uses the handler times measured here, which underestimate real ones (every KMS, Route 53, ' +
+      'Lambda duration uses the warm Task times measured here, which underestimate real ones (every KMS, Route 53, ' +
       'S3 and ACME call crosses a network on AWS).',
     '',
   );
@@ -419,6 +544,8 @@ export function renderMarkdown(results: BenchResults): string {
 
   push(...accountAndKmsSection(results.accountAndKms));
 
+  push(...deploymentSection(results));
+
   push('## Method', '');
   push(
     `- CA: Debian's Pebble ${results.ca.pebble} with pebble-challtestsrv for DNS, on loopback, environment ` +
@@ -432,16 +559,23 @@ export function renderMarkdown(results: BenchResults): string {
       'harness’s TLS helper) forwards to Pebble, keeps the `Host` header (so Pebble builds its URLs for the ' +
       'proxy and the JWS `url` checks pass), rewrites any absolute Pebble URL left in `Location`, `Link` or JSON ' +
       'bodies, and counts every request it receives.',
-    '- Ours: `runLocalIssuance` (test/harness) runs the synthesized ASL in aws-local-stepfunctions with every ' +
-      'real handler; AWS is faked at the SDK boundary. New account = fresh fakes (a new KMS account key); ' +
-      'existing account = the same fakes again (the account URL is recorded) and the same certificate id, so ' +
-      'the certificate is re-imported like a renewal. One warm-up issuance per client is not counted.',
+    '- Ours: `deployLocally` (test/harness/local-issuance.ts) synthesizes the stack with its bundles and deploys ' +
+      'it into a local cloud of AWS fakes; `runLocalIssuance` runs its issuance state machine (aws-local-stepfunctions ' +
+      'over the synthesized definition) with every function in the local Lambda and every AWS call authorized by ' +
+      'IAM first. The functions log to the cloud’s log groups at the stack’s default level (INFO) with metrics on, ' +
+      'as deployed. New account = a new deployment (a new local cloud: new KMS keys, cold execution ' +
+      'environments); existing account = the same deployment again (the account URL is recorded, the environments ' +
+      'warm) and the same certificate id, so the certificate is re-imported like a renewal. One warm-up pair is ' +
+      'not counted.',
     ...results.peers.map((peer) =>
       peer.installed
         ? `- ${peer.name} ${peer.version}: \`${peer.invocation}\`. New account = a fresh state directory; existing = the same directory again.`
         : `- ${peer.name}: not installed, so not run (Debian: \`apt-get install ${peer.name}\`).`,
     ),
-    '- Timings are wall-clock `performance.now()` in the bench process; runs of all clients are interleaved.',
+    '- Timings are wall-clock `performance.now()` in the bench process; runs of all clients are interleaved. ' +
+      `The one-minute load average was ${results.machine.loadAverage.start.toFixed(1)} when the bench started and ` +
+      `${results.machine.loadAverage.end.toFixed(1)} when it ended, on ${results.machine.cores} cores: the times ` +
+      'vary with whatever else the machine runs; the counts do not.',
     '',
   );
   return `${out.join('\n')}\n`;
@@ -464,14 +598,17 @@ function fleetSection(fleet: FleetResult): string[] {
   const setup = fleet.runs.find((run) => run.kind === 'setup');
   const smallest = [...renewals].sort((a, b) => a.pageSize - b.pageSize)[0];
   out.push(
-    'The synthesized Renewals state machine run locally (`runRenewals`, test/harness/renewals.ts) with the real ' +
-      'planner; each due certificate is a `StartExecution.sync:2` of the synthesized issuance state machine with ' +
-      `every real handler, at most ${fleet.maxConcurrency} at a time (the synthesized Map state's ` +
-      `\`MaxConcurrency\`). ${fleet.certificates} declared certificates (one name each, EC P-256, one region) are ` +
-      'seeded with `syncDeclaredCertificates` as a deploy does. The first run issues them all: that is the setup, ' +
-      'measured apart. Then an ARI stand-in in front of the counting proxy answers every `renewalInfo` with a window ' +
-      'in the past (the CA says "renew now"; the clock does not move), and the machine runs again with the ' +
-      `schedule's page size (${fleet.schedulePageSize}) and once more with ${smallest?.pageSize ?? '—'}. ` +
+    `The stack deployed with ${fleet.certificates} certificates declared in its props (one name each, EC P-256, ` +
+      'one region): its custom resource, run at deploy by the SyncDeclaredCertificates function as CloudFormation ' +
+      `runs it, recorded them in the registry (${fleet.declaredOnDeploy ?? '—'} items after a deploy of ` +
+      `${fleet.deployMs !== undefined ? formatMs({ median: fleet.deployMs, min: fleet.deployMs, max: fleet.deployMs, n: 1 }) : '—'}). ` +
+      'Its Renewals state machine runs as the schedule starts it (`runRenewals`, test/harness/renewals.ts): the ' +
+      'planner in its Lambda environment; each due certificate a `StartExecution.sync:2` of the deployed issuance ' +
+      `state machine, at most ${fleet.maxConcurrency} at a time (the deployed Map state's \`MaxConcurrency\`), ` +
+      'every function from its bundled asset. The first run issues them all: that is the setup, measured apart. ' +
+      'Then an ARI stand-in in front of the counting proxy answers every `renewalInfo` with a window in the past ' +
+      '(the CA says "renew now"), and the machine runs again a day later with the schedule’s page size ' +
+      `(${fleet.schedulePageSize}) and once more another day later with ${smallest?.pageSize ?? '—'}. ` +
       'One repetition of each run.',
     '',
   );
@@ -489,6 +626,10 @@ function fleetSection(fleet: FleetResult): string[] {
         'ACME requests per certificate',
         'state transitions per certificate (renewals + issuance)',
         'Lambda invocations per certificate',
+        'of which cold starts (whole run)',
+        'AWS calls authorized by IAM per certificate',
+        'IAM denials',
+        'largest state payload: renewals page / issuance',
       ],
       fleet.runs.map((run) => [
         run.ok ? run.label : `${run.label} **(failed: ${run.error})**`,
@@ -502,6 +643,11 @@ function fleetSection(fleet: FleetResult): string[] {
         `${per(run.stateTransitions.renewals + run.stateTransitions.issuance, run.due)} ` +
           `(${per(run.stateTransitions.renewals, run.due)} + ${per(run.stateTransitions.issuance, run.due)})`,
         per(run.lambdaInvocations.renewals + run.lambdaInvocations.issuance, run.due),
+        String(run.lambdaColdStarts),
+        per(run.iamAuthorizedCalls, run.due),
+        String(run.iamDenials),
+        `${run.maxStatePayload.renewals.bytes.toLocaleString('en-US')} bytes (${run.maxStatePayload.renewals.where}) / ` +
+          `${run.maxStatePayload.issuance.bytes.toLocaleString('en-US')} bytes`,
       ]),
     ),
     '',
@@ -549,9 +695,9 @@ function fleetNotes(
     'Requests are counted at the wire: the counting proxy in front of Pebble, as in section 1, plus the ARI ' +
       'stand-in, which serves the directory and `renewalInfo`. ' +
       (fleet.runs.every((run) => run.clientSideRequests === run.requests.total)
-        ? 'Cross-check: in every run, the requests our process sent to either (counted at Node’s ' +
-          '`http.client.request.start`) equal what the two servers received.'
-        : '**Cross-check failed:** in some run the requests our process sent differ from what the two servers ' +
+        ? 'Cross-check: in every run, the requests our functions sent to either (counted by the local Lambda as ' +
+          'each left an execution environment) equal what the two servers received.'
+        : '**Cross-check failed:** in some run the requests our functions sent differ from what the two servers ' +
           'received; see results.json.') +
       ' A renewal is the existing-account issuance of section 1 plus one `renewalInfo` GET by the planner; each ' +
       'page’s planner reads the directory once.',
@@ -590,19 +736,24 @@ function fleetNotes(
         `(${setup.requests.errors} error responses in the run). Later issuances find the account recorded.`,
     );
   }
+  const coldStarts = fleet.runs.map((run) => `${run.lambdaColdStarts} in “${run.label}”`).join(', ');
   notes.push(
-    'Wall time: `performance.now()` around the whole run (every page, every issuance) in the bench process, with ' +
-      'the handlers already loaded; all issuances share one Node process and the machine’s cores with Pebble. On ' +
-      'AWS the Wait states really wait (Route 53 propagation, Retry-After), so a run takes longer than here.',
+    `Lambda cold starts: ${coldStarts}. With ${fleet.maxConcurrency} issuances at a time, the local Lambda starts ` +
+      'another execution environment of a function whenever every one it has is busy, as Lambda scales out, and ' +
+      'keeps them for the next runs of the same deployment (on AWS an idle environment is reclaimed after minutes ' +
+      'to hours, so a daily run would start cold again).',
+    'Wall time: `performance.now()` around the whole run (every page, every issuance) in the bench process; all ' +
+      'Lambda environments (worker threads) share the bench process and the machine’s cores with Pebble. On AWS the ' +
+      'Wait states really wait (Route 53 propagation, Retry-After), so a run takes longer than here.',
     `Memory: the bench process’s resident set size (\`process.memoryUsage.rss()\`), sampled every ` +
-      `${fleet.rssSampleMs} ms during the run; Pebble and the counting proxy run in other processes and are not ` +
-      'included. The process holds the whole local Step Functions, the AWS fakes and every handler; it grows from ' +
-      'run to run because every execution’s event log and the fakes’ state stay in memory. It says nothing about ' +
-      'Lambda memory on AWS, where each function has the memory section 4 lists.',
+      `${fleet.rssSampleMs} ms during the run; it includes every Lambda execution environment, since each is a ` +
+      'worker thread of this process. Pebble and the counting proxy run in other processes and are not included. ' +
+      'It grows from run to run because every execution’s event log, the log lines and the fakes’ state stay in ' +
+      'memory. It says nothing about Lambda memory on AWS, where each function has the memory section 4 lists.',
     'Local stand-ins, each a deviation from AWS: execution names are `<certificateId>-<yyyymmdd>`, so a second ' +
-      'run on the same day would start nothing; each run here stands for another day’s and gets its own execution ' +
-      'name history. A smaller page size is passed in the first execution’s input, and each page passes it on to ' +
-      'the next.',
+      'run on the same day would start nothing; the bench moves its clock (and so the functions’) a day ahead ' +
+      'before each renewal run, while Pebble keeps the real one. A smaller page size is passed in the first ' +
+      'execution’s input, and each page passes it on to the next.',
   );
   return notes;
 }
@@ -633,29 +784,149 @@ function largestShare(cost: RenewalCost): string {
   return `${largest.item} make up ${Math.round((largest.usd / cost.warmUsd) * 100)}% of the warm total.`;
 }
 
-function configurationNote(functions: readonly BundleResult[]): string {
-  const inStack = functions.filter((fn) => fn.runtime !== 'unknown');
-  const outside = functions.filter((fn) => fn.runtime === 'unknown').map((fn) => fn.step);
+function configurationNote(bundles: BenchResults['bundles']): string {
   const configurations = [
-    ...new Set(inStack.map((fn) => `${fn.runtime}, ${fn.architecture}, ${fn.memoryMb} MB`)),
+    ...new Set(bundles.functions.map((fn) => `${fn.runtime}, ${fn.architecture}, ${fn.memoryMb} MB`)),
   ];
   return (
     `In the synthesized template every function is ${configurations.join(' or ')}.` +
-    (outside.length > 0 ? ` Not a function of the stack (yet): ${outside.join(', ')}.` : '')
+    (bundles.outsideStacks.length > 0
+      ? ` Handler folders no function of the stack runs: ${bundles.outsideStacks.join(', ')}.`
+      : '')
   );
 }
 
-function cdkSynthNote(results: BenchResults): string {
-  const { functions, cdkSynthError } = results.bundles;
-  if (cdkSynthError) return `Not compared with \`cdk synth\` in this run: ${cdkSynthError}`;
-  const compared = functions.filter((fn) => fn.matchesCdkSynth !== undefined);
-  const differing = compared.filter((fn) => !fn.matchesCdkSynth).map((fn) => fn.step);
-  const notInStack = functions.filter((fn) => fn.matchesCdkSynth === undefined).map((fn) => fn.step);
-  const outside =
-    notInStack.length > 0 ? ` Not in the synthesized stack, so not compared: ${notInStack.join(', ')}.` : '';
-  return differing.length === 0
-    ? `Checked in this run: each bundle is byte-identical to the \`index.mjs\` that \`cdk synth\` produced for that function (${compared.length} of ${functions.length}).${outside}`
-    : `**Differs from \`cdk synth\`:** ${differing.join(', ')} ${differing.length === 1 ? 'is' : 'are'} not byte-identical to the asset \`cdk synth\` produced: either the sources changed during the run or the bench's esbuild options no longer mirror lib/acme-certificates.ts.${outside}`;
+function rebuildNote(results: BenchResults): string {
+  const { functions } = results.bundles;
+  const differing = functions.filter((fn) => !fn.matchesRebuild).map((fn) => fn.step);
+  const stacks = results.deployment.configurations.map((configuration) => configuration.label).join('; ');
+  return (
+    `${functions.length} functions, each with its own asset, across the configurations synthesized (${stacks}); ` +
+    'a function that only some configurations have (SyncDeclaredCertificates needs declared certificates) is ' +
+    'taken from the first that has it. The largest inputs come from esbuild’s metafile of a second build with the ' +
+    'same options (lib/lambda-bundle.ts `BUNDLE_OPTIONS`). ' +
+    (differing.length === 0
+      ? `Checked in this run: that build is byte-identical (SHA-256) to the asset of every function (${functions.length} of ${functions.length}).`
+      : `**The second build differs from the asset** for ${differing.join(', ')}: the sources changed during the run, or synthesis no longer bundles with \`BUNDLE_OPTIONS\`; the sizes above are the assets’ all the same.`)
+  );
+}
+
+/** `4.1–7.0% per bundle` for what `keepNames` adds to the bundles. */
+function keepNamesCost(functions: readonly BundleResult[]): string {
+  const shares = functions
+    .filter((fn) => fn.bytesWithoutKeepNames > 0)
+    .map((fn) => ((fn.bytes - fn.bytesWithoutKeepNames) / fn.bytesWithoutKeepNames) * 100);
+  if (shares.length === 0) return 'not measured';
+  return `${Math.min(...shares).toFixed(1)}–${Math.max(...shares).toFixed(1)}% per bundle`;
+}
+
+/** `12,345 bytes (4.7% of 256 KiB)`. */
+function ofQuota(bytes: number, quota: number): string {
+  return `${bytes.toLocaleString('en-US')} bytes (${((bytes / quota) * 100).toFixed(1)}% of ${kib(quota)})`;
+}
+
+/** `256 KiB` or `4 KB` as AWS names its quotas. */
+function kib(bytes: number): string {
+  return bytes >= 64 * 1024 ? `${bytes / 1024} KiB` : `${bytes / 1024} KB`;
+}
+
+/** Whether IAM authorized exactly the calls the fakes served, in every issuance. */
+function iamCrossCheck(cases: readonly CaseResult[]): string {
+  const measured = cases.filter((caseResult) => caseResult.ours?.iamAuthorizedCalls);
+  if (measured.length === 0) return '';
+  const agree = measured.every((caseResult) => caseResult.ours?.iamMatchesServedCalls);
+  return agree
+    ? 'Cross-check: in every run, the calls IAM authorized equal the calls the fakes served (the last column).'
+    : '**Cross-check failed:** in some run the calls IAM authorized differ from the calls the fakes served; see results.json.';
+}
+
+/** Section 9: synthesis, deploys, and the per-issuance figures only a deployment has, against AWS's quotas. */
+function deploymentSection(results: BenchResults): string[] {
+  const { synthesis, configurations, quotas, deployMs } = results.deployment;
+  const out = ['## 9. What ships: synthesis, deployment, IAM and AWS quotas', ''];
+  out.push(
+    '### Synthesis with bundling',
+    '',
+    table(
+      ['synthesis', 'time'],
+      [
+        [
+          `first in the process (every one of ${synthesis.functions} functions bundled by esbuild)`,
+          `${Math.round(synthesis.firstMs)} ms`,
+        ],
+        ['the same props again (the harness’s per-process cache)', `${synthesis.cachedMs.toFixed(2)} ms`],
+        ...synthesis.otherConfigurations.map((other) => [
+          `another configuration (${other.label}): synthesized anew, CDK reuses the bundles it built`,
+          `${Math.round(other.ms)} ms`,
+        ]),
+      ],
+    ),
+    '',
+    'Synthesis is `synthesizeStack` (test/harness/cloud/assembly.ts): the CDK app built and synthesized in the bench ' +
+      'process with bundling on, CDK’s built-in template validation off (the CDK tests run it). Loading aws-cdk-lib ' +
+      'itself happens at import and is not in these times.' +
+      (deployMs
+        ? ` Deploying the synthesized defaults into a new local cloud (\`deployLocally\`, its synthesis cached) took ${formatMs(deployMs)} per issuance pair of section 1.`
+        : ''),
+    '',
+    '### Per issuance',
+    '',
+    table(
+      [
+        'case',
+        'AWS calls authorized by IAM',
+        'IAM decisions (Step Functions invoking the functions included)',
+        'IAM denials',
+        'Lambda cold starts',
+        'warm invocations',
+        `largest state payload (quota ${kib(quotas.statePayloadBytes)})`,
+      ],
+      results.cases
+        .filter((caseResult) => caseResult.ours)
+        .map((caseResult) => {
+          const ours = caseResult.ours as OurCaseExtras;
+          return [
+            caseResult.label,
+            formatCount(ours.iamAuthorizedCalls),
+            formatCount(ours.iamDecisions),
+            formatCount(ours.iamDenials),
+            formatCount(ours.lambdaColdStarts),
+            formatCount(ours.lambdaWarmInvocations),
+            ours.maxStatePayloadBytes
+              ? ofQuota(ours.maxStatePayloadBytes.max, quotas.statePayloadBytes)
+              : '—',
+          ];
+        }),
+    ),
+    '',
+    'The largest payload column shows the largest in any run. Sections 6 and 8 give the same figures for the fleet ' +
+      'and the account actions; the targets above take the largest of all.',
+    '',
+    '### Environment variables per function, as deployed',
+    '',
+    table(
+      ['configuration', 'functions', 'largest environment (keys and values)', 'function', 'smallest'],
+      configurations.map((configuration) => {
+        const largest = configuration.environments[0];
+        const smallest = configuration.environments.at(-1);
+        return [
+          configuration.label,
+          String(configuration.functions),
+          largest ? ofQuota(largest.bytes, quotas.environmentBytes) : '—',
+          largest ? `${largest.function} (${largest.variables} variables)` : '—',
+          smallest ? `${smallest.bytes} bytes (${smallest.function})` : '—',
+        ];
+      }),
+    ),
+    '',
+    'Measured as Lambda measures its 4 KB quota: every key and value of the function’s environment, resolved as ' +
+      'deployed (physical names generated as CloudFormation generates them, for the stack name `AcmeLocal`; a longer ' +
+      'stack name lengthens the table, bucket and key references). What the local network adds (the CA bundle, the ' +
+      'DNS servers standing in for the VPC resolver) is not the function’s configuration and not counted. Every ' +
+      'function of each configuration is in results.json.',
+    '',
+  );
+  return out;
 }
 
 /** Section 8: account actions and KMS-held certificate keys, as account-and-kms.ts measured them. */
@@ -667,15 +938,19 @@ function accountAndKmsSection(section: AccountAndKmsResult): string[] {
   const account = section.scenarios.filter((scenario) => scenario.group === 'account');
   const kms = section.scenarios.filter((scenario) => scenario.group === 'kms');
   out.push(
-    'Each measured execution starts from a new deployment: fresh AWS fakes with a new KMS account key, at the ' +
-      'same Pebble and through the same counting proxy as section 1, with Wait states lasting 0 ms. What it needs ' +
-      `first (the issuance of ${section.domain} that registers the account, a second account key) runs before the ` +
-      `tally and is not counted. ${section.runs} runs per row after one warm-up round that is not counted; medians ` +
-      'with min–max in brackets where runs differed. Wall time is `performance.now()` around the whole local ' +
-      'execution, as in section 1.',
+    'Each measured execution starts from a deployment of its own: the stack deployed into a new local cloud (new ' +
+      'KMS keys, no account), at the same Pebble and through the same counting proxy as section 1, with Wait states ' +
+      `lasting 0 ms. What it needs first (the issuance of ${section.domain} that registers the account, a deploy ` +
+      `with a new account key generation) runs before the tally and is not counted. ${section.runs} runs per row ` +
+      'after one warm-up round that is not counted; medians with min–max in brackets where runs differed. Wall ' +
+      'time is `performance.now()` around the whole execution, as in section 1, cold starts included: the ' +
+      'cold-start column says how many execution environments the execution had to start.',
     '',
-    'A new account key generation is what raising `accountKeyGeneration` deploys: a second KMS key, with ' +
-      '`ACCOUNT_KEY_ID` set to it and `PREVIOUS_ACCOUNT_KEY_ID` to the first, on ManageAccount and RegisterAccount.',
+    'A new account key generation is the stack deployed again with `accountKeyGeneration: 2`, as an operator ' +
+      'raising it would deploy it: CloudFormation adds a second KMS key, and every function’s `ACCOUNT_KEY_ID` ' +
+      'changes to it, with `PREVIOUS_ACCOUNT_KEY_ID` naming the first on ManageAccount and RegisterAccount. ' +
+      'Every function’s configuration changed, so Lambda discards its warm environments and the next execution ' +
+      'starts them cold.',
     '',
     '### Account actions',
     '',
@@ -689,6 +964,8 @@ function accountAndKmsSection(section: AccountAndKmsResult): string[] {
         'KMS Sign: current account key',
         'KMS Sign: previous account key',
         'state transitions',
+        'AWS calls authorized by IAM',
+        'Lambda cold starts',
         'wall time',
       ],
       account.map((scenario) => [
@@ -700,6 +977,8 @@ function accountAndKmsSection(section: AccountAndKmsResult): string[] {
         measured(scenario, (s) => formatCount(s.kmsSignByKey['account key'] ?? zero)),
         measured(scenario, (s) => formatCount(s.kmsSignByKey['previous account key'] ?? zero)),
         measured(scenario, (s) => formatCount(s.stateTransitions)),
+        measured(scenario, (s) => formatCount(s.iamAuthorizedCalls)),
+        measured(scenario, (s) => formatCount(s.lambdaColdStarts)),
         measured(scenario, (s) => formatMs(s.wallMs)),
       ]),
     ),
@@ -712,9 +991,11 @@ function accountAndKmsSection(section: AccountAndKmsResult): string[] {
     '',
     '### KMS-held certificate keys',
     '',
-    `One issuance of ${section.domain} on a new deployment (so a new account, like section 1's “one name, new ` +
-      'account”), with the certificate key generated in Finalize as usual, or held in KMS: a key of the given ' +
-      'spec, declared to the deployment (`CERTIFICATE_KMS_KEY_ARNS`) and named by `kmsKeyArn` in the input.',
+    `One issuance of ${section.domain} on a new deployment (so a new account and cold functions, like section 1's ` +
+      '“one name, new account”), with the certificate key generated in Finalize as usual, or held in KMS: the ' +
+      'certificate declared in the stack with `kmsKey: true` and the key type, so the deployment creates a KMS key of ' +
+      'that spec, names it to RegisterAccount (`CERTIFICATE_KMS_KEY_ARNS`) and lets Finalize sign with it; the input ' +
+      'names it by `kmsKeyArn`.',
     '',
     table(
       [
@@ -725,7 +1006,8 @@ function accountAndKmsSection(section: AccountAndKmsResult): string[] {
         'KMS Sign: certificate key',
         'ACM calls',
         'state transitions',
-        'Finalize handler time',
+        'AWS calls authorized by IAM',
+        'Finalize Task time (cold)',
         'wall time',
       ],
       kms.map((scenario) => [
@@ -736,6 +1018,7 @@ function accountAndKmsSection(section: AccountAndKmsResult): string[] {
         measured(scenario, (s) => formatCount(s.kmsSignByKey['certificate key'] ?? zero)),
         measured(scenario, (s) => formatCount(s.acmCalls)),
         measured(scenario, (s) => formatCount(s.stateTransitions)),
+        measured(scenario, (s) => formatCount(s.iamAuthorizedCalls)),
         measured(scenario, (s) => formatMs(s.steps.Finalize)),
         measured(scenario, (s) => formatMs(s.wallMs)),
       ]),
@@ -845,7 +1128,10 @@ function accountNotes(
         `same key): ${delta(renewRollover.requests, renew.requests)} request (\`keyChange\`), ` +
         `${delta(renewRollover.kmsSignCalls, renew.kmsSignCalls)} KMS Sign calls, ` +
         `${delta(renewRollover.stateTransitions, renew.stateTransitions)} state transitions (it happens inside ` +
-        `RegisterAccount) and ${delta(renewRollover.wallMs, renew.wallMs, ' ms')} of wall time. ` +
+        `RegisterAccount), ${delta(renewRollover.lambdaColdStarts, renew.lambdaColdStarts)} Lambda cold starts ` +
+        '(the deploy of the new key generation changed every function, so its environments start anew; the renewal ' +
+        'with the same key finds those of the first issuance warm) and ' +
+        `${delta(renewRollover.wallMs, renew.wallMs, ' ms')} of wall time, most of it those cold starts. ` +
         (extra.length === 0
           ? 'Both are at their floors in every run.'
           : `Runs above the floor: ${extra.join('; ')}.` +
@@ -872,8 +1158,8 @@ function accountNotes(
   );
   notes.push(
     section.scenarios.every((scenario) => scenario.clientSideCountsAgree)
-      ? 'Cross-check: in every run of this section, the requests our process sent equal what the proxy received.'
-      : '**Cross-check failed:** in some run of this section the requests our process sent differ from what the proxy received.',
+      ? 'Cross-check: in every run of this section, the requests our functions sent equal what the proxy received.'
+      : '**Cross-check failed:** in some run of this section the requests our functions sent differ from what the proxy received.',
   );
   return notes;
 }
@@ -919,7 +1205,9 @@ function kmsNotes(
     return `${name}: wall time ${formatRatio(inKms?.wallMs, generated?.wallMs)}, Finalize ${formatRatio(inKms?.steps.Finalize, generated?.steps.Finalize)}`;
   });
   notes.push(
-    `KMS-held ÷ generated, medians: ${ratios.join('; ')}. Generating the key in Finalize (node:crypto; an RSA ` +
+    `KMS-held ÷ generated, medians: ${ratios.join('; ')}. Every function is cold on the new deployment, so ` +
+      'Finalize’s Task time holds its cold start too (compare its warm time in section 5), and the difference of ' +
+      'the key path is a fraction of it. Generating the key in Finalize (node:crypto; an RSA ' +
       'key takes far longer than an EC one) is replaced by one KMS `Sign` over the CSR, which the fake answers in ' +
       'process: on AWS that is a network round trip to KMS instead. A generated key also costs the S3 write of ' +
       '`privkey.pem` and the ACM import, which the table of calls above shows.',

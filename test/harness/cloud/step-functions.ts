@@ -135,7 +135,7 @@ export class LocalStepFunctions {
     const tasks: Record<string, TaskPerformer> = {};
     const taskStates: string[] = [];
     const waitStates: string[] = [];
-    collectStates(machine.definition.States, (stateName, state) => {
+    forEachState(machine.definition.States, (stateName, state) => {
       if (state.Type === 'Wait') waitStates.push(stateName);
       if (state.Type !== 'Task') return;
       taskStates.push(stateName);
@@ -299,7 +299,8 @@ export class LocalStepFunctions {
   }
 }
 
-function collectStates(
+/** Visits every state of a definition, those inside Map and Parallel states included. */
+export function forEachState(
   states: Record<string, Record<string, unknown>>,
   visit: (name: string, state: Record<string, unknown>) => void,
 ): void {
@@ -308,11 +309,11 @@ function collectStates(
     const processor = (state.ItemProcessor ?? state.Iterator) as
       | { States?: Record<string, Record<string, unknown>> }
       | undefined;
-    if (processor?.States) collectStates(processor.States, visit);
+    if (processor?.States) forEachState(processor.States, visit);
     for (const branch of (state.Branches as
       | { States: Record<string, Record<string, unknown>> }[]
       | undefined) ?? [])
-      collectStates(branch.States, visit);
+      forEachState(branch.States, visit);
   }
 }
 
