@@ -12,7 +12,8 @@ import type { PebbleEnvironment } from './pebble.js';
 /**
  * An HTTPS proxy in front of Pebble that plays the CA behaviours Pebble never shows: a
  * `Retry-After` on polls and on finalization, an order held back as `pending` or `processing` a
- * little longer, a maintenance-window 503, a `rateLimited` problem. Everything it does not
+ * little longer, a maintenance-window 503, a `rateLimited` problem, an answer rewritten (a CA that
+ * lies) or lost before or after the CA acted (a network that fails at the worst moment). Everything it does not
  * intercept reaches Pebble unchanged, with the proxy's own host as `Host`, so Pebble writes the
  * proxy's URLs into every directory, `Location` and `Link`, and JWS `url` headers match.
  *
@@ -48,6 +49,26 @@ export interface ProxyRule {
    * slower CA would; it never shows a state the order has not reached.
    */
   readonly holdOrderAs?: 'pending' | 'processing';
+  /**
+   * Forward, then change the CA's successful answer as a lying CA would: the body (the parsed JSON
+   * when it is JSON, the text otherwise) and the headers the function returns replace the CA's.
+   */
+  readonly rewrite?: (answer: RewritableAnswer) => RewritableAnswer;
+  /**
+   * Lose the exchange on the way: `before` drops the connection before the CA sees the request;
+   * `after` forwards it, lets the CA act on it, then drops the connection without an answer (a
+   * response lost after the server acted).
+   */
+  readonly drop?: 'before' | 'after';
+}
+
+/** A forwarded answer a `rewrite` rule may change. */
+export interface RewritableAnswer {
+  readonly status: number;
+  /** Header name (as the CA sent it) to value; a repeated header (Link) joins with ", ". */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The JSON body, parsed, or the raw text when it is not JSON. */
+  readonly body: unknown;
 }
 
 /** One request as the proxy saw it. */
@@ -172,6 +193,16 @@ export async function startCaProxy(pebble: PebbleEnvironment): Promise<CaProxy> 
     for await (const chunk of incoming) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
 
+    const dropping = takeRule(method, path, (rule) => rule.drop !== undefined);
+    if (dropping?.drop === 'after') {
+      await send({ method, path, headers: forwardedHeaders(incoming), ...(body.length > 0 ? { body } : {}) });
+    }
+    if (dropping) {
+      exchanges.push({ method, path, status: 0, intercepted: true });
+      incoming.socket.destroy();
+      return;
+    }
+
     const answering = takeRule(method, path, (rule) => rule.answer !== undefined);
     if (answering?.answer) {
       const { status, problem } = answering.answer;
@@ -189,12 +220,12 @@ export async function startCaProxy(pebble: PebbleEnvironment): Promise<CaProxy> 
       return;
     }
 
-    const forwarded: Record<string, string> = {};
-    for (const name of ['content-type', 'accept', 'user-agent']) {
-      const value = incoming.headers[name];
-      if (typeof value === 'string') forwarded[name] = value;
-    }
-    const response = await send({ method, path, headers: forwarded, ...(body.length > 0 ? { body } : {}) });
+    const response = await send({
+      method,
+      path,
+      headers: forwardedHeaders(incoming),
+      ...(body.length > 0 ? { body } : {}),
+    });
     let headers = response.headers.filter(([name]) => !NOT_FORWARDED.has(name.toLowerCase()));
     let responseBody = response.body;
     let intercepted = false;
@@ -202,8 +233,27 @@ export async function startCaProxy(pebble: PebbleEnvironment): Promise<CaProxy> 
       const changing = takeRule(
         method,
         path,
-        (rule) => rule.retryAfter !== undefined || rule.holdOrderAs !== undefined,
+        (rule) =>
+          rule.retryAfter !== undefined || rule.holdOrderAs !== undefined || rule.rewrite !== undefined,
       );
+      if (changing?.rewrite) {
+        const text = responseBody.toString('utf8');
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          // Not JSON (a PEM chain, say): the rule gets the text.
+        }
+        const joined: Record<string, string> = {};
+        for (const [name, value] of headers)
+          joined[name] = joined[name] ? `${joined[name]}, ${value}` : value;
+        const changed = changing.rewrite({ status: response.status, headers: joined, body: parsed });
+        headers = Object.entries(changed.headers);
+        responseBody = Buffer.from(
+          typeof changed.body === 'string' ? changed.body : JSON.stringify(changed.body),
+        );
+        intercepted = true;
+      }
       if (changing?.holdOrderAs) {
         const held = holdOrder(responseBody, changing.holdOrderAs);
         if (held) {
@@ -278,6 +328,16 @@ export async function startCaProxy(pebble: PebbleEnvironment): Promise<CaProxy> 
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The request headers the proxy passes on to the CA. */
+function forwardedHeaders(incoming: IncomingMessage): Record<string, string> {
+  const forwarded: Record<string, string> = {};
+  for (const name of ['content-type', 'accept', 'user-agent']) {
+    const value = incoming.headers[name];
+    if (typeof value === 'string') forwarded[name] = value;
+  }
+  return forwarded;
 }
 
 function retryAfterOf(headers: Readonly<Record<string, string>>): { retryAfter?: string } {
