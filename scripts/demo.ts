@@ -9,6 +9,10 @@
  *   npm run demo -- [--domains a.example,*.a.example] [--key-type EC_P256|RSA_2048]
  *                   [--certificate-id ID] [--out DIR] [--json] [--verbose] [--renew]
  *
+ * --soak N --fault-rate P runs N issuances of the names one after another with faults injected at
+ * rate P into every AWS call, every exchange with the CA and every step, and reports what was lost
+ * (`test/harness/soak.ts`). It needs its own Pebble (not a reused CA).
+ *
  * --renew then moves the clock past the certificate's recorded renewal time and runs a
  * scheduled-style `renew` (not forced), which re-imports into the same ACM ARN.
  *
@@ -39,12 +43,15 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     verbose: { type: 'boolean', short: 'v', default: false },
     renew: { type: 'boolean', default: false },
+    soak: { type: 'string' },
+    'fault-rate': { type: 'string', default: '0.05' },
+    seed: { type: 'string', default: '1' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
   process.stdout.write(
-    'npm run demo -- [--domains a.example,*.a.example] [--key-type EC_P256|RSA_2048] [--certificate-id ID] [--out DIR] [--json] [--verbose] [--renew]\n',
+    'npm run demo -- [--domains a.example,*.a.example] [--key-type EC_P256|RSA_2048] [--certificate-id ID] [--out DIR] [--json] [--verbose] [--renew] [--soak N --fault-rate P --seed S]\n',
   );
   process.exit(0);
 }
@@ -83,6 +90,49 @@ const ca = reuse
     }
   : (pebble as NonNullable<typeof pebble>);
 say(reuse ? `Using the running CA at ${ca.directoryUrl}` : `Started Pebble at ${ca.directoryUrl}`);
+
+if (values.soak !== undefined) {
+  const runs = Number(values.soak);
+  const faultRate = Number(values['fault-rate']);
+  if (!Number.isInteger(runs) || runs < 1)
+    fail(`--soak needs a number of runs, e.g. --soak 20 (got ${values.soak})`);
+  if (!(faultRate >= 0 && faultRate <= 1))
+    fail(`--fault-rate needs a rate from 0 to 1, e.g. 0.05 (got ${values['fault-rate']})`);
+  if (!pebble) fail('--soak needs its own Pebble: unset ACME_DIRECTORY_URL and the other CA variables');
+  const { runSoak } = await import('../test/harness/soak.js');
+  const soak = await runSoak({
+    pebble,
+    runs,
+    faultRate,
+    domains,
+    seed: Number(values.seed),
+    onRun: (index, status) => say(`soak run ${index + 1}/${runs}: ${status}`),
+  });
+  const summary = {
+    artifact: 'bundles',
+    domains,
+    faultRate,
+    soak: {
+      runs: soak.runs,
+      issued: soak.issued,
+      failedClean: soak.failedClean,
+      faultsInjected: soak.faultsInjected,
+      orphanedTxtValues: soak.orphanedTxtValues,
+      lostCertificates: soak.lostCertificates,
+      lostNewOrderResponses: soak.lostNewOrderResponses,
+    },
+    ordersAtCa: soak.ordersAtCa,
+    failedUnclean: soak.failedUnclean,
+    faultsByKind: soak.faultsByKind,
+    seed: soak.seed,
+    durationMs: soak.durationMs,
+    failures: soak.failures,
+  };
+  if (values.json) realStdoutWrite(`${JSON.stringify(summary)}\n`);
+  else process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+  await pebble.stop();
+  process.exit(0);
+}
 
 const { installLocalAws, deployLocally, runLocalIssuance } = await import(
   '../test/harness/local-issuance.js'

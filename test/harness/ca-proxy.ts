@@ -71,6 +71,19 @@ export interface RewritableAnswer {
   readonly body: unknown;
 }
 
+/** What the CA did, as the proxy saw its answers (those it then lost included). */
+export interface CaLedger {
+  /** newOrder answers with 201 Created: the orders the CA created. */
+  ordersCreated: number;
+  /** newOrder answers lost after the CA created the order (RFC 8555's newOrder is not idempotent). */
+  lostNewOrderResponses: number;
+  /** Exchanges lost before the CA got the request, and after it acted. */
+  droppedBefore: number;
+  droppedAfter: number;
+  /** Certificate URL of every order the CA showed as `valid`, with the leaf's PEM once downloaded. */
+  readonly certificates: Map<string, string | undefined>;
+}
+
 /** One request as the proxy saw it. */
 export interface ProxyExchange {
   readonly method: string;
@@ -95,6 +108,13 @@ export interface CaProxy extends LocalCa {
   intercept(rule: ProxyRule): void;
   /** Requests received for `method` and a path matching `path`. */
   count(method: string, path: RegExp): number;
+  /**
+   * From now on, loses each exchange with probability `rate`, half of them before the CA gets the
+   * request and half after it acted on it (a chaos run's network).
+   */
+  chaos(options: { readonly rate: number; readonly random: () => number }): void;
+  /** What the CA really did and what was lost on the way, whatever the functions saw. */
+  readonly ledger: CaLedger;
   stop(): Promise<void>;
 }
 
@@ -121,6 +141,51 @@ export async function startCaProxy(pebble: PebbleEnvironment): Promise<CaProxy> 
   const exchanges: ProxyExchange[] = [];
   let host = '';
   let newNoncePath: string | undefined;
+  let newOrderPath: string | undefined;
+  let chaos: { rate: number; random: () => number } | undefined;
+  const ledger: CaLedger = {
+    ordersCreated: 0,
+    lostNewOrderResponses: 0,
+    droppedBefore: 0,
+    droppedAfter: 0,
+    certificates: new Map(),
+  };
+  /** Notes what an answer of the CA says it did. */
+  const record = (method: string, path: string, response: UpstreamResponse, lost: boolean): void => {
+    const text = response.body.toString('utf8');
+    if (method === 'GET' && path === upstream.pathname && response.status === 200) {
+      newOrderPath = new URL((JSON.parse(text) as { newOrder: string }).newOrder).pathname;
+    }
+    if (method === 'POST' && path === newOrderPath && response.status === 201) {
+      ledger.ordersCreated += 1;
+      if (lost) ledger.lostNewOrderResponses += 1;
+    }
+    if (text.startsWith('{')) {
+      let order: { status?: unknown; certificate?: unknown } = {};
+      try {
+        order = JSON.parse(text) as typeof order;
+      } catch {
+        // Not the JSON it looked like; nothing to note.
+      }
+      if (
+        order.status === 'valid' &&
+        typeof order.certificate === 'string' &&
+        !ledger.certificates.has(order.certificate)
+      )
+        ledger.certificates.set(order.certificate, undefined);
+    }
+    const certificateUrl = `https://${host}${path}`;
+    if (
+      response.status === 200 &&
+      ledger.certificates.has(certificateUrl) &&
+      text.includes('BEGIN CERTIFICATE')
+    ) {
+      ledger.certificates.set(
+        certificateUrl,
+        /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(text)?.[0],
+      );
+    }
+  };
 
   const send = (request: {
     method: string;
@@ -193,11 +258,21 @@ export async function startCaProxy(pebble: PebbleEnvironment): Promise<CaProxy> 
     for await (const chunk of incoming) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks);
 
-    const dropping = takeRule(method, path, (rule) => rule.drop !== undefined);
-    if (dropping?.drop === 'after') {
-      await send({ method, path, headers: forwardedHeaders(incoming), ...(body.length > 0 ? { body } : {}) });
+    const chaotic =
+      chaos && chaos.random() < chaos.rate ? (chaos.random() < 0.5 ? 'before' : 'after') : undefined;
+    const drop = takeRule(method, path, (rule) => rule.drop !== undefined)?.drop ?? chaotic;
+    if (drop === 'after') {
+      const lost = await send({
+        method,
+        path,
+        headers: forwardedHeaders(incoming),
+        ...(body.length > 0 ? { body } : {}),
+      });
+      record(method, path, lost, true);
     }
-    if (dropping) {
+    if (drop) {
+      if (drop === 'before') ledger.droppedBefore += 1;
+      else ledger.droppedAfter += 1;
       exchanges.push({ method, path, status: 0, intercepted: true });
       incoming.socket.destroy();
       return;
@@ -226,6 +301,7 @@ export async function startCaProxy(pebble: PebbleEnvironment): Promise<CaProxy> 
       headers: forwardedHeaders(incoming),
       ...(body.length > 0 ? { body } : {}),
     });
+    record(method, path, response, false);
     let headers = response.headers.filter(([name]) => !NOT_FORWARDED.has(name.toLowerCase()));
     let responseBody = response.body;
     let intercepted = false;
@@ -316,6 +392,10 @@ export async function startCaProxy(pebble: PebbleEnvironment): Promise<CaProxy> 
     exchanges,
     intercept(rule) {
       rules.push({ rule, remaining: rule.times ?? Number.POSITIVE_INFINITY });
+    },
+    ledger,
+    chaos(options) {
+      chaos = options;
     },
     count(method, path) {
       return exchanges.filter((exchange) => exchange.method === method && path.test(exchange.path)).length;

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { awsError, type ServiceExceptionClass } from '../../fakes/fake-support.js';
 import type { FakeKeySpec } from '../../fakes/kms-fake.js';
 import type { StsFake } from '../../fakes/sts-fake.js';
 import type { SdkCall } from '../lambda/protocol.js';
@@ -7,6 +8,7 @@ import type { LocalAws } from '../local-issuance.js';
 import type { CfnResource, SynthesizedStack } from './assembly.js';
 import { LOCAL_ACCOUNT, LOCAL_PARTITION, LOCAL_REGION } from './constants.js';
 import { ResponseUrls } from './custom-resources.js';
+import { type EventEnvelope, matchesPattern } from './event-rules.js';
 import { type AuthorizationDecision, type CallerIdentity, LocalIam, type PolicyDocument } from './iam.js';
 import { type ResolutionContext, resolveIntrinsics } from './intrinsics.js';
 import { type RequiredAuthorization, type ResourceDirectory, requiredAuthorizations } from './requests.js';
@@ -190,6 +192,16 @@ export interface HttpExchange {
   status: number;
 }
 
+/** What became of one event at one rule target. */
+export interface EventDelivery {
+  readonly rule: string;
+  readonly target: string;
+  readonly event: EventEnvelope;
+  /** `invoked` (the function returned), `failed` (it failed every attempt), `denied`, or `recorded` (not a function). */
+  readonly outcome: 'invoked' | 'failed' | 'denied' | 'recorded';
+  readonly detail?: string;
+}
+
 /** A line written by a function, as its log group received it. */
 export interface LogLine {
   readonly logGroupName: string;
@@ -207,6 +219,15 @@ export class LocalCloud {
   readonly logs: LogLine[] = [];
   /** HTTP requests the functions sent outside AWS (to the CA), in order. */
   readonly httpRequests: HttpExchange[] = [];
+  /** Events the stacks' EventBridge rules matched, and what each target made of them. */
+  readonly eventDeliveries: EventDelivery[] = [];
+  /**
+   * Faults to inject into the functions' AWS calls (after authorization), at `rate` per call:
+   * throttling, a server error, or a timeout after the service did the work. Off unless set.
+   */
+  awsFaults: { readonly rate: number; readonly random: () => number } | undefined;
+  readonly faultsInjected: Partial<Record<AwsFaultKind, number>> = {};
+  readonly faultLog: { readonly kind: AwsFaultKind; readonly call: string }[] = [];
   /** SDK calls that passed authorization and reached a fake. */
   authorizedCalls = 0;
   readonly #options: LocalCloudOptions;
@@ -303,6 +324,70 @@ export class LocalCloud {
       decisions.push(await this.iam.authorize(caller, authorization));
     }
     return decisions;
+  }
+
+  /**
+   * Sends an event on the default bus to the rules of the deployed stacks, as EventBridge does: a
+   * rule whose pattern matches sends it to each target. A Lambda target is invoked asynchronously
+   * with the event (or the target's constant `Input`), which needs the function's resource policy
+   * (an AWS::Lambda::Permission for `events.amazonaws.com` from the rule); Lambda retries an
+   * asynchronous invocation's function error twice ("How Lambda handles errors and retries with
+   * asynchronous invocation"), here without the minutes between attempts. Other targets (SNS,
+   * SQS, Step Functions) are recorded, not run.
+   */
+  async deliverEvent(event: EventEnvelope): Promise<void> {
+    for (const { deployed } of this.#stacks.values()) {
+      for (const ruleId of deployed.logicalIdsOf('AWS::Events::Rule')) {
+        const rule = deployed.resolve<{
+          EventPattern?: Record<string, unknown>;
+          State?: string;
+          EventBusName?: string;
+          Targets?: {
+            Arn: string;
+            Id: string;
+            Input?: string;
+            InputPath?: string;
+            InputTransformer?: unknown;
+          }[];
+        }>(deployed.template.Resources[ruleId]?.Properties ?? {});
+        if (!rule.EventPattern || rule.State === 'DISABLED' || (rule.EventBusName ?? 'default') !== 'default')
+          continue;
+        if (!matchesPattern(rule.EventPattern, event)) continue;
+        const ruleArn = deployed.resolve<string>({ 'Fn::GetAtt': [ruleId, 'Arn'] });
+        for (const target of rule.Targets ?? []) {
+          this.eventDeliveries.push(await this.#deliverToTarget(deployed, ruleArn, target, event));
+        }
+      }
+    }
+  }
+
+  async #deliverToTarget(
+    stack: DeployedStack,
+    ruleArn: string,
+    target: { Arn: string; Input?: string; InputPath?: string; InputTransformer?: unknown },
+    event: EventEnvelope,
+  ): Promise<EventDelivery> {
+    const delivery = { rule: ruleArn, target: target.Arn, event };
+    const fn = this.lambda.function(target.Arn);
+    if (!fn) return { ...delivery, outcome: 'recorded' };
+    if (target.InputPath || target.InputTransformer) {
+      throw new Error(`The local cloud does not implement InputPath or InputTransformer (rule ${ruleArn})`);
+    }
+    const decision = await this.iam.authorizeService('events.amazonaws.com', {
+      action: 'lambda:InvokeFunction',
+      resource: fn.functionArn,
+      context: { 'aws:SourceArn': ruleArn, 'aws:SourceAccount': LOCAL_ACCOUNT },
+      resourcePolicy: functionPolicy(stack, fn.functionArn),
+    });
+    if (!decision.allowed) return { ...delivery, outcome: 'denied', detail: decision.message };
+    const payload = target.Input ? JSON.parse(target.Input) : event;
+    let last = '';
+    for (let attempt = 1; attempt <= 3; attempt += 1) {
+      const outcome = await this.lambda.invoke(fn.functionArn, payload);
+      if (outcome.ok) return { ...delivery, outcome: 'invoked' };
+      last = `${outcome.error.errorType}: ${outcome.error.errorMessage}`;
+    }
+    return { ...delivery, outcome: 'failed', detail: last };
   }
 
   /** The deployed state machine with this ARN, in any stack. */
@@ -723,8 +808,26 @@ export class LocalCloud {
     this.authorizedCalls += 1;
     const Command = module[call.command] as (new (input: unknown) => unknown) | undefined;
     if (!Command) throw new Error(`${call.client} has no command ${call.command}`);
+    const fault = this.#fault(call);
+    const errors = FAULT_ERRORS[call.client] ?? FAULT_ERRORS.KMSClient;
+    if (fault === 'throttling' && errors) {
+      throw this.#serviceError(module, { name: errors.throttling, status: 400, message: 'Rate exceeded' });
+    }
+    if (fault === 'serverError' && errors) {
+      const [name, status] = errors.serverError;
+      throw this.#serviceError(module, {
+        name,
+        status,
+        message: 'We encountered an internal error. Please try again.',
+      });
+    }
     try {
-      return await client.send(new Command(call.input));
+      const output = await client.send(new Command(call.input));
+      // The service did the work, but its answer never reached the function: the SDK's socket timeout.
+      if (fault === 'timeoutAfterDone') {
+        throw Object.assign(new Error('Connection timed out after 120000 ms'), { name: 'TimeoutError' });
+      }
+      return output;
     } catch (error) {
       // Without s3:ListBucket, S3 answers a missing object with 403, not 404 (S3 API Reference, GetObject, "Permissions").
       if ((error as Error).name === 'NoSuchKey' && call.client === 'S3Client') {
@@ -800,21 +903,86 @@ export class LocalCloud {
     return { module, client };
   }
 
+  /** The error the service's SDK would throw, as an instance of its exception class. */
   #serviceError(
     module: Record<string, unknown>,
     spec: { name: string; status: number; message: string },
   ): Error {
     const ServiceException = Object.entries(module).find(([name]) =>
       /^[A-Z][A-Za-z0-9]*ServiceException$/.test(name),
-    )?.[1] as (new (options: unknown) => Error) | undefined;
-    const options = {
+    )?.[1] as ServiceExceptionClass | undefined;
+    if (!ServiceException) throw new Error(`The SDK module has no ServiceException class for ${spec.name}`);
+    return awsError(ServiceException, {
       name: spec.name,
-      $fault: spec.status >= 500 ? 'server' : 'client',
-      $metadata: { httpStatusCode: spec.status, requestId: randomUUID(), attempts: 1, totalRetryDelay: 0 },
       message: spec.message,
-    };
-    return ServiceException ? new ServiceException(options) : Object.assign(new Error(spec.message), options);
+      httpStatusCode: spec.status,
+    });
   }
+
+  /** Injects a fault into this call, or returns `undefined` to serve it as usual. */
+  #fault(call: SdkCall): AwsFaultKind | undefined {
+    const faults = this.awsFaults;
+    if (!faults || faults.random() >= faults.rate) return undefined;
+    const kinds: readonly AwsFaultKind[] = ['throttling', 'serverError', 'timeoutAfterDone'];
+    const kind = kinds[Math.floor(faults.random() * kinds.length)] ?? 'throttling';
+    this.faultsInjected[kind] = (this.faultsInjected[kind] ?? 0) + 1;
+    this.faultLog.push({
+      kind,
+      call: `${call.client.replace(/Client$/, '')} ${call.command.replace(/Command$/, '')}`,
+    });
+    return kind;
+  }
+}
+
+/** Faults a chaos run injects into AWS calls. */
+export type AwsFaultKind = 'throttling' | 'serverError' | 'timeoutAfterDone';
+
+/** The throttling and server errors each service answers with (their error shapes in the SDK). */
+const FAULT_ERRORS: Readonly<Record<string, { throttling: string; serverError: [string, number] }>> = {
+  KMSClient: { throttling: 'ThrottlingException', serverError: ['KMSInternalException', 500] },
+  S3Client: { throttling: 'SlowDown', serverError: ['InternalError', 500] },
+  DynamoDBClient: { throttling: 'ThrottlingException', serverError: ['InternalServerError', 500] },
+  Route53Client: { throttling: 'Throttling', serverError: ['ServiceUnavailable', 503] },
+  ACMClient: { throttling: 'ThrottlingException', serverError: ['ServiceUnavailableException', 503] },
+  EventBridgeClient: { throttling: 'ThrottlingException', serverError: ['InternalException', 500] },
+  SecretsManagerClient: { throttling: 'ThrottlingException', serverError: ['InternalServiceError', 500] },
+  STSClient: { throttling: 'Throttling', serverError: ['ServiceUnavailable', 503] },
+};
+
+/** A function's resource-based policy, from the stack's AWS::Lambda::Permission resources. */
+function functionPolicy(stack: DeployedStack, functionArn: string): PolicyDocument {
+  const statements = stack.logicalIdsOf('AWS::Lambda::Permission').flatMap((logicalId) => {
+    const permission = stack.resolve<{
+      Action: string;
+      FunctionName: string;
+      Principal: string;
+      SourceArn?: string;
+      SourceAccount?: string;
+    }>(stack.template.Resources[logicalId]?.Properties);
+    const name = functionArn.split(':').at(-1);
+    if (permission.FunctionName !== functionArn && permission.FunctionName !== name) return [];
+    const service = permission.Principal.endsWith('.amazonaws.com');
+    return [
+      {
+        Sid: logicalId,
+        Effect: 'Allow',
+        Principal: service ? { Service: permission.Principal } : { AWS: permission.Principal },
+        Action: permission.Action,
+        Resource: functionArn,
+        ...(permission.SourceArn || permission.SourceAccount
+          ? {
+              Condition: {
+                ...(permission.SourceArn ? { ArnLike: { 'AWS:SourceArn': permission.SourceArn } } : {}),
+                ...(permission.SourceAccount
+                  ? { StringEquals: { 'AWS:SourceAccount': permission.SourceAccount } }
+                  : {}),
+              },
+            }
+          : {}),
+      },
+    ];
+  });
+  return { Version: '2012-10-17', Statement: statements };
 }
 
 /**

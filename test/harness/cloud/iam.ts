@@ -131,6 +131,48 @@ export class LocalIam {
     return { allowed, message };
   }
 
+  /**
+   * Decides a request an AWS service makes with its own service principal (EventBridge invoking
+   * a rule's target), which only the resource's policy can allow.
+   */
+  async authorizeService(
+    servicePrincipal: string,
+    request: AuthorizationRequest,
+  ): Promise<AuthorizationDecision> {
+    const result = await runSimulation(
+      {
+        request: {
+          principal: servicePrincipal,
+          action: request.action,
+          resource: { resource: request.resource, accountId: request.resourceAccount ?? LOCAL_ACCOUNT },
+          contextVariables: { ...(request.context as Record<string, string | string[]> | undefined) },
+        },
+        identityPolicies: [],
+        serviceControlPolicies: [],
+        resourceControlPolicies: [],
+        resourcePolicy: request.resourcePolicy,
+      },
+      {},
+    );
+    if (result.resultType === 'error') {
+      throw new Error(
+        `The IAM simulation of ${request.action} by ${servicePrincipal} could not run: ${JSON.stringify(result.errors)}`,
+      );
+    }
+    const allowed = result.overallResult === 'Allowed';
+    const message = allowed
+      ? 'Allowed'
+      : `${servicePrincipal} is not authorized to perform: ${request.action} on resource: ${request.resource} because no resource-based policy allows the ${request.action} action`;
+    this.decisions.push({
+      principal: servicePrincipal,
+      action: request.action,
+      resource: request.resource,
+      allowed,
+      message,
+    });
+    return { allowed, message };
+  }
+
   /** The decisions that denied a request. */
   get denials(): readonly RecordedDecision[] {
     return this.decisions.filter((decision) => !decision.allowed);

@@ -3,6 +3,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import type { FunctionError } from '../lambda/protocol.js';
 import type { DeployedStateMachine, LocalCloud } from './cloud.js';
 import { LOCAL_ACCOUNT, LOCAL_PARTITION, LOCAL_REGION } from './constants.js';
+import { type EventEnvelope, eventEnvelope } from './event-rules.js';
 
 /**
  * Step Functions for the local cloud: a deployed state machine's definition, as synthesized, run
@@ -38,7 +39,7 @@ export interface StepTiming {
 
 export interface LocalExecution {
   readonly executionArn: string;
-  readonly status: 'SUCCEEDED' | 'FAILED';
+  readonly status: ExecutionStatus;
   readonly output?: unknown;
   readonly error?: { readonly name: string; readonly cause: string };
   readonly events: readonly EventLog[];
@@ -47,6 +48,21 @@ export interface LocalExecution {
   /** Task time per step, in order of first entry. */
   readonly steps: readonly StepTiming[];
   readonly durationMs: number;
+}
+
+/** How an execution ended, as DescribeExecution and the status change event say it. */
+export type ExecutionStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+
+/**
+ * An execution ended from outside while a Task runs: `ABORTED` as by StopExecution, `TIMED_OUT`
+ * as when the state machine's `TimeoutSeconds` runs out. `before` ends it as the Task starts;
+ * `after` lets the Task's work happen (a Lambda invoked before the stop still runs to its end)
+ * and ends the execution before its result is recorded.
+ */
+export interface Interruption {
+  readonly state: string;
+  readonly when: 'before' | 'after';
+  readonly status: 'ABORTED' | 'TIMED_OUT';
 }
 
 /** A Task as the runner performs it; a wrapper can make it fail once, for example. */
@@ -60,6 +76,8 @@ export interface ExecutionOptions {
   readonly pauseMs?: number;
   /** Wraps each Task, e.g. to crash a step once. */
   readonly wrapTask?: (stateName: string, perform: TaskPerformer) => TaskPerformer;
+  /** Ends the execution from outside at a Task (StopExecution, or the execution's timeout). */
+  readonly interrupt?: Interruption;
 }
 
 /** An error as Step Functions carries it: `name` is the Error, `message` the Cause. */
@@ -133,6 +151,8 @@ export class LocalStepFunctions {
     this.executions.set(executionArn, record);
     const pauseMs = options.pauseMs ?? 10;
     const tasks: Record<string, TaskPerformer> = {};
+    let interrupted: Interruption['status'] | undefined;
+    let abortExecution = () => {};
     const taskStates: string[] = [];
     const waitStates: string[] = [];
     forEachState(machine.definition.States, (stateName, state) => {
@@ -144,6 +164,14 @@ export class LocalStepFunctions {
       const perform = options.wrapTask ? options.wrapTask(stateName, performer) : performer;
       tasks[stateName] = async (input) => {
         checkSize(stateName, input, 'input');
+        const interruption = options.interrupt?.state === stateName ? options.interrupt : undefined;
+        if (interruption?.when === 'after') await perform(input).catch(() => undefined);
+        if (interruption) {
+          interrupted = interruption.status;
+          abortExecution();
+          // The execution is over; this Task never reports back.
+          return new Promise(() => {});
+        }
         const result = await perform(input);
         checkSize(stateName, result, 'result');
         return result;
@@ -155,6 +183,7 @@ export class LocalStepFunctions {
       validationOptions: { checkArn: false },
     });
     const started = Date.now();
+    const startDate = new Date();
     const execution = interpreter.run(options.input as never, {
       context: {
         StateMachine: { Id: machine.arn, Name: machine.name },
@@ -171,6 +200,7 @@ export class LocalStepFunctions {
         retryIntervalOverrides: Object.fromEntries(taskStates.map((state) => [state, pauseMs])),
       },
     });
+    abortExecution = () => execution.abort();
     const events: EventLog[] = [];
     let oversized: string | undefined;
     const collecting = (async () => {
@@ -196,6 +226,7 @@ export class LocalStepFunctions {
         message?: string;
       };
       error = { name: String(failure.name ?? 'Error'), cause: String(failure.message ?? '') };
+      if ((caught as Error).name === 'ExecutionTimeoutError') interrupted = 'TIMED_OUT';
     }
     await collecting;
     if (oversized) {
@@ -204,16 +235,22 @@ export class LocalStepFunctions {
         cause: `The state '${oversized}' has an output with a size exceeding the maximum number of bytes service limit.`,
       };
     }
+    const status: ExecutionStatus = interrupted ?? (error ? 'FAILED' : 'SUCCEEDED');
     const result: LocalExecution = {
       executionArn,
-      status: error ? 'FAILED' : 'SUCCEEDED',
-      ...(error ? { error } : { output }),
+      status,
+      ...(interrupted ? {} : error ? { error } : { output }),
       events,
       stateTransitions: events.filter((e) => e.type === 'StateEntered' || e.type === 'StateRetried').length,
       steps: stepTimings(events, new Set(taskStates)),
       durationMs: Date.now() - started,
     };
     record.result = result;
+    // Step Functions sends every status change to EventBridge; rules on it run before this returns
+    // here (on AWS, within seconds).
+    await this.#cloud.deliverEvent(
+      executionStatusChange(machine, { executionArn, name, input: options.input, startDate, result }),
+    );
     return result;
   }
 
@@ -297,6 +334,44 @@ export class LocalStepFunctions {
       throw stateError('States.Runtime', `The local cloud cannot perform the Task resource ${resource}`);
     };
   }
+}
+
+/**
+ * The "Step Functions Execution Status Change" event ("Monitoring Step Functions using
+ * EventBridge" in the Step Functions Developer Guide): source `aws.states`, the execution ARN as
+ * its resource, and the execution's status, dates (epoch milliseconds), input, output, error and
+ * cause in `detail`.
+ */
+function executionStatusChange(
+  machine: DeployedStateMachine,
+  execution: {
+    readonly executionArn: string;
+    readonly name: string;
+    readonly input: unknown;
+    readonly startDate: Date;
+    readonly result: LocalExecution;
+  },
+): EventEnvelope {
+  const { result } = execution;
+  return eventEnvelope({
+    source: 'aws.states',
+    detailType: 'Step Functions Execution Status Change',
+    resources: [execution.executionArn],
+    detail: {
+      executionArn: execution.executionArn,
+      stateMachineArn: machine.arn,
+      name: execution.name,
+      status: result.status,
+      startDate: execution.startDate.getTime(),
+      stopDate: execution.startDate.getTime() + result.durationMs,
+      input: JSON.stringify(execution.input),
+      inputDetails: { included: true },
+      output: result.status === 'SUCCEEDED' ? JSON.stringify(result.output) : null,
+      outputDetails: { included: true },
+      error: result.error?.name ?? null,
+      cause: result.error?.cause ?? null,
+    },
+  });
 }
 
 /** Visits every state of a definition, those inside Map and Parallel states included. */
