@@ -122,6 +122,34 @@ export class AcmeConnectionError extends AcmeAwsError {
 export class AcmeProtocolError extends AcmeAwsError {
   readonly code = 'ACME_PROTOCOL';
 }
+/**
+ * The CA handed out a URL (an order's finalize, authorization or certificate URL, a challenge, a
+ * `Location` or `Link`, an account or renewalInfo URL) on another origin (scheme, host, port) than
+ * its own. Following it would send our signed requests to a host the operator never chose, so
+ * nothing is sent there; the message names the URL and the CA's origins. Never retried.
+ */
+export class CrossOriginUrlError extends AcmeAwsError {
+  readonly code = 'CROSS_ORIGIN_URL';
+  /** The URL refused (shortened to `MAX_URL_LENGTH` when longer). */
+  readonly url: string;
+  /** The origins the CA serves from: its directory's, and those of its newNonce, newAccount and newOrder. */
+  readonly allowedOrigins: readonly string[];
+  constructor(
+    message: string,
+    refused: { readonly url: string; readonly allowedOrigins: readonly string[] },
+  ) {
+    super(message);
+    this.url = refused.url;
+    this.allowedOrigins = refused.allowedOrigins;
+  }
+}
+/**
+ * The CA handed out a URL longer than `MAX_URL_LENGTH`: refused rather than shortened, since a
+ * shortened URL is another URL. Nothing is sent to it. Never retried.
+ */
+export class UrlTooLongError extends AcmeAwsError {
+  readonly code = 'URL_TOO_LONG';
+}
 /** Bad input from the user: names what is wrong and what to do. Never retried. */
 export class InvalidInputError extends AcmeAwsError {
   readonly code = 'INVALID_INPUT';
@@ -195,6 +223,15 @@ export class ZoneNotWritableError extends AcmeAwsError {
 /** The certificate the CA returned does not match what we asked for. Never imported. */
 export class CertificateMismatchError extends AcmeAwsError {
   readonly code = 'CERTIFICATE_MISMATCH';
+}
+/**
+ * The order the CA returned does not match what was asked for: its identifiers are not the
+ * requested names, or an authorization is for a name that is not in the order (or a name has none,
+ * or two). Raised when CreateOrder reads the authorizations, before any TXT record is written, so
+ * no record goes into a zone for a name nobody ordered. Never retried.
+ */
+export class OrderMismatchError extends AcmeAwsError {
+  readonly code = 'ORDER_MISMATCH';
 }
 /** A polling loop ran out of attempts (DNS sync, authorizations, certificate). */
 export class PollingTimeoutError extends AcmeAwsError {
@@ -271,4 +308,21 @@ export class DnsQueryError extends AcmeAwsError {
  */
 export class AccountDeactivatedError extends AcmeAwsError {
   readonly code = 'ACCOUNT_DEACTIVATED';
+}
+
+/**
+ * The CA asked to be polled again later than this run can wait: a `Retry-After` longer than one
+ * pause may last, or one that would end past the time the execution has left. The run ends here
+ * (Cleanup removes the TXT records, records the failure and releases the lock) instead of
+ * sleeping past the state machine's timeout. `retryAt` is when the CA said to come back; the
+ * message carries it as `retry after <ISO 8601>`, which is what survives the state machine, so
+ * Cleanup schedules the next attempt no earlier. Never retried within the run.
+ */
+export class RetryLaterError extends AcmeAwsError {
+  readonly code = 'RETRY_LATER';
+  readonly retryAt: Date;
+  constructor(message: string, retryAt: Date, options?: { cause?: unknown }) {
+    super(`${message}; retry after ${retryAt.toISOString()}`, options);
+    this.retryAt = retryAt;
+  }
 }

@@ -1,4 +1,4 @@
-import { config, log, registry, signer, stepHandler, store, transport } from '../adapters/runtime.js';
+import { clock, config, log, registry, signer, stepHandler, store, transport } from '../adapters/runtime.js';
 import { waitForCertificate } from '../core/workflow/wait-for-certificate.js';
 
 /** Lambda entry of the WaitForCertificate state. */
@@ -7,6 +7,7 @@ export const handler = stepHandler('WaitForCertificate', waitForCertificate, {
   signer,
   store,
   registry,
+  clock,
   config,
   log,
 });

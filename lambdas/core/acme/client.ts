@@ -2,16 +2,16 @@ import { base64url } from 'jose';
 import {
   AccountDoesNotExistError,
   AccountKeyInUseError,
-  type AcmeProblem,
   AcmeProtocolError,
   AcmeServerError,
-  type AcmeSubproblem,
   BadNonceError,
+  CrossOriginUrlError,
   ExternalAccountRequiredError,
   InvalidInputError,
   problemToError,
   RateLimitedError,
   UnauthorizedError,
+  UrlTooLongError,
 } from '../errors.js';
 import type {
   EcPublicJwk,
@@ -21,17 +21,30 @@ import type {
   HttpTransport,
   Signer,
 } from '../ports.js';
+import {
+  MAX_ALTERNATE_CHAINS,
+  MAX_IDENTIFIER_LENGTH,
+  MAX_SUBPROBLEM_DETAIL_LENGTH,
+  MAX_URL_LENGTH,
+  quoteForMessage,
+  urlForMessage,
+} from './bounds.js';
 import { normalizeContacts } from './contacts.js';
 import { signExternalAccountBinding } from './external-account-binding.js';
 import { mediaType, parseHttpDate, parseLinkHeader, parseReplayNonce, parseRetryAfter } from './headers.js';
 import { type JwsKeyReference, publicJwkMembers, signJws, signKeyChangeJws } from './jws.js';
+import { parseProblemBody, readProblem } from './problem-document.js';
 import { isAriCertificateId, parseRenewalInfo, type RenewalInfo } from './renewal-info.js';
 import type {
   AcmeAccount,
   AcmeAuthorization,
+  AcmeAuthorizationStatus,
   AcmeChallenge,
+  AcmeChallengeStatus,
   AcmeDirectory,
+  AcmeIdentifier,
   AcmeOrder,
+  AcmeOrderStatus,
   AcmeResult,
 } from './types.js';
 
@@ -40,6 +53,15 @@ const JSON_TYPE = 'application/json';
 const PROBLEM_JSON = 'application/problem+json';
 const PEM_CHAIN = 'application/pem-certificate-chain';
 const DEFAULT_MAX_BAD_NONCE_RETRIES = 5;
+/**
+ * A status (RFC 8555 §7.1.6) is one short lower-case word; anything else is refused rather than
+ * carried into the state. The callers compare it with the values they act on.
+ */
+const STATUS = /^[a-z]{1,16}$/;
+/** An RFC 3339 timestamp is about 30 characters; `expires` goes to the registry with a pending order. */
+const MAX_TIMESTAMP_LENGTH = 64;
+/** Contacts are a handful of `mailto:` URLs; they go to the registry and the account event. */
+const MAX_CONTACTS_LENGTH = 2048;
 
 /** How to reach the CA, and what a previous step already learned from it. */
 export interface AcmeClientOptions {
@@ -100,7 +122,15 @@ type FieldKind = 'string' | 'array' | 'object';
  *   `maxBadNonceRetries` times;
  * - a response is accepted only with the status class and content type RFC 8555 prescribes;
  *   anything else throws `AcmeProtocolError` (or `AcmeServerError` for a bare 5xx), never
- *   returns half-parsed data.
+ *   returns half-parsed data;
+ * - the CA is not trusted to point elsewhere: every URL it hands out (Location, an order's
+ *   finalize, authorization and certificate URLs, challenge, account and orders URLs, and every
+ *   URL requested, such as a Link alternate, keyChange or renewalInfo) must be on one of the CA's
+ *   origins (`caOrigins`), else `CrossOriginUrlError`; and at most `MAX_URL_LENGTH` long, else
+ *   `UrlTooLongError`; both before any request goes to it;
+ * - nothing the CA sends is kept unbounded: a status must be one short word and an identifier no
+ *   longer than a DNS name, problem documents (responses, an order's or a challenge's `error`)
+ *   are shortened to the bounds of `bounds.ts`, and values quoted in messages are shortened.
  */
 export class AcmeClient {
   readonly #directoryUrl: string;
@@ -144,8 +174,47 @@ export class AcmeClient {
     if (!isSuccess(response.status)) throw errorFromResponse(response, 'GET', url);
     const body = readJson(response, url);
     requireFields(body, { newNonce: 'string', newAccount: 'string', newOrder: 'string' }, 'directory', url);
+    for (const name of ['newNonce', 'newAccount', 'newOrder'] as const) {
+      requireAbsoluteUrl(body[name] as string, `the directory's ${name}`);
+    }
     this.#directory = body as unknown as AcmeDirectory;
     return this.#directory;
+  }
+
+  /**
+   * The origins the CA serves from: the directory's own, and those of its newNonce, newAccount and
+   * newOrder endpoints once the directory is known. At every public CA these are one origin; a
+   * directory served apart from its CA names the CA's origin in those endpoints. Every other URL
+   * the CA hands out must be on one of these.
+   */
+  caOrigins(): readonly string[] {
+    const directory = this.#directory;
+    const urls = [this.#directoryUrl];
+    if (directory) urls.push(directory.newNonce, directory.newAccount, directory.newOrder);
+    const origins = urls.filter((url) => URL.canParse(url)).map((url) => new URL(url).origin);
+    // An opaque origin ("null") is nobody's: it must never match another opaque URL.
+    return [...new Set(origins)].filter((origin) => origin !== 'null');
+  }
+
+  /**
+   * `url` when the client may keep it and send to it: an absolute URL of at most
+   * `MAX_URL_LENGTH` characters on one of `caOrigins`. When it is not on the directory's origin
+   * and the directory is not known yet, the directory is fetched first to learn the CA's origins.
+   * `what` names the URL in the error.
+   */
+  async #requireCaUrl(url: string, what: string): Promise<string> {
+    requireAbsoluteUrl(url, what);
+    const origin = new URL(url).origin;
+    if (this.caOrigins().includes(origin)) return url;
+    if (!this.#directory) {
+      await this.directory();
+      if (this.caOrigins().includes(origin)) return url;
+    }
+    const origins = this.caOrigins();
+    throw new CrossOriginUrlError(
+      `The CA gave ${url} as ${what}, not on its origin (${origins.join(', ')}); nothing was sent there. Check that ${this.#directoryUrl} is the CA's directory.`,
+      { url, allowedOrigins: origins },
+    );
   }
 
   /**
@@ -197,11 +266,10 @@ export class AcmeClient {
       ...(binding ? { externalAccountBinding: binding } : {}),
     };
     const response = await this.#post(newAccount, payload, 'jwk');
-    const url = requireLocation(response, newAccount);
-    const account = readJson(response, newAccount);
-    requireFields(account, { status: 'string' }, 'account', newAccount);
+    const url = await this.#requireCaUrl(requireLocation(response, newAccount), 'the account URL (Location)');
+    const account = await this.#readAccount(response, newAccount);
     this.#accountUrl = url;
-    return { url, account: account as unknown as AcmeAccount };
+    return { url, account };
   }
 
   /**
@@ -212,7 +280,7 @@ export class AcmeClient {
   async getAccount(): Promise<AcmeAccount> {
     const url = this.#requireAccountUrl();
     const response = await this.#post(url, undefined, 'kid');
-    return readAccount(response, url);
+    return this.#readAccount(response, url);
   }
 
   /**
@@ -225,7 +293,7 @@ export class AcmeClient {
     const contact = normalizeContacts(changes.contact);
     const url = this.#requireAccountUrl();
     const response = await this.#post(url, { contact }, 'kid');
-    return readAccount(response, url);
+    return this.#readAccount(response, url);
   }
 
   /**
@@ -238,7 +306,7 @@ export class AcmeClient {
   async deactivateAccount(): Promise<AcmeAccount> {
     const url = this.#requireAccountUrl();
     const response = await this.#post(url, { status: 'deactivated' }, 'kid');
-    const account = readAccount(response, url);
+    const account = await this.#readAccount(response, url);
     if (account.status !== 'deactivated') {
       throw new AcmeProtocolError(
         `${url} answered the deactivation with an account whose status is "${account.status}", not "deactivated".`,
@@ -286,7 +354,8 @@ export class AcmeClient {
     const inner = await signKeyChangeJws(newSigner, { url: keyChange, account, oldKey, newKey });
     try {
       await this.#post(keyChange, inner, 'kid', {
-        errorFor: (response) => (response.status === 409 ? keyInUseError(response, keyChange) : undefined),
+        errorFor: (response) =>
+          response.status === 409 ? keyInUseError(response, keyChange, this.caOrigins()) : undefined,
       });
     } catch (error) {
       if (!(error instanceof AcmeServerError)) throw error;
@@ -334,7 +403,7 @@ export class AcmeClient {
       if (error instanceof AccountDoesNotExistError) return undefined;
       throw error;
     }
-    return requireLocation(response, newAccount);
+    return this.#requireCaUrl(requireLocation(response, newAccount), 'the account URL (Location)');
   }
 
   /**
@@ -363,8 +432,11 @@ export class AcmeClient {
       ...(profile !== undefined ? { profile } : {}),
     };
     const response = await this.#post(newOrder, payload, 'kid');
-    const location = requireLocation(response, newOrder);
-    return { ...result(response, readOrder(response, newOrder)), location };
+    const location = await this.#requireCaUrl(
+      requireLocation(response, newOrder),
+      'the order URL (Location)',
+    );
+    return { ...result(response, await this.#readOrder(response, newOrder)), location };
   }
 
   /**
@@ -386,7 +458,7 @@ export class AcmeClient {
     if (renewalInfo === undefined) return undefined;
     if (typeof renewalInfo !== 'string' || !URL.canParse(renewalInfo)) {
       throw new AcmeProtocolError(
-        `The directory's renewalInfo is not a URL: ${JSON.stringify(renewalInfo)}.`,
+        `The directory's renewalInfo is not a URL: ${quoteForMessage(renewalInfo)}.`,
       );
     }
     const url = `${renewalInfo.replace(/\/$/, '')}/${certId}`;
@@ -408,10 +480,14 @@ export class AcmeClient {
   /** Fetches an order (POST-as-GET) to poll its status. */
   async getOrder(url: string): Promise<AcmeResult<AcmeOrder>> {
     const response = await this.#post(url, undefined, 'kid');
-    return result(response, readOrder(response, url));
+    return result(response, await this.#readOrder(response, url));
   }
 
-  /** Fetches an authorization (POST-as-GET) with its challenges. */
+  /**
+   * Fetches an authorization (POST-as-GET) with its challenges. The identifier is checked for
+   * shape only (a string type, and a value no longer than a DNS name): whether it belongs to the
+   * order is the caller's to check (`authorizationIdentifier`).
+   */
   async getAuthorization(url: string): Promise<AcmeResult<AcmeAuthorization>> {
     const response = await this.#post(url, undefined, 'kid');
     const body = readJson(response, url);
@@ -421,46 +497,55 @@ export class AcmeClient {
       'authorization',
       url,
     );
-    for (const challenge of body.challenges as unknown[]) requireChallenge(challenge, url);
-    return result(response, body as unknown as AcmeAuthorization);
+    const challenges: AcmeChallenge[] = [];
+    for (const challenge of body.challenges as unknown[]) {
+      challenges.push(await this.#readChallenge(challenge, url));
+    }
+    const authorization: AcmeAuthorization = {
+      identifier: readIdentifier(body.identifier, url),
+      status: requireStatus<AcmeAuthorizationStatus>(body.status, url),
+      challenges,
+      ...timestamp(body.expires),
+      ...(typeof body.wildcard === 'boolean' ? { wildcard: body.wildcard } : {}),
+    };
+    return result(response, authorization);
   }
 
   /** Tells the CA the challenge is ready to validate (RFC 8555 §7.5.1): POST with payload `{}`. */
   async answerChallenge(url: string): Promise<AcmeResult<AcmeChallenge>> {
     const response = await this.#post(url, {}, 'kid');
-    const body = readJson(response, url);
-    requireChallenge(body, url);
-    return result(response, body as unknown as AcmeChallenge);
+    return result(response, await this.#readChallenge(readJson(response, url), url));
   }
 
   /** Fetches a challenge (POST-as-GET), e.g. to learn whether an earlier answer was taken. */
   async getChallenge(url: string): Promise<AcmeResult<AcmeChallenge>> {
     const response = await this.#post(url, undefined, 'kid');
-    const body = readJson(response, url);
-    requireChallenge(body, url);
-    return result(response, body as unknown as AcmeChallenge);
+    return result(response, await this.#readChallenge(readJson(response, url), url));
   }
 
   /** Submits the CSR (RFC 8555 §7.4); the returned order is typically `processing` or `valid`. */
   async finalize(finalizeUrl: string, csrDer: Uint8Array): Promise<AcmeResult<AcmeOrder>> {
     const response = await this.#post(finalizeUrl, { csr: base64url.encode(csrDer) }, 'kid');
-    return result(response, readOrder(response, finalizeUrl));
+    return result(response, await this.#readOrder(response, finalizeUrl));
   }
 
   /**
    * Downloads the PEM chain (RFC 8555 §7.4.2), leaf first. `alternates` lists the URLs of
-   * alternative chains the CA offers (`Link: rel="alternate"`), resolved to absolute URLs.
+   * alternative chains the CA offers (`Link: rel="alternate"`), resolved to absolute URLs, the
+   * first `MAX_ALTERNATE_CHAINS` only. They are checked when one is downloaded, so an alternate
+   * on another origin fails only a run that would follow it.
    */
   async downloadCertificate(url: string): Promise<{ pem: string; alternates: readonly string[] }> {
     const response = await this.#post(url, undefined, 'kid', { accept: PEM_CHAIN });
     const type = mediaType(response.headers['content-type']);
     if (type !== PEM_CHAIN) {
       throw new AcmeProtocolError(
-        `The certificate at ${url} came as ${type ?? 'no content type'}, not ${PEM_CHAIN}.`,
+        `The certificate at ${url} came as ${type === undefined ? 'no content type' : quoteForMessage(type)}, not ${PEM_CHAIN}.`,
       );
     }
     const alternates = parseLinkHeader(response.headers.link)
       .filter((link) => link.rel === 'alternate')
+      .slice(0, MAX_ALTERNATE_CHAINS)
       .map((link) => absoluteUrl(link.url, url));
     return { pem: response.body, alternates };
   }
@@ -539,13 +624,146 @@ export class AcmeClient {
     return nonce;
   }
 
-  /** Every response, error or not, may carry the next nonce (RFC 8555 §6.5). */
+  /**
+   * Every request goes out here, and only to the CA (`#requireCaUrl`; the directory URL itself is
+   * the operator's choice). Every response, error or not, may carry the next nonce (RFC 8555 §6.5).
+   */
   async #send(request: HttpRequest): Promise<HttpResponse> {
+    if (request.url !== this.#directoryUrl)
+      await this.#requireCaUrl(request.url, 'a URL to send a request to');
     const response = await this.#transport.request(request);
     const nonce = parseReplayNonce(response.headers['replay-nonce']);
     if (nonce) this.#nonce = nonce;
     return response;
   }
+
+  /** An order (RFC 8555 §7.1.3) with every URL in it checked, as the callers keep it. */
+  async #readOrder(response: HttpResponse, url: string): Promise<AcmeOrder> {
+    const body = readJson(response, url);
+    requireFields(
+      body,
+      { status: 'string', identifiers: 'array', authorizations: 'array', finalize: 'string' },
+      'order',
+      url,
+    );
+    const what = `of the order at ${url}`;
+    const [finalize = '', ...authorizations] = await this.#caUrls(
+      [body.finalize, ...(body.authorizations as unknown[])],
+      `a URL ${what}`,
+    );
+    const [certificate] = await this.#caUrls(
+      body.certificate === undefined ? [] : [body.certificate],
+      `the certificate URL ${what}`,
+    );
+    const error = readProblem(body.error);
+    return {
+      status: requireStatus<AcmeOrderStatus>(body.status, url),
+      identifiers: (body.identifiers as unknown[]).map((identifier) => readIdentifier(identifier, url)),
+      authorizations,
+      finalize,
+      ...timestamp(body.expires),
+      ...(certificate !== undefined ? { certificate } : {}),
+      ...(error ? { error } : {}),
+    };
+  }
+
+  /** A challenge (RFC 8555 §8) from the response to `url`, its own URL checked. */
+  async #readChallenge(value: unknown, url: string): Promise<AcmeChallenge> {
+    if (!isRecord(value))
+      throw new AcmeProtocolError(`${url} answered with a challenge that is not an object.`);
+    requireFields(value, { type: 'string', url: 'string', status: 'string' }, 'challenge', url);
+    const [challengeUrl = ''] = await this.#caUrls([value.url], `a challenge URL from ${url}`);
+    const error = readProblem(value.error, undefined, MAX_SUBPROBLEM_DETAIL_LENGTH);
+    return {
+      type: value.type as string,
+      url: challengeUrl,
+      status: requireStatus<AcmeChallengeStatus>(value.status, url),
+      token: typeof value.token === 'string' ? value.token : '',
+      ...(error ? { error } : {}),
+    };
+  }
+
+  /** An account object (RFC 8555 §7.1.2): its status, bounded contacts, its orders URL checked. */
+  async #readAccount(response: HttpResponse, url: string): Promise<AcmeAccount> {
+    const body = readJson(response, url);
+    requireFields(body, { status: 'string' }, 'account', url);
+    const { contact } = body;
+    if (
+      contact !== undefined &&
+      !(
+        Array.isArray(contact) &&
+        contact.every((entry) => typeof entry === 'string') &&
+        contact.join().length <= MAX_CONTACTS_LENGTH
+      )
+    ) {
+      throw new AcmeProtocolError(`${url} answered with a "contact" that is not a short list of URLs.`);
+    }
+    const [orders] = await this.#caUrls(
+      body.orders === undefined ? [] : [body.orders],
+      `the orders URL of ${url}`,
+    );
+    return {
+      status: requireStatus<AcmeAccount['status']>(body.status, url),
+      ...(contact !== undefined ? { contact: contact as string[] } : {}),
+      ...(orders !== undefined ? { orders } : {}),
+    };
+  }
+
+  /** Each of `values` as a URL the client may keep and send to (`#requireCaUrl`). */
+  async #caUrls(values: readonly unknown[], what: string): Promise<string[]> {
+    const urls: string[] = [];
+    for (const value of values) {
+      if (typeof value !== 'string')
+        throw new AcmeProtocolError(`The CA gave ${quoteForMessage(value)} as ${what}.`);
+      urls.push(await this.#requireCaUrl(value, what));
+    }
+    return urls;
+  }
+}
+
+/**
+ * Refuses a URL the CA gave that is not absolute, or longer than `MAX_URL_LENGTH`: a shortened
+ * URL would be another URL, so it is never cut.
+ */
+function requireAbsoluteUrl(url: string, what: string): void {
+  if (url.length > MAX_URL_LENGTH) {
+    throw new UrlTooLongError(
+      `The CA gave a URL of ${url.length} characters as ${what}, over the ${MAX_URL_LENGTH} accepted; nothing was sent to it: ${urlForMessage(url)}`,
+    );
+  }
+  if (!URL.canParse(url)) {
+    throw new AcmeProtocolError(`The CA gave ${quoteForMessage(url)} as ${what}, not an absolute URL.`);
+  }
+}
+
+/** `value` when it is shaped like a status (`STATUS`), else `AcmeProtocolError`. */
+function requireStatus<T extends string>(value: unknown, url: string): T {
+  if (typeof value === 'string' && STATUS.test(value)) return value as T;
+  throw new AcmeProtocolError(`${url} answered with the status ${quoteForMessage(value)}.`);
+}
+
+/** An identifier object (RFC 8555 §9.7.7) whose value is no longer than a DNS name. */
+function readIdentifier(value: unknown, url: string): AcmeIdentifier {
+  if (
+    !isRecord(value) ||
+    typeof value.type !== 'string' ||
+    typeof value.value !== 'string' ||
+    value.value.length > MAX_IDENTIFIER_LENGTH
+  ) {
+    throw new AcmeProtocolError(
+      `${url} answered with the identifier ${quoteForMessage(value)}, not a DNS name.`,
+    );
+  }
+  return { type: value.type as 'dns', value: value.value };
+}
+
+/** `{ expires }` when the CA sent a timestamp of sane length that parses; otherwise nothing, as the field is optional. */
+function timestamp(value: unknown): { expires?: string } {
+  return typeof value === 'string' &&
+    value.length <= MAX_TIMESTAMP_LENGTH &&
+    Number.isFinite(Date.parse(value))
+    ? { expires: value }
+    : {};
 }
 
 function isSuccess(status: number): boolean {
@@ -556,7 +774,7 @@ function isSuccess(status: number): boolean {
 function errorFromResponse(response: HttpResponse, method: string, url: string): Error {
   const type = mediaType(response.headers['content-type']);
   if (type === PROBLEM_JSON) {
-    const problem = parseProblem(response.body, response.status);
+    const problem = parseProblemBody(response.body, response.status);
     if (problem) {
       const error = problemToError(problem);
       if (error instanceof RateLimitedError) describeRateLimit(error, response);
@@ -566,7 +784,9 @@ function errorFromResponse(response: HttpResponse, method: string, url: string):
   const what = `${method} ${url} answered HTTP ${response.status} without an ACME problem document`;
   if (response.status >= 500)
     return new AcmeServerError({ type: 'about:blank', status: response.status, detail: what });
-  return new AcmeProtocolError(`${what} (content type ${type ?? 'none'}).`);
+  return new AcmeProtocolError(
+    `${what} (content type ${type === undefined ? 'none' : quoteForMessage(type)}).`,
+  );
 }
 
 /**
@@ -581,36 +801,6 @@ function describeRateLimit(error: RateLimitedError, response: HttpResponse): voi
     seconds === undefined
       ? `${error.message}; the CA did not say when the limit lifts (no Retry-After)`
       : `${error.message}; retry after ${new Date(Date.now() + seconds * 1000).toISOString()}`;
-}
-
-function parseProblem(body: string, httpStatus: number): AcmeProblem | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(body);
-  } catch {
-    return undefined;
-  }
-  if (!isRecord(value)) return undefined;
-  const subproblems = Array.isArray(value.subproblems)
-    ? value.subproblems.filter(isRecord).map(
-        (sub): AcmeSubproblem => ({
-          type: typeof sub.type === 'string' ? sub.type : 'about:blank',
-          ...(typeof sub.detail === 'string' ? { detail: sub.detail } : {}),
-          ...(isRecord(sub.identifier) &&
-          typeof sub.identifier.type === 'string' &&
-          typeof sub.identifier.value === 'string'
-            ? { identifier: { type: sub.identifier.type, value: sub.identifier.value } }
-            : {}),
-        }),
-      )
-    : [];
-  return {
-    // RFC 7807 §4.2: a problem without a type is "about:blank".
-    type: typeof value.type === 'string' ? value.type : 'about:blank',
-    ...(typeof value.detail === 'string' ? { detail: value.detail } : {}),
-    status: typeof value.status === 'number' ? value.status : httpStatus,
-    ...(subproblems.length > 0 ? { subproblems } : {}),
-  };
 }
 
 function readJson(response: HttpResponse, url: string): Record<string, unknown> {
@@ -628,24 +818,27 @@ function readJson(response: HttpResponse, url: string): Record<string, unknown> 
   return value;
 }
 
-function readAccount(response: HttpResponse, url: string): AcmeAccount {
-  const body = readJson(response, url);
-  requireFields(body, { status: 'string' }, 'account', url);
-  return body as unknown as AcmeAccount;
-}
-
 /**
  * RFC 8555 §7.3.5 answers a new key that already holds an account with 409 Conflict and the
  * holder's URL in `Location`, but names no problem type, and CAs send none or one of their own:
  * so the status of the keyChange response alone decides, and any problem document is kept.
  */
-function keyInUseError(response: HttpResponse, url: string): AccountKeyInUseError {
+function keyInUseError(
+  response: HttpResponse,
+  url: string,
+  caOrigins: readonly string[],
+): AccountKeyInUseError {
   const problem =
     mediaType(response.headers['content-type']) === PROBLEM_JSON
-      ? parseProblem(response.body, response.status)
+      ? parseProblemBody(response.body, response.status)
       : undefined;
   const location = response.headers.location?.trim();
-  const existingAccountUrl = location && URL.canParse(location, url) ? absoluteUrl(location, url) : undefined;
+  const resolved = location && URL.canParse(location, url) ? absoluteUrl(location, url) : undefined;
+  // Only named in the message: a URL that is too long or elsewhere is left out rather than refused.
+  const existingAccountUrl =
+    resolved && resolved.length <= MAX_URL_LENGTH && caOrigins.includes(new URL(resolved).origin)
+      ? resolved
+      : undefined;
   return new AccountKeyInUseError(
     problem ?? {
       type: 'about:blank',
@@ -654,23 +847,6 @@ function keyInUseError(response: HttpResponse, url: string): AccountKeyInUseErro
     },
     existingAccountUrl ? { existingAccountUrl } : {},
   );
-}
-
-function readOrder(response: HttpResponse, url: string): AcmeOrder {
-  const body = readJson(response, url);
-  requireFields(
-    body,
-    { status: 'string', identifiers: 'array', authorizations: 'array', finalize: 'string' },
-    'order',
-    url,
-  );
-  return body as unknown as AcmeOrder;
-}
-
-function requireChallenge(value: unknown, url: string): void {
-  if (!isRecord(value))
-    throw new AcmeProtocolError(`${url} answered with a challenge that is not an object.`);
-  requireFields(value, { type: 'string', url: 'string', status: 'string' }, 'challenge', url);
 }
 
 /** Checks the fields the callers rely on, so a wrong body fails here and not deep in a later step. */
@@ -703,7 +879,7 @@ function requireLocation(response: HttpResponse, url: string): string {
 function absoluteUrl(reference: string, base: string): string {
   if (URL.canParse(reference)) return reference;
   if (URL.canParse(reference, base)) return new URL(reference, base).href;
-  throw new AcmeProtocolError(`${base} answered with an unusable URL: ${reference}`);
+  throw new AcmeProtocolError(`${base} answered with an unusable URL: ${quoteForMessage(reference)}`);
 }
 
 function result<T>(response: HttpResponse, body: T): AcmeResult<T> {

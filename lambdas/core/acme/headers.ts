@@ -4,6 +4,8 @@
  * must not fail an otherwise good response.
  */
 
+import { MAX_NONCE_LENGTH } from './bounds.js';
+
 /** One target of a `Link` header (RFC 8288), with a single relation type. */
 export interface LinkTarget {
   /** The URI reference exactly as written between `<` and `>`; resolve it against the request URL. */
@@ -209,10 +211,11 @@ export function mediaType(contentType: string | undefined): string | undefined {
 const NONCE = /^[A-Za-z0-9_-]+$/;
 
 /**
- * The `Replay-Nonce` value if it is valid base64url, else `undefined`: RFC 8555 §6.5.1 says
- * clients MUST ignore invalid nonces rather than send them back.
+ * The `Replay-Nonce` value if it is valid base64url of at most `MAX_NONCE_LENGTH` characters,
+ * else `undefined`: RFC 8555 §6.5.1 says clients MUST ignore invalid nonces rather than send them
+ * back, and a nonce travels in the state to the next step.
  */
 export function parseReplayNonce(value: string | undefined): string | undefined {
   const trimmed = value?.trim();
-  return trimmed && NONCE.test(trimmed) ? trimmed : undefined;
+  return trimmed && trimmed.length <= MAX_NONCE_LENGTH && NONCE.test(trimmed) ? trimmed : undefined;
 }

@@ -1,4 +1,5 @@
 import { AcmeProtocolError, InvalidInputError } from '../errors.js';
+import { MAX_URL_LENGTH, quoteForMessage } from './bounds.js';
 
 /**
  * ACME Renewal Information (RFC 9773): the shape of the certificate identifier the CA knows a
@@ -38,7 +39,8 @@ export function isAriCertificateId(value: string): boolean {
  * Reads a renewalInfo response body (RFC 9773 §4.2). Guarantees a window whose `start` and `end`
  * were valid RFC 3339 date-times with `end` after `start`; anything else is an
  * `AcmeProtocolError` naming the problem. `explanationURL` is informational only, so a value that
- * is not an absolute URL is left out rather than failing the whole answer.
+ * is not an absolute URL (or is longer than `MAX_URL_LENGTH`) is left out rather than failing the
+ * whole answer.
  */
 export function parseRenewalInfo(body: unknown): RenewalWindow {
   if (!isRecord(body)) throw new AcmeProtocolError('The renewalInfo response is not a JSON object.');
@@ -54,7 +56,7 @@ export function parseRenewalInfo(body: unknown): RenewalWindow {
     );
   }
   const explanation = body.explanationURL;
-  return typeof explanation === 'string' && URL.canParse(explanation)
+  return typeof explanation === 'string' && explanation.length <= MAX_URL_LENGTH && URL.canParse(explanation)
     ? { start, end, explanationUrl: explanation }
     : { start, end };
 }
@@ -66,7 +68,7 @@ const RFC3339 =
 function parseRfc3339(value: unknown, field: string): Date {
   const invalid = (): never => {
     throw new AcmeProtocolError(
-      `The renewalInfo suggestedWindow.${field} is not an RFC 3339 date-time: ${JSON.stringify(value) ?? 'absent'}.`,
+      `The renewalInfo suggestedWindow.${field} is not an RFC 3339 date-time: ${value === undefined ? 'absent' : quoteForMessage(value)}.`,
     );
   };
   if (typeof value !== 'string') return invalid();

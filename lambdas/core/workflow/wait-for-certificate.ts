@@ -1,9 +1,15 @@
 import { base64url } from 'jose';
+import { MAX_QUOTED_LENGTH, truncateText } from '../acme/bounds.js';
 import type { AcmeClient } from '../acme/client.js';
 import { ariCertificateId } from '../crypto/ari-certificate-id.js';
 import { verifyIssuedCertificate } from '../crypto/certificate-check.js';
 import { matchesPreferredChain, topmostIssuerCommonName } from '../crypto/preferred-chain.js';
-import { AcmeProtocolError, PollingTimeoutError } from '../errors.js';
+import {
+  AcmeProtocolError,
+  CertificateMismatchError,
+  InvalidInputError,
+  PollingTimeoutError,
+} from '../errors.js';
 import { configurationFingerprint } from '../renewal/due.js';
 import type { IssuanceState } from '../state.js';
 import { carryNonce, resumeAcmeClient, type StepDeps, type WorkflowLogger } from './deps.js';
@@ -14,7 +20,10 @@ import { requireOrder } from './wait-for-authorizations.js';
 
 /**
  * WaitForCertificate: polls the order until `valid`, downloads the chain, checks it against our
- * key and names and that it chains, then writes it to the store beside its key. With a
+ * key and names, that it chains to its issuer and that it is valid now (`verifyIssuedCertificate`),
+ * then writes it to the store beside its key. A certificate refused by those checks is neither
+ * stored nor recorded as issued, so nothing imports it; its order is dropped from the registry, so
+ * the next run places a new order instead of downloading the same certificate again. With a
  * `preferredChain`, the alternates the CA links to are fetched one by one (only while the chain at
  * hand does not match) and the first whose topmost issuer CN matches is kept; when none does, the
  * CA's default chain is kept with a warning, as certbot and lego do. A certificate whose key is a
@@ -22,7 +31,7 @@ import { requireOrder } from './wait-for-authorizations.js';
  */
 export async function waitForCertificate(
   state: IssuanceState,
-  deps: Pick<StepDeps, 'transport' | 'signer' | 'store' | 'registry' | 'config' | 'log'>,
+  deps: Pick<StepDeps, 'transport' | 'signer' | 'store' | 'registry' | 'clock' | 'config' | 'log'>,
 ): Promise<IssuanceState> {
   let order = requireOrder(state);
   const client = resumeAcmeClient(state, deps);
@@ -54,7 +63,17 @@ export async function waitForCertificate(
   const issued = await verifyIssuedCertificate({
     fullchainPem,
     domains: state.domains,
+    now: deps.clock.now(),
     ...(privateKeyPem ? { privateKeyPem } : { publicKeySpki: kmsPublicKey(state) }),
+  }).catch(async (error: unknown) => {
+    if (error instanceof CertificateMismatchError || error instanceof InvalidInputError) {
+      await deps.registry.update(state.certificateId, { pendingOrder: null });
+      deps.log.warn('Certificate refused; the next run orders anew', {
+        orderUrl: order.url,
+        error: error.name,
+      });
+    }
+    throw error;
   });
   const prefix = issuedCertificatePrefix(state.certificateId, issued.serial);
   if (privateKeyPem) await deps.store.put(`${prefix}/privkey.pem`, privateKeyPem, 'application/x-pem-file');
@@ -117,16 +136,21 @@ async function chooseChain(
     log.info('The default chain is the preferred one', { preferredChain });
     return { pem: byDefault.pem };
   }
-  const offered = [topmostIssuerCommonName(byDefault.pem) ?? '(no issuer CN)'];
+  const offered = [issuerNameForMessage(byDefault.pem)];
   for (const url of byDefault.alternates) {
     const alternate = await client.downloadCertificate(url);
     if (matchesPreferredChain({ url, pem: alternate.pem }, preferredChain)) {
       log.info('Using the preferred alternate chain', { preferredChain, url });
       return { pem: alternate.pem };
     }
-    offered.push(topmostIssuerCommonName(alternate.pem) ?? '(no issuer CN)');
+    offered.push(issuerNameForMessage(alternate.pem));
   }
   const warning = `No chain the CA offers ends at an issuer named "${preferredChain}" (it offers ${offered.map((name) => `"${name}"`).join(', ')}); kept the CA's default chain.`;
   log.warn(warning, { preferredChain, offered });
   return { pem: byDefault.pem, warning };
+}
+
+/** The topmost issuer CN of a chain as named in the warning, shortened: the CA wrote it. */
+function issuerNameForMessage(pem: string): string {
+  return truncateText(topmostIssuerCommonName(pem) ?? '(no issuer CN)', MAX_QUOTED_LENGTH);
 }

@@ -9,7 +9,8 @@ import {
   generateCertificateKey,
 } from '../../../lambdas/core/crypto/certificate-key.js';
 import { CertificateMismatchError, InvalidInputError } from '../../../lambdas/core/errors.js';
-import { createTestCa, type TestCa } from '../../fakes/test-ca.js';
+import type { TestCa } from '../../fakes/test-ca.js';
+import { createCaWithKeyIdentifiers } from './untrusted-issuer.js';
 
 const domains = ['example.org', '*.example.org'];
 
@@ -20,8 +21,8 @@ let rsaKey: GeneratedCertificateKey;
 
 beforeAll(async () => {
   [ca, otherCa, ecKey, rsaKey] = await Promise.all([
-    createTestCa('Test'),
-    createTestCa('Other'),
+    createCaWithKeyIdentifiers('Test'),
+    createCaWithKeyIdentifiers('Other'),
     generateCertificateKey('EC_P256'),
     generateCertificateKey('RSA_2048'),
   ]);
@@ -90,6 +91,7 @@ describe('verifyIssuedCertificate', () => {
       fullchainPem: `${issued.fullchainPem}${ca.rootPem}`,
       privateKeyPem: rsaKey.privateKeyPem,
       domains,
+      now: new Date(),
     });
 
     expect(verified.chainPem).toContain(ca.rootPem.trim());
@@ -106,6 +108,7 @@ describe('verifyIssuedCertificate', () => {
         fullchainPem: issued.fullchainPem,
         privateKeyPem: ecKey.privateKeyPem,
         domains,
+        now: new Date(),
       }),
     ).resolves.toMatchObject({ dnsNames: ['*.Example.org', 'EXAMPLE.org'] });
   });
@@ -117,6 +120,7 @@ describe('verifyIssuedCertificate', () => {
       fullchainPem: issued.fullchainPem,
       privateKeyPem: ecKey.privateKeyPem,
       domains,
+      now: new Date(),
     });
 
     await expect(verification).rejects.toThrow(CertificateMismatchError);
@@ -134,6 +138,7 @@ describe('verifyIssuedCertificate', () => {
       fullchainPem: issued.fullchainPem,
       privateKeyPem: ecKey.privateKeyPem,
       domains,
+      now: new Date(),
     });
 
     await expect(verification).rejects.toThrow(CertificateMismatchError);
@@ -148,6 +153,7 @@ describe('verifyIssuedCertificate', () => {
       fullchainPem: `${issued.leafPem}${otherCa.intermediatePem}`,
       privateKeyPem: ecKey.privateKeyPem,
       domains,
+      now: new Date(),
     });
 
     await expect(verification).rejects.toThrow(CertificateMismatchError);
@@ -163,6 +169,7 @@ describe('verifyIssuedCertificate', () => {
       fullchainPem: `${issued.fullchainPem}${otherCa.rootPem}`,
       privateKeyPem: ecKey.privateKeyPem,
       domains,
+      now: new Date(),
     });
 
     await expect(verification).rejects.toThrow(
@@ -185,12 +192,17 @@ describe('verifyIssuedCertificate', () => {
         domains,
         now: new Date('2021-01-01T00:00:00Z'),
       }),
-    ).rejects.toThrow(/not valid at 2021-01-01/);
+    ).rejects.toThrow(/it has expired at 2021-01-01/);
   });
 
   it('rejects an empty download as invalid input', async () => {
     await expect(
-      verifyIssuedCertificate({ fullchainPem: '', privateKeyPem: ecKey.privateKeyPem, domains }),
+      verifyIssuedCertificate({
+        fullchainPem: '',
+        privateKeyPem: ecKey.privateKeyPem,
+        domains,
+        now: new Date(),
+      }),
     ).rejects.toThrow(InvalidInputError);
   });
 });
