@@ -5,8 +5,8 @@ import {
   REVOCATION_REASONS,
   type RevocationReasonName as RevocationReason,
 } from '../lambdas/core/acme/revocation-reasons.js';
-import { normalizeIdentifiers } from '../lambdas/core/dns/identifiers.js';
 import { InvalidInputError } from '../lambdas/core/errors.js';
+import { parseDirectoryUrl, parseDomains } from '../lambdas/core/workflow/input.js';
 import { UsageError } from './errors.js';
 import { DEFAULT_STACK_NAME } from './stack.js';
 
@@ -186,8 +186,10 @@ function domainsOf(values: readonly string[] | undefined): string[] {
   if (names.length === 0) {
     throw new UsageError('issue needs --domains, e.g. --domains example.org,*.example.org');
   }
+  // The state machine's own rule (names, and at most MAX_DOMAINS of them), so the CLI refuses
+  // what the execution would.
   try {
-    return normalizeIdentifiers(names);
+    return parseDomains(names);
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error), { cause: error });
   }
@@ -214,7 +216,7 @@ function limitOf(value: string | undefined): number {
   return limit;
 }
 
-/** An http(s) URL, as the workflow checks `directoryUrl` and `accountUrl` (`URL.canParse`). */
+/** An http(s) URL, as the workflow checks `accountUrl` (`URL.canParse`). */
 function urlOf(value: string, option: string): string {
   if (!URL.canParse(value) || !HTTP_PROTOCOLS.includes(new URL(value).protocol)) {
     throw new UsageError(`${option} ${JSON.stringify(value)} is not an http(s) URL.`);
@@ -222,8 +224,15 @@ function urlOf(value: string, option: string): string {
   return value;
 }
 
+/** A CA directory, checked by the workflow's own rule: an https URL (ACME requires TLS). */
 function directoryOf(value: string | undefined): { directoryUrl?: string } {
-  return value === undefined ? {} : { directoryUrl: urlOf(value, '--directory') };
+  if (value === undefined) return {};
+  try {
+    return { directoryUrl: parseDirectoryUrl(value, '--directory') };
+  } catch (error) {
+    if (error instanceof InvalidInputError) throw new UsageError(error.message, { cause: error });
+    throw error;
+  }
 }
 
 /**

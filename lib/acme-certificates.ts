@@ -10,24 +10,35 @@ import {
   Validations,
 } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
-import type * as events from 'aws-cdk-lib/aws-events';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
 import { forecastAcmImports } from '../lambdas/core/renewal/quota.js';
 import { ACCOUNT_ACTIONS } from '../lambdas/core/workflow/input.js';
+import { ISSUANCE_TIMEOUT_SECONDS } from '../lambdas/core/workflow/wait-budget.js';
 import { BUNDLE_HANDLER, LAMBDA_RUNTIME, stepCode } from './lambda-bundle.js';
 import { Monitoring, STATE_MACHINE_LOG_PREFIX } from './monitoring.js';
 import { RenewalSchedule } from './renewal-schedule.js';
 import { LETS_ENCRYPT_PRODUCTION, STEP_HANDLERS, type StepName } from './steps.js';
 
 /** Error names worth retrying with backoff; mirrors `TRANSIENT_ERROR_NAMES` in the core. */
+/** The issuance state machine's timeout, which the core's wait budget plans within; the certificate's lock lasts no longer. */
+const ISSUANCE_TIMEOUT = Duration.seconds(ISSUANCE_TIMEOUT_SECONDS);
+/**
+ * Errors Lambda reports for an invocation whose execution environment failed rather than the
+ * handler ("Troubleshoot invocation issues in Lambda"): the process exited, the sandbox timed out,
+ * or the error was not reported at all.
+ */
+const PLATFORM_ERRORS = ['Runtime.ExitError', 'Sandbox.Timedout', 'Lambda.Unknown'];
 const TRANSIENT_ERRORS = ['AcmeServerError', 'AcmeConnectionError', 'BadNonceError', 'AwsTransientError'];
 
 /** The tag key that marks ACM certificates this construct may re-import into. */
@@ -294,6 +305,11 @@ export class AcmeCertificates extends Construct {
   readonly functions: Readonly<Record<StepName, lambda.Function>>;
   /** Lists the certificates that are due; run by `renewals` on the schedule. */
   readonly planner: lambda.Function;
+  /**
+   * Cleans up after an issuance execution that ended without its Cleanup (timed out, stopped, or
+   * failed past its Catch), invoked by the rule on the state machine's status changes.
+   */
+  readonly endedExecutionCleanup: lambda.Function;
   /** The scheduled fleet renewal. */
   readonly renewals: RenewalSchedule;
   /** Alarms, dashboard and the optional notification topic. */
@@ -444,7 +460,7 @@ export class AcmeCertificates extends Construct {
       }
       return timeout;
     };
-    const makeFunction = (step: string, folder: string): lambda.Function => {
+    const makeFunction = (step: string, folder: string, deadLetterQueue?: sqs.IQueue): lambda.Function => {
       const logGroup = new logs.LogGroup(this, `${step}Logs`, {
         retention: logs.RetentionDays.ONE_MONTH,
         removalPolicy: RemovalPolicy.DESTROY,
@@ -468,18 +484,21 @@ export class AcmeCertificates extends Construct {
         role,
         logGroup,
         tracing: lambda.Tracing.ACTIVE,
+        ...(deadLetterQueue ? { deadLetterQueue } : {}),
       });
       acknowledgeWildcard(
         role,
         '*',
         'Active tracing: xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permissions.',
       );
-      Validations.of(fn).acknowledge(
-        {
+      if (!deadLetterQueue) {
+        Validations.of(fn).acknowledge({
           id: 'Serverless-LambdaDLQ',
           reason:
             'Step Functions invokes every step synchronously (RequestResponse); a DLQ only receives failed asynchronous invocations. Failures reach the Catch that runs Cleanup, and the execution history.',
-        },
+        });
+      }
+      Validations.of(fn).acknowledge(
         {
           id: 'AwsSolutions-L1',
           reason:
@@ -500,6 +519,26 @@ export class AcmeCertificates extends Construct {
       ]),
     ) as Record<StepName, lambda.Function>;
     this.functions = functions;
+
+    // Events of ended executions whose cleanup failed even after Lambda's two retries.
+    const cleanupDeadLetters = new sqs.Queue(this, 'EndedExecutionCleanupDeadLetters', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    const isTheDeadLetterQueue =
+      'This queue is itself the dead-letter queue of the ended-execution cleanup: an alarm fires on any message in it, and the next run of the certificate removes what was left.';
+    Validations.of(cleanupDeadLetters).acknowledge(
+      { id: 'AwsSolutions-SQS3', reason: isTheDeadLetterQueue },
+      { id: 'Serverless-SQSRedrivePolicy', reason: isTheDeadLetterQueue },
+    );
+    this.endedExecutionCleanup = makeFunction(
+      'CleanupEndedExecution',
+      'cleanup-ended-execution',
+      cleanupDeadLetters,
+    );
+    // The lock expires when the execution that took it can no longer be running.
+    functions.RegisterAccount.addEnvironment('LOCK_TTL_SECONDS', String(ISSUANCE_TIMEOUT.toSeconds()));
 
     const zoneIds = [...(props.hostedZoneIds ?? []), ...(props.hostedZones ?? []).map((zone) => zone.id)];
     this.grantPermissions(functions, zoneIds.length > 0 ? zoneIds : undefined, managedByTag);
@@ -523,6 +562,25 @@ export class AcmeCertificates extends Construct {
       props.externalAccountBindingSecret.grantRead(functions.RegisterAccount);
     }
     this.stateMachine = this.buildStateMachine(functions);
+    new events.Rule(this, 'EndedExecutions', {
+      description:
+        'Cleans up after an issuance execution that failed, timed out or was stopped: removes its TXT values, records the failure, puts its event and releases its lock',
+      eventPattern: {
+        source: ['aws.states'],
+        detailType: ['Step Functions Execution Status Change'],
+        detail: {
+          status: ['FAILED', 'TIMED_OUT', 'ABORTED'],
+          stateMachineArn: [this.stateMachine.stateMachineArn],
+        },
+      },
+      targets: [
+        new targets.LambdaFunction(this.endedExecutionCleanup, {
+          retryAttempts: 10,
+          maxEventAge: Duration.hours(6),
+          deadLetterQueue: cleanupDeadLetters,
+        }),
+      ],
+    });
 
     this.planner = makeFunction('PlanRenewals', 'plan-renewals');
     this.registry.grant(this.planner, 'dynamodb:Scan', 'dynamodb:UpdateItem');
@@ -536,6 +594,7 @@ export class AcmeCertificates extends Construct {
       issuance: this.stateMachine,
       renewals: this.renewals.stateMachine,
       scheduleDeadLetters: this.renewals.deadLetterQueue,
+      cleanupDeadLetters,
       ...(props.expiryAlarmDays !== undefined ? { expiryAlarmDays: props.expiryAlarmDays } : {}),
       ...(props.failureAlarmThreshold !== undefined
         ? { failureAlarmThreshold: props.failureAlarmThreshold }
@@ -789,15 +848,18 @@ export class AcmeCertificates extends Construct {
       const list = new iam.PolicyStatement({ actions: ['route53:ListResourceRecordSets'], resources: zones });
       fns.PublishChallenges.addToRolePolicy(list);
       fns.PublishChallenges.addToRolePolicy(change(['UPSERT']));
-      fns.Cleanup.addToRolePolicy(list);
-      fns.Cleanup.addToRolePolicy(change(['UPSERT', 'DELETE']));
+      for (const cleaner of this.cleaners(fns)) {
+        cleaner.addToRolePolicy(list);
+        cleaner.addToRolePolicy(change(['UPSERT', 'DELETE']));
+      }
       // CreateOrder plans the records: it refuses a CNAME target outside `_acme-challenge.*` in
       // any other zone of this account before ordering, since IAM would deny PublishChallenges.
       fns.CreateOrder.addEnvironment('VALIDATION_ZONE_IDS', validationZoneIds.map(bareZoneId).join(','));
     }
     if (zoneRoleArns.length > 0) {
-      for (const step of ['CreateOrder', 'PublishChallenges', 'WaitForDnsSync', 'Cleanup'] as const) {
-        fns[step].addToRolePolicy(
+      const zoneWriters = [fns.CreateOrder, fns.PublishChallenges, fns.WaitForDnsSync, ...this.cleaners(fns)];
+      for (const writer of zoneWriters) {
+        writer.addToRolePolicy(
           new iam.PolicyStatement({ actions: ['sts:AssumeRole'], resources: [...zoneRoleArns] }),
         );
       }
@@ -829,7 +891,18 @@ export class AcmeCertificates extends Construct {
     this.registry.grant(fns.Finalize, 'dynamodb:UpdateItem');
     this.registry.grant(fns.WaitForCertificate, 'dynamodb:UpdateItem');
     this.registry.grant(fns.ImportToAcm, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
-    this.registry.grant(fns.Cleanup, 'dynamodb:GetItem', 'dynamodb:UpdateItem');
+    // Record set leases (`LEASE#` items), which serialize changes to a shared `_acme-challenge`
+    // record set: taken with a conditional UpdateItem, given back with a conditional DeleteItem.
+    // PublishChallenges reads the certificate's record to note the values it is about to write.
+    this.registry.grant(
+      fns.PublishChallenges,
+      'dynamodb:GetItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+    );
+    for (const cleaner of this.cleaners(fns)) {
+      this.registry.grant(cleaner, 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem');
+    }
 
     for (const { step, prefix, access } of STORE_ACCESS) {
       this.allowStore(fns[step], prefix, access);
@@ -878,8 +951,10 @@ export class AcmeCertificates extends Construct {
     });
     fns.PublishChallenges.addToRolePolicy(listRecords);
     fns.PublishChallenges.addToRolePolicy(changeTxt(['UPSERT']));
-    fns.Cleanup.addToRolePolicy(listRecords);
-    fns.Cleanup.addToRolePolicy(changeTxt(['UPSERT', 'DELETE']));
+    for (const cleaner of this.cleaners(fns)) {
+      cleaner.addToRolePolicy(listRecords);
+      cleaner.addToRolePolicy(changeTxt(['UPSERT', 'DELETE']));
+    }
     // Route 53 is global: its ARNs have no region and no account.
     const changes = Stack.of(this).formatArn({
       service: 'route53',
@@ -902,7 +977,7 @@ export class AcmeCertificates extends Construct {
       actions: ['events:PutEvents'],
       resources: [stack.formatArn({ service: 'events', resource: 'event-bus', resourceName: 'default' })],
     });
-    fns.Cleanup.addToRolePolicy(putEvents);
+    for (const cleaner of this.cleaners(fns)) cleaner.addToRolePolicy(putEvents);
     fns.ManageAccount.addToRolePolicy(putEvents);
     fns.ImportToAcm.addToRolePolicy(
       new iam.PolicyStatement({
@@ -939,6 +1014,11 @@ export class AcmeCertificates extends Construct {
       ownCertificates,
       `Re-import into certificates of this account (in any target region) only when they carry the tag ${MANAGED_BY_TAG} with this construct's id.`,
     );
+  }
+
+  /** The functions that remove TXT values and record outcomes: Cleanup, and the same after a killed execution. */
+  private cleaners(fns: Record<StepName, lambda.Function>): lambda.Function[] {
+    return [fns.Cleanup, this.endedExecutionCleanup];
   }
 
   private buildStateMachine(fns: Record<StepName, lambda.Function>): sfn.StateMachine {
@@ -1074,7 +1154,7 @@ export class AcmeCertificates extends Construct {
       stateMachineType: sfn.StateMachineType.STANDARD,
       comment: 'One ACME issuance or renewal: account, order, dns-01 in Route 53, finalize, import into ACM',
       definitionBody: sfn.DefinitionBody.fromChainable(prepare),
-      timeout: Duration.hours(2),
+      timeout: ISSUANCE_TIMEOUT,
       logs: {
         destination: new logs.LogGroup(this, 'IssuanceLogs', {
           // Unique per stack name and construct path, so two stacks never collide.
@@ -1116,6 +1196,16 @@ export class AcmeCertificates extends Construct {
       interval: Duration.seconds(2),
       backoffRate: 2,
       maxAttempts: 5,
+      jitterStrategy: sfn.JitterType.FULL,
+    });
+    // The function's environment died under it (out of memory, a crash, its timeout), which says
+    // nothing about the request: every step resumes from the registry and the store, so running
+    // it again is safe, and is what the service would do for an asynchronous invocation.
+    task.addRetry({
+      errors: PLATFORM_ERRORS,
+      interval: Duration.seconds(1),
+      backoffRate: 2,
+      maxAttempts: 2,
       jitterStrategy: sfn.JitterType.FULL,
     });
     return task;

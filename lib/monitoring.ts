@@ -26,6 +26,12 @@ export interface MonitoringProps {
   /** Scheduled runs that could not be started. */
   readonly scheduleDeadLetters: sqs.IQueue;
   /**
+   * Status-change events of ended executions whose cleanup failed after Lambda's retries: their
+   * TXT values or lock may still be there.
+   * @default no alarm
+   */
+  readonly cleanupDeadLetters?: sqs.IQueue;
+  /**
    * Alarm when any managed certificate is within this many days of expiry.
    * @default 14
    */
@@ -63,6 +69,8 @@ export class Monitoring extends Construct {
   readonly failureAlarm: cloudwatch.Alarm;
   readonly plannerAlarm: cloudwatch.Alarm;
   readonly scheduleAlarm: cloudwatch.Alarm;
+  /** Fires when the cleanup after an ended execution failed (only with `cleanupDeadLetters`). */
+  readonly cleanupAlarm?: cloudwatch.Alarm;
   readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {
@@ -137,6 +145,20 @@ export class Monitoring extends Construct {
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
     const alarms = [this.expiryAlarm, this.failureAlarm, this.plannerAlarm, this.scheduleAlarm];
+    if (props.cleanupDeadLetters) {
+      this.cleanupAlarm = new cloudwatch.Alarm(this, 'EndedExecutionNotCleanedUp', {
+        alarmDescription:
+          'The cleanup after a failed, timed-out or stopped issuance execution failed: its TXT values or its lock may remain (the next run of the certificate removes them). The message in the dead-letter queue names the execution.',
+        metric: props.cleanupDeadLetters.metricApproximateNumberOfMessagesVisible({
+          period: Duration.minutes(5),
+        }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      });
+      alarms.push(this.cleanupAlarm);
+    }
     if (this.topic) {
       for (const alarm of alarms) {
         alarm.addAlarmAction(new actions.SnsAction(this.topic));

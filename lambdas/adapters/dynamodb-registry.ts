@@ -8,6 +8,7 @@ import type {
   CertificateRecord,
   CertificateRecordChanges,
   CertificateRegistry,
+  RecordSetLeases,
 } from '../core/ports.js';
 import { wrapAwsError } from './wrap-aws-error.js';
 
@@ -39,6 +40,7 @@ function sdk(): Promise<Sdk> {
 
 const ACCOUNT_PREFIX = 'ACCOUNT#';
 const CERTIFICATE_PREFIX = 'CERT#';
+const LEASE_PREFIX = 'LEASE#';
 
 /**
  * The partition key of the account one key holds at one CA. Hashed, so directory URLs of any
@@ -85,6 +87,7 @@ const UPDATABLE_FIELDS = {
   arnReplaced: true,
   pendingOrder: true,
   issued: true,
+  publishedTxt: true,
   lastError: true,
   lastAttemptAt: true,
   nextRenewalAt: true,
@@ -349,6 +352,83 @@ export class DynamoDbRegistry implements CertificateRegistry {
       return output.Item;
     } catch (error) {
       throw wrapAwsError(error, `DynamoDB GetItem ${pk} in ${this.#tableName}`);
+    }
+  }
+}
+
+export interface DynamoDbRecordSetLeasesOptions extends DynamoDbRegistryOptions {
+  /** The time the current invocation has left, in milliseconds (Lambda's `getRemainingTimeInMillis`). */
+  readonly remainingMs: () => number;
+  /** Waits between attempts. @default a `setTimeout` promise */
+  readonly pause?: (ms: number) => Promise<void>;
+}
+
+/**
+ * Record set leases in the registry table, one item per leased record set under
+ * `LEASE#<zoneId>#<record name>` (the planner and the CLI read only `CERT#` and `ACCOUNT#` items).
+ * A lease is taken with one conditional `UpdateItem` (free, expired, or already ours) and given
+ * back with one conditional `DeleteItem` (only if still ours), so no item outlives a released
+ * lease, and a crashed holder's item is taken over once it expires. Expiry compares ISO 8601 UTC
+ * timestamps of equal width, which order as the times they name.
+ */
+export class DynamoDbRecordSetLeases implements RecordSetLeases {
+  readonly #client: DynamoDBClient;
+  readonly #tableName: string;
+  readonly remainingMs: () => number;
+  readonly pause: (ms: number) => Promise<void>;
+
+  constructor(options: DynamoDbRecordSetLeasesOptions) {
+    this.#client = options.client;
+    this.#tableName = options.tableName;
+    this.remainingMs = options.remainingMs;
+    this.pause = options.pause ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  async acquire(key: string, holder: string, now: Date, ttlSeconds: number): Promise<boolean> {
+    if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
+      throw new RangeError(`Lease TTL must be a positive number of seconds, got ${ttlSeconds}`);
+    }
+    const pk = `${LEASE_PREFIX}${key}`;
+    const { UpdateItemCommand, values } = await sdk();
+    try {
+      await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: values({ pk }),
+          UpdateExpression: 'SET #holder = :holder, #expiresAt = :expiresAt',
+          ConditionExpression: 'attribute_not_exists(#holder) OR #holder = :holder OR #expiresAt < :now',
+          ExpressionAttributeNames: { '#holder': 'holder', '#expiresAt': 'expiresAt' },
+          ExpressionAttributeValues: values({
+            ':holder': holder,
+            ':expiresAt': new Date(now.getTime() + ttlSeconds * 1000).toISOString(),
+            ':now': now.toISOString(),
+          }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw wrapAwsError(error, `DynamoDB UpdateItem ${pk} in ${this.#tableName} (take lease)`);
+    }
+  }
+
+  async release(key: string, holder: string): Promise<void> {
+    const pk = `${LEASE_PREFIX}${key}`;
+    const { DeleteItemCommand, values } = await sdk();
+    try {
+      await this.#client.send(
+        new DeleteItemCommand({
+          TableName: this.#tableName,
+          Key: values({ pk }),
+          ConditionExpression: '#holder = :holder',
+          ExpressionAttributeNames: { '#holder': 'holder' },
+          ExpressionAttributeValues: values({ ':holder': holder }),
+        }),
+      );
+    } catch (error) {
+      // Taken over after it expired, or gone already: there is nothing of ours to release.
+      if (isConditionalCheckFailed(error)) return;
+      throw wrapAwsError(error, `DynamoDB DeleteItem ${pk} in ${this.#tableName} (release lease)`);
     }
   }
 }

@@ -10,9 +10,10 @@ import { parseZoneIdList } from '../core/dns/write-scope.js';
 import { AcmeAwsError } from '../core/errors.js';
 import type { WorkflowMetrics } from '../core/ports.js';
 import type { StepDeps, WorkflowConfig, WorkflowLogger } from '../core/workflow/deps.js';
+import { ISSUANCE_TIMEOUT_SECONDS } from '../core/workflow/wait-budget.js';
 import { AcmImporters } from './acm-importer.js';
 import { dnsResolverFromEnvironment } from './dns-resolver.js';
-import { DynamoDbRegistry } from './dynamodb-registry.js';
+import { DynamoDbRecordSetLeases, DynamoDbRegistry } from './dynamodb-registry.js';
 import { EventBridgePublisher } from './eventbridge-publisher.js';
 import { transportFromEnvironment } from './https-transport.js';
 import { KmsCertificateKeys } from './kms-certificate-key.js';
@@ -38,9 +39,24 @@ import { AssumedRoleClients } from './sts-assumed-roles.js';
 
 export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'acme-aws' });
 
+/** What a port may need to know of the Lambda invocation it serves. */
+export interface Invocation {
+  /** Milliseconds left before Lambda stops the invocation. */
+  readonly remainingMs: () => number;
+}
+
+/** The Lambda context, as far as the ports use it. */
+interface LambdaContextLike {
+  readonly getRemainingTimeInMillis?: () => number;
+}
+
+/** Assumed when a handler is called without a Lambda context: the default function timeout. */
+const DEFAULT_INVOCATION_MS = 60_000;
+
 /** Builds one port for one invocation, from the Lambda environment. */
 export type PortFactory<Name extends keyof StepDeps> = (
   env: NodeJS.ProcessEnv,
+  invocation?: Invocation,
 ) => StepDeps[Name] | Promise<StepDeps[Name]>;
 
 /** The factories of exactly the ports a step declares, each under its port's name. */
@@ -69,8 +85,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkflowConfig
     dnsPollSeconds: positiveNumber(env.DNS_POLL_SECONDS, 10),
     orderPollSeconds: positiveNumber(env.ORDER_POLL_SECONDS, 3),
     maxPolls: positiveNumber(env.MAX_POLLS, 120),
-    // Longer than the state machine's 2-hour timeout, so only a lost execution's lock expires.
-    lockTtlSeconds: positiveNumber(env.LOCK_TTL_SECONDS, 3 * 60 * 60),
+    // The state machine's timeout, counted from the execution's start: the lock never outlives
+    // the execution that took it.
+    lockTtlSeconds: positiveNumber(env.LOCK_TTL_SECONDS, ISSUANCE_TIMEOUT_SECONDS),
   };
 }
 
@@ -171,11 +188,25 @@ export const events: PortFactory<'events'> = async () => {
   return new EventBridgePublisher({ client: await eventBridge });
 };
 
-/** The certificate registry table. */
-export const registry: PortFactory<'registry'> = async (env) => {
+function dynamoDbClient(): Promise<DynamoDBClient> {
   dynamoDb ??= import('@aws-sdk/client-dynamodb').then(({ DynamoDBClient }) => new DynamoDBClient({}));
-  return new DynamoDbRegistry({ client: await dynamoDb, tableName: requireEnv(env, 'REGISTRY_TABLE') });
-};
+  return dynamoDb;
+}
+
+/** The certificate registry table. */
+export const registry: PortFactory<'registry'> = async (env) =>
+  new DynamoDbRegistry({ client: await dynamoDbClient(), tableName: requireEnv(env, 'REGISTRY_TABLE') });
+
+/**
+ * Record set leases in the registry table, lasting no longer than this invocation can run, so a
+ * crashed holder's lease expires when Lambda stops it.
+ */
+export const leases: PortFactory<'leases'> = async (env, invocation) =>
+  new DynamoDbRecordSetLeases({
+    client: await dynamoDbClient(),
+    tableName: requireEnv(env, 'REGISTRY_TABLE'),
+    remainingMs: invocation?.remainingMs ?? (() => DEFAULT_INVOCATION_MS),
+  });
 
 /**
  * The external account binding source when `EAB_SECRET_ARN` names a Secrets Manager secret (set
@@ -232,9 +263,13 @@ export const log: PortFactory<'log'> = (): WorkflowLogger => ({
 async function buildPorts<Names extends keyof StepDeps>(
   factories: PortFactories<Names>,
   env: NodeJS.ProcessEnv,
+  invocation: Invocation,
 ): Promise<Pick<StepDeps, Names>> {
   const built = await Promise.all(
-    Object.entries<PortFactory<Names>>(factories).map(async ([name, build]) => [name, await build(env)]),
+    Object.entries<PortFactory<Names>>(factories).map(async ([name, build]) => [
+      name,
+      await build(env, invocation),
+    ]),
   );
   return Object.fromEntries(built.filter(([, port]) => port !== undefined)) as Pick<StepDeps, Names>;
 }
@@ -249,8 +284,14 @@ export function stepHandler<Input, Output, Names extends keyof StepDeps>(
   stepName: string,
   step: (input: Input, deps: Pick<StepDeps, Names>) => Promise<Output>,
   ports: NoInfer<PortFactories<Names>>,
-): (input: Input) => Promise<Output> {
-  return async (input: Input) => {
+): (input: Input, context?: LambdaContextLike) => Promise<Output> {
+  return async (input: Input, context?: LambdaContextLike) => {
+    const deadline = Date.now() + DEFAULT_INVOCATION_MS;
+    const invocation: Invocation = {
+      remainingMs: context?.getRemainingTimeInMillis
+        ? () => context.getRemainingTimeInMillis?.() ?? 0
+        : () => Math.max(0, deadline - Date.now()),
+    };
     const certificateId = (input as { certificateId?: unknown } | null)?.certificateId;
     logger.appendKeys({ step: stepName });
     // A warm environment keeps the previous invocation's keys: an account action has no certificate.
@@ -258,7 +299,7 @@ export function stepHandler<Input, Output, Names extends keyof StepDeps>(
     else logger.removeKeys(['certificateId']);
     const started = Date.now();
     try {
-      const output = await step(input, await buildPorts(ports, process.env));
+      const output = await step(input, await buildPorts(ports, process.env, invocation));
       logger.debug('Step completed', { durationMs: Date.now() - started });
       return output;
     } catch (error) {

@@ -53,6 +53,17 @@ export interface HostedZone {
   readonly privateZone: boolean;
 }
 
+/** One TXT value an execution wrote, with where it went. */
+export interface PublishedTxtValue {
+  readonly executionId: string;
+  readonly zoneId: string;
+  /** Lower-case, without the trailing dot. */
+  readonly recordName: string;
+  readonly value: string;
+  /** The role the zone is written through, for a zone in another account. */
+  readonly roleArn?: string;
+}
+
 /** TXT values for one record name, unquoted. */
 export interface TxtRecord {
   /** Fully qualified name, lower-case, without the trailing dot. */
@@ -93,6 +104,12 @@ export interface DnsZones {
 /** Encrypted object storage for issued chains, private keys and small JSON records. */
 export interface CertificateStore {
   put(key: string, body: string, contentType: string): Promise<void>;
+  /**
+   * Writes `key` only if no object is stored there (S3 `If-None-Match: *`), in one atomic
+   * request: `created` when this call wrote it, `exists` when an object was already there, which
+   * is left as it was. For what must be written once and never replaced, such as an order's key.
+   */
+  create(key: string, body: string, contentType: string): Promise<'created' | 'exists'>;
   /** The stored text, or `undefined` when there is no such object. */
   get(key: string): Promise<string | undefined>;
 }
@@ -175,6 +192,19 @@ export interface IssuedCertificateRecord {
   readonly kmsKeyArn?: string;
   /** For a KMS-held key, which ACM never sees: when the certificate was published to the store. */
   readonly publishedAt?: string;
+  /**
+   * The execution that delivered this certificate (imported it into every region, or published
+   * it), and what it would have announced. Written with the delivery itself, so Cleanup can tell a
+   * run that failed after delivering (its Lambda crashed once the import was done) from one that
+   * failed before, and announce what really happened.
+   */
+  readonly deliveredBy?: {
+    readonly executionId: string;
+    /** Whether it replaced an earlier certificate (`Certificate Renewed`) or was the first. */
+    readonly renewal: boolean;
+    /** Whether ACM needed a new ARN for it (the record's `arnReplaced` says where and why). */
+    readonly arnReplaced: boolean;
+  };
 }
 
 /** What an operator declared (in CDK props or with an `issue` request) for one certificate. */
@@ -214,7 +244,22 @@ export interface CertificateRecord {
   readonly arnReplaced?: { readonly region: string; readonly previousArn: string; readonly reason: string };
   readonly pendingOrder?: PendingOrderRecord;
   readonly issued?: IssuedCertificateRecord;
-  readonly lastError?: { readonly name: string; readonly message: string; readonly at: string };
+  /**
+   * TXT values an execution is publishing or has published and not removed yet, noted before
+   * they are written, so that a run killed before its Cleanup (timed out, stopped, crashed)
+   * leaves a trail: the rule on the execution's end, or the next run's Cleanup, removes them.
+   */
+  readonly publishedTxt?: readonly PublishedTxtValue[];
+  /**
+   * The last failure; `executionId` is the execution it was counted for, so a retried Cleanup of
+   * that execution does not count it again.
+   */
+  readonly lastError?: {
+    readonly name: string;
+    readonly message: string;
+    readonly at: string;
+    readonly executionId?: string;
+  };
   readonly lastAttemptAt?: string;
   /** When the certificate is due for renewal (ARI window or a third of its lifetime left). */
   readonly nextRenewalAt?: string;
@@ -255,6 +300,31 @@ export interface CertificateRegistry {
     readonly records: readonly CertificateRecord[];
     readonly cursor?: string;
   }>;
+}
+
+/**
+ * Short leases that serialize read-modify-write changes to one DNS record set across executions.
+ * Route 53 has no conditional change, and a dns-01 record set is shared: `example.org` and
+ * `*.example.org` of different certificates answer at the same `_acme-challenge.example.org`, so
+ * two writers that each read the values and write back the union would lose each other's value.
+ * A writer holds the lease on the record set from its read to its change.
+ */
+export interface RecordSetLeases {
+  /**
+   * Takes the lease on `key` for `holder` for `ttlSeconds` from `now`, unless another holder has
+   * one that has not expired. Returns false (and changes nothing) when the lease is taken.
+   * Idempotent for the holder, so a retried step takes its own lease again at once.
+   */
+  acquire(key: string, holder: string, now: Date, ttlSeconds: number): Promise<boolean>;
+  /** Gives the lease back, only if `holder` holds it; a lease that is gone already is fine. */
+  release(key: string, holder: string): Promise<void>;
+  /**
+   * Milliseconds the current invocation has left (the Lambda's remaining time): a lease lasts no
+   * longer than its holder can live, and a writer waits for one only while it can still write.
+   */
+  remainingMs(): number;
+  /** Waits `ms` between attempts to take a busy lease; tests advance a fake clock instead. */
+  pause(ms: number): Promise<void>;
 }
 
 /** Publishes what happened to a certificate, for alerting and automation. */

@@ -1,5 +1,6 @@
 import {
   certificateKeys,
+  clock,
   config,
   log,
   registry,
@@ -17,6 +18,7 @@ export const handler = stepHandler('Finalize', finalize, {
   certificateKeys,
   store,
   registry,
+  clock,
   config,
   log,
 });

@@ -135,7 +135,7 @@ export async function shippedBundles(stacks: readonly SynthesizedStack[]): Promi
       metafile: true,
       logLevel: 'error',
     });
-    const rebuiltCode = rebuilt.outputFiles[0]?.contents ?? new Uint8Array();
+    const rebuiltCode = codeOf(rebuilt.outputFiles);
     const withoutKeepNames = await build({
       ...BUNDLE_OPTIONS,
       keepNames: false,
@@ -155,7 +155,7 @@ export async function shippedBundles(stacks: readonly SynthesizedStack[]): Promi
       gzipBytes: gzipSync(code).length,
       sha256: sha256(code),
       rebuiltSha256: sha256(rebuiltCode),
-      bytesWithoutKeepNames: withoutKeepNames.outputFiles[0]?.contents.length ?? 0,
+      bytesWithoutKeepNames: codeOf(withoutKeepNames.outputFiles).length,
       largestInputs: largestInputs(rebuilt.metafile),
       externalImports: importedExternals(code.toString('utf8'), BUNDLE_OPTIONS.external),
       config,
@@ -323,4 +323,9 @@ function largestInputs(metafile: Metafile): { name: string; bytes: number }[] {
     .map(([name, bytes]) => ({ name, bytes }))
     .sort((a, b) => b.bytes - a.bytes)
     .slice(0, 4);
+}
+
+/** The bundle itself among esbuild's outputs (the licence texts are written beside it). */
+function codeOf(outputs: readonly { readonly path: string; readonly contents: Uint8Array }[]): Uint8Array {
+  return outputs.find((output) => output.path.endsWith(BUNDLE_FILE))?.contents ?? new Uint8Array();
 }

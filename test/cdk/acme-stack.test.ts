@@ -101,12 +101,14 @@ describe('AcmeCertificates stack', () => {
     });
   });
 
-  it('bundles one Node 22 function per step, each with its own role', () => {
+  it('bundles one Node 22 function per step, the planner and the ended-execution cleanup, each with its own role', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as {
       Properties: { Runtime: string; Role: unknown; Environment: { Variables: Record<string, unknown> } };
     }[];
     const steps = functions.map((fn) => fn.Properties.Environment.Variables.ACME_STEP).sort();
-    expect(steps).toEqual([...Object.values(STEP_HANDLERS), 'plan-renewals'].sort());
+    expect(steps).toEqual(
+      [...Object.values(STEP_HANDLERS), 'plan-renewals', 'cleanup-ended-execution'].sort(),
+    );
     expect(new Set(functions.map((fn) => JSON.stringify(fn.Properties.Role))).size).toBe(functions.length);
     for (const fn of functions) expect(fn.Properties.Runtime).toBe('nodejs22.x');
   });

@@ -106,6 +106,11 @@ describe('cdk-nag', () => {
         severity: 'error',
         path: 'Test/Certificates/CleanupRole/DefaultPolicy/Resource',
       },
+      {
+        rule: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:route53:::hostedzone/*]',
+        severity: 'error',
+        path: 'Test/Certificates/CleanupEndedExecutionRole/DefaultPolicy/Resource',
+      },
     ]);
   });
 

@@ -43,8 +43,11 @@ describe.each(folders)('the %s bundle', (folder) => {
       metafile: true,
       logLevel: 'silent',
     });
-    bytes = result.outputFiles[0]?.contents.byteLength ?? Number.NaN;
-    output = Object.values(result.metafile.outputs)[0] as Metafile['outputs'][string];
+    bytes =
+      result.outputFiles.find((file) => file.path.endsWith('index.mjs'))?.contents.byteLength ?? Number.NaN;
+    output = Object.entries(result.metafile.outputs).find(([path]) =>
+      path.endsWith('index.mjs'),
+    )?.[1] as Metafile['outputs'][string];
     inputs = Object.keys(result.metafile.inputs);
   });
 

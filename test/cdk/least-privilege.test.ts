@@ -361,12 +361,12 @@ describe('least privilege', () => {
     }
   });
 
-  it('runs only our own functions: the twelve steps and the renewal planner, and no custom resource framework', () => {
+  it('runs only our own functions: the twelve steps, the renewal planner and the ended-execution cleanup, and no custom resource framework', () => {
     const types = Object.values(synthesized.resources).map((resource) => resource.Type);
     expect(
       types.filter((type) => type.startsWith('Custom::') || type === 'AWS::CloudFormation::CustomResource'),
     ).toEqual([]);
-    expect(types.filter((type) => type === 'AWS::Lambda::Function')).toHaveLength(13);
+    expect(types.filter((type) => type === 'AWS::Lambda::Function')).toHaveLength(14);
   });
 
   it('records declared certificates through one custom resource served by our own function', () => {
@@ -383,7 +383,7 @@ describe('least privilege', () => {
     const syncFunction = declared.resources[serviceToken['Fn::GetAtt'][0]];
     expect(syncFunction?.Type).toBe('AWS::Lambda::Function');
     expect(JSON.stringify(syncFunction?.Properties?.Environment)).toContain('sync-declared-certificates');
-    expect(entries.filter(([, resource]) => resource.Type === 'AWS::Lambda::Function')).toHaveLength(14);
+    expect(entries.filter(([, resource]) => resource.Type === 'AWS::Lambda::Function')).toHaveLength(15);
     expect(JSON.parse(String(custom[0]?.[1].Properties?.Certificates))).toEqual([
       {
         id: 'web',

@@ -31,7 +31,7 @@ const INPUT = {
   },
 };
 
-/** The non-service names that `ErrorEquals` lists in a definition (our errors, not `States.*` or `Lambda.*`). */
+/** The names of our errors that `ErrorEquals` lists in a definition (not the service's `States.*`, `Lambda.*`, `Runtime.*` or `Sandbox.*`). */
 function matchedErrorNames(stack: DeployedStack): string[] {
   const names = new Set<string>();
   const visit = (value: unknown): void => {
@@ -45,7 +45,7 @@ function matchedErrorNames(stack: DeployedStack): string[] {
   };
   visit(stack.stateMachine('Issuance').definition);
   visit(stack.stateMachine('Renewals').definition);
-  return [...names].filter((name) => !/^(States|Lambda)\./.test(name)).sort();
+  return [...names].filter((name) => !/^(States|Lambda|Runtime|Sandbox)\./.test(name)).sort();
 }
 
 describe('errors of the shipped bundles, as Lambda reports them', () => {

@@ -15,23 +15,40 @@ function requests(runs: readonly LocalIssuanceResult[], endpointAndStatus: strin
 }
 
 /**
- * A Lambda that dies (timeout, out of memory) after or before doing its work, once: the Task fails
- * as Step Functions reports a timed-out invocation, `Sandbox.Timedout` with Lambda's error payload
- * as the Cause.
+ * A Lambda that dies (timeout, out of memory) after or before doing its work, `times` times: the
+ * Task fails as Step Functions reports a timed-out invocation, `Sandbox.Timedout` with Lambda's
+ * error payload as the Cause.
  */
-function crashOnce(step: string, when: 'before' | 'after') {
-  let crashed = false;
+function crash(step: string, when: 'before' | 'after', times: number) {
+  let crashes = 0;
   return (stateName: string, perform: TaskPerformer): TaskPerformer =>
     stateName !== step
       ? perform
       : async (input) => {
-          if (crashed) return perform(input);
-          crashed = true;
+          if (crashes >= times) return perform(input);
+          crashes += 1;
           if (when === 'after') await perform(input);
           const errorType = 'Sandbox.Timedout';
           const errorMessage = `RequestId: ${randomUUID()} Error: Task timed out after 60.00 seconds`;
           throw Object.assign(new Error(lambdaErrorCause({ errorType, errorMessage })), { name: errorType });
         };
+}
+
+/** No change batch wrote a value twice, or more than the two values of one order. */
+function expectNoDuplicateValues(aws: {
+  route53: {
+    changeBatches: readonly {
+      changes: readonly { ResourceRecordSet?: { ResourceRecords?: { Value?: string }[] } }[];
+    }[];
+  };
+}) {
+  for (const batch of aws.route53.changeBatches) {
+    for (const change of batch.changes) {
+      const values = (change.ResourceRecordSet?.ResourceRecords ?? []).map((record) => record.Value);
+      expect(new Set(values).size).toBe(values.length);
+      expect(values.length).toBeLessThanOrEqual(2);
+    }
+  }
 }
 
 describe('nothing is lost under faults', () => {
@@ -50,29 +67,51 @@ describe('nothing is lost under faults', () => {
     ['ImportToAcm', 'after'],
   ];
   it.each(crashPoints)(
-    'a crash %s (%s its work) fails cleanly, and the re-run finishes on the same order without duplicate TXT values',
+    'a single crash of %s (%s its work) is retried within the execution, on the same order',
+    async (step, when) => {
+      const domains = ['once.example.org', '*.once.example.org'];
+      const aws = await e2e.install(domains);
+
+      const run = await e2e.run({ certificateId: 'once', domains }, { wrapTask: crash(step, when, 1) });
+
+      expect(run.execution.error).toBeUndefined();
+      expect(run.execution.status).toBe('SUCCEEDED');
+      expect(
+        run.execution.events.filter((event) => event.type === 'StateRetried').length,
+      ).toBeGreaterThanOrEqual(1);
+      expect(requests([run], NEW_ORDER)).toBe(1);
+      expectNoDuplicateValues(aws);
+      expect(aws.route53.txtValues('_acme-challenge.once.example.org')).toEqual([]);
+      expect(aws.acm.certificates.size).toBe(1);
+    },
+  );
+
+  it.each(crashPoints)(
+    'a crash of %s (%s its work) on every attempt fails cleanly, and the re-run finishes on the same order without duplicate TXT values',
     async (step, when) => {
       const domains = ['crash.example.org', '*.crash.example.org'];
       const aws = await e2e.install(domains);
       const input = { certificateId: 'crash', domains };
 
-      const first = await e2e.run(input, { wrapTask: crashOnce(step, when) });
+      const first = await e2e.run(input, { wrapTask: crash(step, when, Number.POSITIVE_INFINITY) });
+      const firstRecord = await e2e.record<{ certificateId?: string; status?: string; lock?: unknown }>(
+        'crash',
+      );
       const second = await e2e.run(input);
 
       expect(first.execution.status).toBe('FAILED');
       expect(first.execution.error?.name).toBe('Sandbox.Timedout');
+      // A crash that follows a completed import still delivered the certificate, and that is what
+      // is recorded; at every earlier point the run failed, and its failure is recorded.
+      const delivered = step === 'ImportToAcm' && when === 'after';
+      expect(firstRecord?.status).toBe(delivered ? 'imported' : 'failed');
+      expect(firstRecord?.lock).toBeUndefined();
       expect(second.execution.error).toBeUndefined();
       expect(second.execution.status).toBe('SUCCEEDED');
-      // After a crash that follows a completed import, the first order is used up: the re-run is a
-      // renewal into the same ACM certificate. At every earlier point the first order is resumed.
-      expect(requests([first, second], NEW_ORDER)).toBe(step === 'ImportToAcm' && when === 'after' ? 2 : 1);
-      for (const batch of aws.route53.changeBatches) {
-        for (const change of batch.changes) {
-          const values = (change.ResourceRecordSet?.ResourceRecords ?? []).map((record) => record.Value);
-          expect(new Set(values).size).toBe(values.length);
-          expect(values.length).toBeLessThanOrEqual(2);
-        }
-      }
+      // The re-run (an issue, which always runs) resumes the first order at every point before
+      // the delivery; after it, that order is used up and the forced issue orders anew.
+      expect(requests([first, second], NEW_ORDER)).toBe(delivered ? 2 : 1);
+      expectNoDuplicateValues(aws);
       expect(aws.route53.txtValues('_acme-challenge.crash.example.org')).toEqual([]);
       expect(aws.acm.certificates.size).toBe(1);
     },

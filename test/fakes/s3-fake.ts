@@ -22,7 +22,9 @@ import { FakeCommandRunner, type ServiceExceptionClass } from './fake-support.js
 /**
  * An in-memory, versioned Amazon S3 at the SDK boundary, for unit tests, the e2e state machine
  * and the demo. It enforces what our deployed bucket enforces (SSE-KMS on every put), reports
- * missing objects the way the SDK does (`NoSuchKey` / `NotFound` with HTTP 404), and returns
+ * missing objects the way the SDK does (`NoSuchKey` / `NotFound` with HTTP 404), honours
+ * conditional writes as S3 does (`IfNoneMatch: '*'` on PutObject fails with 412
+ * `PreconditionFailed` when the key has a current object, and writes nothing), and returns
  * bodies that behave like the SDK's streams (`transformToString()` and friends, usable once).
  */
 
@@ -172,6 +174,24 @@ export function installS3Fake(options: InstallS3FakeOptions = {}): S3Fake {
       if (input.ServerSideEncryption !== 'aws:kms') {
         // The deployed bucket policy denies any PutObject without SSE-KMS.
         runner.fail({ name: 'AccessDenied', message: 'Access Denied', httpStatusCode: 403 });
+      }
+      if (input.IfNoneMatch !== undefined) {
+        // PutObject takes only `*`: write unless the key has a current object (a delete marker
+        // is none); otherwise 412, and nothing is written.
+        if (input.IfNoneMatch !== '*') {
+          runner.fail({
+            name: 'NotImplemented',
+            message: 'A header you provided implies functionality that is not implemented',
+            httpStatusCode: 501,
+          });
+        }
+        if (current(input.Bucket ?? '', input.Key ?? '')) {
+          runner.fail({
+            name: 'PreconditionFailed',
+            message: 'At least one of the pre-conditions you specified did not hold',
+            httpStatusCode: 412,
+          });
+        }
       }
       const body = await readBody(input.Body);
       const version: FakeS3ObjectVersion = {

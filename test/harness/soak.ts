@@ -15,10 +15,15 @@ import type { PebbleEnvironment } from './pebble.js';
  * - every step: a crash of the function, before its work or after it (its result lost).
  *
  * Then it counts what users would lose. A run must either issue, or fail cleanly: its failure
- * recorded, its lock released and its TXT values gone. No TXT value may be left in DNS, no
- * certificate the CA issued may be missing from both the certificate store and ACM, and the CA
- * may hold at most one order per run plus one per newOrder answer the network lost (RFC 8555's
+ * recorded, its lock released and its TXT values gone. No TXT value may be left in DNS, and the
+ * CA may hold at most one order per run plus one per newOrder answer the network lost (RFC 8555's
  * newOrder is not idempotent).
+ *
+ * A run that failed after the CA issued its certificate, but before the certificate was stored,
+ * has not lost it: the registry keeps the order, and the certificate's next run resumes it and
+ * downloads the certificate without ordering again. So the soak ends as the renewal schedule
+ * would go on: each certificate whose run failed gets its next run, without faults, and then no
+ * certificate the CA issued may be missing from both the certificate store and ACM.
  */
 
 export interface SoakOptions {
@@ -43,7 +48,15 @@ export interface SoakResult {
   readonly faultsByKind: Readonly<Record<string, number>>;
   readonly orphanedTxtValues: number;
   readonly lostCertificates: number;
+  /** Issued by the CA but not stored when the faulty runs ended; each next run picked it up. */
+  readonly certificatesLeftAtCa: number;
+  /** The next runs of the certificates whose run failed, and how many of them issued. */
+  readonly nextRuns: number;
+  readonly nextRunsIssued: number;
+  /** Orders the next runs created (a failed run's order that could not be resumed). */
+  readonly ordersByNextRuns: number;
   readonly lostNewOrderResponses: number;
+  /** Orders the faulty runs created. */
   readonly ordersAtCa: number;
   readonly seed: number;
   readonly durationMs: number;
@@ -147,21 +160,18 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         orphanedTxtValues += set.values.length;
     }
   }
-  // Every certificate the CA issued must be in the store or in ACM, by serial.
-  const kept = new Set<string>();
-  for (const certificate of aws.acm.certificates.values()) kept.add(serialOf(certificate.certificatePem));
-  for (const objects of aws.s3.objects.values()) {
-    for (const [key] of objects) {
-      if (!key.endsWith('fullchain.pem')) continue;
-      const text = aws.s3.text(stack.certificateBucket, key);
-      const leaf = text?.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)?.[0];
-      if (leaf) kept.add(serialOf(leaf));
-    }
+  const ordersAtCa = proxy.ledger.ordersCreated;
+  const lostNewOrderResponses = proxy.ledger.lostNewOrderResponses;
+  const certificatesLeftAtCa = missingCertificates(proxy, aws, stack.certificateBucket);
+  let nextRunsIssued = 0;
+  for (const { run } of failures) {
+    const next = await runLocalIssuance({
+      deployment,
+      input: { action: 'renew', certificateId: `soak-${run}`, force: true },
+    });
+    if (next.execution.status === 'SUCCEEDED') nextRunsIssued += 1;
   }
-  let lostCertificates = 0;
-  for (const pem of proxy.ledger.certificates.values()) {
-    if (!pem || !kept.has(serialOf(pem))) lostCertificates += 1;
-  }
+  const lostCertificates = missingCertificates(proxy, aws, stack.certificateBucket);
   const faultsByKind: Record<string, number> = {
     ...(cloud.faultsInjected as Record<AwsFaultKind, number>),
     caDroppedBeforeRequest: proxy.ledger.droppedBefore,
@@ -177,8 +187,12 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     faultsByKind,
     orphanedTxtValues,
     lostCertificates,
-    lostNewOrderResponses: proxy.ledger.lostNewOrderResponses,
-    ordersAtCa: proxy.ledger.ordersCreated,
+    certificatesLeftAtCa,
+    nextRuns: failures.length,
+    nextRunsIssued,
+    ordersByNextRuns: proxy.ledger.ordersCreated - ordersAtCa,
+    lostNewOrderResponses,
+    ordersAtCa,
     seed,
     durationMs: Date.now() - started,
     failures,
@@ -187,4 +201,27 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
   await aws.restore();
   await proxy.stop();
   return result;
+}
+
+/** Certificates the CA issued that are in neither the certificate store nor ACM, by serial. */
+function missingCertificates(
+  proxy: Awaited<ReturnType<typeof startCaProxy>>,
+  aws: ReturnType<typeof installLocalAws>,
+  bucket: string,
+): number {
+  const kept = new Set<string>();
+  for (const certificate of aws.acm.certificates.values()) kept.add(serialOf(certificate.certificatePem));
+  for (const objects of aws.s3.objects.values()) {
+    for (const [key] of objects) {
+      if (!key.endsWith('fullchain.pem')) continue;
+      const text = aws.s3.text(bucket, key);
+      const leaf = text?.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/)?.[0];
+      if (leaf) kept.add(serialOf(leaf));
+    }
+  }
+  let missing = 0;
+  for (const pem of proxy.ledger.certificates.values()) {
+    if (!pem || !kept.has(serialOf(pem))) missing += 1;
+  }
+  return missing;
 }

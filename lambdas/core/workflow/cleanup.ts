@@ -1,12 +1,13 @@
 import { fallbackRenewalTime } from '../acme/renewal-info.js';
 import { revocationReasonName } from '../acme/revocation-reasons.js';
-import { planTxtChanges } from '../dns/plan.js';
-import { roleForZone } from '../dns/zone-roles.js';
+import type { CertificateRecord } from '../ports.js';
 import { nextAttemptAfterFailure } from '../renewal/backoff.js';
-import { rateLimitLiftsAt } from '../renewal/rate-limit.js';
+import { comeBackAt } from '../renewal/rate-limit.js';
 import type { IssuanceState } from '../state.js';
 import type { StepDeps } from './deps.js';
 import { failureMessage } from './failure.js';
+import { leaseHolder } from './publish-challenges.js';
+import { forgetPublishedTxt, NO_EXECUTION, removeTxtValues, txtValuesOf } from './published-txt.js';
 
 /** EventBridge detail types, which rules and alerting match on. */
 export const EVENT_ISSUED = 'Certificate Issued';
@@ -20,63 +21,63 @@ export const EVENT_FAILED = 'Certificate Renewal Failed';
 export const EVENT_REVOKED = 'Certificate Revoked';
 
 /**
- * Cleanup: removes exactly the TXT values this execution published, on success and after any
- * failure; then, if this execution held the certificate's lock, records the outcome (the next
- * renewal time, or the failure with its backoff), announces it as an EventBridge event and a
- * metric (and, after a revocation, a Revoked event), and releases the lock. Safe to repeat, and a no-op for DNS when nothing was published.
+ * Cleanup: removes exactly the TXT values this execution published, each record set under its
+ * lease so concurrent executions sharing it keep their values, on success and after any failure;
+ * then, if this execution held the certificate's lock, records the outcome (the next renewal time,
+ * or the failure with its backoff), announces it as an EventBridge event and a metric (and, after
+ * a revocation, a Revoked event), and releases the lock. Safe to repeat, and a no-op for DNS when
+ * nothing was published.
+ *
+ * The outcome is what happened, not what the last step reported:
+ * - a failure is counted once per execution: the record names the execution it counted, so a
+ *   Cleanup the state machine retries (after a failed PutEvents, say) does not count it again;
+ * - a run whose certificate was delivered (imported, or published) before a later failure, such as
+ *   its ImportToAcm Lambda crashing after the import, is recorded and announced as issued or
+ *   renewed, since the certificate is in ACM; the execution keeps its error;
+ * - after a failure whose error says when to come back (a rate limit, a Retry-After longer than
+ *   the run could wait), the next attempt is no earlier than that.
  */
 export async function cleanup(
   state: IssuanceState,
-  deps: Pick<StepDeps, 'dns' | 'registry' | 'events' | 'metrics' | 'clock' | 'log'>,
+  deps: Pick<StepDeps, 'dns' | 'leases' | 'registry' | 'events' | 'metrics' | 'clock' | 'log'>,
 ): Promise<IssuanceState> {
-  for (const { zoneId, records } of planTxtChanges(state.challenges ?? [])) {
-    await deps.dns.removeTxt(zoneId, records, roleForZone(state.zoneRoles, zoneId));
-    deps.log.info('Removed TXT records', { zoneId, records: records.map((record) => record.name) });
-  }
+  const holder = leaseHolder(state);
+  const executionId = state.execution?.id;
+  const certificateId = typeof state.certificateId === 'string' ? state.certificateId : undefined;
   // The lock may have been taken even when the step that took it failed afterwards, so ask the
   // registry who holds it rather than trusting the state.
-  const executionId = state.execution?.id;
-  if (!executionId || typeof state.certificateId !== 'string') return state;
-  const record = await deps.registry.get(state.certificateId);
-  if (record?.lock?.executionId !== executionId) return state;
+  const record = certificateId ? await deps.registry.get(certificateId) : undefined;
+  const holdsLock = executionId !== undefined && record?.lock?.executionId === executionId;
+  // With the lock, no other run of this certificate is live: values that earlier runs noted and
+  // never removed (they were killed before their Cleanup) go too, so a resumed order, whose
+  // authorizations are already valid and publish nothing, still leaves no value behind.
+  const noted = (record?.publishedTxt ?? []).filter(
+    (value) => holdsLock || value.executionId === (executionId ?? NO_EXECUTION),
+  );
+  const leftovers = noted.filter((value) => value.executionId !== executionId);
+  if (leftovers.length > 0) {
+    deps.log.warn('Removing TXT values that earlier executions left behind', {
+      executions: [...new Set(leftovers.map((value) => value.executionId))],
+      values: leftovers.length,
+    });
+  }
+  await removeTxtValues([...txtValuesOf(state), ...noted], holder, deps);
+  if (certificateId && noted.length > 0) await forgetPublishedTxt(certificateId, record, noted, deps);
+  if (!executionId || !certificateId || !record || !holdsLock) return state;
 
   const now = deps.clock.now();
   const startedAt = state.execution?.startedAt ? new Date(state.execution.startedAt) : undefined;
   if (startedAt)
     deps.metrics.add('IssuanceDuration', 'Seconds', (now.getTime() - startedAt.getTime()) / 1000);
-  if (state.error) {
-    const consecutiveFailures = (record.consecutiveFailures ?? 0) + 1;
-    // A rate limit says when it lifts: waiting less would only hit it again.
-    const backoff = nextAttemptAfterFailure(consecutiveFailures, now);
-    const message = failureMessage(state.error.Cause);
-    const lifts = rateLimitLiftsAt(state.error.Error, message);
-    const nextAttemptAt = (lifts && lifts > backoff ? lifts : backoff).toISOString();
-    await deps.registry.update(state.certificateId, {
-      status: 'failed',
-      consecutiveFailures,
-      nextAttemptAt,
-      lastError: { name: state.error.Error, message, at: now.toISOString() },
-    });
-    deps.metrics.add('IssuanceFailed', 'Count', 1);
-    await deps.events.publish({
-      detailType: EVENT_FAILED,
-      detail: {
-        certificateId: state.certificateId,
-        domains: state.domains ?? record.config?.domains ?? [],
-        error: state.error.Error,
-        problem: message,
-        consecutiveFailures,
-        nextAttemptAt,
-        currentCertificate: record.issued
-          ? { serial: record.issued.serial, notAfter: record.issued.notAfter, acmArns: record.acmArns ?? {} }
-          : null,
-        executionId,
-      },
-    });
-    if (state.revoked) await publishRevoked(state, deps, executionId, null);
-  } else if (state.certificate) {
+  const outcome = state.error ? deliveredDespite(state, record, executionId, deps) : succeeded(state);
+  if (state.error && !outcome) {
+    await recordFailure(state, state.error, record, executionId, now, deps);
+  } else if (outcome) {
     const notBefore = record.issued?.notBefore ? new Date(record.issued.notBefore) : now;
-    const nextRenewalAt = fallbackRenewalTime(notBefore, new Date(state.certificate.notAfter)).toISOString();
+    const nextRenewalAt = fallbackRenewalTime(
+      notBefore,
+      new Date(outcome.certificate.notAfter),
+    ).toISOString();
     await deps.registry.update(state.certificateId, {
       lastError: null,
       consecutiveFailures: 0,
@@ -87,31 +88,125 @@ export async function cleanup(
     });
     deps.metrics.add('IssuanceSucceeded', 'Count', 1);
     await deps.events.publish({
-      detailType: state.renewal ? EVENT_RENEWED : EVENT_ISSUED,
+      detailType: outcome.renewal ? EVENT_RENEWED : EVENT_ISSUED,
       detail: {
         certificateId: state.certificateId,
         domains: state.domains,
-        serial: state.certificate.serial,
-        notAfter: state.certificate.notAfter,
+        serial: outcome.certificate.serial,
+        notAfter: outcome.certificate.notAfter,
         nextRenewalAt,
-        acmArns: state.certificateArns ?? {},
-        ...(state.arnReplaced ? { arnReplaced: state.arnReplaced } : {}),
+        acmArns: outcome.acmArns,
+        ...(outcome.arnReplaced ? { arnReplaced: outcome.arnReplaced } : {}),
         ...(state.kmsKeyArn
-          ? { kmsKeyArn: state.kmsKeyArn, fullchainStoreKey: `${state.certificate.storeKey}/fullchain.pem` }
+          ? { kmsKeyArn: state.kmsKeyArn, fullchainStoreKey: `${outcome.certificate.storeKey}/fullchain.pem` }
           : {}),
         executionId,
       },
     });
     if (state.revoked) {
       await publishRevoked(state, deps, executionId, {
-        serial: state.certificate.serial,
-        notAfter: state.certificate.notAfter,
-        acmArns: state.certificateArns ?? {},
+        serial: outcome.certificate.serial,
+        notAfter: outcome.certificate.notAfter,
+        acmArns: outcome.acmArns,
       });
     }
   }
   await deps.registry.releaseLock(state.certificateId, executionId);
   return state;
+}
+
+/** A certificate a run delivered, with what its outcome event says. */
+interface Delivered {
+  readonly certificate: NonNullable<IssuanceState['certificate']>;
+  readonly acmArns: Readonly<Record<string, string>>;
+  readonly renewal: boolean;
+  readonly arnReplaced?: IssuanceState['arnReplaced'];
+}
+
+/** The outcome of a run that got to Cleanup without an error, if it got a certificate. */
+function succeeded(state: IssuanceState): Delivered | undefined {
+  if (!state.certificate) return undefined;
+  return {
+    certificate: state.certificate,
+    acmArns: state.certificateArns ?? {},
+    renewal: state.renewal === true,
+    ...(state.arnReplaced ? { arnReplaced: state.arnReplaced } : {}),
+  };
+}
+
+/**
+ * The certificate this execution delivered before the step that failed, as the registry records
+ * the delivery (ImportToAcm writes `issued.deliveredBy` with the import): a step whose Lambda
+ * crashed after its work was done leaves no output, but the registry knows.
+ */
+function deliveredDespite(
+  state: IssuanceState,
+  record: CertificateRecord,
+  executionId: string,
+  deps: Pick<StepDeps, 'log'>,
+): Delivered | undefined {
+  const issued = record.issued;
+  const delivery = issued?.deliveredBy;
+  if (!issued || delivery?.executionId !== executionId) return undefined;
+  deps.log.warn('A step failed after this execution delivered the certificate; recording the delivery', {
+    error: state.error?.Error,
+    serial: issued.serial,
+  });
+  return {
+    certificate: { storeKey: issued.storeKey, serial: issued.serial, notAfter: issued.notAfter },
+    acmArns: state.kmsKeyArn ? {} : (record.acmArns ?? {}),
+    renewal: delivery.renewal,
+    ...(delivery.arnReplaced && record.arnReplaced ? { arnReplaced: record.arnReplaced } : {}),
+  };
+}
+
+/**
+ * Records a failed run and puts its event. Counted once per execution: when the record already
+ * holds this execution's failure (a retried Cleanup), its count and next attempt are kept.
+ */
+async function recordFailure(
+  state: IssuanceState,
+  error: NonNullable<IssuanceState['error']>,
+  record: CertificateRecord,
+  executionId: string,
+  now: Date,
+  deps: Pick<StepDeps, 'registry' | 'events' | 'metrics'>,
+): Promise<void> {
+  const counted = record.lastError?.executionId === executionId ? record.lastError : undefined;
+  const message = counted?.message ?? failureMessage(error.Cause);
+  const consecutiveFailures = counted
+    ? Math.max(1, record.consecutiveFailures ?? 1)
+    : (record.consecutiveFailures ?? 0) + 1;
+  let nextAttemptAt = counted ? record.nextAttemptAt : undefined;
+  if (!nextAttemptAt) {
+    // A rate limit or a long Retry-After says when to come back: waiting less would only hit it again.
+    const backoff = nextAttemptAfterFailure(consecutiveFailures, now);
+    const comeBack = comeBackAt(error.Error, message);
+    nextAttemptAt = (comeBack && comeBack > backoff ? comeBack : backoff).toISOString();
+  }
+  await deps.registry.update(state.certificateId, {
+    status: 'failed',
+    consecutiveFailures,
+    nextAttemptAt,
+    lastError: counted ?? { name: error.Error, message, at: now.toISOString(), executionId },
+  });
+  if (!counted) deps.metrics.add('IssuanceFailed', 'Count', 1);
+  await deps.events.publish({
+    detailType: EVENT_FAILED,
+    detail: {
+      certificateId: state.certificateId,
+      domains: state.domains ?? record.config?.domains ?? [],
+      error: error.Error,
+      problem: message,
+      consecutiveFailures,
+      nextAttemptAt,
+      currentCertificate: record.issued
+        ? { serial: record.issued.serial, notAfter: record.issued.notAfter, acmArns: record.acmArns ?? {} }
+        : null,
+      executionId,
+    },
+  });
+  if (state.revoked) await publishRevoked(state, deps, executionId, null);
 }
 
 async function publishRevoked(

@@ -1,10 +1,17 @@
 import type { AcmeClient } from '../acme/client.js';
 import { dns01TxtValue } from '../acme/key-authorization.js';
+import { assertOrderMatchesRequest, authorizationIdentifier } from '../acme/order-identifiers.js';
 import type { AcmeOrder } from '../acme/types.js';
 import { type ChallengePlacement, ChallengePlacer } from '../dns/placement.js';
 import { mapConcurrently } from '../dns/pool.js';
 import { assertChallengeWritable } from '../dns/write-scope.js';
-import { AcmeProblemError, AcmeProtocolError, AlreadyReplacedError, InvalidInputError } from '../errors.js';
+import {
+  AcmeProblemError,
+  AcmeProtocolError,
+  AlreadyReplacedError,
+  AwsTransientError,
+  InvalidInputError,
+} from '../errors.js';
 import type { PendingOrderRecord } from '../ports.js';
 import { configurationFingerprint } from '../renewal/due.js';
 import type { DnsChallenge, IssuanceState } from '../state.js';
@@ -94,17 +101,25 @@ export async function createOrder(
     const created = await newOrderReplacing(client, state, replaces, deps.log);
     orderUrl = created.location;
     order = created.body;
-    await deps.registry.update(state.certificateId, {
-      status: 'issuing',
-      lastAttemptAt: now.toISOString(),
-      pendingOrder: { url: orderUrl, fingerprint, ...(order.expires ? { expires: order.expires } : {}) },
-    });
+    // newOrder is not idempotent (RFC 8555 §7.4): if this write is lost, a retried step orders
+    // again. So it is tried a few more times here, where the order's URL is still known.
+    await retryTransient(() =>
+      deps.registry.update(state.certificateId, {
+        status: 'issuing',
+        lastAttemptAt: now.toISOString(),
+        pendingOrder: { url: orderUrl, fingerprint, ...(order.expires ? { expires: order.expires } : {}) },
+      }),
+    );
   }
   const jwk = await deps.signer.publicJwk();
+  // The CA is not trusted to say which names an order is for: checked before any TXT record exists.
+  assertOrderMatchesRequest(order, state.domains, orderUrl);
+  const authorized = new Set<string>();
 
   const challenges: DnsChallenge[] = [];
   for (const authorizationUrl of order.authorizations) {
     const { body: authorization } = await client.getAuthorization(authorizationUrl);
+    authorized.add(authorizationIdentifier(authorization, order, authorized, authorizationUrl));
     if (authorization.status === 'valid') continue;
     const identifier = `${authorization.wildcard ? '*.' : ''}${authorization.identifier.value}`;
     if (authorization.status !== 'pending') {
@@ -196,4 +211,20 @@ async function resumableOrder(
     });
     return undefined;
   }
+}
+
+/** Pauses between the attempts of {@link retryTransient}, in milliseconds. */
+const RECORD_RETRY_PAUSES_MS = [200, 400, 800, 1600];
+
+/** Runs `write`, again after each `AwsTransientError` (throttling, a 5xx, a lost answer), up to five times. */
+async function retryTransient(write: () => Promise<void>): Promise<void> {
+  for (const pause of RECORD_RETRY_PAUSES_MS) {
+    try {
+      return await write();
+    } catch (error) {
+      if (!(error instanceof AwsTransientError)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, pause));
+    }
+  }
+  return write();
 }

@@ -10,6 +10,7 @@ import type {
   EventPublisher,
   ExternalAccountBindingSource,
   HttpTransport,
+  RecordSetLeases,
   Signer,
   WorkflowMetrics,
 } from '../ports.js';
@@ -47,7 +48,7 @@ export interface WorkflowConfig {
   readonly orderPollSeconds: number;
   /** Polls allowed per waiting loop before the issuance fails. */
   readonly maxPolls: number;
-  /** How long a certificate's lock outlives a crashed execution; longer than the execution timeout. */
+  /** How long a certificate's lock lasts from the start of the execution that takes it: the execution timeout. */
   readonly lockTtlSeconds: number;
 }
 
@@ -64,6 +65,8 @@ export interface StepDeps {
   readonly certificateKeys: CertificateKeySigners;
   readonly store: CertificateStore;
   readonly dns: DnsZones;
+  /** Serialize changes to shared `_acme-challenge` record sets across concurrent executions. */
+  readonly leases: RecordSetLeases;
   /** DNS lookups outside AWS: CNAME delegation and the authoritative-server check. */
   readonly resolver: DnsResolver;
   readonly importers: CertificateImporters;

@@ -1,4 +1,5 @@
 import { splitPemChain } from '../crypto/pem.js';
+import type { CertificateRecord, IssuedCertificateRecord } from '../ports.js';
 import { configurationFingerprint } from '../renewal/due.js';
 import type { IssuanceState } from '../state.js';
 import type { StepDeps } from './deps.js';
@@ -68,12 +69,14 @@ export async function importToAcm(
     });
   }
   const firstArn = arns[state.regions[0] ?? ''] ?? '';
+  const renewal = earlierAttempt(state, record)?.renewal ?? Object.keys(record?.acmArns ?? {}).length > 0;
   await deps.registry.update(state.certificateId, {
     status: 'imported',
     importedKeyType: state.keyType,
     issued: {
       ...(record?.issued ?? { ...state.certificate, fingerprint: configurationFingerprint(state) }),
       importedArn: firstArn,
+      ...deliveredBy(state, renewal, arnReplaced !== undefined),
     },
     ...(arnReplaced ? { arnReplaced } : {}),
   });
@@ -81,9 +84,34 @@ export async function importToAcm(
     ...state,
     certificateArn: firstArn,
     certificateArns: arns,
-    renewal: Object.keys(record?.acmArns ?? {}).length > 0,
+    renewal,
     ...(arnReplaced ? { arnReplaced } : {}),
   };
+}
+
+/**
+ * The delivery mark of an earlier attempt of this step in the same execution (its Lambda crashed
+ * after the import): what it announces stands, though the import it made now looks like a renewal.
+ */
+function earlierAttempt(
+  state: IssuanceState,
+  record: CertificateRecord | undefined,
+): IssuedCertificateRecord['deliveredBy'] | undefined {
+  const delivery = record?.issued?.deliveredBy;
+  return state.execution && delivery?.executionId === state.execution.id ? delivery : undefined;
+}
+
+/**
+ * The delivery mark Cleanup reads when a later failure (this Lambda crashing after the import,
+ * say) loses the step's output: which execution delivered the certificate and what it announces.
+ */
+function deliveredBy(
+  state: IssuanceState,
+  renewal: boolean,
+  arnReplaced: boolean,
+): { deliveredBy?: NonNullable<IssuedCertificateRecord['deliveredBy']> } {
+  const executionId = state.execution?.id;
+  return executionId ? { deliveredBy: { executionId, renewal, arnReplaced } } : {};
 }
 
 /**
@@ -100,14 +128,19 @@ async function publishWithKmsKey(
   if (issued?.serial !== certificate.serial) {
     throw new Error(`The registry does not record certificate ${certificate.serial} as issued.`);
   }
+  // Cleanup records the first success's renewal time, so a record that has one was issued before.
+  const renewal = earlierAttempt(state, record)?.renewal ?? record?.nextRenewalAt !== undefined;
   await deps.registry.update(state.certificateId, {
     status: 'published',
-    issued: { ...issued, publishedAt: deps.clock.now().toISOString() },
+    issued: {
+      ...issued,
+      publishedAt: deps.clock.now().toISOString(),
+      ...deliveredBy(state, renewal, false),
+    },
   });
   deps.log.info('Published the certificate to the certificate store; its key stays in KMS', {
     storeKey: certificate.storeKey,
     kmsKeyArn: state.kmsKeyArn,
   });
-  // Cleanup records the first success's renewal time, so a record that has one was issued before.
-  return { ...state, certificateArns: {}, renewal: record?.nextRenewalAt !== undefined };
+  return { ...state, certificateArns: {}, renewal };
 }

@@ -9,10 +9,12 @@ import { carryNonce, type StepDeps } from './deps.js';
 import { parseIssuanceRequest } from './input.js';
 
 /**
- * RegisterAccount: validates the request and takes the certificate's lock (a second execution for
- * the same certificate ends here, changing nothing). A `renew` reads the configuration from the
- * registry and, unless forced, ends without changes when the certificate is not due; an `issue`
- * records the declared configuration. A `revoke` needs the registry to hold an issued certificate,
+ * RegisterAccount: validates the whole request before anything is written, then takes the
+ * certificate's lock (a second execution for the same certificate ends here, changing nothing). A
+ * `renew` reads the configuration from the registry and, unless forced, ends without changes when
+ * the certificate is not due; an `issue` records the declared configuration once the CA's
+ * directory has answered and offers its profile, so a request the CA cannot serve never replaces
+ * the configuration later renewals use. A `revoke` needs the registry to hold an issued certificate,
  * which it puts in the state for RevokeCertificate. Then it makes sure the CA knows our KMS-held key: a recorded
  * account URL costs no account request; otherwise one `newAccount` registers the key or returns
  * the account the CA already holds for it. Where an external account binding is configured or the
@@ -99,11 +101,14 @@ export async function registerAccount(
   };
   const now = deps.clock.now();
   if (request.execution) {
+    // Counted from the execution's start, so the lock expires when the execution times out.
+    const startedAt = request.execution.startedAt ? Date.parse(request.execution.startedAt) : Number.NaN;
+    const elapsedSeconds = Number.isNaN(startedAt) ? 0 : Math.max(0, (now.getTime() - startedAt) / 1000);
     const acquired = await deps.registry.acquireLock(
       certificateId,
       request.execution.id,
       now,
-      deps.config.lockTtlSeconds,
+      Math.max(1, Math.ceil(deps.config.lockTtlSeconds - elapsedSeconds)),
     );
     if (!acquired) {
       deps.log.warn('Another execution is working on this certificate; ending without changes');
@@ -121,14 +126,24 @@ export async function registerAccount(
       };
     }
   }
-  if (request.config) await deps.registry.update(certificateId, { config: request.config });
-
   const client = new AcmeClient({
     directoryUrl: state.directoryUrl,
     transport: deps.transport,
     signer: deps.signer,
   });
   const directory = await client.directory();
+  // An `issue` replaces the recorded configuration, which every later renewal uses: only one the
+  // CA can serve is recorded, so a bad request fails alone and leaves the next renewal working.
+  if (request.config) {
+    const profile = request.config.profile;
+    if (profile !== undefined && !directory.meta?.profiles?.[profile]) {
+      const offered = Object.keys(directory.meta?.profiles ?? {});
+      throw new InvalidInputError(
+        `The CA at ${state.directoryUrl} does not offer the profile "${profile}"; ${offered.length > 0 ? `it offers ${offered.join(', ')}` : 'it offers no profiles'}. Change the certificate's profile. The recorded configuration was left as it was.`,
+      );
+    }
+    await deps.registry.update(certificateId, { config: request.config });
+  }
   const thumbprint = await jwkThumbprint(await deps.signer.publicJwk());
   const recorded = await recordedAccount(deps, state.directoryUrl, thumbprint);
   if (recorded) {

@@ -8,6 +8,8 @@ import { parseIssuanceRequest } from '../../../lambdas/core/workflow/input.js';
 import { publishChallenges } from '../../../lambdas/core/workflow/publish-challenges.js';
 import { waitForDnsSync } from '../../../lambdas/core/workflow/wait-for-dns-sync.js';
 import { FakeDnsResolver } from '../../fakes/dns-resolver-fake.js';
+import { MemoryRecordSetLeases } from '../fakes/memory-record-set-leases.js';
+import { MemoryRegistry } from '../fakes/memory-registry.js';
 
 const ROLE = 'arn:aws:iam::210987654321:role/acme-dns';
 const config: WorkflowConfig = {
@@ -95,12 +97,22 @@ describe('zones in other accounts', () => {
     resolver.setTxtEverywhere('validation.example.net', 'app.validation.example.net', ['value-2']);
     const start = state({ challenges, zoneRoles: { ZPARTNER: ROLE } });
 
-    const published = await publishChallenges(start, { dns, config, log });
+    const leases = new MemoryRecordSetLeases();
+    const registry = new MemoryRegistry();
+    const published = await publishChallenges(start, {
+      dns,
+      leases,
+      registry,
+      clock: leases.clock,
+      config,
+      log,
+    });
     const synced = await waitForDnsSync(published, { dns, resolver, config, log });
     await cleanup(synced, {
       dns,
+      leases,
       log,
-      registry: {} as never,
+      registry,
       events: {} as never,
       metrics: {} as never,
       clock: { now: () => new Date() },

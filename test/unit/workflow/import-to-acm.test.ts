@@ -40,6 +40,11 @@ const store: CertificateStore = {
     objects.set(key, body);
   },
   get: async (key) => objects.get(key),
+  create: async (key, body) => {
+    if (objects.has(key)) return 'exists';
+    objects.set(key, body);
+    return 'created';
+  },
 };
 
 /** The registry as the steps use it: records merged field by field, `null` removing a field. */
@@ -149,6 +154,7 @@ describe('importToAcm after a change of ACME profile', () => {
     await cleanup(imported, {
       ...deps(),
       dns: {} as never,
+      leases: {} as never,
       events: { publish: async (event) => void events.push(event) },
       metrics: { add: () => {} },
     });

@@ -49,6 +49,7 @@ async function setup() {
         ? `${toPem(LEAF, 'CERTIFICATE')}${toPem(ISSUER, 'CERTIFICATE')}`
         : undefined,
     put: async () => {},
+    create: async () => 'created',
   };
   const registry = {
     update: async (_id: string, changes: CertificateRecordChanges) => {
