@@ -11,7 +11,7 @@
  * scripts/bench/*.ts for how each is taken.
  *
  *   npm run bench -- [--runs 5] [--init-samples 10] [--fleet 200] [--out bench]
- *                    [--only issuance,lifecycle,fleet,bundles]
+ *                    [--only issuance,lifecycle,fleet,bundles,soak]
  *
  * `--only` runs some sections and records the others as skipped (for a quick look; the committed
  * results come from a full run).
@@ -24,6 +24,7 @@ import '../test/setup/polyfills.js';
 import type { StackPropsForTest, SynthesizedStack } from '../test/harness/cloud/assembly.js';
 import { type LocalCa, synthesizeFor } from '../test/harness/local-issuance.js';
 import { isPebbleInstalled, type PebbleEnvironment, startPebble } from '../test/harness/pebble.js';
+import { runSoak, type SoakResult } from '../test/harness/soak.js';
 import {
   type AccountAndKmsResult,
   LIFECYCLE_DOMAIN,
@@ -66,7 +67,7 @@ import {
 import { ROLES, type Role, requestFloor, requestsByRole, total } from './bench/requests.js';
 import { type Summary, summarize } from './bench/stats.js';
 
-const SECTIONS = ['issuance', 'lifecycle', 'fleet', 'bundles'] as const;
+const SECTIONS = ['issuance', 'lifecycle', 'fleet', 'bundles', 'soak'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
@@ -104,6 +105,11 @@ const TARGET_REQUESTS_APEX_WILDCARD_NEW = 11;
 const TARGET_BUNDLE_BYTES = 300_000;
 const TARGET_INIT_MS = 150;
 /** Pebble tuned for repeatable counts: no validation sleep, no injected badNonce, no authz reuse. */
+/** The soaks of section 10: a long one at the rate the issue sets the 90% bar for, and a harsh one. */
+const SOAKS = [
+  { runs: 100, faultRate: 0.05, seed: 1 },
+  { runs: 30, faultRate: 0.2, seed: 2 },
+] as const;
 const PEBBLE_ENV = { PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0', PEBBLE_AUTHZREUSE: '0' };
 /** A page size below the schedule's, so that the fleet's second renewal run spans several pages. */
 const FLEET_SMALL_PAGE_SIZE = 50;
@@ -377,6 +383,23 @@ try {
       }),
     }));
 
+  // The chaos soak (test/harness/soak.ts) on its own Pebble, as `npm run demo -- --soak` runs it.
+  const soakResults: SoakResult[] = [];
+  if (selected('soak') && pebble) {
+    for (const { runs: soakRuns, faultRate, seed } of SOAKS) {
+      say(`chaos soak: ${soakRuns} runs at fault rate ${faultRate}`);
+      soakResults.push(
+        await runSoak({
+          pebble,
+          runs: soakRuns,
+          faultRate,
+          seed,
+          domains: ['soak.example.org', '*.soak.example.org'],
+        }),
+      );
+    }
+  }
+
   const deploy = summarize(deployMs);
   const results: BenchResults = {
     generatedAt: new Date().toISOString(),
@@ -413,6 +436,7 @@ try {
     },
     accountAndKms,
     fleet,
+    soak: soakResults,
     cost,
     targets: targets(cases, bundleResults, accountAndKms, fleet, inspected.configurations),
   };

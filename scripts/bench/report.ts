@@ -1,3 +1,4 @@
+import type { SoakResult } from '../../test/harness/soak.js';
 import type { AccountAndKmsResult, ScenarioId, ScenarioResult } from './account-and-kms.js';
 import type { BundleSettings } from './bundles.js';
 import { PRICES_AS_OF, type RenewalCost } from './cost.js';
@@ -45,6 +46,8 @@ export interface BenchResults {
   readonly accountAndKms: AccountAndKmsResult;
   readonly fleet: FleetResult;
   readonly cost: readonly CostResult[];
+  /** Section 10: the chaos soaks, one per fault rate (empty when skipped). */
+  readonly soak: readonly SoakResult[];
   readonly targets: readonly TargetResult[];
 }
 
@@ -545,6 +548,8 @@ export function renderMarkdown(results: BenchResults): string {
   push(...accountAndKmsSection(results.accountAndKms));
 
   push(...deploymentSection(results));
+
+  push(...soakSection(results.soak ?? []));
 
   push('## Method', '');
   push(
@@ -1213,4 +1218,35 @@ function kmsNotes(
       '`privkey.pem` and the ACM import, which the table of calls above shows.',
   );
   return notes;
+}
+
+function soakSection(soaks: readonly SoakResult[]): string[] {
+  const out = ['## 10. Chaos soak', ''];
+  if (soaks.length === 0) return [...out, 'Not measured in this run.', ''];
+  out.push(
+    'Issuances of `soak.example.org` and `*.soak.example.org` one after another on one deployment, with faults ' +
+      'injected at the given rate into every AWS call (throttling, a server error, or a timeout after the service ' +
+      'did the work; the SDK’s own retries are not in the way, so every fault reaches our code), every CA exchange ' +
+      '(connection dropped before the CA got the request, or after it acted) and every step (the function crashing ' +
+      'before or after its work). Then each certificate whose run failed gets its next run without faults, as the ' +
+      'renewal schedule would start it (test/harness/soak.ts).',
+    '',
+    '| Fault rate | Runs | Issued | Failed cleanly | Failed otherwise | Faults injected | Orphaned TXT values | Orders at the CA (bound: runs + lost newOrder answers) | Certificates left at the CA, then lost after the next runs | Next runs issued (new orders) | Seconds |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const soak of soaks) {
+    const issuedPercent = (soak.issued / Math.max(1, soak.runs)) * 100;
+    out.push(
+      `| ${soak.faultRate} | ${soak.runs} | ${soak.issued} (${issuedPercent.toFixed(0)}%) | ${soak.failedClean} | ${soak.failedUnclean} | ${soak.faultsInjected} | ${soak.orphanedTxtValues} | ${soak.ordersAtCa} (${soak.runs + soak.lostNewOrderResponses}) | ${soak.certificatesLeftAtCa}, then ${soak.lostCertificates} | ${soak.nextRunsIssued} of ${soak.nextRuns} (${soak.ordersByNextRuns}) | ${(soak.durationMs / 1000).toFixed(0)} |`,
+    );
+  }
+  out.push('');
+  for (const soak of soaks) {
+    const kinds = Object.entries(soak.faultsByKind)
+      .map(([kind, count]) => `${kind} ${count}`)
+      .join(', ');
+    out.push(`- Rate ${soak.faultRate}, seed ${soak.seed}: ${kinds}.`);
+  }
+  out.push('');
+  return out;
 }

@@ -38,6 +38,7 @@ export interface SoakOptions {
 }
 
 export interface SoakResult {
+  readonly faultRate: number;
   readonly runs: number;
   readonly issued: number;
   /** Runs that failed loudly, with cleanup done and the lock released. */
@@ -179,6 +180,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
     ...stepCrashes,
   };
   const result: SoakResult = {
+    faultRate: options.faultRate,
     runs: options.runs,
     issued,
     failedClean,
