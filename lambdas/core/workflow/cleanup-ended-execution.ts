@@ -1,8 +1,8 @@
 import { MAX_PROBLEM_DETAIL_LENGTH, MAX_PROBLEM_TYPE_LENGTH, truncateText } from '../acme/bounds.js';
-import { AwsTransientError } from '../errors.js';
 import type { IssuanceState, KeyType } from '../state.js';
 import { cleanup } from './cleanup.js';
 import type { StepDeps } from './deps.js';
+import { retryTransient } from './retry-transient.js';
 
 /** Pauses between attempts of the cleanup within one invocation (well inside its 60 s timeout). */
 const CLEANUP_RETRY_PAUSES_MS = [500, 1000, 2000, 4000];
@@ -109,20 +109,15 @@ export async function cleanupEndedExecution(
   };
   // Nothing else will clean up after this execution until the certificate's next run: each
   // transient failure is retried here before Lambda's own retries of the event.
-  for (const pauseMs of CLEANUP_RETRY_PAUSES_MS) {
-    try {
-      await cleanup(state, deps);
-      return { executionArn, certificateId, result: 'cleaned-up' };
-    } catch (error) {
-      if (!(error instanceof AwsTransientError)) throw error;
+  await retryTransient(
+    () => cleanup(state, deps),
+    CLEANUP_RETRY_PAUSES_MS,
+    (error, pauseMs) =>
       deps.log.warn('Cleanup after the ended execution failed; trying again', {
         error: error.message,
         pauseMs,
-      });
-      await new Promise((resolve) => setTimeout(resolve, pauseMs));
-    }
-  }
-  await cleanup(state, deps);
+      }),
+  );
   return { executionArn, certificateId, result: 'cleaned-up' };
 }
 

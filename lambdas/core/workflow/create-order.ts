@@ -5,17 +5,12 @@ import type { AcmeOrder } from '../acme/types.js';
 import { type ChallengePlacement, ChallengePlacer } from '../dns/placement.js';
 import { mapConcurrently } from '../dns/pool.js';
 import { assertChallengeWritable } from '../dns/write-scope.js';
-import {
-  AcmeProblemError,
-  AcmeProtocolError,
-  AlreadyReplacedError,
-  AwsTransientError,
-  InvalidInputError,
-} from '../errors.js';
+import { AcmeProblemError, AcmeProtocolError, AlreadyReplacedError, InvalidInputError } from '../errors.js';
 import type { PendingOrderRecord } from '../ports.js';
 import { configurationFingerprint } from '../renewal/due.js';
 import type { DnsChallenge, IssuanceState } from '../state.js';
 import { carryNonce, resumeAcmeClient, type StepDeps, type WorkflowLogger } from './deps.js';
+import { retryTransient } from './retry-transient.js';
 
 const REUSABLE_STATUSES = new Set(['pending', 'ready', 'processing', 'valid']);
 /** `_acme-challenge` CNAME lookups in flight at once while placing up to 100 names. */
@@ -103,12 +98,14 @@ export async function createOrder(
     order = created.body;
     // newOrder is not idempotent (RFC 8555 §7.4): if this write is lost, a retried step orders
     // again. So it is tried a few more times here, where the order's URL is still known.
-    await retryTransient(() =>
-      deps.registry.update(state.certificateId, {
-        status: 'issuing',
-        lastAttemptAt: now.toISOString(),
-        pendingOrder: { url: orderUrl, fingerprint, ...(order.expires ? { expires: order.expires } : {}) },
-      }),
+    await retryTransient(
+      () =>
+        deps.registry.update(state.certificateId, {
+          status: 'issuing',
+          lastAttemptAt: now.toISOString(),
+          pendingOrder: { url: orderUrl, fingerprint, ...(order.expires ? { expires: order.expires } : {}) },
+        }),
+      [200, 400, 800, 1600],
     );
   }
   const jwk = await deps.signer.publicJwk();
@@ -211,20 +208,4 @@ async function resumableOrder(
     });
     return undefined;
   }
-}
-
-/** Pauses between the attempts of {@link retryTransient}, in milliseconds. */
-const RECORD_RETRY_PAUSES_MS = [200, 400, 800, 1600];
-
-/** Runs `write`, again after each `AwsTransientError` (throttling, a 5xx, a lost answer), up to five times. */
-async function retryTransient(write: () => Promise<void>): Promise<void> {
-  for (const pause of RECORD_RETRY_PAUSES_MS) {
-    try {
-      return await write();
-    } catch (error) {
-      if (!(error instanceof AwsTransientError)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, pause));
-    }
-  }
-  return write();
 }
