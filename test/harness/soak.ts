@@ -41,7 +41,10 @@ export interface SoakResult {
   readonly faultRate: number;
   readonly runs: number;
   readonly issued: number;
-  /** Runs that failed loudly, with cleanup done and the lock released. */
+  /**
+   * Runs that failed loudly, with cleanup done, the lock released and the outcome recorded (the
+   * failure, or the certificate the execution delivered before a later step crashed).
+   */
   readonly failedClean: number;
   /** Runs that neither issued nor failed cleanly. */
   readonly failedUnclean: number;
@@ -136,7 +139,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakResult> {
         );
         cloud.awsFaults = { rate: options.faultRate, random };
         const lockHeld = Boolean((record?.lock as { executionId?: string } | undefined)?.executionId);
-        const recorded = record?.status === 'failed' && record?.lastError !== undefined;
+        // The outcome is recorded truthfully: the failure, or (a step that crashed after the
+        // import) the delivery of the certificate this execution made.
+        const deliveredBy = (record?.issued as { deliveredBy?: { executionId?: string } } | undefined)
+          ?.deliveredBy?.executionId;
+        const recorded =
+          (record?.status === 'failed' && record?.lastError !== undefined) ||
+          (deliveredBy !== undefined && deliveredBy === execution.executionArn);
         if (!lockHeld && recorded) failedClean += 1;
         failures.push({
           run,

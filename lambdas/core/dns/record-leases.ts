@@ -34,7 +34,8 @@ export function recordSetLeaseKey(zoneId: string, recordName: string): string {
  * - a busy lease is asked for again with doubling, jittered pauses, for as long as the invocation
  *   keeps {@link LEASE_CHANGE_RESERVE_MS} for the change; then it fails with `AwsTransientError`,
  *   which the state machine retries with backoff, having changed nothing;
- * - every lease taken is released after the change, whether it succeeded or not.
+ * - every lease taken is released after the change, whether it succeeded or not (a release that
+ *   fails is left to expire).
  */
 export async function withRecordSetLeases<T>(
   zoneId: string,
@@ -53,10 +54,10 @@ export async function withRecordSetLeases<T>(
     }
     result = await change();
   } catch (error) {
-    await releaseAll(held, holder, deps, error);
+    await releaseAll(held, holder, deps);
     throw error;
   }
-  await releaseAll(held, holder, deps, undefined);
+  await releaseAll(held, holder, deps);
   return result;
 }
 
@@ -84,25 +85,24 @@ async function acquire(
   }
 }
 
-/** Releases every lease taken; a failure to release surfaces unless the change itself failed. */
+/**
+ * Releases every lease taken. A lease that cannot be given back is logged, not thrown: it expires
+ * when this invocation could have ended at the latest (its TTL), and failing the step after its
+ * change was made would only make the state machine repeat the change.
+ */
 async function releaseAll(
   held: readonly string[],
   holder: string,
   deps: { readonly leases: RecordSetLeases; readonly log: LeaseLogger },
-  changeError: unknown,
 ): Promise<void> {
-  let releaseError: unknown;
   for (const key of [...held].reverse()) {
     try {
       await deps.leases.release(key, holder);
     } catch (error) {
-      // The lease expires with its TTL anyway; the change's own error is the one to report.
       deps.log.warn('Could not release a record set lease; it expires on its own', {
         lease: key,
         error: error instanceof Error ? error.message : String(error),
       });
-      releaseError ??= error;
     }
   }
-  if (releaseError !== undefined && changeError === undefined) throw releaseError;
 }

@@ -161,6 +161,22 @@ describe('withRecordSetLeases', () => {
     expect(leases.leases.size).toBe(0);
   });
 
+  it('keeps the result of a change whose lease could not be given back: the lease expires on its own', async () => {
+    const leases = new MemoryRecordSetLeases();
+    leases.release = async () => {
+      throw new Error('DynamoDB DeleteItem timed out');
+    };
+
+    const result = await withRecordSetLeases('ZORG', [NAME], 'exec-a', async () => 'C1', {
+      leases,
+      clock: leases.clock,
+      log,
+    });
+
+    expect(result).toBe('C1');
+    expect(leases.leases.get(recordSetLeaseKey('ZORG', NAME))?.holder).toBe('exec-a');
+  });
+
   it('takes over the lease of a crashed holder once it expires, which is when its invocation would have ended', async () => {
     const leases = new MemoryRecordSetLeases();
     leases.remaining = 20_000;
