@@ -62,10 +62,10 @@ import {
   type OurCaseExtras,
   renderMarkdown,
   type SynthesisResult,
-  type TargetResult,
 } from './bench/report.js';
 import { ROLES, type Role, requestFloor, requestsByRole, total } from './bench/requests.js';
 import { type Summary, summarize } from './bench/stats.js';
+import { targets } from './bench/targets.js';
 
 const SECTIONS = ['issuance', 'lifecycle', 'fleet', 'bundles', 'soak'] as const;
 type Section = (typeof SECTIONS)[number];
@@ -100,10 +100,6 @@ for (const name of only) {
 const selected = (section: Section) => only.has(section);
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
 
-/** The targets the issue sets. */
-const TARGET_REQUESTS_APEX_WILDCARD_NEW = 11;
-const TARGET_BUNDLE_BYTES = 300_000;
-const TARGET_INIT_MS = 150;
 /** Pebble tuned for repeatable counts: no validation sleep, no injected badNonce, no authz reuse. */
 /** The soaks of section 10: a long one at the rate the issue sets the 90% bar for, and a harsh one. */
 const SOAKS = [
@@ -687,137 +683,4 @@ function lambdaUsage(
       architecture: bundle?.architecture === 'arm64' ? 'arm64' : 'x86_64',
     };
   });
-}
-
-function targets(
-  cases: readonly CaseResult[],
-  bundleResults: readonly BundleResult[],
-  accountAndKms: AccountAndKmsResult,
-  fleet: FleetResult,
-  configurations: readonly ConfigurationResult[],
-): TargetResult[] {
-  const results: TargetResult[] = [];
-  const apexNew = cases.find((caseResult) => caseResult.id === 'apex-wildcard/new');
-  const ours = apexNew?.clients.ours;
-  if (apexNew && ours?.requests) {
-    const met = ours.requests.max <= TARGET_REQUESTS_APEX_WILDCARD_NEW;
-    const aboveFloor = ROLES.filter((role) => (ours.byRole[role]?.median ?? 0) > apexNew.floor[role]).map(
-      (role) => `${role} ${ours.byRole[role]?.median} vs floor ${apexNew.floor[role]}`,
-    );
-    results.push({
-      name: 'ACME requests, apex + wildcard, new account',
-      target: `≤ ${TARGET_REQUESTS_APEX_WILDCARD_NEW}`,
-      measured: `${ours.requests.median} (max ${ours.requests.max}); floor ${apexNew.floorTotal}`,
-      met,
-      ...(met
-        ? {}
-        : {
-            why:
-              aboveFloor.length > 0
-                ? `above the floor in: ${aboveFloor.join('; ')}`
-                : `at the protocol floor (${apexNew.floorTotal}); one fewer needs the directory GET skipped, i.e. a directory cached across executions (DESIGN.md)`,
-          }),
-    });
-  }
-  const largest = [...bundleResults].sort((a, b) => b.bytes - a.bytes)[0];
-  if (largest) {
-    const over = bundleResults.filter((bundle) => bundle.bytes > TARGET_BUNDLE_BYTES);
-    results.push({
-      name: 'Bundle size, each function',
-      target: `≤ ${TARGET_BUNDLE_BYTES / 1000} KB minified`,
-      measured: `largest ${(largest.bytes / 1000).toFixed(1)} KB (${largest.step}); ${over.length} of ${bundleResults.length} over`,
-      met: over.length === 0,
-      ...(over.length === 0
-        ? {}
-        : {
-            why:
-              `over: ${over.map((bundle) => bundle.step).join(', ')}; ${largest.step} would be ` +
-              `${(largest.bytesWithoutKeepNames / 1000).toFixed(1)} KB without keepNames, which lib/lambda-bundle.ts ` +
-              `sets so that error class names survive minification; its largest inputs: ${largest.largestInputs
-                .map((input) => `${input.name} ${(input.bytes / 1000).toFixed(1)} KB`)
-                .join(', ')}`,
-          }),
-    });
-  }
-  const slowest = [...bundleResults].sort((a, b) => (b.importMs?.median ?? 0) - (a.importMs?.median ?? 0))[0];
-  if (slowest?.importMs) {
-    const over = bundleResults.filter((bundle) => (bundle.importMs?.median ?? 0) > TARGET_INIT_MS);
-    const sdkMs = slowest.externalImportMs?.median ?? 0;
-    results.push({
-      name: 'Cold init (import the bundle), each function',
-      target: `≤ ${TARGET_INIT_MS} ms`,
-      measured: `slowest ${Math.round(slowest.importMs.median)} ms (${slowest.step}); ${over.length} of ${bundleResults.length} over`,
-      met: over.length === 0,
-      ...(over.length === 0
-        ? {}
-        : {
-            why:
-              `importing the same SDK modules alone takes ${Math.round(sdkMs)} ms (median), so the bundle's own ` +
-              `code adds about ${Math.max(0, Math.round(slowest.importMs.median - sdkMs))} ms: ${slowest.step} imports ` +
-              `${slowest.externalImports.length} SDK modules (${slowest.externalImports.join(', ')}), whatever it uses`,
-          }),
-    });
-  }
-  const denials = [
-    ...cases.flatMap((caseResult) =>
-      caseResult.ours?.iamDenials ? [[caseResult.label, caseResult.ours.iamDenials.max] as const] : [],
-    ),
-    ...accountAndKms.scenarios.flatMap((scenario) =>
-      scenario.iamDenials ? [[scenario.label, scenario.iamDenials.max] as const] : [],
-    ),
-    ...fleet.runs.map((run) => [`fleet: ${run.label}`, run.iamDenials] as const),
-  ];
-  if (denials.length > 0) {
-    const denied = denials.filter(([, count]) => count > 0);
-    results.push({
-      name: 'IAM denials, the unedited stack',
-      target: '0',
-      measured:
-        denied.length === 0
-          ? `0 in every run of ${denials.length} cases, scenarios and fleet runs`
-          : `${denied.reduce((sum, [, count]) => sum + count, 0)}, adding up the worst run of each`,
-      met: denied.length === 0,
-      ...(denied.length === 0
-        ? {}
-        : { why: `denied in: ${denied.map(([label, count]) => `${label} (${count})`).join('; ')}` }),
-    });
-  }
-  const payloads = [
-    ...cases.flatMap((caseResult) =>
-      caseResult.ours?.maxStatePayloadBytes
-        ? [[caseResult.label, caseResult.ours.maxStatePayloadBytes.max] as const]
-        : [],
-    ),
-    ...accountAndKms.scenarios.flatMap((scenario) =>
-      scenario.maxStatePayloadBytes ? [[scenario.label, scenario.maxStatePayloadBytes.max] as const] : [],
-    ),
-    ...fleet.runs.flatMap((run) => [
-      [`fleet renewals page: ${run.label}`, run.maxStatePayload.renewals.bytes] as const,
-      [`fleet issuance: ${run.label}`, run.maxStatePayload.issuance.bytes] as const,
-    ]),
-  ].sort((a, b) => b[1] - a[1]);
-  const largestPayload = payloads[0];
-  if (largestPayload) {
-    results.push({
-      name: 'Largest Step Functions state input or output',
-      target: `≤ ${MAX_PAYLOAD_BYTES / 1024} KiB (${MAX_PAYLOAD_BYTES} bytes), the service quota`,
-      measured: `${largestPayload[1]} bytes (${((largestPayload[1] / MAX_PAYLOAD_BYTES) * 100).toFixed(1)}%), in ${largestPayload[0]}`,
-      met: largestPayload[1] <= MAX_PAYLOAD_BYTES,
-    });
-  }
-  const environments = configurations
-    .flatMap((configuration) =>
-      configuration.environments.map((size) => ({ ...size, configuration: configuration.label })),
-    )
-    .sort((a, b) => b.bytes - a.bytes);
-  const largestEnvironment = environments[0];
-  if (largestEnvironment) {
-    results.push({
-      name: "Largest function's environment variables",
-      target: `≤ ${MAX_ENVIRONMENT_BYTES / 1024} KB (${MAX_ENVIRONMENT_BYTES} bytes), Lambda's quota`,
-      measured: `${largestEnvironment.bytes} bytes (${((largestEnvironment.bytes / MAX_ENVIRONMENT_BYTES) * 100).toFixed(1)}%), ${largestEnvironment.function} with ${largestEnvironment.configuration}`,
-      met: largestEnvironment.bytes <= MAX_ENVIRONMENT_BYTES,
-    });
-  }
-  return results;
 }

@@ -465,8 +465,6 @@ function message(error: unknown): string {
 function summarizeScenario(scenario: ScenarioDefinition, runs: readonly ScenarioRun[]): ScenarioResult {
   const ok = runs.filter((run) => run.ok);
   const pick = (value: (run: ScenarioRun) => number) => summarize(ok.map(value));
-  const optional = <K extends string>(key: K, summary: Summary | undefined) =>
-    (summary ? { [key]: summary } : {}) as Partial<Record<K, Summary>>;
   const collect = <K extends string>(keys: readonly K[], value: (run: ScenarioRun, key: K) => number) => {
     const summaries: Partial<Record<K, Summary>> = {};
     for (const key of keys) {
@@ -475,6 +473,9 @@ function summarizeScenario(scenario: ScenarioDefinition, runs: readonly Scenario
     }
     return summaries;
   };
+  /** The figures that some run recorded, each summarized over the runs; the others left out. */
+  const optional = <K extends string>(figures: Readonly<Record<K, (run: ScenarioRun) => number>>) =>
+    collect(Object.keys(figures) as K[], (run, key) => figures[key](run));
   const roleCounts = new Map(ok.map((run) => [run, requestsByRole(run.requests.byPath)]));
   const awsKeys = [...new Set(ok.flatMap((run) => Object.keys(run.awsCalls)))].sort();
   const stepNames = [...new Set(ok.flatMap((run) => run.steps.map((step) => step.name)))];
@@ -494,50 +495,24 @@ function summarizeScenario(scenario: ScenarioDefinition, runs: readonly Scenario
     floorTotal: total(scenario.floor),
     succeeded: ok.length,
     failures: runs.filter((run) => !run.ok).map((run) => (run.error ?? 'failed').slice(-500)),
-    ...optional(
-      'requests',
-      pick((run) => run.requests.total),
-    ),
+    ...optional({ requests: (run) => run.requests.total }),
     byRole: collect(ROLES, (run, role) => roleCounts.get(run)?.[role] ?? 0),
-    ...optional('postRequests', pick(posts)),
-    ...optional(
-      'kmsSignCalls',
-      pick((run) => Object.values(run.kmsSign).reduce((sum, count) => sum + (count ?? 0), 0)),
-    ),
+    ...optional({
+      postRequests: posts,
+      kmsSignCalls: (run) => Object.values(run.kmsSign).reduce((sum, count) => sum + (count ?? 0), 0),
+    }),
     kmsSignByKey: collect(signRoles, (run, role) => run.kmsSign[role] ?? 0),
-    ...optional(
-      'acmCalls',
-      pick((run) => run.acmCalls),
-    ),
+    ...optional({ acmCalls: (run) => run.acmCalls }),
     awsCalls: collect(awsKeys, (run, key) => run.awsCalls[key] ?? 0),
-    ...optional(
-      'iamAuthorizedCalls',
-      pick((run) => run.iamAuthorizedCalls),
-    ),
-    ...optional(
-      'iamDenials',
-      pick((run) => run.iamDenials),
-    ),
-    ...optional(
-      'lambdaColdStarts',
-      pick((run) => run.lambdaColdStarts),
-    ),
-    ...optional(
-      'lambdaWarmInvocations',
-      pick((run) => run.lambdaWarmInvocations),
-    ),
-    ...optional(
-      'maxStatePayloadBytes',
-      pick((run) => run.maxStatePayloadBytes),
-    ),
-    ...optional(
-      'stateTransitions',
-      pick((run) => run.stateTransitions),
-    ),
-    ...optional(
-      'wallMs',
-      pick((run) => run.wallMs),
-    ),
+    ...optional({
+      iamAuthorizedCalls: (run) => run.iamAuthorizedCalls,
+      iamDenials: (run) => run.iamDenials,
+      lambdaColdStarts: (run) => run.lambdaColdStarts,
+      lambdaWarmInvocations: (run) => run.lambdaWarmInvocations,
+      maxStatePayloadBytes: (run) => run.maxStatePayloadBytes,
+      stateTransitions: (run) => run.stateTransitions,
+      wallMs: (run) => run.wallMs,
+    }),
     steps: collect(stepNames, (run, name) =>
       run.steps.filter((step) => step.name === name).reduce((sum, step) => sum + step.ms, 0),
     ),

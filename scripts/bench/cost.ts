@@ -141,99 +141,129 @@ const line = (price: UnitPrice, quantity: number, note?: string): CostLine => ({
 
 /** Prices the measured units of one renewal. */
 export function renewalCost(units: RenewalUnits): RenewalCost {
-  const lines: CostLine[] = [line(PRICES.stateTransition, units.stateTransitions)];
-  lines.push(
+  const calls = callCounter(units.awsCalls);
+  const lines = [
+    line(PRICES.stateTransition, units.stateTransitions),
     line(
       PRICES.lambdaRequest,
       units.lambdas.reduce((sum, usage) => sum + usage.invocations, 0),
     ),
-  );
-  for (const architecture of ['arm64', 'x86_64'] as const) {
-    const usages = units.lambdas.filter((usage) => usage.architecture === architecture);
-    if (usages.length === 0) continue;
+    ...lambdaDurationLines(units.lambdas),
+    line(
+      /^(ECC_|RSA_(3072|4096))/.test(units.accountKeySpec) ? PRICES.kmsAsymmetric : PRICES.kmsSymmetric,
+      calls.count(
+        (service, command) => service === 'kms' && (command === 'Sign' || command === 'GetPublicKey'),
+      ),
+      `account key ${units.accountKeySpec}`,
+    ),
+    ...s3Lines(calls),
+    ...dynamoDbLines(calls),
+    ...eventBridgeLines(calls),
+    line(
+      PRICES.route53Api,
+      calls.count((service) => service === 'route53'),
+    ),
+    line(
+      PRICES.acmImport,
+      calls.count((service) => service === 'acm'),
+    ),
+  ];
+  const warmUsd = lines.reduce((sum, item) => sum + item.usd, 0);
+  return { lines, warmUsd, coldUsd: warmUsd + initUsd(units.lambdas), unpriced: calls.unpriced() };
+}
+
+/** Sums AWS calls by service and command, and remembers which calls a price has covered. */
+interface CallCounter {
+  count(predicate: (service: string, command: string) => boolean): number;
+  /** The `service:Command` keys no `count` has matched so far. */
+  unpriced(): string[];
+}
+
+function callCounter(awsCalls: Readonly<Record<string, number>>): CallCounter {
+  const priced = new Set<string>();
+  return {
+    count(predicate) {
+      let total = 0;
+      for (const [key, count] of Object.entries(awsCalls)) {
+        const [service = '', command = ''] = key.split(':');
+        if (predicate(service, command)) {
+          total += count;
+          priced.add(key);
+        }
+      }
+      return total;
+    },
+    unpriced: () => Object.keys(awsCalls).filter((key) => !priced.has(key)),
+  };
+}
+
+/** GB-seconds of the warm Task time, one line per architecture. */
+function lambdaDurationLines(lambdas: readonly LambdaUsage[]): CostLine[] {
+  return (['arm64', 'x86_64'] as const).flatMap((architecture) => {
+    const usages = lambdas.filter((usage) => usage.architecture === architecture);
+    if (usages.length === 0) return [];
     const gbSeconds = usages.reduce(
       (sum, usage) => sum + (usage.memoryMb / 1024) * (usage.durationMs / 1000),
       0,
     );
     const price = architecture === 'arm64' ? PRICES.lambdaGbSecondArm64 : PRICES.lambdaGbSecondX86;
     const memories = [...new Set(usages.map((usage) => usage.memoryMb))].join('/');
-    lines.push(
-      line(price, gbSeconds, `warm Task time measured locally × ${memories} MB; real runs are slower`),
-    );
-  }
+    return [line(price, gbSeconds, `warm Task time measured locally × ${memories} MB; real runs are slower`)];
+  });
+}
 
-  const priced = new Set<string>();
-  const calls = (predicate: (service: string, command: string) => boolean) => {
-    let total = 0;
-    for (const [key, count] of Object.entries(units.awsCalls)) {
-      const [service = '', command = ''] = key.split(':');
-      if (predicate(service, command)) {
-        total += count;
-        priced.add(key);
-      }
-    }
-    return total;
-  };
-
-  const kmsPrice = /^(ECC_|RSA_(3072|4096))/.test(units.accountKeySpec)
-    ? PRICES.kmsAsymmetric
-    : PRICES.kmsSymmetric;
-  lines.push(
-    line(
-      kmsPrice,
-      calls((service, command) => service === 'kms' && (command === 'Sign' || command === 'GetPublicKey')),
-      `account key ${units.accountKeySpec}`,
-    ),
-  );
-  const s3Puts = calls((service, command) => service === 's3' && command === 'PutObject');
-  const s3Gets = calls(
+/** S3 requests, and the SSE-KMS data-key requests they may cost; deletes are free. */
+function s3Lines(calls: CallCounter): CostLine[] {
+  const puts = calls.count((service, command) => service === 's3' && command === 'PutObject');
+  const gets = calls.count(
     (service, command) => service === 's3' && (command === 'GetObject' || command === 'HeadObject'),
   );
-  calls((service, command) => service === 's3' && command === 'DeleteObject');
-  if (s3Puts > 0) lines.push(line(PRICES.s3Put, s3Puts));
-  if (s3Gets > 0) lines.push(line(PRICES.s3Get, s3Gets));
-  if (s3Puts + s3Gets > 0) {
-    lines.push(
-      line(
-        PRICES.kmsSymmetric,
-        s3Puts + s3Gets,
-        'upper bound: one SSE-KMS data-key request per S3 PUT/GET; the bucket key avoids most of them',
-      ),
-    );
-  }
-  const writes = calls(
+  calls.count((service, command) => service === 's3' && command === 'DeleteObject');
+  return [
+    ...(puts > 0 ? [line(PRICES.s3Put, puts)] : []),
+    ...(gets > 0 ? [line(PRICES.s3Get, gets)] : []),
+    ...(puts + gets > 0
+      ? [
+          line(
+            PRICES.kmsSymmetric,
+            puts + gets,
+            'upper bound: one SSE-KMS data-key request per S3 PUT/GET; the bucket key avoids most of them',
+          ),
+        ]
+      : []),
+  ];
+}
+
+function dynamoDbLines(calls: CallCounter): CostLine[] {
+  const writes = calls.count(
     (service, command) => service === 'dynamodb' && /^(PutItem|UpdateItem|DeleteItem)$/.test(command),
   );
-  const reads = calls((service, command) => service === 'dynamodb' && /^(GetItem|Query)$/.test(command));
-  if (writes > 0) lines.push(line(PRICES.dynamoWrite, writes, 'one unit per call (items under 1 KB)'));
-  if (reads > 0)
-    lines.push(line(PRICES.dynamoRead, reads, 'one unit per call (strongly consistent, under 4 KB)'));
-  const events = calls(
+  const reads = calls.count(
+    (service, command) => service === 'dynamodb' && /^(GetItem|Query)$/.test(command),
+  );
+  return [
+    ...(writes > 0 ? [line(PRICES.dynamoWrite, writes, 'one unit per call (items under 1 KB)')] : []),
+    ...(reads > 0
+      ? [line(PRICES.dynamoRead, reads, 'one unit per call (strongly consistent, under 4 KB)')]
+      : []),
+  ];
+}
+
+function eventBridgeLines(calls: CallCounter): CostLine[] {
+  const events = calls.count(
     (service, command) => service.toLowerCase() === 'eventbridge' && command === 'PutEvents',
   );
-  if (events > 0) lines.push(line(PRICES.eventBridgeEvent, events, 'one event per PutEvents call'));
-  lines.push(
-    line(
-      PRICES.route53Api,
-      calls((service) => service === 'route53'),
-    ),
-  );
-  lines.push(
-    line(
-      PRICES.acmImport,
-      calls((service) => service === 'acm'),
-    ),
-  );
+  return events > 0 ? [line(PRICES.eventBridgeEvent, events, 'one event per PutEvents call')] : [];
+}
 
-  const warmUsd = lines.reduce((sum, item) => sum + item.usd, 0);
-  const initGbSeconds = units.lambdas.reduce(
+/** What every function's init costs when it starts cold: its bundle's import time, billed since 2025-08. */
+function initUsd(lambdas: readonly LambdaUsage[]): number {
+  const initGbSeconds = lambdas.reduce(
     (sum, usage) => sum + (usage.memoryMb / 1024) * ((usage.initMs ?? 0) / 1000),
     0,
   );
-  const initPrice = units.lambdas.every((usage) => usage.architecture === 'arm64')
+  const initPrice = lambdas.every((usage) => usage.architecture === 'arm64')
     ? PRICES.lambdaGbSecondArm64
     : PRICES.lambdaGbSecondX86;
-  const coldUsd = warmUsd + initGbSeconds * initPrice.usd;
-  const unpriced = Object.keys(units.awsCalls).filter((key) => !priced.has(key));
-  return { lines, warmUsd, coldUsd, unpriced };
+  return initGbSeconds * initPrice.usd;
 }

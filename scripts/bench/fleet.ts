@@ -204,6 +204,8 @@ interface RunContext extends FleetOptions {
   readonly clock: ShiftedClock;
 }
 
+type RenewalsRun = Awaited<ReturnType<typeof runRenewals>>;
+
 async function measureRun(
   context: RunContext,
   label: string,
@@ -212,7 +214,7 @@ async function measureRun(
   clockDaysAhead: number,
 ): Promise<FleetRunResult> {
   const { deployment, proxy, standIn } = context;
-  const { aws, cloud, stack } = deployment;
+  const { aws, cloud } = deployment;
   const awsBefore = awsCallCounts(aws);
   const counters = cloudCounters(cloud);
   const eventsBefore = aws.eventBridge.events.length;
@@ -221,7 +223,7 @@ async function measureRun(
   await proxy.reset();
   const rss = sampleRss();
   const started = performance.now();
-  let run: Awaited<ReturnType<typeof runRenewals>> | undefined;
+  let run: RenewalsRun | undefined;
   let thrown: string | undefined;
   try {
     run = await runRenewals(deployment, { input: { pageSize } });
@@ -236,46 +238,16 @@ async function measureRun(
     .filter((exchange) => hosts.has(exchange.host)).length;
 
   const tally = await proxy.tally();
-  const byPath: Record<string, number> = { ...tally.byPath };
-  for (const request of standIn.requests.slice(standInBefore)) {
-    const key = request.replace(/^(GET \/renewal-info)\/.*$/, '$1/…');
-    byPath[key] = (byPath[key] ?? 0) + 1;
-  }
-  const events: Record<string, number> = {};
-  for (const event of aws.eventBridge.events.slice(eventsBefore))
-    events[event.detailType] = (events[event.detailType] ?? 0) + 1;
+  const byPath = withStandInRequests(tally.byPath, standIn.requests.slice(standInBefore));
+  const events = countByDetailType(aws.eventBridge.events.slice(eventsBefore));
 
   const pages = run?.pages ?? [];
-  const issuanceArn = stack.stateMachine('Issuance').arn;
-  const startedNames = new Set(run?.started ?? []);
-  const issuances: LocalExecution[] = [...cloud.stepFunctions.executions.values()].flatMap((execution) =>
-    execution.stateMachineArn === issuanceArn && startedNames.has(execution.name) && execution.result
-      ? [execution.result]
-      : [],
-  );
-  const issued = issuances.filter(
-    (execution) =>
-      execution.status === 'SUCCEEDED' &&
-      typeof (execution.output as { certificateArn?: unknown } | undefined)?.certificateArn === 'string',
-  ).length;
+  const issuances = startedIssuances(deployment, run);
+  const issued = issuances.filter(deliveredCertificate).length;
   const due = context.certificates;
-  const problems = [
-    ...(thrown ? [thrown] : []),
-    ...pages
-      .filter((page) => page.status !== 'SUCCEEDED')
-      .map((page) => `a page failed: ${page.error?.name}: ${page.error?.cause}`),
-    ...(issued === due ? [] : [`${issued} of ${due} certificates issued`]),
-    ...((run?.refused.length ?? 0) > 0 ? [`${run?.refused.length} executions refused`] : []),
-    ...(usage.iamDenials > 0 ? [`${usage.iamDenials} IAM denials`] : []),
-  ];
+  const problems = runProblems(run, { thrown, issued, due, iamDenials: usage.iamDenials });
   const transitionsPerIssuance = summarize(issuances.map((execution) => execution.stateTransitions));
-  // Lambda Tasks only: the Map iteration's RenewCertificate is a Task too, but it starts an execution.
-  const lambdaTasks = new Set([
-    ...taskHandlers(deployment, 'Renewals').keys(),
-    ...taskHandlers(deployment, 'Issuance').keys(),
-  ]);
-  const invocations = (steps: readonly { name: string; runs: number }[]) =>
-    steps.filter((step) => lambdaTasks.has(step.name)).reduce((sum, step) => sum + step.runs, 0);
+  const invocations = lambdaInvocations(deployment);
   return {
     label,
     kind,
@@ -310,6 +282,80 @@ async function measureRun(
     awsCalls: awsCallsSince(aws, awsBefore),
     events,
   };
+}
+
+/** The proxy's count by path plus the ARI stand-in's requests, every `renewalInfo` path as one. */
+function withStandInRequests(
+  proxyByPath: Readonly<Record<string, number>>,
+  standInRequests: readonly string[],
+): Record<string, number> {
+  const byPath: Record<string, number> = { ...proxyByPath };
+  for (const request of standInRequests) {
+    const key = request.replace(/^(GET \/renewal-info)\/.*$/, '$1/…');
+    byPath[key] = (byPath[key] ?? 0) + 1;
+  }
+  return byPath;
+}
+
+function countByDetailType(events: readonly { readonly detailType: string }[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const event of events) counts[event.detailType] = (counts[event.detailType] ?? 0) + 1;
+  return counts;
+}
+
+/** The ended issuance executions that the run started. */
+function startedIssuances(deployment: LocalDeployment, run: RenewalsRun | undefined): LocalExecution[] {
+  const issuanceArn = deployment.stack.stateMachine('Issuance').arn;
+  const startedNames = new Set(run?.started ?? []);
+  return [...deployment.cloud.stepFunctions.executions.values()].flatMap((execution) =>
+    execution.stateMachineArn === issuanceArn && startedNames.has(execution.name) && execution.result
+      ? [execution.result]
+      : [],
+  );
+}
+
+/** Whether the execution ended with a certificate in ACM. */
+function deliveredCertificate(execution: LocalExecution): boolean {
+  return (
+    execution.status === 'SUCCEEDED' &&
+    typeof (execution.output as { certificateArn?: unknown } | undefined)?.certificateArn === 'string'
+  );
+}
+
+/** What went wrong in the run, each as the report states it; empty when nothing did. */
+function runProblems(
+  run: RenewalsRun | undefined,
+  outcome: {
+    readonly thrown?: string;
+    readonly issued: number;
+    readonly due: number;
+    readonly iamDenials: number;
+  },
+): string[] {
+  return [
+    ...(outcome.thrown ? [outcome.thrown] : []),
+    ...(run?.pages ?? [])
+      .filter((page) => page.status !== 'SUCCEEDED')
+      .map((page) => `a page failed: ${page.error?.name}: ${page.error?.cause}`),
+    ...(outcome.issued === outcome.due ? [] : [`${outcome.issued} of ${outcome.due} certificates issued`]),
+    ...((run?.refused.length ?? 0) > 0 ? [`${run?.refused.length} executions refused`] : []),
+    ...(outcome.iamDenials > 0 ? [`${outcome.iamDenials} IAM denials`] : []),
+  ];
+}
+
+/**
+ * Counts the Lambda invocations among an execution's steps: the Lambda Tasks only, since the Map
+ * iteration's RenewCertificate is a Task too, but it starts an execution.
+ */
+function lambdaInvocations(
+  deployment: LocalDeployment,
+): (steps: readonly { name: string; runs: number }[]) => number {
+  const lambdaTasks = new Set([
+    ...taskHandlers(deployment, 'Renewals').keys(),
+    ...taskHandlers(deployment, 'Issuance').keys(),
+  ]);
+  return (steps) =>
+    steps.filter((step) => lambdaTasks.has(step.name)).reduce((sum, step) => sum + step.runs, 0);
 }
 
 /** Samples the process's resident set size until stopped; the peak includes the last sample. */
