@@ -109,6 +109,140 @@ function isConditionalCheckFailed(error: unknown): boolean {
 }
 
 /**
+ * Where an item keeps a lease, and what errors call it. Holder and expiry are either attributes of
+ * a map (`map`) beside the item's other attributes, and giving the lease back removes that map, or
+ * the item's own attributes, and giving it back deletes the item.
+ */
+interface LeaseLayout {
+  /** The map attribute holding holder and expiry, or none: they are top-level attributes. */
+  readonly map?: string;
+  /** The attribute naming the holder; the expiry is always `expiresAt`. */
+  readonly holder: string;
+  /** The lease's name in errors: "Lock TTL …", "(acquire lock)", "(release lock)". */
+  readonly noun: 'lock' | 'lease';
+  readonly takeVerb: 'acquire' | 'take';
+}
+
+/** The certificate lock: `lock: { executionId, expiresAt }` on the certificate's record. */
+const CERTIFICATE_LOCK: LeaseLayout = {
+  map: 'lock',
+  holder: 'executionId',
+  noun: 'lock',
+  takeVerb: 'acquire',
+};
+
+/** A record set lease: an item of its own, `{ pk, holder, expiresAt }`. */
+const RECORD_SET_LEASE: LeaseLayout = { holder: 'holder', noun: 'lease', takeVerb: 'take' };
+
+/** The placeholders of a layout's attributes, as both writes name them. */
+function leasePlaceholders({ map, holder }: LeaseLayout) {
+  const inMap = (name: string) => (map ? `#${map}.${name}` : name);
+  return {
+    names: { ...(map ? { [`#${map}`]: map } : {}), [`#${holder}`]: holder } as Record<string, string>,
+    /** The attribute whose absence means the lease is free. */
+    presence: map ? `#${map}` : `#${holder}`,
+    holderPath: inMap(`#${holder}`),
+    expiryPath: inMap('#expiresAt'),
+    holderValue: `:${holder}`,
+  };
+}
+
+/**
+ * A lease on one item, kept with single conditional writes. Taking it is one `UpdateItem` that
+ * succeeds when the lease is free, expired, or already the holder's (so a retried take by the
+ * holder succeeds and extends it); two holders never both hold an unexpired lease. Giving it back
+ * is one conditional write that changes nothing unless the lease is still the holder's. Expiry
+ * compares ISO 8601 UTC timestamps of equal width, which order as the times they name. A lost
+ * race is `false` (take) or nothing (release), never an error; other failures are wrapped.
+ */
+class ItemLease {
+  readonly #client: DynamoDBClient;
+  readonly #tableName: string;
+  readonly #layout: LeaseLayout;
+
+  constructor(client: DynamoDBClient, tableName: string, layout: LeaseLayout) {
+    this.#client = client;
+    this.#tableName = tableName;
+    this.#layout = layout;
+  }
+
+  /** Takes the lease on item `pk` for `holder`, setting the attributes `alsoSet` too when it does. */
+  async take(
+    pk: string,
+    holder: string,
+    now: Date,
+    ttlSeconds: number,
+    alsoSet: Readonly<Record<string, unknown>> = {},
+  ): Promise<boolean> {
+    const { map, noun, takeVerb } = this.#layout;
+    if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
+      const name = `${noun.charAt(0).toUpperCase()}${noun.slice(1)}`;
+      throw new RangeError(`${name} TTL must be a positive number of seconds, got ${ttlSeconds}`);
+    }
+    const expiresAt = new Date(now.getTime() + ttlSeconds * 1000).toISOString();
+    const { names, presence, holderPath, expiryPath, holderValue } = leasePlaceholders(this.#layout);
+    const set = map
+      ? [`#${map} = :${map}`]
+      : [`${holderPath} = ${holderValue}`, `${expiryPath} = :expiresAt`];
+    const assigned: Record<string, unknown> = map
+      ? { [`:${map}`]: { [this.#layout.holder]: holder, expiresAt } }
+      : { ':expiresAt': expiresAt };
+    for (const [field, value] of Object.entries(alsoSet)) {
+      names[`#${field}`] = field;
+      assigned[`:${field}`] = value;
+      set.push(`#${field} = :${field}`);
+    }
+    const { UpdateItemCommand, values } = await sdk();
+    try {
+      await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#tableName,
+          Key: values({ pk }),
+          UpdateExpression: `SET ${set.join(', ')}`,
+          ConditionExpression: `attribute_not_exists(${presence}) OR ${holderPath} = ${holderValue} OR ${expiryPath} < :now`,
+          ExpressionAttributeNames: { ...names, '#expiresAt': 'expiresAt' },
+          ExpressionAttributeValues: values({
+            ...assigned,
+            [holderValue]: holder,
+            ':now': now.toISOString(),
+          }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw wrapAwsError(error, `DynamoDB UpdateItem ${pk} in ${this.#tableName} (${takeVerb} ${noun})`);
+    }
+  }
+
+  /** Gives the lease on item `pk` back if `holder` still holds it; otherwise changes nothing. */
+  async release(pk: string, holder: string): Promise<void> {
+    const { map, noun } = this.#layout;
+    const { names, holderPath, holderValue } = leasePlaceholders(this.#layout);
+    const { DeleteItemCommand, UpdateItemCommand, values } = await sdk();
+    const conditional = {
+      TableName: this.#tableName,
+      Key: values({ pk }),
+      ConditionExpression: `${holderPath} = ${holderValue}`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values({ [holderValue]: holder }),
+    };
+    try {
+      await this.#client.send(
+        map
+          ? new UpdateItemCommand({ ...conditional, UpdateExpression: `REMOVE #${map}` })
+          : new DeleteItemCommand(conditional),
+      );
+    } catch (error) {
+      // Someone else's lease (taken over after it expired), or none at all: nothing of ours to give back.
+      if (isConditionalCheckFailed(error)) return;
+      const command = map ? 'UpdateItem' : 'DeleteItem';
+      throw wrapAwsError(error, `DynamoDB ${command} ${pk} in ${this.#tableName} (release ${noun})`);
+    }
+  }
+}
+
+/**
  * The certificate registry in one DynamoDB table (partition key `pk`, string). Accounts live
  * under `ACCOUNT#<sha256(directoryUrl + "\n" + thumbprint)>`, certificates under
  * `CERT#<certificateId>` with their record's fields as attributes.
@@ -124,10 +258,12 @@ function isConditionalCheckFailed(error: unknown): boolean {
 export class DynamoDbRegistry implements CertificateRegistry {
   readonly #client: DynamoDBClient;
   readonly #tableName: string;
+  readonly #lock: ItemLease;
 
   constructor(options: DynamoDbRegistryOptions) {
     this.#client = options.client;
     this.#tableName = options.tableName;
+    this.#lock = new ItemLease(options.client, options.tableName, CERTIFICATE_LOCK);
   }
 
   async getAccount(directoryUrl: string, accountKeyThumbprint: string): Promise<AccountRecord | undefined> {
@@ -173,62 +309,13 @@ export class DynamoDbRegistry implements CertificateRegistry {
     now: Date,
     ttlSeconds: number,
   ): Promise<boolean> {
-    if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
-      throw new RangeError(`Lock TTL must be a positive number of seconds, got ${ttlSeconds}`);
-    }
-    const pk = certificatePartitionKey(certificateId);
-    // ISO 8601 UTC timestamps of equal width compare lexicographically in time order.
-    const nowIso = now.toISOString();
-    const expiresAt = new Date(now.getTime() + ttlSeconds * 1000).toISOString();
-    const { UpdateItemCommand, values } = await sdk();
-    try {
-      await this.#client.send(
-        new UpdateItemCommand({
-          TableName: this.#tableName,
-          Key: values({ pk }),
-          UpdateExpression: 'SET #lock = :lock, #certificateId = :certificateId',
-          ConditionExpression:
-            'attribute_not_exists(#lock) OR #lock.#executionId = :executionId OR #lock.#expiresAt < :now',
-          ExpressionAttributeNames: {
-            '#lock': 'lock',
-            '#executionId': 'executionId',
-            '#expiresAt': 'expiresAt',
-            '#certificateId': 'certificateId',
-          },
-          ExpressionAttributeValues: values({
-            ':lock': { executionId, expiresAt },
-            ':certificateId': certificateId,
-            ':executionId': executionId,
-            ':now': nowIso,
-          }),
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw wrapAwsError(error, `DynamoDB UpdateItem ${pk} in ${this.#tableName} (acquire lock)`);
-    }
+    return this.#lock.take(certificatePartitionKey(certificateId), executionId, now, ttlSeconds, {
+      certificateId,
+    });
   }
 
   async releaseLock(certificateId: string, executionId: string): Promise<void> {
-    const pk = certificatePartitionKey(certificateId);
-    const { UpdateItemCommand, values } = await sdk();
-    try {
-      await this.#client.send(
-        new UpdateItemCommand({
-          TableName: this.#tableName,
-          Key: values({ pk }),
-          UpdateExpression: 'REMOVE #lock',
-          ConditionExpression: '#lock.#executionId = :executionId',
-          ExpressionAttributeNames: { '#lock': 'lock', '#executionId': 'executionId' },
-          ExpressionAttributeValues: values({ ':executionId': executionId }),
-        }),
-      );
-    } catch (error) {
-      // Someone else's lock, or none at all: there is nothing of ours to release.
-      if (isConditionalCheckFailed(error)) return;
-      throw wrapAwsError(error, `DynamoDB UpdateItem ${pk} in ${this.#tableName} (release lock)`);
-    }
+    await this.#lock.release(certificatePartitionKey(certificateId), executionId);
   }
 
   async get(certificateId: string): Promise<CertificateRecord | undefined> {
@@ -372,63 +459,21 @@ export interface DynamoDbRecordSetLeasesOptions extends DynamoDbRegistryOptions 
  * timestamps of equal width, which order as the times they name.
  */
 export class DynamoDbRecordSetLeases implements RecordSetLeases {
-  readonly #client: DynamoDBClient;
-  readonly #tableName: string;
+  readonly #lease: ItemLease;
   readonly remainingMs: () => number;
   readonly pause: (ms: number) => Promise<void>;
 
   constructor(options: DynamoDbRecordSetLeasesOptions) {
-    this.#client = options.client;
-    this.#tableName = options.tableName;
+    this.#lease = new ItemLease(options.client, options.tableName, RECORD_SET_LEASE);
     this.remainingMs = options.remainingMs;
     this.pause = options.pause ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
   }
 
   async acquire(key: string, holder: string, now: Date, ttlSeconds: number): Promise<boolean> {
-    if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
-      throw new RangeError(`Lease TTL must be a positive number of seconds, got ${ttlSeconds}`);
-    }
-    const pk = `${LEASE_PREFIX}${key}`;
-    const { UpdateItemCommand, values } = await sdk();
-    try {
-      await this.#client.send(
-        new UpdateItemCommand({
-          TableName: this.#tableName,
-          Key: values({ pk }),
-          UpdateExpression: 'SET #holder = :holder, #expiresAt = :expiresAt',
-          ConditionExpression: 'attribute_not_exists(#holder) OR #holder = :holder OR #expiresAt < :now',
-          ExpressionAttributeNames: { '#holder': 'holder', '#expiresAt': 'expiresAt' },
-          ExpressionAttributeValues: values({
-            ':holder': holder,
-            ':expiresAt': new Date(now.getTime() + ttlSeconds * 1000).toISOString(),
-            ':now': now.toISOString(),
-          }),
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (isConditionalCheckFailed(error)) return false;
-      throw wrapAwsError(error, `DynamoDB UpdateItem ${pk} in ${this.#tableName} (take lease)`);
-    }
+    return this.#lease.take(`${LEASE_PREFIX}${key}`, holder, now, ttlSeconds);
   }
 
   async release(key: string, holder: string): Promise<void> {
-    const pk = `${LEASE_PREFIX}${key}`;
-    const { DeleteItemCommand, values } = await sdk();
-    try {
-      await this.#client.send(
-        new DeleteItemCommand({
-          TableName: this.#tableName,
-          Key: values({ pk }),
-          ConditionExpression: '#holder = :holder',
-          ExpressionAttributeNames: { '#holder': 'holder' },
-          ExpressionAttributeValues: values({ ':holder': holder }),
-        }),
-      );
-    } catch (error) {
-      // Taken over after it expired, or gone already: there is nothing of ours to release.
-      if (isConditionalCheckFailed(error)) return;
-      throw wrapAwsError(error, `DynamoDB DeleteItem ${pk} in ${this.#tableName} (release lease)`);
-    }
+    await this.#lease.release(`${LEASE_PREFIX}${key}`, holder);
   }
 }

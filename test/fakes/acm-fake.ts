@@ -14,16 +14,10 @@ import {
   type DescribeCertificateCommandInput,
   type DescribeCertificateCommandOutput,
   type ExtendedKeyUsageName,
-  GetCertificateCommand,
-  type GetCertificateCommandInput,
-  type GetCertificateCommandOutput,
   ImportCertificateCommand,
   type ImportCertificateCommandInput,
   type ImportCertificateCommandOutput,
   type KeyUsageName,
-  ListTagsForCertificateCommand,
-  type ListTagsForCertificateCommandInput,
-  type ListTagsForCertificateCommandOutput,
   type Tag,
 } from '@aws-sdk/client-acm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -222,10 +216,9 @@ async function regionOf(
 
 /**
  * Replaces `send` on every `ACMClient` (including clients created before this call) with an
- * in-memory ACM supporting ImportCertificate, AddTagsToCertificate, DescribeCertificate,
- * ListTagsForCertificate and GetCertificate, in every region. Calls go to the region of the
- * client that sends them; `options.region` is used for clients without one. Call `restore()`
- * when done.
+ * in-memory ACM supporting ImportCertificate, AddTagsToCertificate and DescribeCertificate (what
+ * the adapter sends), in every region. Calls go to the region of the client that sends them;
+ * `options.region` is used for clients without one. Call `restore()` when done.
  */
 export function installAcmFake(options: AcmFakeOptions = {}): AcmFake {
   const region = options.region ?? 'us-east-1';
@@ -480,26 +473,6 @@ export function installAcmFake(options: AcmFakeOptions = {}): AcmFake {
         return { $metadata: ok() };
       }),
     );
-
-  mock
-    .on(ListTagsForCertificateCommand)
-    .callsFake((input: ListTagsForCertificateCommandInput, getClient: ClientGetter) =>
-      serve('ListTagsForCertificate', input, getClient, (callRegion): ListTagsForCertificateCommandOutput => {
-        const entry = lookup(input.CertificateArn, callRegion);
-        return { $metadata: ok(), Tags: Object.entries(entry.tags).map(([Key, Value]) => ({ Key, Value })) };
-      }),
-    );
-
-  mock.on(GetCertificateCommand).callsFake((input: GetCertificateCommandInput, getClient: ClientGetter) =>
-    serve('GetCertificate', input, getClient, (callRegion): GetCertificateCommandOutput => {
-      const entry = lookup(input.CertificateArn, callRegion);
-      return {
-        $metadata: ok(),
-        Certificate: entry.certificatePem,
-        ...(entry.chainPem ? { CertificateChain: entry.chainPem } : {}),
-      };
-    }),
-  );
 
   mock
     .on(DescribeCertificateCommand)

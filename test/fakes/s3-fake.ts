@@ -1,15 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import {
-  DeleteObjectCommand,
-  type DeleteObjectCommandInput,
-  type DeleteObjectCommandOutput,
   GetObjectCommand,
   type GetObjectCommandInput,
   type GetObjectCommandOutput,
-  HeadObjectCommand,
-  type HeadObjectCommandInput,
-  type HeadObjectCommandOutput,
   PutObjectCommand,
   type PutObjectCommandInput,
   type PutObjectCommandOutput,
@@ -22,7 +16,7 @@ import { FakeCommandRunner, type ServiceExceptionClass } from './fake-support.js
 /**
  * An in-memory, versioned Amazon S3 at the SDK boundary, for unit tests, the e2e state machine
  * and the demo. It enforces what our deployed bucket enforces (SSE-KMS on every put), reports
- * missing objects the way the SDK does (`NoSuchKey` / `NotFound` with HTTP 404), honours
+ * missing objects the way the SDK does (`NoSuchKey` with HTTP 404), honours
  * conditional writes as S3 does (`IfNoneMatch: '*'` on PutObject fails with 412
  * `PreconditionFailed` when the key has a current object, and writes nothing), and returns
  * bodies that behave like the SDK's streams (`transformToString()` and friends, usable once).
@@ -31,9 +25,7 @@ import { FakeCommandRunner, type ServiceExceptionClass } from './fake-support.js
 /** One version of one object; the last version of a key is the current one. */
 export interface FakeS3ObjectVersion {
   readonly versionId: string;
-  /** Undefined for a delete marker. */
-  readonly body: Uint8Array | undefined;
-  readonly deleteMarker: boolean;
+  readonly body: Uint8Array;
   readonly contentType: string | undefined;
   readonly serverSideEncryption: string | undefined;
   readonly sseKmsKeyId: string | undefined;
@@ -54,7 +46,7 @@ export interface S3Fake {
   readonly calls: Readonly<Record<string, number>>;
   /** Every request with its input, oldest first. */
   readonly requests: readonly { readonly command: string; readonly input: unknown }[];
-  /** The current version of an object, or `undefined` when it is missing or deleted. */
+  /** The current version of an object, or `undefined` when it is missing. */
   current(bucket: string, key: string): FakeS3ObjectVersion | undefined;
   /** The current body of an object as UTF-8 text, or `undefined`. */
   text(bucket: string, key: string): string | undefined;
@@ -110,7 +102,7 @@ function sdkBody(bytes: Uint8Array): NonNullable<GetObjectCommandOutput['Body']>
 
 /**
  * Replaces `send` on every `S3Client` (including clients created before this call) with an
- * in-memory, versioned S3 supporting PutObject, GetObject, HeadObject and DeleteObject. Call
+ * in-memory, versioned S3 supporting PutObject and GetObject (what the adapter sends). Call
  * `restore()` when done.
  */
 export function installS3Fake(options: InstallS3FakeOptions = {}): S3Fake {
@@ -140,25 +132,8 @@ export function installS3Fake(options: InstallS3FakeOptions = {}): S3Fake {
     return created;
   };
 
-  const current = (bucket: string, key: string): FakeS3ObjectVersion | undefined => {
-    const latest = buckets.get(bucket)?.get(key)?.at(-1);
-    return latest && !latest.deleteMarker ? latest : undefined;
-  };
-
-  /** The version a read asks for; `notFound` is thrown the way the SDK reports it for that call. */
-  const versionFor = (
-    input: { Bucket?: string; Key?: string; VersionId?: string },
-    notFound: { name: string; message: string },
-  ): FakeS3ObjectVersion => {
-    const versions = bucketOf(input.Bucket).get(input.Key ?? '') ?? [];
-    const version = input.VersionId
-      ? versions.find((candidate) => candidate.versionId === input.VersionId)
-      : versions.at(-1);
-    if (!version || version.deleteMarker || !version.body) {
-      return runner.fail({ ...notFound, httpStatusCode: 404 });
-    }
-    return version;
-  };
+  const current = (bucket: string, key: string): FakeS3ObjectVersion | undefined =>
+    buckets.get(bucket)?.get(key)?.at(-1);
 
   mock.onAnyCommand().callsFake(() =>
     runner.fail({
@@ -176,8 +151,8 @@ export function installS3Fake(options: InstallS3FakeOptions = {}): S3Fake {
         runner.fail({ name: 'AccessDenied', message: 'Access Denied', httpStatusCode: 403 });
       }
       if (input.IfNoneMatch !== undefined) {
-        // PutObject takes only `*`: write unless the key has a current object (a delete marker
-        // is none); otherwise 412, and nothing is written.
+        // PutObject takes only `*`: write unless the key has a current object; otherwise 412,
+        // and nothing is written.
         if (input.IfNoneMatch !== '*') {
           runner.fail({
             name: 'NotImplemented',
@@ -197,7 +172,6 @@ export function installS3Fake(options: InstallS3FakeOptions = {}): S3Fake {
       const version: FakeS3ObjectVersion = {
         versionId: randomUUID(),
         body,
-        deleteMarker: false,
         contentType: input.ContentType,
         serverSideEncryption: input.ServerSideEncryption,
         sseKmsKeyId: input.SSEKMSKeyId,
@@ -219,8 +193,17 @@ export function installS3Fake(options: InstallS3FakeOptions = {}): S3Fake {
 
   mock.on(GetObjectCommand).callsFake((input: GetObjectCommandInput) =>
     runner.run('GetObject', input, (): GetObjectCommandOutput => {
-      const version = versionFor(input, { name: 'NoSuchKey', message: 'The specified key does not exist.' });
-      const body = version.body ?? new Uint8Array();
+      const version = bucketOf(input.Bucket)
+        .get(input.Key ?? '')
+        ?.at(-1);
+      if (!version) {
+        return runner.fail({
+          name: 'NoSuchKey',
+          message: 'The specified key does not exist.',
+          httpStatusCode: 404,
+        });
+      }
+      const body = version.body;
       return {
         $metadata: ok(),
         Body: sdkBody(body),
@@ -233,45 +216,6 @@ export function installS3Fake(options: InstallS3FakeOptions = {}): S3Fake {
         ...(version.sseKmsKeyId ? { SSEKMSKeyId: version.sseKmsKeyId } : {}),
         Metadata: { ...version.metadata },
       };
-    }),
-  );
-
-  mock.on(HeadObjectCommand).callsFake((input: HeadObjectCommandInput) =>
-    runner.run('HeadObject', input, (): HeadObjectCommandOutput => {
-      // A HEAD response has no body, so the SDK can only name the error after the status code.
-      const version = versionFor(input, { name: 'NotFound', message: 'NotFound' });
-      return {
-        $metadata: ok(),
-        ContentLength: version.body?.length ?? 0,
-        ...(version.contentType ? { ContentType: version.contentType } : {}),
-        ETag: version.etag,
-        LastModified: version.lastModified,
-        VersionId: version.versionId,
-        ...(version.serverSideEncryption ? { ServerSideEncryption: 'aws:kms' } : {}),
-        ...(version.sseKmsKeyId ? { SSEKMSKeyId: version.sseKmsKeyId } : {}),
-        Metadata: { ...version.metadata },
-      };
-    }),
-  );
-
-  mock.on(DeleteObjectCommand).callsFake((input: DeleteObjectCommandInput) =>
-    runner.run('DeleteObject', input, (): DeleteObjectCommandOutput => {
-      const objects = bucketOf(input.Bucket);
-      const key = input.Key ?? '';
-      // In a versioned bucket a delete adds a marker and keeps the history, even for a missing key.
-      const marker: FakeS3ObjectVersion = {
-        versionId: randomUUID(),
-        body: undefined,
-        deleteMarker: true,
-        contentType: undefined,
-        serverSideEncryption: undefined,
-        sseKmsKeyId: undefined,
-        etag: '',
-        lastModified: new Date(),
-        metadata: {},
-      };
-      objects.set(key, [...(objects.get(key) ?? []), marker]);
-      return { $metadata: ok(204), DeleteMarker: true, VersionId: marker.versionId };
     }),
   );
 

@@ -1,17 +1,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import {
-  CreateSecretCommand,
-  type CreateSecretCommandInput,
-  type CreateSecretCommandOutput,
-  DeleteSecretCommand,
-  type DeleteSecretCommandInput,
-  type DeleteSecretCommandOutput,
   GetSecretValueCommand,
   type GetSecretValueCommandInput,
   type GetSecretValueCommandOutput,
-  PutSecretValueCommand,
-  type PutSecretValueCommandInput,
-  type PutSecretValueCommandOutput,
   SecretsManagerClient,
   SecretsManagerServiceException,
 } from '@aws-sdk/client-secrets-manager';
@@ -20,30 +11,27 @@ import { FakeCommandRunner, type ServiceExceptionClass } from './fake-support.js
 
 /**
  * An in-memory AWS Secrets Manager at the SDK boundary, for unit tests and the e2e state machine.
- * It resolves `SecretId` like the service (name, full ARN, or partial ARN without the six-character
- * suffix), keeps versions with the `AWSCURRENT`/`AWSPREVIOUS` staging labels, and refuses with the
- * service's error names and messages: `ResourceNotFoundException` for an unknown secret or a
- * secret without a value, `InvalidRequestException` for one scheduled for deletion.
+ * It serves GetSecretValue, the one call production makes: it resolves `SecretId` like the service
+ * (name, full ARN, or partial ARN without the six-character suffix), answers with the current
+ * (`AWSCURRENT`) value, and refuses with the service's error names and messages:
+ * `ResourceNotFoundException` for an unknown secret or a secret without a value,
+ * `InvalidRequestException` for one scheduled for deletion. Tests arrange secrets through the
+ * fake's own methods, not through SDK calls production never sends.
  */
 
 const ACCOUNT = '123456789012';
 const CURRENT = 'AWSCURRENT';
-const PREVIOUS = 'AWSPREVIOUS';
 const SUFFIX_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
-interface FakeSecretVersion {
-  readonly versionId: string;
-  readonly secretString?: string;
-  readonly secretBinary?: Uint8Array;
-  stages: string[];
-  readonly createdDate: Date;
-}
+/** A secret's value: a string (what the adapter reads) or binary. */
+type SecretValue = string | Uint8Array;
 
 /** One secret, as the fake keeps it. */
 export interface FakeSecret {
   readonly arn: string;
   readonly name: string;
-  readonly versions: FakeSecretVersion[];
+  /** The current value, or none for a secret created without one. */
+  current?: { readonly versionId: string; readonly value: SecretValue; readonly createdDate: Date };
   deletedDate?: Date;
 }
 
@@ -51,12 +39,16 @@ export interface SecretsManagerFake {
   readonly region: string;
   /** Every secret, by ARN. */
   readonly secrets: ReadonlyMap<string, FakeSecret>;
-  /** Calls per command (`GetSecretValue`, ...), failed ones included. */
+  /** Calls per command (`GetSecretValue`), failed ones included. */
   readonly calls: Readonly<Record<string, number>>;
   /** Every request with its input, oldest first. */
   readonly requests: readonly { readonly command: string; readonly input: unknown }[];
-  /** Creates a secret with a string value, as `CreateSecret` does, and returns its ARN. */
-  createSecret(name: string, secretString: string): string;
+  /** Creates a secret, as `CreateSecret` does, and returns its ARN. */
+  createSecret(name: string, value?: SecretValue): string;
+  /** Gives a secret a new current value, as `PutSecretValue` (a rotation) does. */
+  putSecretValue(secretId: string, value: SecretValue): void;
+  /** Schedules a secret for deletion, as `DeleteSecret` with a recovery window does. */
+  scheduleDeletion(secretId: string): void;
   /** Makes the next `times` calls of `command` throw an error named `errorName`. */
   failNext(command: string, errorName: string, times?: number): void;
   /** Gives `SecretsManagerClient` back its real `send`. */
@@ -74,8 +66,7 @@ function arnSuffix(): string {
 
 /**
  * Replaces `send` on every `SecretsManagerClient` (including clients created before this call)
- * with an in-memory Secrets Manager supporting CreateSecret, GetSecretValue, PutSecretValue and
- * DeleteSecret. Call `restore()` when done.
+ * with an in-memory Secrets Manager serving GetSecretValue. Call `restore()` when done.
  */
 export function installSecretsManagerFake(options: { region?: string } = {}): SecretsManagerFake {
   const region = options.region ?? 'us-east-1';
@@ -97,55 +88,12 @@ export function installSecretsManagerFake(options: { region?: string } = {}): Se
     return notFound();
   };
 
-  const create = (input: CreateSecretCommandInput): FakeSecret => {
-    const name = input.Name ?? '';
-    if (!/^[A-Za-z0-9/_+=.@-]{1,512}$/.test(name)) {
-      return runner.fail({ name: 'InvalidParameterException', message: `Invalid name: ${name}` });
-    }
-    if ([...secrets.values()].some((secret) => secret.name === name)) {
-      return runner.fail({
-        name: 'ResourceExistsException',
-        message: `The operation failed because the secret ${name} already exists.`,
-      });
-    }
-    if (input.SecretString !== undefined && input.SecretBinary !== undefined) {
-      return runner.fail({
-        name: 'InvalidParameterException',
-        message: 'You can’t specify both a binary secret value and a string secret value in the same secret.',
-      });
-    }
-    const arn = `arn:aws:secretsmanager:${region}:${ACCOUNT}:secret:${name}-${arnSuffix()}`;
-    const secret: FakeSecret = { arn, name, versions: [] };
-    if (input.SecretString !== undefined || input.SecretBinary !== undefined) {
-      secret.versions.push({
-        versionId: input.ClientRequestToken ?? randomUUID(),
-        ...(input.SecretString !== undefined ? { secretString: input.SecretString } : {}),
-        ...(input.SecretBinary !== undefined ? { secretBinary: input.SecretBinary } : {}),
-        stages: [CURRENT],
-        createdDate: new Date(),
-      });
-    }
-    secrets.set(arn, secret);
-    return secret;
-  };
+  const versionOf = (value: SecretValue) => ({ versionId: randomUUID(), value, createdDate: new Date() });
 
   mock.onAnyCommand().callsFake(() =>
     runner.fail({
       name: 'UnsupportedOperationException',
       message: 'The Secrets Manager fake does not support this command',
-    }),
-  );
-
-  mock.on(CreateSecretCommand).callsFake((input: CreateSecretCommandInput) =>
-    runner.run('CreateSecret', input, (): CreateSecretCommandOutput => {
-      const secret = create(input);
-      const versionId = secret.versions[0]?.versionId;
-      return {
-        $metadata: metadata(),
-        ARN: secret.arn,
-        Name: secret.name,
-        ...(versionId ? { VersionId: versionId } : {}),
-      };
     }),
   );
 
@@ -158,17 +106,10 @@ export function installSecretsManagerFake(options: { region?: string } = {}): Se
           message: "You can't perform this operation on the secret because it was marked for deletion.",
         });
       }
-      const stage = input.VersionStage ?? (input.VersionId === undefined ? CURRENT : undefined);
-      const version = secret.versions.find(
-        (candidate) =>
-          (input.VersionId === undefined || candidate.versionId === input.VersionId) &&
-          (stage === undefined || candidate.stages.includes(stage)),
-      );
+      const version = secret.current;
       if (!version) {
         return notFound(
-          input.VersionId !== undefined
-            ? `Secrets Manager can't find the specified secret value for VersionId: ${input.VersionId}`
-            : `Secrets Manager can't find the specified secret value for staging label: ${stage}`,
+          `Secrets Manager can't find the specified secret value for staging label: ${CURRENT}`,
         );
       }
       return {
@@ -176,59 +117,11 @@ export function installSecretsManagerFake(options: { region?: string } = {}): Se
         ARN: secret.arn,
         Name: secret.name,
         VersionId: version.versionId,
-        ...(version.secretString !== undefined ? { SecretString: version.secretString } : {}),
-        ...(version.secretBinary !== undefined ? { SecretBinary: version.secretBinary } : {}),
-        VersionStages: [...version.stages],
-        CreatedDate: version.createdDate,
-      };
-    }),
-  );
-
-  mock.on(PutSecretValueCommand).callsFake((input: PutSecretValueCommandInput) =>
-    runner.run('PutSecretValue', input, (): PutSecretValueCommandOutput => {
-      const secret = resolve(input.SecretId);
-      if (secret.deletedDate) {
-        return runner.fail({
-          name: 'InvalidRequestException',
-          message: "You can't perform this operation on the secret because it was marked for deletion.",
-        });
-      }
-      for (const version of secret.versions) {
-        version.stages = version.stages.filter((stage) => stage !== PREVIOUS);
-        if (version.stages.includes(CURRENT)) {
-          version.stages = [...version.stages.filter((stage) => stage !== CURRENT), PREVIOUS];
-        }
-      }
-      const versionId = input.ClientRequestToken ?? randomUUID();
-      secret.versions.push({
-        versionId,
-        ...(input.SecretString !== undefined ? { secretString: input.SecretString } : {}),
-        ...(input.SecretBinary !== undefined ? { secretBinary: input.SecretBinary } : {}),
-        stages: [CURRENT],
-        createdDate: new Date(),
-      });
-      return {
-        $metadata: metadata(),
-        ARN: secret.arn,
-        Name: secret.name,
-        VersionId: versionId,
+        ...(typeof version.value === 'string'
+          ? { SecretString: version.value }
+          : { SecretBinary: version.value }),
         VersionStages: [CURRENT],
-      };
-    }),
-  );
-
-  mock.on(DeleteSecretCommand).callsFake((input: DeleteSecretCommandInput) =>
-    runner.run('DeleteSecret', input, (): DeleteSecretCommandOutput => {
-      const secret = resolve(input.SecretId);
-      const now = new Date();
-      const days = input.ForceDeleteWithoutRecovery ? 0 : (input.RecoveryWindowInDays ?? 30);
-      if (days === 0) secrets.delete(secret.arn);
-      else secret.deletedDate = now;
-      return {
-        $metadata: metadata(),
-        ARN: secret.arn,
-        Name: secret.name,
-        DeletionDate: new Date(now.getTime() + days * 24 * 60 * 60 * 1000),
+        CreatedDate: version.createdDate,
       };
     }),
   );
@@ -238,8 +131,19 @@ export function installSecretsManagerFake(options: { region?: string } = {}): Se
     secrets,
     calls: runner.calls,
     requests: runner.requests,
-    createSecret(name, secretString) {
-      return create({ Name: name, SecretString: secretString }).arn;
+    createSecret(name, value) {
+      if ([...secrets.values()].some((secret) => secret.name === name)) {
+        throw new Error(`The Secrets Manager fake already has a secret named ${name}`);
+      }
+      const arn = `arn:aws:secretsmanager:${region}:${ACCOUNT}:secret:${name}-${arnSuffix()}`;
+      secrets.set(arn, { arn, name, ...(value === undefined ? {} : { current: versionOf(value) }) });
+      return arn;
+    },
+    putSecretValue(secretId, value) {
+      resolve(secretId).current = versionOf(value);
+    },
+    scheduleDeletion(secretId) {
+      resolve(secretId).deletedDate = new Date();
     },
     failNext: (command, errorName, times) => runner.failNext(command, errorName, times),
     restore: () => mock.restore(),

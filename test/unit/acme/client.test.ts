@@ -1,7 +1,6 @@
 import { base64url, type FlattenedJWS, flattenedVerify, importJWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { AcmeClient } from '../../../lambdas/core/acme/client.js';
-import type { AcmeDirectory } from '../../../lambdas/core/acme/types.js';
 import {
   AcmeProtocolError,
   AcmeServerError,
@@ -13,31 +12,21 @@ import {
   RejectedIdentifierError,
 } from '../../../lambdas/core/errors.js';
 import type { EcPublicJwk, HttpRequest } from '../../../lambdas/core/ports.js';
+import {
+  ACCOUNT_URL,
+  acmeOrder,
+  CA,
+  DIRECTORY,
+  DIRECTORY_URL,
+  JSON_HEADERS,
+  ORDER_URL,
+  pendingAuthorization,
+} from '../../support/acme-fixtures.js';
 import { problemReply, ScriptedTransport } from '../../support/scripted-transport.js';
 import { createTestSigner } from '../../support/test-signer.js';
 
-const CA = 'https://ca.example';
-const DIRECTORY_URL = `${CA}/directory`;
-const DIRECTORY: AcmeDirectory = {
-  newNonce: `${CA}/new-nonce`,
-  newAccount: `${CA}/new-account`,
-  newOrder: `${CA}/new-order`,
-  revokeCert: `${CA}/revoke-cert`,
-};
-const ACCOUNT_URL = `${CA}/acct/1`;
-const ORDER_URL = `${CA}/order/1`;
-const ORDER = {
-  status: 'pending',
-  identifiers: [{ type: 'dns', value: 'example.org' }],
-  authorizations: [`${CA}/authz/1`],
-  finalize: `${CA}/order/1/finalize`,
-};
-const AUTHORIZATION = {
-  identifier: { type: 'dns', value: 'example.org' },
-  status: 'pending',
-  challenges: [{ type: 'dns-01', url: `${CA}/chall/1`, status: 'pending', token: 'tok' }],
-};
-const JSON_HEADERS = { 'content-type': 'application/json' };
+const ORDER = acmeOrder();
+const AUTHORIZATION = pendingAuthorization();
 
 interface DecodedJws {
   readonly header: Record<string, unknown>;

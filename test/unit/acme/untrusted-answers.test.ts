@@ -16,6 +16,17 @@ import {
   CrossOriginUrlError,
   UrlTooLongError,
 } from '../../../lambdas/core/errors.js';
+import {
+  ACCOUNT_URL,
+  DIRECTORY as ACME_DIRECTORY,
+  acmeOrder,
+  CA,
+  DIRECTORY_URL,
+  JSON_HEADERS,
+  ORDER_URL,
+  PEM_HEADERS,
+  pendingAuthorization,
+} from '../../support/acme-fixtures.js';
 import { problemReply, ScriptedTransport } from '../../support/scripted-transport.js';
 import { createTestSigner } from '../../support/test-signer.js';
 
@@ -24,32 +35,14 @@ import { createTestSigner } from '../../support/test-signer.js';
  * or logs, and the URLs it hands out are followed only to the CA's own origin.
  */
 
-const CA = 'https://ca.example';
 const ELSEWHERE = 'https://elsewhere.example';
-const DIRECTORY_URL = `${CA}/directory`;
 const DIRECTORY: AcmeDirectory = {
-  newNonce: `${CA}/new-nonce`,
-  newAccount: `${CA}/new-account`,
-  newOrder: `${CA}/new-order`,
-  revokeCert: `${CA}/revoke-cert`,
+  ...ACME_DIRECTORY,
   keyChange: `${CA}/key-change`,
   renewalInfo: `${CA}/renewal-info`,
 };
-const ACCOUNT_URL = `${CA}/acct/1`;
-const ORDER_URL = `${CA}/order/1`;
-const ORDER = {
-  status: 'pending',
-  identifiers: [{ type: 'dns', value: 'example.org' }],
-  authorizations: [`${CA}/authz/1`],
-  finalize: `${CA}/order/1/finalize`,
-};
-const AUTHORIZATION = {
-  identifier: { type: 'dns', value: 'example.org' },
-  status: 'pending',
-  challenges: [{ type: 'dns-01', url: `${CA}/chall/1`, status: 'pending', token: 'tok' }],
-};
-const JSON_HEADERS = { 'content-type': 'application/json' };
-const PEM_HEADERS = { 'content-type': 'application/pem-certificate-chain' };
+const ORDER = acmeOrder();
+const AUTHORIZATION = pendingAuthorization();
 /** The 900 KB problem detail that once broke Cleanup four times. */
 const HUGE = 'x'.repeat(900 * 1024);
 

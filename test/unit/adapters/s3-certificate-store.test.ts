@@ -105,6 +105,80 @@ describe('S3CertificateStore', () => {
   });
 });
 
+describe('S3CertificateStore.create', () => {
+  const key = 'orders/web/abc/privkey.pem';
+
+  it('writes a key that is not there yet, with If-None-Match: * and SSE-KMS', async () => {
+    const store = new S3CertificateStore({ client, bucket });
+
+    await expect(store.create(key, 'first key', 'application/x-pem-file')).resolves.toBe('created');
+
+    expect(s3.text(bucket, key)).toBe('first key');
+    expect(s3.requests.at(-1)?.input).toMatchObject({
+      Key: key,
+      IfNoneMatch: '*',
+      ServerSideEncryption: 'aws:kms',
+    });
+  });
+
+  it('never replaces a stored object: a second write reports exists and leaves the first', async () => {
+    const store = new S3CertificateStore({ client, bucket });
+    await store.create(key, 'first key', 'application/x-pem-file');
+
+    await expect(store.create(key, 'second key', 'application/x-pem-file')).resolves.toBe('exists');
+
+    expect(s3.text(bucket, key)).toBe('first key');
+    expect(s3.objects.get(bucket)?.get(key)).toHaveLength(1);
+  });
+
+  it('reports a concurrent conditional write (409 ConditionalRequestConflict) as transient', async () => {
+    const store = new S3CertificateStore({ client, bucket });
+    s3.failNext('PutObject', 'ConditionalRequestConflict', 1);
+
+    await expect(store.create(key, 'first key', 'application/x-pem-file')).rejects.toBeInstanceOf(
+      AwsTransientError,
+    );
+    expect(s3.text(bucket, key)).toBeUndefined();
+  });
+});
+
+describe('the S3 fake’s conditional PutObject', () => {
+  const key = 'orders/web/abc/privkey.pem';
+
+  it('answers 412 PreconditionFailed, as S3 does, when the key has a current object', async () => {
+    await client.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'a', ServerSideEncryption: 'aws:kms' }),
+    );
+
+    const refused = await client
+      .send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: 'b',
+          ServerSideEncryption: 'aws:kms',
+          IfNoneMatch: '*',
+        }),
+      )
+      .catch((error: unknown) => error);
+
+    expect(refused).toMatchObject({ name: 'PreconditionFailed', $metadata: { httpStatusCode: 412 } });
+    expect(s3.text(bucket, key)).toBe('a');
+  });
+
+  it('still replaces an object on a PutObject without a condition', async () => {
+    const put = (body: string) =>
+      client.send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ServerSideEncryption: 'aws:kms' }),
+      );
+    await put('a');
+
+    await put('b');
+
+    expect(s3.text(bucket, key)).toBe('b');
+  });
+});
+
 describe('S3 fake', () => {
   it('refuses a PutObject without SSE-KMS with AccessDenied, as the bucket policy does', async () => {
     const putting = client.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v' }));
@@ -117,22 +191,6 @@ describe('S3 fake', () => {
     const getting = client.send(new GetObjectCommand({ Bucket: bucket, Key: 'missing' }));
 
     await expect(getting).rejects.toMatchObject({ name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
-  });
-
-  it('keeps every version and serves an old one by VersionId', async () => {
-    const first = await client.send(
-      new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v1', ServerSideEncryption: 'aws:kms' }),
-    );
-    await client.send(
-      new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: 'v2', ServerSideEncryption: 'aws:kms' }),
-    );
-
-    const old = await client.send(
-      new GetObjectCommand({ Bucket: bucket, Key: 'k', VersionId: first.VersionId }),
-    );
-
-    await expect(old.Body?.transformToString()).resolves.toBe('v1');
-    expect(s3.text(bucket, 'k')).toBe('v2');
   });
 
   it('returns a body that, like the SDK stream, can be transformed only once', async () => {

@@ -1,10 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import {
-  CreateSecretCommand,
-  DeleteSecretCommand,
-  PutSecretValueCommand,
-  SecretsManagerClient,
-} from '@aws-sdk/client-secrets-manager';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SecretsManagerExternalAccountBinding } from '../../../lambdas/adapters/secrets-manager-eab.js';
 import { AwsRequestError, AwsTransientError, InvalidInputError } from '../../../lambdas/core/errors.js';
@@ -67,12 +62,7 @@ describe('SecretsManagerExternalAccountBinding', () => {
 
   it('reads the current value on every call, so a rotated secret takes effect', async () => {
     const arn = secrets.createSecret('acme/eab', JSON.stringify({ kid: 'old', hmacKey: 'AAAA' }));
-    await client.send(
-      new PutSecretValueCommand({
-        SecretId: arn,
-        SecretString: JSON.stringify({ kid: 'new', hmacKey: 'BBBB' }),
-      }),
-    );
+    secrets.putSecretValue(arn, JSON.stringify({ kid: 'new', hmacKey: 'BBBB' }));
 
     await expect(source(arn).read()).resolves.toMatchObject({ kid: 'new' });
   });
@@ -115,9 +105,7 @@ describe('SecretsManagerExternalAccountBinding', () => {
   });
 
   it('refuses a binary secret, asking for the JSON string form', async () => {
-    await client.send(
-      new CreateSecretCommand({ Name: 'acme/binary', SecretBinary: new Uint8Array([1, 2, 3]) }),
-    );
+    secrets.createSecret('acme/binary', new Uint8Array([1, 2, 3]));
 
     await expect(source('acme/binary').read()).rejects.toThrow(/has no string value/);
   });
@@ -132,7 +120,7 @@ describe('SecretsManagerExternalAccountBinding', () => {
 
   it('reports a secret scheduled for deletion as AwsRequestError', async () => {
     const arn = secrets.createSecret('acme/eab', JSON.stringify({ kid: 'k', hmacKey: 'AAAA' }));
-    await client.send(new DeleteSecretCommand({ SecretId: arn }));
+    secrets.scheduleDeletion(arn);
 
     const error = await readError(arn);
 

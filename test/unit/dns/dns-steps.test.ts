@@ -1,13 +1,14 @@
 import { describe, expect, it, vi } from 'vitest';
 import { PollingTimeoutError } from '../../../lambdas/core/errors.js';
-import type { DnsZones, TxtRecord } from '../../../lambdas/core/ports.js';
 import type { DnsChallenge, IssuanceState } from '../../../lambdas/core/state.js';
 import { cleanup } from '../../../lambdas/core/workflow/cleanup.js';
-import type { WorkflowConfig, WorkflowLogger } from '../../../lambdas/core/workflow/deps.js';
+import type { WorkflowConfig } from '../../../lambdas/core/workflow/deps.js';
 import { parseIssuanceRequest } from '../../../lambdas/core/workflow/input.js';
 import { publishChallenges } from '../../../lambdas/core/workflow/publish-challenges.js';
 import { waitForDnsSync } from '../../../lambdas/core/workflow/wait-for-dns-sync.js';
 import { FakeDnsResolver } from '../../fakes/dns-resolver-fake.js';
+import { SILENT_LOG } from '../../support/workflow-fixtures.js';
+import { MemoryDnsZones } from '../fakes/memory-dns-zones.js';
 import { MemoryRecordSetLeases } from '../fakes/memory-record-set-leases.js';
 import { MemoryRegistry } from '../fakes/memory-registry.js';
 
@@ -21,7 +22,7 @@ const config: WorkflowConfig = {
   maxPolls: 3,
   lockTtlSeconds: 3600,
 };
-const log: WorkflowLogger = { debug: () => {}, info: () => {}, warn: () => {} };
+const log = SILENT_LOG;
 
 function challenge(overrides: Partial<DnsChallenge> = {}): DnsChallenge {
   return {
@@ -50,31 +51,6 @@ function state(overrides: Partial<IssuanceState> = {}): IssuanceState {
   };
 }
 
-/** Records what reached the DNS port, with the role each call went through. */
-class RecordingZones implements DnsZones {
-  readonly calls: {
-    method: string;
-    id: string;
-    roleArn: string | undefined;
-    records?: readonly TxtRecord[];
-  }[] = [];
-  inSync = true;
-  async listPublicZones() {
-    return [];
-  }
-  async publishTxt(zoneId: string, records: readonly TxtRecord[], roleArn?: string) {
-    this.calls.push({ method: 'publishTxt', id: zoneId, roleArn, records });
-    return `C-${zoneId}`;
-  }
-  async isChangeInSync(changeId: string, roleArn?: string) {
-    this.calls.push({ method: 'isChangeInSync', id: changeId, roleArn });
-    return this.inSync;
-  }
-  async removeTxt(zoneId: string, records: readonly TxtRecord[], roleArn?: string) {
-    this.calls.push({ method: 'removeTxt', id: zoneId, roleArn, records });
-  }
-}
-
 describe('zones in other accounts', () => {
   const challenges = [
     challenge(),
@@ -89,7 +65,7 @@ describe('zones in other accounts', () => {
   ];
 
   it('publishes, polls and cleans up a zone listed in zoneRoles through its role, and the others directly', async () => {
-    const dns = new RecordingZones();
+    const dns = new MemoryDnsZones();
     const resolver = new FakeDnsResolver();
     resolver.setNameServers('example.org');
     resolver.setNameServers('validation.example.net');
@@ -147,7 +123,7 @@ describe('waitForDnsSync', () => {
   }
 
   it('does not ask DNS while Route 53 still reports the change PENDING', async () => {
-    const dns = new RecordingZones();
+    const dns = new MemoryDnsZones();
     dns.inSync = false;
     const resolver = resolverWith({});
 
@@ -158,7 +134,7 @@ describe('waitForDnsSync', () => {
   });
 
   it('keeps waiting after INSYNC until every authoritative server answers every value', async () => {
-    const dns = new RecordingZones();
+    const dns = new MemoryDnsZones();
     const lagging = resolverWith({ '192.0.2.1': ['value-1', 'value-w'], '192.0.2.2': ['value-1'] });
     const caughtUp = resolverWith({
       '192.0.2.1': ['value-1', 'value-w'],
@@ -176,7 +152,7 @@ describe('waitForDnsSync', () => {
     const info = vi.fn();
 
     await waitForDnsSync(published, {
-      dns: new RecordingZones(),
+      dns: new MemoryDnsZones(),
       resolver: resolverWith({}),
       config,
       log: { ...log, info },
@@ -193,7 +169,7 @@ describe('waitForDnsSync', () => {
 
     const error = await waitForDnsSync(
       { ...published, polls: config.maxPolls - 1 },
-      { dns: new RecordingZones(), resolver, config, log },
+      { dns: new MemoryDnsZones(), resolver, config, log },
     ).catch((caught) => caught);
 
     expect(error).toBeInstanceOf(PollingTimeoutError);
@@ -203,7 +179,7 @@ describe('waitForDnsSync', () => {
   });
 
   it('fails after maxPolls naming the changes when Route 53 never reports INSYNC', async () => {
-    const dns = new RecordingZones();
+    const dns = new MemoryDnsZones();
     dns.inSync = false;
 
     await expect(

@@ -7,11 +7,18 @@ import type {
 
 /**
  * The certificate registry in memory, for unit tests of the core: the lock and `update` keep the
- * port's contract (a lock is taken unless another unexpired holder has it; `null` removes a field).
+ * port's contract and the DynamoDB adapter's rules (a lock is taken unless another holder has one
+ * that has not expired, to the millisecond; `null` removes a field). Records every update's changes.
  */
 export class MemoryRegistry implements CertificateRegistry {
   readonly records = new Map<string, CertificateRecord>();
   readonly accounts = new Map<string, AccountRecord>();
+  /** The changes of every `update`, in order. */
+  readonly updates: CertificateRecordChanges[] = [];
+
+  constructor(records: readonly CertificateRecord[] = []) {
+    for (const record of records) this.records.set(record.certificateId, record);
+  }
 
   async getAccount(directoryUrl: string, thumbprint: string): Promise<AccountRecord | undefined> {
     const account = this.accounts.get(thumbprint);
@@ -30,7 +37,7 @@ export class MemoryRegistry implements CertificateRegistry {
   ): Promise<boolean> {
     const record = this.records.get(certificateId) ?? { certificateId };
     const lock = record.lock;
-    if (lock && lock.executionId !== executionId && new Date(lock.expiresAt) > now) return false;
+    if (lock && lock.executionId !== executionId && new Date(lock.expiresAt) >= now) return false;
     this.records.set(certificateId, {
       ...record,
       lock: { executionId, expiresAt: new Date(now.getTime() + ttlSeconds * 1000).toISOString() },
@@ -51,6 +58,7 @@ export class MemoryRegistry implements CertificateRegistry {
   }
 
   async update(certificateId: string, changes: CertificateRecordChanges): Promise<void> {
+    this.updates.push(changes);
     const next: Record<string, unknown> = { ...(this.records.get(certificateId) ?? { certificateId }) };
     for (const [field, value] of Object.entries(changes)) {
       if (value === null) delete next[field];

@@ -1,54 +1,31 @@
 import { describe, expect, it } from 'vitest';
 import { jwkThumbprint } from '../../../lambdas/core/acme/key-authorization.js';
-import type { AcmeDirectory } from '../../../lambdas/core/acme/types.js';
 import { AccountDeactivatedError, MalformedError } from '../../../lambdas/core/errors.js';
-import type {
-  AccountRecord,
-  CertificateRegistry,
-  EventPublisher,
-  Signer,
-} from '../../../lambdas/core/ports.js';
+import type { AccountRecord, EventPublisher, Signer } from '../../../lambdas/core/ports.js';
 import { rollOverAccountKey } from '../../../lambdas/core/workflow/account-key.js';
 import { manageAccount } from '../../../lambdas/core/workflow/manage-account.js';
+import { ACCOUNT_URL, DIRECTORY as ACME_DIRECTORY, CA, DIRECTORY_URL } from '../../support/acme-fixtures.js';
 import { problemReply, ScriptedTransport } from '../../support/scripted-transport.js';
 import { createTestSigner } from '../../support/test-signer.js';
 import { TEST_WORKFLOW_CONFIG } from '../../support/workflow-config.js';
+import { SILENT_LOG } from '../../support/workflow-fixtures.js';
+import { MemoryRegistry } from '../fakes/memory-registry.js';
 
-const CA = 'https://ca.example';
-const DIRECTORY_URL = `${CA}/directory`;
-const DIRECTORY: AcmeDirectory = {
-  newNonce: `${CA}/new-nonce`,
-  newAccount: `${CA}/new-account`,
-  newOrder: `${CA}/new-order`,
-  keyChange: `${CA}/key-change`,
-};
-const ACCOUNT = `${CA}/acct/1`;
+const DIRECTORY = { ...ACME_DIRECTORY, keyChange: `${CA}/key-change` };
 const NOW = new Date('2030-03-01T12:00:00Z');
 const CONFIG = { ...TEST_WORKFLOW_CONFIG, defaultDirectoryUrl: DIRECTORY_URL };
-
-/** The registry's account records in memory, keyed as the DynamoDB adapter keys them. */
-function accountRegistry(initial: Record<string, AccountRecord> = {}) {
-  const accounts = new Map(Object.entries(initial));
-  const registry = {
-    getAccount: async (directoryUrl: string, thumbprint: string) =>
-      [...accounts.entries()].find(
-        ([key, record]) => key === thumbprint && record.directoryUrl === directoryUrl,
-      )?.[1],
-    putAccount: async (thumbprint: string, record: AccountRecord) => {
-      accounts.set(thumbprint, record);
-    },
-  } as unknown as CertificateRegistry;
-  return { accounts, registry };
-}
-
-const log = { debug: () => {}, info: () => {}, warn: () => {} };
+const log = SILENT_LOG;
 const thumbprintOf = async (signer: Signer) => jwkThumbprint(await signer.publicJwk());
 
 async function setup(initial: (old: string, current: string) => Record<string, AccountRecord>) {
   const previousSigner = await createTestSigner();
   const signer = await createTestSigner();
   const [old, current] = [await thumbprintOf(previousSigner), await thumbprintOf(signer)];
-  const { accounts, registry } = accountRegistry(initial(old, current));
+  const registry = new MemoryRegistry();
+  for (const [thumbprint, account] of Object.entries(initial(old, current))) {
+    registry.accounts.set(thumbprint, account);
+  }
+  const accounts = registry.accounts;
   const transport = new ScriptedTransport();
   const published: { detailType: string; detail: Readonly<Record<string, unknown>> }[] = [];
   const events: EventPublisher = { publish: async (event) => void published.push(event) };
@@ -68,21 +45,25 @@ async function setup(initial: (old: string, current: string) => Record<string, A
 describe('rollOverAccountKey', () => {
   it('moves the recorded account with one keyChange and records the new key before retiring the old one', async () => {
     const { deps, transport, accounts, old, current } = await setup((previous) => ({
-      [previous]: { directoryUrl: DIRECTORY_URL, accountUrl: ACCOUNT, contact: ['mailto:ops@example.org'] },
+      [previous]: {
+        directoryUrl: DIRECTORY_URL,
+        accountUrl: ACCOUNT_URL,
+        contact: ['mailto:ops@example.org'],
+      },
     }));
     transport.expect('HEAD', DIRECTORY.newNonce, { status: 200 });
     transport.expect('POST', `${CA}/key-change`, { status: 200 });
 
     const rollover = await rollOverAccountKey(deps, DIRECTORY_URL, DIRECTORY, current);
 
-    expect(rollover).toMatchObject({ accountUrl: ACCOUNT, changed: true });
+    expect(rollover).toMatchObject({ accountUrl: ACCOUNT_URL, changed: true });
     expect(accounts.get(current)).toMatchObject({
-      accountUrl: ACCOUNT,
+      accountUrl: ACCOUNT_URL,
       status: 'valid',
       contact: ['mailto:ops@example.org'],
     });
     expect(accounts.get(old)).toMatchObject({
-      accountUrl: ACCOUNT,
+      accountUrl: ACCOUNT_URL,
       status: 'rolled-over',
       rolledOverTo: current,
     });
@@ -91,7 +72,7 @@ describe('rollOverAccountKey', () => {
 
   it('counts a keyChange the CA already applied as done when the new key finds the same account', async () => {
     const { deps, transport, accounts, current } = await setup((previous) => ({
-      [previous]: { directoryUrl: DIRECTORY_URL, accountUrl: ACCOUNT },
+      [previous]: { directoryUrl: DIRECTORY_URL, accountUrl: ACCOUNT_URL },
     }));
     transport.expect('HEAD', DIRECTORY.newNonce, { status: 200 });
     // The old key no longer verifies for the account: the CA moved it earlier.
@@ -102,19 +83,19 @@ describe('rollOverAccountKey', () => {
     );
     transport.expect('POST', DIRECTORY.newAccount, {
       status: 200,
-      headers: { location: ACCOUNT },
+      headers: { location: ACCOUNT_URL },
       body: { status: 'valid' },
     });
 
     const rollover = await rollOverAccountKey(deps, DIRECTORY_URL, DIRECTORY, current);
 
-    expect(rollover).toMatchObject({ accountUrl: ACCOUNT, changed: false });
+    expect(rollover).toMatchObject({ accountUrl: ACCOUNT_URL, changed: false });
     expect(accounts.get(current)?.status).toBe('valid');
   });
 
   it('keeps the CA’s refusal when the new key does not hold the account, and records nothing', async () => {
     const { deps, transport, accounts, current } = await setup((previous) => ({
-      [previous]: { directoryUrl: DIRECTORY_URL, accountUrl: ACCOUNT },
+      [previous]: { directoryUrl: DIRECTORY_URL, accountUrl: ACCOUNT_URL },
     }));
     transport.expect('HEAD', DIRECTORY.newNonce, { status: 200 });
     transport.expect('POST', `${CA}/key-change`, problemReply('malformed'));
@@ -126,7 +107,7 @@ describe('rollOverAccountKey', () => {
 
   it('has nothing to move when the previous key’s account was deactivated, or the previous key has none', async () => {
     const deactivated = await setup((previous) => ({
-      [previous]: { directoryUrl: DIRECTORY_URL, accountUrl: ACCOUNT, status: 'deactivated' },
+      [previous]: { directoryUrl: DIRECTORY_URL, accountUrl: ACCOUNT_URL, status: 'deactivated' },
     }));
     await expect(
       rollOverAccountKey(deactivated.deps, DIRECTORY_URL, DIRECTORY, deactivated.current),
@@ -151,31 +132,31 @@ describe('rollOverAccountKey', () => {
 describe('manageAccount', () => {
   it('records a deactivation the CA had already made (our own key is unauthorized on our own account)', async () => {
     const { deps, transport, accounts, current, published } = await setup((_previous, key) => ({
-      [key]: { directoryUrl: DIRECTORY_URL, accountUrl: ACCOUNT, status: 'valid' },
+      [key]: { directoryUrl: DIRECTORY_URL, accountUrl: ACCOUNT_URL, status: 'valid' },
     }));
     transport.expect('GET', DIRECTORY_URL, { status: 200, body: DIRECTORY });
     // The directory's reply carries a nonce, so no newNonce request is needed.
     transport.expect(
       'POST',
-      ACCOUNT,
+      ACCOUNT_URL,
       problemReply('unauthorized', { status: 403, detail: 'Account has been deactivated' }),
     );
 
-    const outcome = await manageAccount({ action: 'deactivate-account', accountUrl: ACCOUNT }, deps);
+    const outcome = await manageAccount({ action: 'deactivate-account', accountUrl: ACCOUNT_URL }, deps);
 
-    expect(outcome).toMatchObject({ status: 'deactivated', changed: false, accountUrl: ACCOUNT });
+    expect(outcome).toMatchObject({ status: 'deactivated', changed: false, accountUrl: ACCOUNT_URL });
     expect(accounts.get(current)?.status).toBe('deactivated');
     expect(published.map((event) => event.detailType)).toEqual(['ACME Account Updated']);
   });
 
   it('repeats a recorded deactivation without a request to the account, and refuses issuance afterwards', async () => {
     const { deps, transport } = await setup((_previous, key) => ({
-      [key]: { directoryUrl: DIRECTORY_URL, accountUrl: ACCOUNT, status: 'deactivated' },
+      [key]: { directoryUrl: DIRECTORY_URL, accountUrl: ACCOUNT_URL, status: 'deactivated' },
     }));
     // No request at all: the registry answers both.
 
     await expect(
-      manageAccount({ action: 'deactivate-account', accountUrl: ACCOUNT }, deps),
+      manageAccount({ action: 'deactivate-account', accountUrl: ACCOUNT_URL }, deps),
     ).resolves.toMatchObject({
       changed: false,
     });

@@ -1,9 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type {
-  CertificateRecord,
-  CertificateRecordChanges,
-  CertificateRegistry,
-} from '../../../lambdas/core/ports.js';
+import type { CertificateRecord } from '../../../lambdas/core/ports.js';
 import type { IssuanceState } from '../../../lambdas/core/state.js';
 import {
   cleanup,
@@ -12,10 +8,12 @@ import {
   EVENT_RENEWED,
 } from '../../../lambdas/core/workflow/cleanup.js';
 import { importToAcm } from '../../../lambdas/core/workflow/import-to-acm.js';
+import { issuanceState, SILENT_LOG } from '../../support/workflow-fixtures.js';
+import { MemoryRegistry } from '../fakes/memory-registry.js';
 
 const NOW = new Date('2030-01-01T12:00:00.000Z');
 const EXECUTION = 'arn:aws:states:eu-west-1:123456789012:execution:Issuance:run-2';
-const log = { debug: () => {}, info: () => {}, warn: () => {} };
+const log = SILENT_LOG;
 const crashed = {
   Error: 'Sandbox.Timedout',
   Cause: JSON.stringify({
@@ -24,26 +22,16 @@ const crashed = {
   }),
 };
 
-let record: CertificateRecord;
+let registry: MemoryRegistry;
 let events: { detailType: string; detail: Readonly<Record<string, unknown>> }[];
 let failPublish: number;
 
-const registry = {
-  get: async () => record,
-  update: async (_id: string, changes: CertificateRecordChanges) => {
-    const merged: Record<string, unknown> = { ...record };
-    for (const [field, value] of Object.entries(changes)) {
-      if (value === null) delete merged[field];
-      else if (value !== undefined) merged[field] = value;
-    }
-    record = merged as unknown as CertificateRecord;
-  },
-  releaseLock: async (_id: string, executionId: string) => {
-    if (record.lock?.executionId !== executionId) return;
-    const { lock: _lock, ...rest } = record;
-    record = rest;
-  },
-} as unknown as CertificateRegistry;
+/** The certificate's record as the registry holds it now. */
+function record(): CertificateRecord {
+  const found = registry.records.get('web');
+  if (!found) throw new Error('the registry lost the record');
+  return found;
+}
 
 function deps() {
   return {
@@ -76,32 +64,23 @@ const previous = {
 };
 
 function state(overrides: Partial<IssuanceState> = {}): IssuanceState {
-  return {
-    certificateId: 'web',
-    action: 'renew',
-    domains: ['example.org'],
-    keyType: 'EC_P256',
-    regions: ['eu-west-1'],
-    directoryUrl: 'https://ca.example/directory',
-    retryAfterSeconds: 0,
-    polls: 0,
-    execution: { id: EXECUTION },
-    ...overrides,
-  };
+  return issuanceState({ action: 'renew', execution: { id: EXECUTION }, ...overrides });
 }
 
 beforeEach(() => {
   events = [];
   failPublish = 0;
-  record = {
-    certificateId: 'web',
-    status: 'imported',
-    config: { domains: ['example.org'], keyType: 'EC_P256', regions: ['eu-west-1'] },
-    acmArns: { 'eu-west-1': previous.importedArn },
-    issued: previous,
-    nextRenewalAt: '2029-12-01T00:00:00.000Z',
-    ...locked,
-  };
+  registry = new MemoryRegistry([
+    {
+      certificateId: 'web',
+      status: 'imported',
+      config: { domains: ['example.org'], keyType: 'EC_P256', regions: ['eu-west-1'] },
+      acmArns: { 'eu-west-1': previous.importedArn },
+      issued: previous,
+      nextRenewalAt: '2029-12-01T00:00:00.000Z',
+      ...locked,
+    },
+  ]);
 });
 
 describe('Cleanup counts a failed run once', () => {
@@ -112,12 +91,12 @@ describe('Cleanup counts a failed run once', () => {
     await expect(cleanup(failed, deps())).rejects.toThrow('PutEvents');
     await cleanup(failed, deps());
 
-    expect(record).toMatchObject({
+    expect(record()).toMatchObject({
       status: 'failed',
       consecutiveFailures: 1,
       lastError: { name: 'OrderInvalidError', executionId: EXECUTION },
     });
-    expect(record.lock).toBeUndefined();
+    expect(record().lock).toBeUndefined();
     expect(events.map((event) => [event.detailType, event.detail.consecutiveFailures])).toEqual([
       [EVENT_FAILED, 1],
     ]);
@@ -127,20 +106,20 @@ describe('Cleanup counts a failed run once', () => {
     const failed = state({ error: { Error: 'OrderInvalidError', Cause: 'no TXT record' } });
     failPublish = 2;
     await cleanup(failed, deps()).catch(() => {});
-    const scheduled = record.nextAttemptAt;
+    const scheduled = record().nextAttemptAt;
 
     await cleanup(failed, { ...deps(), clock: { now: () => new Date(NOW.getTime() + 60_000) } }).catch(
       () => {},
     );
     await cleanup(failed, deps());
 
-    expect(record.nextAttemptAt).toBe(scheduled);
-    expect(record.consecutiveFailures).toBe(1);
+    expect(record().nextAttemptAt).toBe(scheduled);
+    expect(record().consecutiveFailures).toBe(1);
   });
 
   it('counts the failure of another execution on top', async () => {
-    record = {
-      ...record,
+    registry.records.set('web', {
+      ...record(),
       consecutiveFailures: 1,
       lastError: {
         name: 'OrderInvalidError',
@@ -148,11 +127,11 @@ describe('Cleanup counts a failed run once', () => {
         at: '2029-12-31T00:00:00.000Z',
         executionId: 'run-1',
       },
-    };
+    });
 
     await cleanup(state({ error: { Error: 'OrderInvalidError', Cause: 'again' } }), deps());
 
-    expect(record.consecutiveFailures).toBe(2);
+    expect(record().consecutiveFailures).toBe(2);
   });
 });
 
@@ -166,11 +145,13 @@ describe('Cleanup after a failure that followed a delivered certificate', () => 
       notAfter: '2030-03-31T00:00:00.000Z',
       fingerprint: 'EC_P256:example.org',
     };
-    record = { ...record, status: 'issued', issued, ...(renewal ? {} : { acmArns: {} }) };
-    if (!renewal) {
-      const { nextRenewalAt: _next, ...rest } = record;
-      record = rest;
-    }
+    const { nextRenewalAt, ...rest } = record();
+    registry.records.set('web', {
+      ...rest,
+      status: 'issued',
+      issued,
+      ...(renewal ? { nextRenewalAt } : { acmArns: {} }),
+    });
     const input = state({
       certificate: { storeKey: issued.storeKey, serial: issued.serial, notAfter: issued.notAfter },
     });
@@ -204,10 +185,10 @@ describe('Cleanup after a failure that followed a delivered certificate', () => 
       acmArns: { 'eu-west-1': 'arn:aws:acm:eu-west-1:123456789012:certificate/web' },
       executionId: EXECUTION,
     });
-    expect(record).toMatchObject({ status: 'imported', consecutiveFailures: 0 });
-    expect(record.lastError).toBeUndefined();
-    expect(new Date(record.nextRenewalAt ?? 0) > NOW).toBe(true);
-    expect(record.lock).toBeUndefined();
+    expect(record()).toMatchObject({ status: 'imported', consecutiveFailures: 0 });
+    expect(record().lastError).toBeUndefined();
+    expect(new Date(record().nextRenewalAt ?? 0) > NOW).toBe(true);
+    expect(record().lock).toBeUndefined();
   });
 
   it('announces Certificate Issued for a first certificate', async () => {
@@ -220,10 +201,10 @@ describe('Cleanup after a failure that followed a delivered certificate', () => 
 
   it('still reports the failure of a run that delivered nothing, even with an imported certificate in the state', async () => {
     // A revoke that failed before revoking carries the current (imported) certificate in its state.
-    record = {
-      ...record,
+    registry.records.set('web', {
+      ...record(),
       issued: { ...previous, deliveredBy: { executionId: 'run-1', renewal: false, arnReplaced: false } },
-    };
+    });
     const failedRevoke = state({
       action: 'revoke',
       certificate: { storeKey: previous.storeKey, serial: previous.serial, notAfter: previous.notAfter },

@@ -1,19 +1,21 @@
 import { describe, expect, it } from 'vitest';
-import type { AcmeDirectory } from '../../../lambdas/core/acme/types.js';
 import { CnameTargetNotWritableError } from '../../../lambdas/core/errors.js';
-import type {
-  CertificateRecordChanges,
-  CertificateRegistry,
-  DnsZones,
-  HostedZone,
-} from '../../../lambdas/core/ports.js';
-import type { IssuanceState } from '../../../lambdas/core/state.js';
 import { createOrder } from '../../../lambdas/core/workflow/create-order.js';
-import type { WorkflowLogger } from '../../../lambdas/core/workflow/deps.js';
 import { FakeDnsResolver } from '../../fakes/dns-resolver-fake.js';
+import {
+  AUTHORIZATION_URL,
+  acmeOrder,
+  DIRECTORY,
+  JSON_HEADERS,
+  ORDER_URL,
+  pendingAuthorization,
+} from '../../support/acme-fixtures.js';
 import { ScriptedTransport } from '../../support/scripted-transport.js';
 import { createTestSigner } from '../../support/test-signer.js';
 import { TEST_WORKFLOW_CONFIG } from '../../support/workflow-config.js';
+import { issuanceState, SILENT_LOG } from '../../support/workflow-fixtures.js';
+import { MemoryDnsZones } from '../fakes/memory-dns-zones.js';
+import { MemoryRegistry } from '../fakes/memory-registry.js';
 
 /**
  * CreateOrder plans where each dns-01 TXT record goes before it asks the CA for anything: a
@@ -21,67 +23,27 @@ import { TEST_WORKFLOW_CONFIG } from '../../support/workflow-config.js';
  * refused there, before an order exists or Route 53 is written.
  */
 
-const CA = 'https://ca.example';
-const DIRECTORY: AcmeDirectory = {
-  newNonce: `${CA}/new-nonce`,
-  newAccount: `${CA}/new-account`,
-  newOrder: `${CA}/new-order`,
-  revokeCert: `${CA}/revoke-cert`,
-};
-const JSON_HEADERS = { 'content-type': 'application/json' };
-const ZONES: HostedZone[] = [
-  { id: 'ZCOM', name: 'example.com.', privateZone: false },
-  { id: 'ZVAL', name: 'validation.example.net.', privateZone: false },
-  { id: 'ZDELEGATED', name: 'delegated.example.net.', privateZone: false },
-];
-const STATE: IssuanceState = {
-  certificateId: 'app',
-  action: 'issue',
-  domains: ['app.example.com'],
-  keyType: 'EC_P256',
-  regions: ['eu-west-1'],
-  directoryUrl: `${CA}/directory`,
-  directory: DIRECTORY,
-  accountUrl: `${CA}/acct/1`,
-  nonce: 'carried',
-  execution: { id: 'exec-1' },
-  retryAfterSeconds: 0,
-  polls: 0,
-};
-const log: WorkflowLogger = { debug: () => {}, info: () => {}, warn: () => {} };
+const NAME = 'app.example.com';
+const STATE = issuanceState({ certificateId: 'app', domains: [NAME] });
 
 async function setup(cnameTarget: string) {
   const transport = new ScriptedTransport();
-  const resolver = new FakeDnsResolver().setCname('_acme-challenge.app.example.com', cnameTarget);
-  const zoneWrites: string[] = [];
-  const dns: DnsZones = {
-    listPublicZones: async () => ZONES,
-    publishTxt: async (zoneId) => {
-      zoneWrites.push(zoneId);
-      return 'C1';
-    },
-    isChangeInSync: async () => true,
-    removeTxt: async (zoneId) => {
-      zoneWrites.push(zoneId);
-    },
-  };
-  const registryUpdates: CertificateRecordChanges[] = [];
-  const registry = {
-    get: async () => undefined,
-    update: async (_id: string, changes: CertificateRecordChanges) => {
-      registryUpdates.push(changes);
-    },
-  } as unknown as CertificateRegistry;
+  const dns = new MemoryDnsZones([
+    { id: 'ZCOM', name: 'example.com.', privateZone: false },
+    { id: 'ZVAL', name: 'validation.example.net.', privateZone: false },
+    { id: 'ZDELEGATED', name: 'delegated.example.net.', privateZone: false },
+  ]);
+  const registry = new MemoryRegistry();
   const deps = {
     transport,
     signer: await createTestSigner(),
     dns,
-    resolver,
+    resolver: new FakeDnsResolver().setCname(`_acme-challenge.${NAME}`, cnameTarget),
     registry,
     clock: { now: () => new Date('2030-03-01T12:00:00Z') },
-    log,
+    log: SILENT_LOG,
   };
-  return { transport, deps, zoneWrites, registryUpdates };
+  return { transport, deps, dns, registry };
 }
 
 /** The CA's side of a new order for app.example.com with one pending dns-01 challenge. */
@@ -89,22 +51,10 @@ function scriptOrder(transport: ScriptedTransport): void {
   transport
     .expect('POST', DIRECTORY.newOrder, {
       status: 201,
-      headers: { ...JSON_HEADERS, location: `${CA}/order/1` },
-      body: {
-        status: 'pending',
-        identifiers: [{ type: 'dns', value: 'app.example.com' }],
-        authorizations: [`${CA}/authz/1`],
-        finalize: `${CA}/order/1/finalize`,
-      },
+      headers: { ...JSON_HEADERS, location: ORDER_URL },
+      body: acmeOrder('pending', [NAME]),
     })
-    .expect('POST', `${CA}/authz/1`, {
-      headers: JSON_HEADERS,
-      body: {
-        identifier: { type: 'dns', value: 'app.example.com' },
-        status: 'pending',
-        challenges: [{ type: 'dns-01', url: `${CA}/chall/1`, status: 'pending', token: 'tok' }],
-      },
-    });
+    .expect('POST', AUTHORIZATION_URL, { headers: JSON_HEADERS, body: pendingAuthorization(NAME) });
 }
 
 /** The deployment's settings with these validation zones (`VALIDATION_ZONE_IDS`). */
@@ -130,7 +80,7 @@ describe('CreateOrder with a delegated _acme-challenge', () => {
   });
 
   it('refuses a CNAME target outside _acme-challenge.* in an ordinary zone before ordering or writing DNS', async () => {
-    const { transport, deps, zoneWrites, registryUpdates } = await setup('x.delegated.example.net');
+    const { transport, deps, dns, registry } = await setup('x.delegated.example.net');
 
     const error = await createOrder(STATE, withValidationZones(deps, ['ZVAL'])).catch((caught) => caught);
 
@@ -139,8 +89,8 @@ describe('CreateOrder with a delegated _acme-challenge', () => {
     expect(error.message).toContain('hosted zone ZDELEGATED');
     expect(error.message).toContain('add ZDELEGATED to validationZoneIds');
     expect(transport.requests).toEqual([]);
-    expect(registryUpdates).toEqual([]);
-    expect(zoneWrites).toEqual([]);
+    expect(registry.updates).toEqual([]);
+    expect(dns.writes).toEqual([]);
   });
 
   it('orders a certificate whose CNAME target in an ordinary zone is itself an _acme-challenge name', async () => {

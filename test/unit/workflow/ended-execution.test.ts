@@ -1,55 +1,18 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { DnsZones, TxtRecord } from '../../../lambdas/core/ports.js';
 import type { DnsChallenge, IssuanceState } from '../../../lambdas/core/state.js';
 import { cleanup, EVENT_FAILED } from '../../../lambdas/core/workflow/cleanup.js';
 import { cleanupEndedExecution } from '../../../lambdas/core/workflow/cleanup-ended-execution.js';
-import type { WorkflowLogger } from '../../../lambdas/core/workflow/deps.js';
 import { publishChallenges } from '../../../lambdas/core/workflow/publish-challenges.js';
 import { TEST_WORKFLOW_CONFIG } from '../../support/workflow-config.js';
+import { SILENT_LOG } from '../../support/workflow-fixtures.js';
+import { MemoryDnsZones } from '../fakes/memory-dns-zones.js';
 import { MemoryRecordSetLeases } from '../fakes/memory-record-set-leases.js';
 import { MemoryRegistry } from '../fakes/memory-registry.js';
 
-const log: WorkflowLogger = { debug: () => {}, info: () => {}, warn: () => {} };
+const log = SILENT_LOG;
 const NAME = '_acme-challenge.web.example.org';
 const KILLED = 'arn:aws:states:eu-west-1:123456789012:execution:Issuance:killed';
 const NEXT = 'arn:aws:states:eu-west-1:123456789012:execution:Issuance:next';
-
-/** Route 53 in memory: record sets of values, and a switch to fail the next write. */
-class Zones implements DnsZones {
-  readonly sets = new Map<string, string[]>();
-  failNextWrite = false;
-  async listPublicZones() {
-    return [];
-  }
-  async publishTxt(zoneId: string, records: readonly TxtRecord[]) {
-    this.#maybeFail();
-    for (const record of records) {
-      this.sets.set(record.name, [...new Set([...(this.sets.get(record.name) ?? []), ...record.values])]);
-    }
-    return `C-${zoneId}`;
-  }
-  async isChangeInSync() {
-    return true;
-  }
-  async removeTxt(_zoneId: string, records: readonly TxtRecord[]) {
-    this.#maybeFail();
-    for (const record of records) {
-      this.sets.set(
-        record.name,
-        (this.sets.get(record.name) ?? []).filter((value) => !record.values.includes(value)),
-      );
-    }
-  }
-  values(name = NAME): string[] {
-    return [...(this.sets.get(name) ?? [])].sort();
-  }
-  #maybeFail() {
-    if (!this.failNextWrite) return;
-    this.failNextWrite = false;
-    // The request reached Route 53 but its answer was lost: the change may have been applied.
-    throw Object.assign(new Error('socket hang up'), { name: 'AwsTransientError' });
-  }
-}
 
 function challenge(value: string): DnsChallenge {
   return {
@@ -94,7 +57,7 @@ function statusChange(status: string, executionArn = KILLED, input: unknown = { 
   };
 }
 
-let dns: Zones;
+let dns: MemoryDnsZones;
 let leases: MemoryRecordSetLeases;
 let registry: MemoryRegistry;
 let events: { detailType: string; detail: Readonly<Record<string, unknown>> }[];
@@ -119,7 +82,7 @@ async function killedAfterPublishing(values: string[]): Promise<void> {
 }
 
 beforeEach(() => {
-  dns = new Zones();
+  dns = new MemoryDnsZones();
   leases = new MemoryRecordSetLeases();
   registry = new MemoryRegistry();
   events = [];
@@ -150,12 +113,12 @@ describe('the cleanup of an execution that ended without its Cleanup', () => {
   it('removes its TXT values, records the timeout once, puts the failure event and releases the lock', async () => {
     dns.sets.set(NAME, ['someone-else']);
     await killedAfterPublishing(['v1', 'v2']);
-    expect(dns.values()).toEqual(['someone-else', 'v1', 'v2']);
+    expect(dns.values(NAME)).toEqual(['someone-else', 'v1', 'v2']);
 
     const outcome = await cleanupEndedExecution(statusChange('TIMED_OUT'), deps());
 
     expect(outcome).toEqual({ executionArn: KILLED, certificateId: 'web', result: 'cleaned-up' });
-    expect(dns.values()).toEqual(['someone-else']);
+    expect(dns.values(NAME)).toEqual(['someone-else']);
     const record = await registry.get('web');
     expect(record?.lock).toBeUndefined();
     expect(record?.publishedTxt).toBeUndefined();
@@ -212,7 +175,7 @@ describe('the cleanup of an execution that ended without its Cleanup', () => {
 
     await cleanupEndedExecution(statusChange('TIMED_OUT'), deps());
 
-    expect(dns.values()).toEqual(['v2']);
+    expect(dns.values(NAME)).toEqual(['v2']);
     const record = await registry.get('web');
     expect(record?.lock?.executionId).toBe(NEXT);
     expect(record?.publishedTxt?.map((value) => [value.executionId, value.value])).toEqual([[NEXT, 'v2']]);
@@ -229,17 +192,17 @@ describe('Cleanup of a later run', () => {
     // The resumed order's authorizations are valid: this run publishes nothing itself.
     await cleanup(state(NEXT, []), deps());
 
-    expect(dns.values()).toEqual([]);
+    expect(dns.values(NAME)).toEqual([]);
     expect((await registry.get('web'))?.publishedTxt).toBeUndefined();
   });
 
   it('removes only its own values when another execution holds the lock', async () => {
     await killedAfterPublishing(['theirs']);
-    dns.sets.set(NAME, [...dns.values(), 'mine']);
+    dns.sets.set(NAME, [...dns.values(NAME), 'mine']);
 
     await cleanup(state(NEXT, ['mine']), deps());
 
-    expect(dns.values()).toEqual(['theirs']);
+    expect(dns.values(NAME)).toEqual(['theirs']);
     expect((await registry.get('web'))?.publishedTxt?.map((value) => value.value)).toEqual(['theirs']);
   });
 });

@@ -1,91 +1,42 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { base64url } from 'jose';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { AcmeDirectory } from '../../../lambdas/core/acme/types.js';
 import { Pkcs10CertificateRequest } from '../../../lambdas/core/crypto/x509.js';
 import { AcmeConnectionError, OrderNotReadyError } from '../../../lambdas/core/errors.js';
-import type { CertificateStore } from '../../../lambdas/core/ports.js';
-import type { IssuanceState } from '../../../lambdas/core/state.js';
 import { finalize } from '../../../lambdas/core/workflow/finalize.js';
 import { orderKeyKey } from '../../../lambdas/core/workflow/store-keys.js';
+import { acmeOrder, CERTIFICATE_URL, FINALIZE_URL, ORDER_URL } from '../../support/acme-fixtures.js';
 import { problemReply, ScriptedTransport } from '../../support/scripted-transport.js';
 import { createTestSigner } from '../../support/test-signer.js';
 import { TEST_WORKFLOW_CONFIG } from '../../support/workflow-config.js';
+import { issuanceState, orderRef, SILENT_LOG } from '../../support/workflow-fixtures.js';
+import { MemoryCertificateStore } from '../fakes/memory-certificate-store.js';
+import { MemoryRegistry } from '../fakes/memory-registry.js';
 
-const CA = 'https://ca.example';
-const DIRECTORY: AcmeDirectory = {
-  newNonce: `${CA}/new-nonce`,
-  newAccount: `${CA}/new-account`,
-  newOrder: `${CA}/new-order`,
-  revokeCert: `${CA}/revoke-cert`,
-};
-const ORDER_URL = `${CA}/order/1`;
-const FINALIZE_URL = `${CA}/order/1/finalize`;
 const KEY_REF = orderKeyKey('web', ORDER_URL);
 const NOW = new Date('2030-01-01T00:00:00.000Z');
-
-/** The order as the CA shows it in each status. */
-function order(status: string) {
-  return {
-    status,
-    identifiers: [{ type: 'dns', value: 'example.org' }],
-    authorizations: [`${CA}/authz/1`],
-    finalize: FINALIZE_URL,
-    ...(status === 'valid' ? { certificate: `${CA}/cert/1` } : {}),
-  };
-}
-
-/** A certificate store that keeps every write, so a replaced key shows. */
-class RecordingStore implements CertificateStore {
-  readonly objects = new Map<string, string>();
-  readonly writes: string[] = [];
-  async put(key: string, body: string) {
-    this.writes.push(key);
-    this.objects.set(key, body);
-  }
-  async get(key: string) {
-    return this.objects.get(key);
-  }
-  async create(key: string, body: string) {
-    if (this.objects.has(key)) return 'exists' as const;
-    this.writes.push(key);
-    this.objects.set(key, body);
-    return 'created' as const;
-  }
-}
-
-const state: IssuanceState = {
-  certificateId: 'web',
-  action: 'issue',
-  domains: ['example.org'],
-  keyType: 'EC_P256',
-  regions: ['eu-west-1'],
-  directoryUrl: `${CA}/directory`,
-  directory: DIRECTORY,
-  accountUrl: `${CA}/acct/1`,
+const state = issuanceState({
   nonce: 'nonce-0',
-  retryAfterSeconds: 0,
-  polls: 0,
   execution: { id: 'exec-1', startedAt: NOW.toISOString() },
-  order: { url: ORDER_URL, finalize: FINALIZE_URL, status: 'ready', authorizations: [`${CA}/authz/1`] },
-};
+  order: orderRef('ready'),
+});
 
 let transport: ScriptedTransport;
-let store: RecordingStore;
+let store: MemoryCertificateStore;
 let deps: Parameters<typeof finalize>[1];
 
 beforeEach(async () => {
   transport = new ScriptedTransport();
-  store = new RecordingStore();
+  store = new MemoryCertificateStore();
   deps = {
     transport,
     signer: await createTestSigner(),
     certificateKeys: { forKey: () => ({}) as never },
     store,
-    registry: { update: async () => {} } as never,
+    registry: new MemoryRegistry(),
     clock: { now: () => NOW },
     config: TEST_WORKFLOW_CONFIG,
-    log: { debug: () => {}, info: () => {}, warn: () => {} },
+    log: SILENT_LOG,
   };
 });
 
@@ -117,7 +68,7 @@ describe('Finalize after the CA’s answer to finalize was lost', () => {
     const firstKey = store.objects.get(KEY_REF);
     const firstCsr = csrPublicKey(transport.requests[0]?.body);
 
-    transport.expect('POST', ORDER_URL, { body: order('processing'), headers: { 'retry-after': '2' } });
+    transport.expect('POST', ORDER_URL, { body: acmeOrder('processing'), headers: { 'retry-after': '2' } });
     const retried = await finalize(state, deps);
 
     expect(transport.pending).toBe(0);
@@ -130,11 +81,11 @@ describe('Finalize after the CA’s answer to finalize was lost', () => {
 
   it('goes on to download when the CA already made the order valid', async () => {
     await store.create(KEY_REF, freshKeyPem());
-    transport.expect('POST', ORDER_URL, { body: order('valid') });
+    transport.expect('POST', ORDER_URL, { body: acmeOrder('valid') });
 
     const retried = await finalize(state, deps);
 
-    expect(retried.order).toMatchObject({ status: 'valid', certificate: `${CA}/cert/1` });
+    expect(retried.order).toMatchObject({ status: 'valid', certificate: CERTIFICATE_URL });
     expect(transport.pending).toBe(0);
   });
 
@@ -144,8 +95,8 @@ describe('Finalize after the CA’s answer to finalize was lost', () => {
     const firstKey = store.objects.get(KEY_REF);
 
     transport
-      .expect('POST', ORDER_URL, { body: order('ready') })
-      .expect('POST', FINALIZE_URL, { body: order('processing') });
+      .expect('POST', ORDER_URL, { body: acmeOrder('ready') })
+      .expect('POST', FINALIZE_URL, { body: acmeOrder('processing') });
     const retried = await finalize(state, deps);
 
     expect(store.objects.get(KEY_REF)).toBe(firstKey);
@@ -156,7 +107,7 @@ describe('Finalize after the CA’s answer to finalize was lost', () => {
   it('goes on as finalized when the CA answers orderNotReady because it is processing the order already', async () => {
     transport
       .expect('POST', FINALIZE_URL, problemReply('orderNotReady', { status: 403 }))
-      .expect('POST', ORDER_URL, { body: order('processing') });
+      .expect('POST', ORDER_URL, { body: acmeOrder('processing') });
 
     const result = await finalize(state, deps);
 
@@ -167,14 +118,14 @@ describe('Finalize after the CA’s answer to finalize was lost', () => {
   it('still fails with orderNotReady when the order is not past ready', async () => {
     transport
       .expect('POST', FINALIZE_URL, problemReply('orderNotReady', { status: 403 }))
-      .expect('POST', ORDER_URL, { body: order('pending') });
+      .expect('POST', ORDER_URL, { body: acmeOrder('pending') });
 
     await expect(finalize(state, deps)).rejects.toBeInstanceOf(OrderNotReadyError);
   });
 
   it('never writes a second key for an order: a key another attempt stored first is the one used', async () => {
     const theirs = freshKeyPem();
-    const racing = Object.assign(Object.create(store) as RecordingStore, {
+    const racing = Object.assign(Object.create(store) as MemoryCertificateStore, {
       // The key appears between our read and our write.
       get: async (key: string) => (racing.raced ? store.objects.get(key) : undefined),
       raced: false,
@@ -185,8 +136,8 @@ describe('Finalize after the CA’s answer to finalize was lost', () => {
       },
     });
     transport
-      .expect('POST', ORDER_URL, { body: order('ready') })
-      .expect('POST', FINALIZE_URL, { body: order('processing') });
+      .expect('POST', ORDER_URL, { body: acmeOrder('ready') })
+      .expect('POST', FINALIZE_URL, { body: acmeOrder('processing') });
 
     await finalize(state, { ...deps, store: racing });
 

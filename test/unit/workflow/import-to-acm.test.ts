@@ -4,12 +4,7 @@ import {
   type GeneratedCertificateKey,
   generateCertificateKey,
 } from '../../../lambdas/core/crypto/certificate-key.js';
-import type {
-  CertificateRecord,
-  CertificateRecordChanges,
-  CertificateRegistry,
-  CertificateStore,
-} from '../../../lambdas/core/ports.js';
+import type { CertificateRecord } from '../../../lambdas/core/ports.js';
 import type { IssuanceState, KeyType } from '../../../lambdas/core/state.js';
 import { cleanup, EVENT_RENEWED } from '../../../lambdas/core/workflow/cleanup.js';
 import {
@@ -19,7 +14,10 @@ import {
 } from '../../../lambdas/core/workflow/import-to-acm.js';
 import { type AcmFake, installAcmFake } from '../../fakes/acm-fake.js';
 import { TEST_WORKFLOW_CONFIG } from '../../support/workflow-config.js';
+import { SILENT_LOG } from '../../support/workflow-fixtures.js';
 import { createKeyUsageIssuer, KeyUsageFlags, type KeyUsageIssuer } from '../fakes/key-usage-issuer.js';
+import { MemoryCertificateStore } from '../fakes/memory-certificate-store.js';
+import { MemoryRegistry } from '../fakes/memory-registry.js';
 
 const REGION = 'eu-west-1';
 const NOW = new Date();
@@ -31,35 +29,9 @@ const TLSSERVER = digitalSignature;
 
 let issuer: KeyUsageIssuer;
 let acm: AcmFake;
-let objects: Map<string, string>;
-let records: Map<string, CertificateRecord>;
+let store: MemoryCertificateStore;
+let registry: MemoryRegistry;
 let serial: number;
-
-const store: CertificateStore = {
-  put: async (key, body) => {
-    objects.set(key, body);
-  },
-  get: async (key) => objects.get(key),
-  create: async (key, body) => {
-    if (objects.has(key)) return 'exists';
-    objects.set(key, body);
-    return 'created';
-  },
-};
-
-/** The registry as the steps use it: records merged field by field, `null` removing a field. */
-const registry = {
-  get: async (certificateId: string) => records.get(certificateId),
-  update: async (certificateId: string, changes: CertificateRecordChanges) => {
-    const merged: Record<string, unknown> = { ...records.get(certificateId), certificateId };
-    for (const [field, value] of Object.entries(changes)) {
-      if (value === null) delete merged[field];
-      else merged[field] = value;
-    }
-    records.set(certificateId, merged as unknown as CertificateRecord);
-  },
-  releaseLock: async () => {},
-} as unknown as CertificateRegistry;
 
 function deps() {
   return {
@@ -68,7 +40,7 @@ function deps() {
     importers: new AcmImporters(),
     clock: { now: () => NOW },
     config: TEST_WORKFLOW_CONFIG,
-    log: { debug: () => {}, info: () => {}, warn: () => {} },
+    log: SILENT_LOG,
   };
 }
 
@@ -81,8 +53,8 @@ async function issued(keyType: KeyType, keyUsages: number): Promise<IssuanceStat
   const { leafPem, chainPem } = await issuer.issue({ publicKey: key.keyPair.publicKey, keyUsages });
   serial += 1;
   const storeKey = `certificates/web/${serial.toString(16)}`;
-  objects.set(`${storeKey}/fullchain.pem`, `${leafPem}${chainPem}`);
-  objects.set(`${storeKey}/privkey.pem`, key.privateKeyPem);
+  store.objects.set(`${storeKey}/fullchain.pem`, `${leafPem}${chainPem}`);
+  store.objects.set(`${storeKey}/privkey.pem`, key.privateKeyPem);
   return {
     certificateId: 'web',
     action: 'renew',
@@ -103,8 +75,8 @@ beforeAll(async () => {
 
 beforeEach(() => {
   acm = installAcmFake({ region: REGION });
-  objects = new Map();
-  records = new Map();
+  store = new MemoryCertificateStore();
+  registry = new MemoryRegistry();
   serial = 0;
 });
 
@@ -133,7 +105,7 @@ describe('importToAcm after a change of ACME profile', () => {
       [CERTIFICATE_ID_TAG]: 'web',
     });
     expect(acm.certificates.get(previousArn)?.importCount).toBe(1);
-    expect(records.get('web')).toMatchObject({
+    expect(registry.records.get('web')).toMatchObject({
       status: 'imported',
       acmArns: { [REGION]: arn },
       importedKeyType: 'RSA_2048',
@@ -145,8 +117,8 @@ describe('importToAcm after a change of ACME profile', () => {
   it('announces the new ARN in the Certificate Renewed event', async () => {
     await importToAcm(await issued('RSA_2048', CLASSIC_RSA), deps());
     const imported = await importToAcm(await issued('RSA_2048', TLSSERVER), deps());
-    records.set('web', {
-      ...(records.get('web') as CertificateRecord),
+    registry.records.set('web', {
+      ...(registry.records.get('web') as CertificateRecord),
       lock: { executionId: imported.execution?.id ?? '', expiresAt: '2099-01-01T00:00:00.000Z' },
     });
     const events: { detailType: string; detail: Readonly<Record<string, unknown>> }[] = [];
@@ -175,7 +147,7 @@ describe('importToAcm after a change of ACME profile', () => {
     expect(next.certificateArn).toBe(first.certificateArn);
     expect(next.arnReplaced).toBeUndefined();
     expect(acm.certificates.get(first.certificateArn ?? '')?.importCount).toBe(2);
-    expect(records.get('web')).not.toHaveProperty('arnReplaced');
+    expect(registry.records.get('web')).not.toHaveProperty('arnReplaced');
   });
 
   it('re-imports an RSA certificate that keeps its Key Usage into the same ARN', async () => {

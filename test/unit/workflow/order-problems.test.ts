@@ -1,27 +1,26 @@
 import { describe, expect, it } from 'vitest';
 import { AcmeClient } from '../../../lambdas/core/acme/client.js';
-import type { AcmeDirectory, AcmeOrder } from '../../../lambdas/core/acme/types.js';
+import type { AcmeOrder } from '../../../lambdas/core/acme/types.js';
 import { OrderInvalidError } from '../../../lambdas/core/errors.js';
 import { orderInvalidError } from '../../../lambdas/core/workflow/order-problems.js';
+import {
+  ACCOUNT_URL,
+  CA,
+  DIRECTORY,
+  DIRECTORY_URL,
+  JSON_HEADERS,
+  ORDER_URL,
+} from '../../support/acme-fixtures.js';
 import { ScriptedTransport } from '../../support/scripted-transport.js';
 import { createTestSigner } from '../../support/test-signer.js';
 
-const CA = 'https://ca.example';
-const ORDER_URL = `${CA}/order/1`;
-const DIRECTORY: AcmeDirectory = {
-  newNonce: `${CA}/new-nonce`,
-  newAccount: `${CA}/new-account`,
-  newOrder: `${CA}/new-order`,
-};
-const JSON_HEADERS = { 'content-type': 'application/json' };
-
 async function clientFor(transport: ScriptedTransport): Promise<AcmeClient> {
   return new AcmeClient({
-    directoryUrl: `${CA}/directory`,
+    directoryUrl: DIRECTORY_URL,
     transport,
     signer: await createTestSigner(),
     directory: DIRECTORY,
-    accountUrl: `${CA}/acct/1`,
+    accountUrl: ACCOUNT_URL,
     nonce: 'n0',
   });
 }

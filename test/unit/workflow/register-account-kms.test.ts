@@ -1,22 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../../lambdas/core/errors.js';
-import type { CertificateRecord, CertificateRegistry } from '../../../lambdas/core/ports.js';
+import type { CertificateRecord } from '../../../lambdas/core/ports.js';
 import { registerAccount } from '../../../lambdas/core/workflow/register-account.js';
 import { ScriptedTransport } from '../../support/scripted-transport.js';
 import { createTestSigner } from '../../support/test-signer.js';
 import { TEST_WORKFLOW_CONFIG } from '../../support/workflow-config.js';
+import { SILENT_LOG } from '../../support/workflow-fixtures.js';
+import { MemoryRegistry } from '../fakes/memory-registry.js';
 
 const DECLARED_KEY = 'arn:aws:kms:us-east-1:123456789012:key/1111aaaa-11aa-11aa-11aa-111111111111';
 const OTHER_KEY = 'arn:aws:kms:us-east-1:123456789012:key/2222bbbb-22bb-22bb-22bb-222222222222';
 
-async function refusal(record: Partial<CertificateRecord> | undefined, kmsKeyArn: string) {
+async function refusal(record: CertificateRecord | undefined, kmsKeyArn: string) {
   const transport = new ScriptedTransport();
-  const registry = {
-    get: async () => record,
-    update: async () => {
-      throw new Error('nothing may be written before the key is checked');
-    },
-  } as unknown as CertificateRegistry;
+  const registry = new MemoryRegistry(record ? [record] : []);
   const error = await registerAccount(
     { certificateId: 'signer', domains: ['sign.example.org'], kmsKeyArn, execution: { id: 'exec-1' } },
     {
@@ -25,10 +22,13 @@ async function refusal(record: Partial<CertificateRecord> | undefined, kmsKeyArn
       registry,
       clock: { now: () => new Date('2030-03-01T12:00:00Z') },
       config: TEST_WORKFLOW_CONFIG,
-      log: { debug: () => {}, info: () => {}, warn: () => {} },
+      log: SILENT_LOG,
     },
   ).catch((caught: unknown) => caught);
   expect(transport.requests).toEqual([]);
+  // Nothing may be written before the key is checked.
+  expect(registry.updates).toEqual([]);
+  expect(registry.records.get('signer')?.lock).toBeUndefined();
   expect(error).toBeInstanceOf(InvalidInputError);
   return (error as Error).message;
 }

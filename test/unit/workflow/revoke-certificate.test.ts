@@ -1,70 +1,40 @@
 import { base64url } from 'jose';
 import { describe, expect, it } from 'vitest';
-import type { AcmeDirectory } from '../../../lambdas/core/acme/types.js';
 import { toPem } from '../../../lambdas/core/crypto/pem.js';
 import { UnauthorizedError } from '../../../lambdas/core/errors.js';
-import type {
-  CertificateRecordChanges,
-  CertificateRegistry,
-  CertificateStore,
-} from '../../../lambdas/core/ports.js';
-import type { IssuanceState } from '../../../lambdas/core/state.js';
 import { revokeCertificate } from '../../../lambdas/core/workflow/revoke-certificate.js';
+import { CA } from '../../support/acme-fixtures.js';
 import { problemReply, ScriptedTransport } from '../../support/scripted-transport.js';
 import { createTestSigner } from '../../support/test-signer.js';
+import { issuanceState, SILENT_LOG } from '../../support/workflow-fixtures.js';
+import { MemoryCertificateStore } from '../fakes/memory-certificate-store.js';
+import { MemoryRegistry } from '../fakes/memory-registry.js';
 
-const CA = 'https://ca.example';
-const DIRECTORY: AcmeDirectory = {
-  newNonce: `${CA}/new-nonce`,
-  newAccount: `${CA}/new-account`,
-  newOrder: `${CA}/new-order`,
-  revokeCert: `${CA}/revoke-cert`,
-};
 const LEAF = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x01]);
 const ISSUER = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x02]);
 const NOW = new Date('2030-03-01T12:00:00Z');
-const STATE: IssuanceState = {
-  certificateId: 'web',
+const STATE = issuanceState({
   action: 'revoke',
-  domains: ['example.org'],
-  keyType: 'EC_P256',
   regions: ['us-east-1'],
-  directoryUrl: `${CA}/directory`,
-  directory: DIRECTORY,
-  accountUrl: `${CA}/acct/1`,
-  nonce: 'carried',
-  execution: { id: 'exec-1' },
-  retryAfterSeconds: 0,
-  polls: 0,
   revokeReason: 1,
   certificate: { storeKey: 'certificates/web/0a1b', serial: '0A1B', notAfter: '2030-05-01T00:00:00Z' },
-};
+});
 
 async function setup() {
   const transport = new ScriptedTransport();
-  const updates: CertificateRecordChanges[] = [];
-  const store: CertificateStore = {
-    get: async (key) =>
-      key === 'certificates/web/0a1b/fullchain.pem'
-        ? `${toPem(LEAF, 'CERTIFICATE')}${toPem(ISSUER, 'CERTIFICATE')}`
-        : undefined,
-    put: async () => {},
-    create: async () => 'created',
-  };
-  const registry = {
-    update: async (_id: string, changes: CertificateRecordChanges) => {
-      updates.push(changes);
-    },
-  } as unknown as CertificateRegistry;
+  const store = new MemoryCertificateStore([
+    ['certificates/web/0a1b/fullchain.pem', `${toPem(LEAF, 'CERTIFICATE')}${toPem(ISSUER, 'CERTIFICATE')}`],
+  ]);
+  const registry = new MemoryRegistry();
   const deps = {
     transport,
     signer: await createTestSigner(),
     store,
     registry,
     clock: { now: () => NOW },
-    log: { debug: () => {}, info: () => {}, warn: () => {} },
+    log: SILENT_LOG,
   };
-  return { transport, updates, deps };
+  return { transport, updates: registry.updates, deps };
 }
 
 describe('revokeCertificate step', () => {

@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AcmeDirectory } from '../../../lambdas/core/acme/types.js';
 import { RetryLaterError } from '../../../lambdas/core/errors.js';
-import type {
-  CertificateRecord,
-  CertificateRecordChanges,
-  CertificateRegistry,
-} from '../../../lambdas/core/ports.js';
 import { renewalDecision } from '../../../lambdas/core/renewal/due.js';
 import { comeBackAt } from '../../../lambdas/core/renewal/rate-limit.js';
 import type { IssuanceState } from '../../../lambdas/core/state.js';
@@ -17,20 +11,14 @@ import {
   RESERVED_SECONDS,
 } from '../../../lambdas/core/workflow/wait-budget.js';
 import { waitForAuthorizations } from '../../../lambdas/core/workflow/wait-for-authorizations.js';
+import { ORDER_URL } from '../../support/acme-fixtures.js';
 import { ScriptedTransport } from '../../support/scripted-transport.js';
 import { createTestSigner } from '../../support/test-signer.js';
 import { TEST_WORKFLOW_CONFIG } from '../../support/workflow-config.js';
+import { issuanceState, orderRef, SILENT_LOG } from '../../support/workflow-fixtures.js';
+import { MemoryRegistry } from '../fakes/memory-registry.js';
 
-const CA = 'https://ca.example';
-const DIRECTORY: AcmeDirectory = {
-  newNonce: `${CA}/new-nonce`,
-  newAccount: `${CA}/new-account`,
-  newOrder: `${CA}/new-order`,
-  revokeCert: `${CA}/revoke-cert`,
-};
-const ORDER_URL = `${CA}/order/1`;
 const NOW = new Date('2030-01-01T12:00:00.000Z');
-const log = { debug: () => {}, info: () => {}, warn: () => {} };
 
 function started(secondsAgo: number): Pick<IssuanceState, 'execution'> {
   return {
@@ -38,21 +26,13 @@ function started(secondsAgo: number): Pick<IssuanceState, 'execution'> {
   };
 }
 
-const state: IssuanceState = {
-  certificateId: 'web',
+const state = issuanceState({
   action: 'renew',
-  domains: ['example.org'],
-  keyType: 'EC_P256',
-  regions: ['eu-west-1'],
-  directoryUrl: `${CA}/directory`,
-  directory: DIRECTORY,
-  accountUrl: `${CA}/acct/1`,
   nonce: 'nonce-0',
   retryAfterSeconds: 3,
-  polls: 0,
   ...started(60),
-  order: { url: ORDER_URL, finalize: `${ORDER_URL}/finalize`, status: 'pending', authorizations: [] },
-};
+  order: { ...orderRef('pending'), authorizations: [] },
+});
 
 describe('pauseForCa', () => {
   it('honours a Retry-After that fits one pause and the run’s time', () => {
@@ -102,7 +82,7 @@ describe('WaitForAuthorizations with a Retry-After longer than the run can wait'
       signer: await createTestSigner(),
       clock: { now: () => NOW },
       config: TEST_WORKFLOW_CONFIG,
-      log,
+      log: SILENT_LOG,
     });
   }
 
@@ -123,21 +103,13 @@ describe('Cleanup after RetryLaterError', () => {
   it('schedules the next attempt no earlier than the CA said, and the planner waits for it', async () => {
     const retryAt = new Date(NOW.getTime() + 999_999 * 1000);
     const error = new RetryLaterError('The CA asked (Retry-After) to wait 999999 s', retryAt);
-    let record: CertificateRecord = {
-      certificateId: 'web',
-      config: { domains: ['example.org'], keyType: 'EC_P256', regions: ['eu-west-1'] },
-      lock: { executionId: 'exec-1', expiresAt: '2030-01-02T00:00:00.000Z' },
-    };
-    const registry = {
-      get: async () => record,
-      update: async (_id: string, changes: CertificateRecordChanges) => {
-        record = { ...record, ...(changes as Partial<CertificateRecord>) };
+    const registry = new MemoryRegistry([
+      {
+        certificateId: 'web',
+        config: { domains: ['example.org'], keyType: 'EC_P256', regions: ['eu-west-1'] },
+        lock: { executionId: 'exec-1', expiresAt: '2030-01-02T00:00:00.000Z' },
       },
-      releaseLock: async () => {
-        const { lock: _lock, ...rest } = record;
-        record = rest;
-      },
-    } as unknown as CertificateRegistry;
+    ]);
     const events: { detailType: string; detail: Readonly<Record<string, unknown>> }[] = [];
 
     await cleanup(
@@ -155,10 +127,12 @@ describe('Cleanup after RetryLaterError', () => {
         events: { publish: async (event) => void events.push(event) },
         metrics: { add: () => {} },
         clock: { now: () => NOW },
-        log,
+        log: SILENT_LOG,
       },
     );
 
+    const record = registry.records.get('web');
+    if (!record) throw new Error('Cleanup dropped the record');
     expect(record).toMatchObject({
       status: 'failed',
       consecutiveFailures: 1,

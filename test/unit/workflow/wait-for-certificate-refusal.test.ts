@@ -1,23 +1,19 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { AcmeDirectory } from '../../../lambdas/core/acme/types.js';
 import {
   type GeneratedCertificateKey,
   generateCertificateKey,
 } from '../../../lambdas/core/crypto/certificate-key.js';
 import { CertificateMismatchError } from '../../../lambdas/core/errors.js';
-import type {
-  CertificateRecordChanges,
-  CertificateRegistry,
-  CertificateStore,
-} from '../../../lambdas/core/ports.js';
-import type { IssuanceState } from '../../../lambdas/core/state.js';
-import type { WorkflowLogger } from '../../../lambdas/core/workflow/deps.js';
 import { waitForCertificate } from '../../../lambdas/core/workflow/wait-for-certificate.js';
 import type { TestCa } from '../../fakes/test-ca.js';
+import { CERTIFICATE_URL, PEM_HEADERS } from '../../support/acme-fixtures.js';
 import { ScriptedTransport } from '../../support/scripted-transport.js';
 import { createTestSigner } from '../../support/test-signer.js';
 import { TEST_WORKFLOW_CONFIG } from '../../support/workflow-config.js';
+import { issuanceState, orderRef, SILENT_LOG } from '../../support/workflow-fixtures.js';
 import { createCaWithKeyIdentifiers } from '../crypto/untrusted-issuer.js';
+import { MemoryCertificateStore } from '../fakes/memory-certificate-store.js';
+import { MemoryRegistry } from '../fakes/memory-registry.js';
 
 /**
  * A certificate the checks refuse is discarded: not stored, not recorded as issued (so ImportToAcm
@@ -25,40 +21,17 @@ import { createCaWithKeyIdentifiers } from '../crypto/untrusted-issuer.js';
  * of downloading the same certificate again.
  */
 
-const CA = 'https://ca.example';
-const DIRECTORY: AcmeDirectory = {
-  newNonce: `${CA}/new-nonce`,
-  newAccount: `${CA}/new-account`,
-  newOrder: `${CA}/new-order`,
-};
 const DAY_MS = 24 * 60 * 60 * 1000;
 const NOW = new Date();
-const CERTIFICATE_URL = `${CA}/cert/1`;
 const KEY_REF = 'orders/app/1/privkey.pem';
 const domains = ['app.example.com'];
-const STATE: IssuanceState = {
+const STATE = issuanceState({
   certificateId: 'app',
   action: 'renew',
   domains,
-  keyType: 'EC_P256',
-  regions: ['eu-west-1'],
-  directoryUrl: `${CA}/directory`,
-  directory: DIRECTORY,
-  accountUrl: `${CA}/acct/1`,
-  nonce: 'carried',
-  execution: { id: 'exec-1' },
-  retryAfterSeconds: 0,
-  polls: 0,
-  order: {
-    url: `${CA}/order/1`,
-    finalize: `${CA}/order/1/finalize`,
-    status: 'valid',
-    authorizations: [`${CA}/authz/1`],
-    certificate: CERTIFICATE_URL,
-  },
+  order: orderRef('valid'),
   privateKeyRef: KEY_REF,
-};
-const log: WorkflowLogger = { debug: () => {}, info: () => {}, warn: () => {} };
+});
 
 let ca: TestCa;
 let key: GeneratedCertificateKey;
@@ -69,27 +42,11 @@ beforeAll(async () => {
 
 async function run(fullchainPem: string) {
   const transport = new ScriptedTransport().expect('POST', CERTIFICATE_URL, {
-    headers: { 'content-type': 'application/pem-certificate-chain' },
+    headers: PEM_HEADERS,
     body: fullchainPem,
   });
-  const objects = new Map<string, string>([[KEY_REF, key.privateKeyPem]]);
-  const store: CertificateStore = {
-    put: async (name, body) => {
-      objects.set(name, body);
-    },
-    create: async (name, body) => {
-      if (objects.has(name)) return 'exists';
-      objects.set(name, body);
-      return 'created';
-    },
-    get: async (name) => objects.get(name),
-  };
-  const registryUpdates: CertificateRecordChanges[] = [];
-  const registry = {
-    update: async (_id: string, changes: CertificateRecordChanges) => {
-      registryUpdates.push(changes);
-    },
-  } as unknown as CertificateRegistry;
+  const store = new MemoryCertificateStore([[KEY_REF, key.privateKeyPem]]);
+  const registry = new MemoryRegistry();
   const outcome = await waitForCertificate(STATE, {
     transport,
     signer: await createTestSigner(),
@@ -97,9 +54,9 @@ async function run(fullchainPem: string) {
     registry,
     clock: { now: () => NOW },
     config: TEST_WORKFLOW_CONFIG,
-    log,
+    log: SILENT_LOG,
   }).catch((error: unknown) => error);
-  return { outcome, registryUpdates, stored: [...objects.keys()].filter((name) => name !== KEY_REF) };
+  return { outcome, registryUpdates: registry.updates, stored: store.writes };
 }
 
 describe('WaitForCertificate with a certificate it must refuse', () => {
