@@ -1,12 +1,21 @@
 import { parseArgs } from 'node:util';
-import { normalizeContacts } from '../lambdas/core/acme/contacts.js';
+import type { RevocationReasonName as RevocationReason } from '../lambdas/core/acme/revocation-reasons.js';
 import {
-  isRevocationReason,
-  REVOCATION_REASONS,
-  type RevocationReasonName as RevocationReason,
-} from '../lambdas/core/acme/revocation-reasons.js';
-import { InvalidInputError } from '../lambdas/core/errors.js';
-import { parseDirectoryUrl, parseDomains } from '../lambdas/core/workflow/input.js';
+  AccountUrlSchema,
+  CertificateIdSchema,
+  ContactSchema,
+  DEFAULT_KEY_TYPE,
+  DirectoryUrlSchema,
+  DomainsSchema,
+  KEY_TYPES,
+  KeyTypeSchema,
+  parseWith,
+  REVOCATION_REASON_NAMES,
+  RegionSchema,
+  RegionsSchema,
+  RevocationReasonSchema,
+} from '../lambdas/core/config/schema.js';
+import type { KeyType } from '../lambdas/core/state.js';
 import { UsageError } from './errors.js';
 import { DEFAULT_STACK_NAME } from './stack.js';
 
@@ -18,7 +27,8 @@ export interface GlobalOptions {
   readonly json: boolean;
 }
 
-export type KeyType = 'EC_P256' | 'EC_P384' | 'RSA_2048' | 'RSA_3072' | 'RSA_4096';
+/** Certificate key algorithms: the config schema lists them (`KEY_TYPES`). */
+export type { KeyType };
 
 /** One parsed command, checked as far as it can be without AWS. */
 export type Command =
@@ -79,106 +89,226 @@ export interface Invocation {
   readonly command: Command;
 }
 
-export const USAGE = `Usage: acme-aws <command> [options]
+/** One option: how `parseArgs` reads it, and how the usage shows it. */
+interface OptionSpec {
+  readonly type: 'string' | 'boolean';
+  readonly multiple?: true;
+  readonly short?: string;
+  /** The placeholder of its value in the usage (`NAME`). */
+  readonly value?: string;
+  /** Listed under "Options:" with this text; command-specific options appear in the command's line. */
+  readonly help?: string;
+  /** Taken by every command. */
+  readonly global?: true;
+}
 
-Commands:
-  status                        certificates: domains, days left, last result, next renewal
-  issue <id> --domains NAMES    issue a certificate (or re-issue with new settings) and follow it
-      [--key-type EC_P256|EC_P384|RSA_2048|RSA_3072|RSA_4096] [--regions REGIONS]
-  renew <id> [--if-due]         renew now (--if-due: only when it is due) and follow it
-  renew --all                   start the fleet renewal run, which renews what is due
-  revoke <id> --reason REASON   revoke the current certificate (an RFC 5280 reason name)
-  history <id> [--limit N]      the certificate's executions, newest first, with their errors
-  account                       the CA accounts: directory, account URL, status, contact
-  account rollover              move the CA account to the current account key (keyChange)
-  account update --contact EMAILS | --no-contact
-                                set the account's contact emails, or remove them all
-  account deactivate --account-url URL
-                                deactivate the CA account: permanent, renewals stop
-
-Options:
-  --stack NAME     the deployed stack (default ${DEFAULT_STACK_NAME})
-  --region REGION  the stack's region (default: AWS_REGION or the profile's region)
-  --json           print one JSON document on stdout; progress goes to stderr
-  --no-wait        start the execution and return without following it
-  --directory URL  account actions: the CA's ACME directory (default: the stack's CA)
-  -h, --help       show this help
-
-NAMES, REGIONS and EMAILS are comma-separated (or repeat the option). REASON is one of
-${Object.keys(REVOCATION_REASONS).join(', ')}.
-account update without --contact or --no-contact re-sends the stack's contactEmail.
-account deactivate asks for the account URL as confirmation: acme-aws account shows it.
-
-Exit codes: 0 done (or nothing to do), 1 the execution failed, 2 bad usage,
-3 AWS or stack problem (credentials, region, stack not found, output missing).`;
-
+/** Every option of every command: parsing, the per-command check and the usage all read this table. */
 const OPTIONS = {
-  stack: { type: 'string' },
-  region: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-  domains: { type: 'string', multiple: true },
-  'key-type': { type: 'string' },
-  regions: { type: 'string', multiple: true },
-  'no-wait': { type: 'boolean' },
+  stack: {
+    type: 'string',
+    value: 'NAME',
+    help: `the deployed stack (default ${DEFAULT_STACK_NAME})`,
+    global: true,
+  },
+  region: {
+    type: 'string',
+    value: 'REGION',
+    help: "the stack's region (default: AWS_REGION or the profile's region)",
+    global: true,
+  },
+  json: {
+    type: 'boolean',
+    help: 'print one JSON document on stdout; progress goes to stderr',
+    global: true,
+  },
+  'no-wait': { type: 'boolean', help: 'start the execution and return without following it' },
+  directory: {
+    type: 'string',
+    value: 'URL',
+    help: "account actions: the CA's ACME directory (default: the stack's CA)",
+  },
+  help: { type: 'boolean', short: 'h', help: 'show this help', global: true },
+  domains: { type: 'string', multiple: true, value: 'NAMES' },
+  'key-type': { type: 'string', value: KEY_TYPES.join('|') },
+  regions: { type: 'string', multiple: true, value: 'REGIONS' },
   'if-due': { type: 'boolean' },
   all: { type: 'boolean' },
-  reason: { type: 'string' },
-  limit: { type: 'string' },
-  contact: { type: 'string', multiple: true },
+  reason: { type: 'string', value: 'REASON' },
+  limit: { type: 'string', value: 'N' },
+  contact: { type: 'string', multiple: true, value: 'EMAILS' },
   'no-contact': { type: 'boolean' },
-  directory: { type: 'string' },
-  'account-url': { type: 'string' },
-} as const;
+  'account-url': { type: 'string', value: 'URL' },
+} as const satisfies Record<string, OptionSpec>;
 
 type OptionName = keyof typeof OPTIONS;
+
+/** What `parseArgs` needs of {@link OPTIONS}. */
+const PARSE_OPTIONS = Object.fromEntries(
+  Object.entries(OPTIONS).map(([name, spec]: [string, OptionSpec]) => [
+    name,
+    {
+      type: spec.type,
+      ...(spec.multiple ? { multiple: true } : {}),
+      ...(spec.short ? { short: spec.short } : {}),
+    },
+  ]),
+) as {
+  [K in OptionName]: Pick<
+    (typeof OPTIONS)[K],
+    Extract<keyof (typeof OPTIONS)[K], 'type' | 'multiple' | 'short'>
+  >;
+};
 type ParsedArgs = ReturnType<
-  typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>
+  typeof parseArgs<{ options: typeof PARSE_OPTIONS; allowPositionals: true; strict: true }>
 >;
 type ParsedValues = ParsedArgs['values'];
 
-const GLOBAL_OPTIONS: readonly OptionName[] = ['stack', 'region', 'json', 'help'];
-const COMMAND_OPTIONS: Readonly<Record<string, readonly OptionName[]>> = {
-  help: [],
-  status: [],
-  issue: ['domains', 'key-type', 'regions', 'no-wait'],
-  renew: ['if-due', 'all', 'no-wait'],
-  revoke: ['reason', 'no-wait'],
-  history: ['limit'],
-  account: [],
-  'account rollover': ['directory', 'no-wait'],
-  'account update': ['contact', 'no-contact', 'directory', 'no-wait'],
-  'account deactivate': ['account-url', 'directory', 'no-wait'],
-};
-const ACCOUNT_SUBCOMMANDS = ['rollover', 'update', 'deactivate'] as const;
-const HTTP_PROTOCOLS: readonly string[] = ['https:', 'http:'];
+/** `--name VALUE` or `--name`, as the usage writes an option. */
+function option(name: OptionName): string {
+  const spec: OptionSpec = OPTIONS[name];
+  return spec.value ? `--${name} ${spec.value}` : `--${name}`;
+}
 
-/** The same rule as the state machine's input check (`lambdas/core/workflow/input.ts`). */
-const CERTIFICATE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
+/** One command: its options and its lines in the usage (synopsis, what it does). */
+interface CommandSpec {
+  readonly options: readonly OptionName[];
+  readonly usage: readonly (readonly [synopsis: string, help: string])[];
+}
+
+/** Every command (account actions as `account <action>`): parsing and the usage both read this table. */
+const COMMANDS: Readonly<Record<string, CommandSpec>> = {
+  help: { options: [], usage: [] },
+  status: {
+    options: [],
+    usage: [['status', 'certificates: domains, days left, last result, next renewal']],
+  },
+  issue: {
+    options: ['domains', 'key-type', 'regions', 'no-wait'],
+    usage: [
+      [
+        `issue <id> ${option('domains')}\n      [${option('key-type')}] [${option('regions')}]`,
+        'issue a certificate (or re-issue with new settings) and follow it',
+      ],
+    ],
+  },
+  renew: {
+    options: ['if-due', 'all', 'no-wait'],
+    usage: [
+      [`renew <id> [${option('if-due')}]`, 'renew now (--if-due: only when it is due) and follow it'],
+      [`renew ${option('all')}`, 'start the fleet renewal run, which renews what is due'],
+    ],
+  },
+  revoke: {
+    options: ['reason', 'no-wait'],
+    usage: [[`revoke <id> ${option('reason')}`, 'revoke the current certificate (an RFC 5280 reason name)']],
+  },
+  history: {
+    options: ['limit'],
+    usage: [
+      [`history <id> [${option('limit')}]`, "the certificate's executions, newest first, with their errors"],
+    ],
+  },
+  account: {
+    options: [],
+    usage: [['account', 'the CA accounts: directory, account URL, status, contact']],
+  },
+  'account rollover': {
+    options: ['directory', 'no-wait'],
+    usage: [['account rollover', 'move the CA account to the current account key (keyChange)']],
+  },
+  'account update': {
+    options: ['contact', 'no-contact', 'directory', 'no-wait'],
+    usage: [
+      [
+        `account update ${option('contact')} | ${option('no-contact')}`,
+        "set the account's contact emails, or remove them all",
+      ],
+    ],
+  },
+  'account deactivate': {
+    options: ['account-url', 'directory', 'no-wait'],
+    usage: [
+      [`account deactivate ${option('account-url')}`, 'deactivate the CA account: permanent, renewals stop'],
+    ],
+  },
+};
+const ACCOUNT_SUBCOMMANDS = Object.keys(COMMANDS)
+  .filter((name) => name.startsWith('account '))
+  .map((name) => name.slice('account '.length));
+const TOP_LEVEL_COMMANDS = Object.keys(COMMANDS).filter((name) => !name.includes(' '));
+
+/** Width of the synopsis column; a longer synopsis puts its help on the next line. */
+const SYNOPSIS_WIDTH = 30;
+
+/**
+ * A command's lines in the usage: the synopsis, padded to `width`, then its help; a longer
+ * synopsis takes its own line. Further synopsis lines (after `\n`) follow as they are.
+ */
+function usageLine(synopsis: string, help: string, width: number): string {
+  const [first = '', ...more] = synopsis.split('\n');
+  const head =
+    first.length < width
+      ? [`  ${first.padEnd(width)}${help}`]
+      : [`  ${first}`, `  ${' '.repeat(width)}${help}`];
+  return [...head, ...more].join('\n');
+}
+
+/** The help text, from {@link COMMANDS} and {@link OPTIONS}. */
+export const USAGE = [
+  'Usage: acme-aws <command> [options]',
+  '',
+  'Commands:',
+  ...Object.values(COMMANDS).flatMap((command) =>
+    command.usage.map(([synopsis, help]) => usageLine(synopsis, help, SYNOPSIS_WIDTH)),
+  ),
+  '',
+  'Options:',
+  ...(Object.entries(OPTIONS) as [OptionName, OptionSpec][])
+    .filter(([, spec]) => spec.help !== undefined)
+    .map(([name, spec]) => {
+      const flag = `${spec.short ? `-${spec.short}, ` : ''}${option(name)}`;
+      return `  ${flag.padEnd(15)}  ${spec.help}`;
+    }),
+  '',
+  'NAMES, REGIONS and EMAILS are comma-separated (or repeat the option). REASON is one of',
+  `${REVOCATION_REASON_NAMES.join(', ')}.`,
+  "account update without --contact or --no-contact re-sends the stack's contactEmail.",
+  'account deactivate asks for the account URL as confirmation: acme-aws account shows it.',
+  '',
+  'Exit codes: 0 done (or nothing to do), 1 the execution failed, 2 bad usage,',
+  '3 AWS or stack problem (credentials, region, stack not found, output missing).',
+].join('\n');
+
 /** A stack name, or a stack id (its ARN), as `DescribeStacks` accepts both. */
 const STACK_NAME =
   /^([A-Za-z][A-Za-z0-9-]{0,127}|arn:aws[a-z-]*:cloudformation:[a-z0-9-]+:\d{12}:stack\/[A-Za-z][A-Za-z0-9-]*\/[0-9a-f-]+)$/;
-const KEY_TYPES: readonly KeyType[] = ['EC_P256', 'EC_P384', 'RSA_2048', 'RSA_3072', 'RSA_4096'];
 const MAX_HISTORY = 1000;
 
+/** Parses a command-line value with a rule of the config schema; its message names `option`. */
+function checked<S extends Parameters<typeof parseWith>[0]>(schema: S, value: unknown, option: string) {
+  return parseWith(
+    schema,
+    value,
+    () => option,
+    (message) => new UsageError(message),
+  );
+}
+
+/**
+ * The items of a list option: comma-separated, or the option repeated, each trimmed. An option
+ * given only empty values is no list (`[]`); an empty item among others is kept, so the schema
+ * refuses it as the state machine would.
+ */
 function list(values: readonly string[] | undefined): string[] {
-  return (values ?? [])
-    .flatMap((value) => value.split(','))
-    .map((value) => value.trim())
-    .filter((value) => value !== '');
+  const items = (values ?? []).flatMap((value) => value.split(',')).map((value) => value.trim());
+  return items.every((item) => item === '') ? [] : items;
 }
 
 function certificateIdOf(positionals: readonly string[], command: string): string {
   const [id, ...extra] = positionals;
   if (id === undefined) throw new UsageError(`${command} needs a certificate id: acme-aws ${command} <id>`);
   if (extra.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(extra[0])}.`);
-  if (!CERTIFICATE_ID.test(id)) {
-    throw new UsageError(
-      `Certificate id ${JSON.stringify(id)} is not valid: use 1–64 letters, digits, ".", "_" or "-", starting with a letter or digit.`,
-    );
-  }
-  return id;
+  return checked(CertificateIdSchema, id, 'Certificate id');
 }
 
 function domainsOf(values: readonly string[] | undefined): string[] {
@@ -186,23 +316,14 @@ function domainsOf(values: readonly string[] | undefined): string[] {
   if (names.length === 0) {
     throw new UsageError('issue needs --domains, e.g. --domains example.org,*.example.org');
   }
-  // The state machine's own rule (names, and at most MAX_DOMAINS of them), so the CLI refuses
-  // what the execution would.
-  try {
-    return parseDomains(names);
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error), { cause: error });
-  }
+  return checked(DomainsSchema, names, '--domains');
 }
 
 function regionsOf(values: readonly string[] | undefined): string[] | undefined {
   if (values === undefined) return undefined;
-  const regions = [...new Set(list(values))];
+  const regions = list(values);
   if (regions.length === 0) throw new UsageError('--regions needs at least one region, e.g. us-east-1');
-  const invalid = regions.find((region) => !REGION.test(region));
-  if (invalid)
-    throw new UsageError(`${JSON.stringify(invalid)} is not an AWS region name such as us-east-1.`);
-  return regions;
+  return checked(RegionsSchema, regions, '--regions');
 }
 
 function limitOf(value: string | undefined): number {
@@ -216,23 +337,10 @@ function limitOf(value: string | undefined): number {
   return limit;
 }
 
-/** An http(s) URL, as the workflow checks `accountUrl` (`URL.canParse`). */
-function urlOf(value: string, option: string): string {
-  if (!URL.canParse(value) || !HTTP_PROTOCOLS.includes(new URL(value).protocol)) {
-    throw new UsageError(`${option} ${JSON.stringify(value)} is not an http(s) URL.`);
-  }
-  return value;
-}
-
 /** A CA directory, checked by the workflow's own rule: an https URL (ACME requires TLS). */
 function directoryOf(value: string | undefined): { directoryUrl?: string } {
   if (value === undefined) return {};
-  try {
-    return { directoryUrl: parseDirectoryUrl(value, '--directory') };
-  } catch (error) {
-    if (error instanceof InvalidInputError) throw new UsageError(error.message, { cause: error });
-    throw error;
-  }
+  return { directoryUrl: checked(DirectoryUrlSchema, value, '--directory') };
 }
 
 /**
@@ -251,12 +359,7 @@ function contactOf(values: readonly string[] | undefined, none: boolean): string
       '--contact needs at least one email address, e.g. --contact ops@example.org; --no-contact removes every contact.',
     );
   }
-  try {
-    return normalizeContacts(contacts);
-  } catch (error) {
-    if (error instanceof InvalidInputError) throw new UsageError(error.message, { cause: error });
-    throw error;
-  }
+  return checked(ContactSchema, contacts, '--contact');
 }
 
 function accountCommand(
@@ -276,7 +379,7 @@ function accountCommand(
       const contact = contactOf(values.contact, values['no-contact'] === true);
       return { name: 'account-update', ...(contact ? { contact } : {}), ...directory, wait };
     }
-    default: {
+    case 'deactivate': {
       const accountUrl = values['account-url'];
       if (accountUrl === undefined) {
         throw new UsageError(
@@ -285,12 +388,20 @@ function accountCommand(
       }
       return {
         name: 'account-deactivate',
-        accountUrl: urlOf(accountUrl, '--account-url'),
+        accountUrl: checked(AccountUrlSchema, accountUrl, '--account-url'),
         ...directory,
         wait,
       };
     }
+    default:
+      throw unknownAccountCommand(subcommand);
   }
+}
+
+function unknownAccountCommand(subcommand: string): UsageError {
+  return new UsageError(
+    `Unknown account command ${JSON.stringify(subcommand)}: use ${ACCOUNT_SUBCOMMANDS.join(', ')}, or acme-aws account alone to list the accounts.`,
+  );
 }
 
 /** True when `argv` asks for JSON, read before parsing so even a usage error can be reported as JSON. */
@@ -306,24 +417,25 @@ export function wantsJson(argv: readonly string[]): boolean {
 export function parseCommandLine(argv: readonly string[]): Invocation {
   let parsed: ParsedArgs;
   try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: [...argv], options: PARSE_OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
     throw new UsageError(error instanceof Error ? error.message : String(error), { cause: error });
   }
   const { values, positionals } = parsed;
   const [name = 'help', ...rest] = positionals;
-  if (!COMMAND_OPTIONS[name]) throw new UsageError(`Unknown command ${JSON.stringify(name)}.`);
+  if (!TOP_LEVEL_COMMANDS.includes(name)) {
+    throw new UsageError(
+      `Unknown command ${JSON.stringify(name)}: use one of ${TOP_LEVEL_COMMANDS.filter((command) => command !== 'help').join(', ')}.`,
+    );
+  }
   // Account actions are sub-commands, each with its own options: `account update --contact …`.
   const subcommand = name === 'account' ? rest[0] : undefined;
   const commandName = subcommand === undefined ? name : `${name} ${subcommand}`;
-  const allowed = COMMAND_OPTIONS[commandName];
-  if (!allowed) {
-    throw new UsageError(
-      `Unknown account command ${JSON.stringify(subcommand)}: use ${ACCOUNT_SUBCOMMANDS.join(', ')}, or acme-aws account alone to list the accounts.`,
-    );
-  }
+  const command = COMMANDS[commandName];
+  if (!command) throw unknownAccountCommand(subcommand ?? '');
   for (const option of Object.keys(values) as OptionName[]) {
-    if (!GLOBAL_OPTIONS.includes(option) && !allowed.includes(option)) {
+    const spec: OptionSpec = OPTIONS[option];
+    if (!spec.global && !command.options.includes(option)) {
       throw new UsageError(`${commandName} does not take --${option}.`);
     }
   }
@@ -332,15 +444,10 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
   if (!STACK_NAME.test(stack)) {
     throw new UsageError(`${JSON.stringify(stack)} is not a CloudFormation stack name.`);
   }
-  if (values.region !== undefined && !REGION.test(values.region)) {
-    throw new UsageError(
-      `--region ${JSON.stringify(values.region)} is not an AWS region name such as us-east-1.`,
-    );
-  }
   const options: GlobalOptions = {
     stack,
     json: values.json === true,
-    ...(values.region !== undefined ? { region: values.region } : {}),
+    ...(values.region !== undefined ? { region: checked(RegionSchema, values.region, '--region') } : {}),
   };
   const wait = values['no-wait'] !== true;
 
@@ -352,12 +459,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
       return { options, command: { name: 'status' } };
     case 'issue': {
       const certificateId = certificateIdOf(rest, 'issue');
-      const keyType = values['key-type'] ?? 'EC_P256';
-      if (!KEY_TYPES.includes(keyType as KeyType)) {
-        throw new UsageError(
-          `--key-type must be one of ${KEY_TYPES.join(', ')}, got ${JSON.stringify(keyType)}.`,
-        );
-      }
+      const keyType = checked(KeyTypeSchema, values['key-type'] ?? DEFAULT_KEY_TYPE, '--key-type');
       const regions = regionsOf(values.regions);
       return {
         options,
@@ -365,7 +467,7 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
           name: 'issue',
           certificateId,
           domains: domainsOf(values.domains),
-          keyType: keyType as KeyType,
+          keyType,
           ...(regions ? { regions } : {}),
           wait,
         },
@@ -389,22 +491,15 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
       };
     case 'revoke': {
       const certificateId = certificateIdOf(rest, 'revoke');
-      const reason = values.reason;
-      if (reason === undefined) {
+      if (values.reason === undefined) {
         throw new UsageError(
-          `revoke needs --reason, one of ${Object.keys(REVOCATION_REASONS).join(', ')} (RFC 5280).`,
+          `revoke needs --reason, one of ${REVOCATION_REASON_NAMES.join(', ')} (RFC 5280).`,
         );
       }
-      if (!isRevocationReason(reason)) {
-        throw new UsageError(
-          `--reason ${JSON.stringify(reason)} is not an RFC 5280 reason: use one of ${Object.keys(REVOCATION_REASONS).join(', ')}.`,
-        );
-      }
+      const reason: RevocationReason = checked(RevocationReasonSchema, values.reason, '--reason');
       return { options, command: { name: 'revoke', certificateId, reason, wait } };
     }
-    case 'account':
-      return { options, command: accountCommand(subcommand, rest.slice(1), values, wait) };
-    default:
+    case 'history':
       return {
         options,
         command: {
@@ -413,5 +508,9 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
           limit: limitOf(values.limit),
         },
       };
+    case 'account':
+      return { options, command: accountCommand(subcommand, rest.slice(1), values, wait) };
+    default:
+      throw new UsageError(`Unknown command ${JSON.stringify(name)}.`);
   }
 }

@@ -148,7 +148,7 @@ describe('acme-aws revoke', () => {
     const result = await cli.run('revoke', 'web', '--reason', 'KeyCompromise');
 
     expect(result.code).toBe(2);
-    expect(result.stderr).toContain('"KeyCompromise" is not an RFC 5280 reason');
+    expect(result.stderr).toContain('"KeyCompromise" is not an RFC 5280 revocation reason');
     expect(result.stderr).toContain('keyCompromise');
     expect(cli.cloudFormation.calls.DescribeStacks).toBeUndefined();
   });

@@ -37,7 +37,10 @@ describe('acme-aws usage', () => {
     [['issue', 'web'], 'issue needs --domains'],
     [['issue', 'web', '--domains', 'exa mple.org'], 'exa mple.org'],
     [['issue', 'web', '--domains', '10.0.0.1'], '10.0.0.1'],
-    [['issue', 'web', '--domains', 'example.org', '--key-type', 'EC_P521'], '--key-type must be one of'],
+    [
+      ['issue', 'web', '--domains', 'example.org', '--key-type', 'EC_P521'],
+      '--key-type "EC_P521" is not supported: use one of EC_P256',
+    ],
     [['issue', 'web', '--domains', 'example.org', '--regions', 'mars-1'], '"mars-1" is not an AWS region'],
     [['issue', '-web', '--domains', 'example.org'], 'Unknown option'],
     [['issue', 'we b', '--domains', 'example.org'], 'Certificate id "we b" is not valid'],
@@ -45,7 +48,7 @@ describe('acme-aws usage', () => {
     [['history', 'web', '--limit', 'ten'], '--limit must be a whole number'],
     [['status', '--region', 'Europe'], 'is not an AWS region name'],
     [['status', '--stack', 'my_stack'], 'is not a CloudFormation stack name'],
-    [['revoke', 'web', '--reason', 'stolen'], 'is not an RFC 5280 reason'],
+    [['revoke', 'web', '--reason', 'stolen'], '"stolen" is not an RFC 5280 revocation reason'],
   ])('refuses %j with exit 2 before any AWS call', async (argv, message) => {
     const result = await cli.run(...argv);
 

@@ -15,6 +15,12 @@ const LDH_LABEL = /^[a-z0-9-]+$/;
 // because `domainToASCII` would otherwise percent-decode or silently map it.
 const ASCII_ALLOWED = /^[a-z0-9.-]$/;
 
+/** Why a name is not a dns-01 identifier: what is wrong with it and what to do. */
+export interface IdentifierProblem {
+  readonly problem: string;
+  readonly remedy: string;
+}
+
 /**
  * Returns the canonical form of a dns-01 identifier: lower-case ASCII (IDNs in punycode), no
  * trailing dot, an optional leading `*.` wildcard label.
@@ -25,25 +31,41 @@ const ASCII_ALLOWED = /^[a-z0-9.-]$/;
  * says how to fix it.
  */
 export function normalizeIdentifier(value: string): string {
+  const checked = checkIdentifier(value);
+  if ('problem' in checked) {
+    throw new InvalidInputError(`Identifier ${JSON.stringify(value)} ${checked.problem}: ${checked.remedy}.`);
+  }
+  return checked.name;
+}
+
+/**
+ * The rule behind {@link normalizeIdentifier}, without throwing: the canonical name, or the
+ * problem and its remedy, so that a caller (the config schema) can name the field it came from.
+ */
+export function checkIdentifier(value: string): { readonly name: string } | IdentifierProblem {
   let name = value.endsWith('.') ? value.slice(0, -1) : value;
-  if (name.length === 0) throw invalid(value, 'is empty', 'give a DNS name such as example.org');
+  if (name.length === 0) return invalid('is empty', 'give a DNS name such as example.org');
 
   const wildcard = name.startsWith(WILDCARD_PREFIX);
   if (wildcard) name = name.slice(WILDCARD_PREFIX.length);
   if (name.includes('*')) {
-    throw invalid(value, 'has a wildcard that is not the whole leftmost label', 'use the form *.example.org');
+    return invalid('has a wildcard that is not the whole leftmost label', 'use the form *.example.org');
   }
 
   if (looksLikeIpAddress(name)) {
-    throw invalid(value, 'is an IP address', 'dns-01 validates DNS names only; order a DNS name instead');
+    return invalid('is an IP address', 'dns-01 validates DNS names only; order a DNS name instead');
   }
-  name = toAscii(value, name);
+  const ascii = toAscii(name);
+  if (typeof ascii !== 'string') return ascii;
+  name = ascii;
 
   const labels = name.split('.');
-  for (const label of labels) checkLabel(value, label);
+  for (const label of labels) {
+    const problem = labelProblem(label);
+    if (problem) return problem;
+  }
   if (/^[0-9]+$/.test(labels[labels.length - 1] ?? '')) {
-    throw invalid(
-      value,
+    return invalid(
       'ends in an all-numeric label, so it reads as an IP address',
       'dns-01 validates DNS names only; order a DNS name instead',
     );
@@ -51,13 +73,9 @@ export function normalizeIdentifier(value: string): string {
 
   const normalized = wildcard ? `${WILDCARD_PREFIX}${name}` : name;
   if (normalized.length > MAX_NAME_LENGTH) {
-    throw invalid(
-      value,
-      `is ${normalized.length} characters long`,
-      `shorten it to ${MAX_NAME_LENGTH} or fewer`,
-    );
+    return invalid(`is ${normalized.length} characters long`, `shorten it to ${MAX_NAME_LENGTH} or fewer`);
   }
-  return normalized;
+  return { name: normalized };
 }
 
 /**
@@ -86,13 +104,12 @@ function looksLikeIpAddress(name: string): boolean {
   return isIP(unbracketed) !== 0 || unbracketed.includes(':');
 }
 
-function toAscii(original: string, name: string): string {
+function toAscii(name: string): string | IdentifierProblem {
   let hasNonAscii = false;
   for (const char of name.toLowerCase()) {
     if (char.charCodeAt(0) > 0x7f) hasNonAscii = true;
     else if (!ASCII_ALLOWED.test(char)) {
-      throw invalid(
-        original,
+      return invalid(
         `contains ${JSON.stringify(char)}`,
         'use only letters, digits, hyphens and dots (a leading *. for a wildcard)',
       );
@@ -100,39 +117,30 @@ function toAscii(original: string, name: string): string {
   }
   if (!hasNonAscii) return name.toLowerCase();
   const ascii = domainToASCII(name);
-  if (ascii === '') {
-    throw invalid(original, 'is not a valid internationalized domain name', 'check its spelling');
-  }
+  if (ascii === '') return invalid('is not a valid internationalized domain name', 'check its spelling');
   return ascii;
 }
 
-function checkLabel(original: string, label: string): void {
-  if (label.length === 0) {
-    throw invalid(original, 'has an empty label', 'remove the doubled or leading dot');
-  }
+function labelProblem(label: string): IdentifierProblem | undefined {
+  if (label.length === 0) return invalid('has an empty label', 'remove the doubled or leading dot');
   if (label.length > MAX_LABEL_LENGTH) {
-    throw invalid(
-      original,
+    return invalid(
       `has a label of ${label.length} characters`,
       `shorten each label to ${MAX_LABEL_LENGTH} or fewer`,
     );
   }
   if (!LDH_LABEL.test(label)) {
-    throw invalid(
-      original,
+    return invalid(
       `has the label ${JSON.stringify(label)}`,
       'use only letters, digits and hyphens in each label',
     );
   }
   if (label.startsWith('-') || label.endsWith('-')) {
-    throw invalid(
-      original,
-      `has the label "${label}" starting or ending with a hyphen`,
-      'remove that hyphen',
-    );
+    return invalid(`has the label "${label}" starting or ending with a hyphen`, 'remove that hyphen');
   }
+  return undefined;
 }
 
-function invalid(identifier: string, problem: string, remedy: string): InvalidInputError {
-  return new InvalidInputError(`Identifier ${JSON.stringify(identifier)} ${problem}: ${remedy}.`);
+function invalid(problem: string, remedy: string): IdentifierProblem {
+  return { problem, remedy };
 }

@@ -56,7 +56,7 @@ describe('parseIssuanceRequest: revoke', () => {
 
   it('requires the certificateId', () => {
     expect(() => parseIssuanceRequest({ action: 'revoke', reason: 'superseded' }, CONFIG)).toThrow(
-      /certificateId undefined is required to revoke/,
+      /certificateId is required to revoke/,
     );
   });
 

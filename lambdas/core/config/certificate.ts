@@ -1,0 +1,47 @@
+import * as v from 'valibot';
+import {
+  DEFAULT_KEY_TYPE,
+  KeyTypeSchema,
+  PreferredChainSchema,
+  ProfileSchema,
+  RegionsSchema,
+} from './fields.js';
+import { FIELD } from './messages.js';
+import { DomainsSchema, HostedZoneIdsSchema, ZoneRolesSchema } from './names.js';
+
+/**
+ * The fields of a certificate's configuration that a stack declaration (`certificates` of the
+ * construct) and an `issue` input share, with the same rules and the same normalization: what
+ * synth accepts, the state machine accepts. `null` maps count as absent, as JSON may carry them;
+ * an empty `zoneRoles` too.
+ */
+export const CERTIFICATE_CONFIG_ENTRIES = {
+  domains: DomainsSchema,
+  keyType: v.optional(KeyTypeSchema, DEFAULT_KEY_TYPE),
+  regions: v.optional(RegionsSchema),
+  hostedZoneIds: v.pipe(
+    v.nullish(HostedZoneIdsSchema),
+    v.transform((map) => map ?? undefined),
+  ),
+  // No roles is no `zoneRoles`: the recorded configuration never holds an empty map of them.
+  zoneRoles: v.pipe(
+    v.nullish(ZoneRolesSchema),
+    v.transform((map) => (map && Object.keys(map).length > 0 ? map : undefined)),
+  ),
+  profile: v.optional(ProfileSchema),
+  preferredChain: v.optional(PreferredChainSchema),
+} as const;
+
+/**
+ * A certificate whose key stays in KMS (`kmsKey` at synth, `kmsKeyArn` in an input) is published
+ * to the certificate store, never imported into ACM, so regions make no sense for it. The rule,
+ * for a `v.forward(v.check(…), ['regions'])` on both sides.
+ */
+export function kmsKeyWithoutRegions(config: { readonly regions?: unknown }, kmsKey: unknown): boolean {
+  return !(kmsKey && config.regions !== undefined);
+}
+
+/** The message of {@link kmsKeyWithoutRegions}, naming the KMS field as the caller spells it. */
+export function kmsKeyRegionsMessage(kmsField: string): string {
+  return `${FIELD} cannot be given with ${kmsField}: a certificate whose key stays in KMS is never imported into ACM, so it has no regions. Remove regions, or remove ${kmsField} to import it into ACM.`;
+}

@@ -1,0 +1,350 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseCommandLine } from '../../../cli/args.js';
+import { UsageError } from '../../../cli/errors.js';
+import {
+  CertificateDeclarationError,
+  KEY_TYPES,
+  parseCertificateDeclarations,
+} from '../../../lambdas/core/config/schema.js';
+import { InvalidInputError } from '../../../lambdas/core/errors.js';
+import { parseIssuanceRequest } from '../../../lambdas/core/workflow/input.js';
+import { TEST_WORKFLOW_CONFIG } from '../../support/workflow-config.js';
+
+/*
+ * One rule, one place: the construct's declarations (synth), the state machine's execution input
+ * and the CLI accept exactly the same certificate ids, names and configurations, and normalize
+ * them the same way. Each side is driven through its public entry point; a refusal is its own
+ * error class, anything else fails the property.
+ */
+
+const REGION = TEST_WORKFLOW_CONFIG.defaultRegion;
+
+/** Counts accepted and refused cases, so a property cannot pass by refusing everything. */
+function tally() {
+  const counts = { accepted: 0, refused: 0 };
+  return {
+    count(result: Outcome): void {
+      counts[result === 'refused' ? 'refused' : 'accepted'] += 1;
+    },
+    /** Both outcomes happened in at least a tenth of the runs. */
+    expectBoth(runs: number): void {
+      expect(counts.accepted).toBeGreaterThan(runs / 10);
+      expect(counts.refused).toBeGreaterThan(runs / 10);
+    },
+  };
+}
+
+/** What a side made of a configuration: the normalized fields, or `refused`. */
+type Outcome = 'refused' | Record<string, unknown>;
+
+function outcome(parse: () => Record<string, unknown>, refusal: new (...args: never[]) => Error): Outcome {
+  try {
+    return parse();
+  } catch (error) {
+    if (error instanceof refusal) return 'refused';
+    throw error;
+  }
+}
+
+interface Declared {
+  readonly id: string;
+  readonly domains: readonly string[];
+  readonly keyType?: string;
+  readonly regions?: readonly string[];
+  readonly hostedZoneIds?: Record<string, string>;
+  readonly zoneRoles?: Record<string, string>;
+  readonly profile?: string;
+  readonly preferredChain?: string;
+}
+
+const defined = <T extends object>(value: T) =>
+  Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined));
+
+function synth(certificate: Declared): Outcome {
+  return outcome(() => {
+    const [declared] = parseCertificateDeclarations([defined(certificate) as never], { region: REGION });
+    return { ...declared };
+  }, CertificateDeclarationError);
+}
+
+function runtime(certificate: Declared): Outcome {
+  const { id, ...config } = certificate;
+  return outcome(() => {
+    const request = parseIssuanceRequest(
+      defined({ action: 'issue', certificateId: id, ...config }),
+      TEST_WORKFLOW_CONFIG,
+    );
+    return { id: request.certificateId, ...request.config };
+  }, InvalidInputError);
+}
+
+/** The CLI takes the id, names, key type and regions; `--` keeps an id starting with `-` positional. */
+function cli(certificate: Declared): Outcome {
+  return outcome(() => {
+    const argv = [
+      'issue',
+      `--domains=${certificate.domains.join(',')}`,
+      ...(certificate.keyType === undefined ? [] : [`--key-type=${certificate.keyType}`]),
+      ...(certificate.regions === undefined ? [] : [`--regions=${certificate.regions.join(',')}`]),
+      '--',
+      certificate.id,
+    ];
+    const { command } = parseCommandLine(argv);
+    if (command.name !== 'issue') throw new Error(`parsed as ${command.name}`);
+    return {
+      id: command.certificateId,
+      domains: command.domains,
+      keyType: command.keyType,
+      regions: command.regions ?? [REGION],
+    };
+  }, UsageError);
+}
+
+const letters = 'abcdefghijklmnopqrstuvwxyz';
+const ldh = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?$/);
+const upper = (text: string) => text.toUpperCase();
+
+/** Labels, valid and not, weighted towards the edges of the rules. */
+const label = fc.oneof(
+  { weight: 6, arbitrary: ldh },
+  fc.constantFrom('a'.repeat(63), 'b'.repeat(64), `${'c'.repeat(62)}-d`, 'x'.repeat(65)),
+  fc.constantFrom('-bad', 'bad-', '-', 'ab--cd', 'xn--bcher-kva', 'xn--', 'a-b'),
+  fc.constantFrom('bücher', 'München', 'пример', '例え', 'straße', 'ÉCOLE', 'ü'),
+  fc.constantFrom('', '*', 'a*', 'under_score', 'sp ace', 'per%cent', '123', '0'),
+  ldh.map(upper),
+);
+
+/** A name of exactly `length` characters before any wildcard: four labels of letters. */
+const nameOfLength = (length: number) =>
+  [letters.repeat(3).slice(0, 63), 'b'.repeat(63), 'c'.repeat(63), 'd'.repeat(length - 192)].join('.');
+
+/** Names the rules accept, as people write them: any case, IDNs, a wildcard, a trailing dot. */
+const validName = fc
+  .tuple(
+    fc.constantFrom('', '*.'),
+    fc.array(fc.oneof({ weight: 4, arbitrary: ldh }, fc.constantFrom('bücher', 'München', 'a'.repeat(63))), {
+      minLength: 1,
+      maxLength: 3,
+    }),
+    fc.constantFrom('org', 'EXAMPLE', 'xn--p1ai', 'a1'),
+    fc.constantFrom('', '.'),
+  )
+  .map(([wildcard, labels, tld, dot]) => `${wildcard}${[...labels, tld].join('.')}${dot}`);
+
+/** DNS names as people write them, including every edge the rules draw. */
+const name = fc.oneof(
+  { weight: 8, arbitrary: validName },
+  {
+    weight: 8,
+    arbitrary: fc
+      .tuple(
+        fc.constantFrom('', '', '', '*.'),
+        fc.array(label, { minLength: 1, maxLength: 4 }),
+        fc.constantFrom('org', 'example', 'COM', 'xn--p1ai', '123', 'a1', ''),
+        fc.constantFrom('', '', '.'),
+      )
+      .map(([wildcard, labels, tld, dot]) => `${wildcard}${[...labels, tld].join('.')}${dot}`),
+  },
+  fc
+    .tuple(fc.constantFrom(252, 253, 254, 255), fc.constantFrom('', '*.'), fc.constantFrom('', '.'))
+    .map(([length, wildcard, dot]) => `${wildcard}${nameOfLength(length)}${dot}`),
+  fc.constantFrom(
+    'example.org',
+    'Example.ORG.',
+    'bücher.example',
+    'xn--bcher-kva.example',
+    '-bad-.example.org',
+    'a.*.example.org',
+    '*.*.example.org',
+    'example..org',
+    '.example.org',
+    '.',
+    '*.',
+    '10.0.0.1',
+    '[::1]',
+    'example.123',
+    'localhost',
+  ),
+);
+
+/** Certificate ids: the rule's alphabet and bounds, and just past them. */
+const certificateId = fc.oneof(
+  { weight: 10, arbitrary: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,10}$/) },
+  fc.constantFrom(
+    `w${'e'.repeat(63)}`,
+    `w${'e'.repeat(64)}`,
+    '',
+    '.web',
+    '-web',
+    '_web',
+    'we b',
+    'wéb',
+    'web/1',
+  ),
+);
+
+const keyType = fc.option(
+  fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...KEY_TYPES) },
+    fc.constantFrom('EC_P521', 'ec_p256', ''),
+  ),
+  { nil: undefined },
+);
+
+const regions = fc.option(
+  fc.array(
+    fc.constantFrom('us-east-1', 'eu-west-1', 'eu-west-1', 'ap-southeast-2', 'mars-1', 'US-EAST-1', ''),
+    {
+      minLength: 0,
+      maxLength: 3,
+    },
+  ),
+  { nil: undefined },
+);
+
+describe('synth, the state machine and the CLI accept the same certificates', () => {
+  it('agree on every id, name, key type and region list, and normalize them alike', () => {
+    const outcomes = tally();
+    fc.assert(
+      fc.property(
+        certificateId,
+        fc.array(name, { minLength: 1, maxLength: 3 }),
+        keyType,
+        regions,
+        (id, domains, type, regionList) => {
+          const certificate: Declared = {
+            id,
+            domains,
+            ...(type === undefined ? {} : { keyType: type }),
+            ...(regionList === undefined ? {} : { regions: regionList }),
+          };
+
+          const fromRuntime = runtime(certificate);
+          outcomes.count(fromRuntime);
+
+          expect(synth(certificate)).toEqual(fromRuntime);
+          expect(cli(certificate)).toEqual(fromRuntime);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    outcomes.expectBoth(2000);
+  });
+
+  it('agree on single names at every edge of the rules', () => {
+    const outcomes = tally();
+    fc.assert(
+      fc.property(name, (domain) => {
+        const certificate = { id: 'web', domains: [domain] };
+
+        const fromRuntime = runtime(certificate);
+        outcomes.count(fromRuntime);
+
+        expect(synth(certificate)).toEqual(fromRuntime);
+        expect(cli(certificate)).toEqual(fromRuntime);
+      }),
+      { numRuns: 3000 },
+    );
+    outcomes.expectBoth(3000);
+  });
+
+  it.each([
+    ['a 64-character label', `${'a'.repeat(64)}.example.org`, 'refused'],
+    ['a 63-character label', `${'a'.repeat(63)}.example.org`, `${'a'.repeat(63)}.example.org`],
+    ['a label with leading and trailing hyphens', '-bad-.example.org', 'refused'],
+    ['an IDN, as its A-label', 'bücher.example', 'xn--bcher-kva.example'],
+    ['upper case and a trailing dot', '*.Example.ORG.', '*.example.org'],
+    ['a 253-character name', nameOfLength(253), nameOfLength(253)],
+    ['a 254-character name', nameOfLength(254), 'refused'],
+    ['a wildcard that is not the first label', 'www.*.example.org', 'refused'],
+    ['an all-numeric last label', 'example.123', 'refused'],
+  ])('treat %s the same way', (_, domain, expected) => {
+    const certificate = { id: 'web', domains: [domain] };
+    const results = [synth(certificate), runtime(certificate), cli(certificate)];
+
+    for (const result of results) {
+      expect(result === 'refused' ? 'refused' : result.domains).toEqual(
+        expected === 'refused' ? 'refused' : [expected],
+      );
+    }
+  });
+});
+
+/** Hosted zone maps: names and ids as written, valid or not. */
+const hostedZoneIds = fc.option(
+  fc.dictionary(
+    fc.oneof({ weight: 8, arbitrary: validName }, name, fc.constantFrom('__proto__', 'constructor')),
+    fc.oneof(
+      { weight: 8, arbitrary: fc.constantFrom('Z0123456789ABC', '/hostedzone/ZORG', 'hostedzone/ZNET') },
+      fc.constantFrom('not a zone', 'z-lower'),
+    ),
+    { maxKeys: 3 },
+  ),
+  { nil: undefined },
+);
+const zoneRoles = fc.option(
+  fc.dictionary(
+    fc.oneof(
+      { weight: 8, arbitrary: fc.constantFrom('ZPARTNER1', '/hostedzone/ZPARTNER2', 'hostedzone/ZPARTNER1') },
+      fc.constantFrom('zlower', 'prototype'),
+    ),
+    fc.oneof(
+      { weight: 8, arbitrary: fc.constant('arn:aws:iam::111122223333:role/acme-dns') },
+      fc.constantFrom('arn:aws:iam::222233334444:role/other', 'arn:aws:iam::1:role/x', 'role/acme'),
+    ),
+    { maxKeys: 2 },
+  ),
+  { nil: undefined },
+);
+const profile = fc.option(
+  fc.oneof(
+    { weight: 8, arbitrary: fc.constantFrom('classic', 'shortlived', 'p'.repeat(64)) },
+    fc.constantFrom('short lived', '', 'p'.repeat(65)),
+  ),
+  { nil: undefined },
+);
+const preferredChain = fc.option(
+  fc.oneof(
+    { weight: 8, arbitrary: fc.constantFrom('ISRG Root X1', 'R'.repeat(64)) },
+    fc.constantFrom('  ', 'R'.repeat(65), 'bad\u0007bell'),
+  ),
+  { nil: undefined },
+);
+
+describe('synth and the state machine accept the same configurations', () => {
+  it('agree on zone maps, regions, profile and preferred chain, and normalize them alike', () => {
+    const outcomes = tally();
+    fc.assert(
+      fc.property(
+        certificateId,
+        fc.array(fc.oneof({ weight: 3, arbitrary: validName }, name), { minLength: 1, maxLength: 3 }),
+        keyType,
+        regions,
+        hostedZoneIds,
+        zoneRoles,
+        profile,
+        preferredChain,
+        (id, domains, type, regionList, zones, roles, profileName, chain) => {
+          const certificate: Declared = defined({
+            id,
+            domains,
+            keyType: type,
+            regions: regionList,
+            hostedZoneIds: zones,
+            zoneRoles: roles,
+            profile: profileName,
+            preferredChain: chain,
+          }) as unknown as Declared;
+
+          const fromRuntime = runtime(certificate);
+          outcomes.count(fromRuntime);
+
+          expect(synth(certificate)).toEqual(fromRuntime);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    outcomes.expectBoth(2000);
+  });
+});
