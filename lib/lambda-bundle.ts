@@ -25,9 +25,17 @@ export const BUNDLE_FILE = 'index.mjs';
 export const BUNDLE_HANDLER = 'index.handler';
 
 /**
+ * The X-Ray tracing module (`lambdas/adapters/tracing.mts` with the Powertools Tracer and the X-Ray
+ * SDK, about 130 KB), built once more into every asset beside `index.mjs` and imported from it
+ * (`import('./tracing.mjs')`) only by an invocation that X-Ray traces.
+ */
+export const TRACING_FILE = 'tracing.mjs';
+
+/**
  * Options for every bundle, without the entry point. `@aws-sdk/*` stays external because the
- * Node.js 18+ Lambda runtimes provide the SDK v3 (CDK's default for those runtimes); everything
- * else is inlined, so a bundle imports nothing the runtime lacks.
+ * Node.js 18+ Lambda runtimes provide the SDK v3 (CDK's default for those runtimes), and so does
+ * the tracing module, which ships beside the bundle ({@link TRACING_FILE}); everything else is
+ * inlined, so a bundle imports nothing its asset and the runtime lack.
  */
 export const BUNDLE_OPTIONS = {
   bundle: true,
@@ -38,7 +46,7 @@ export const BUNDLE_OPTIONS = {
   keepNames: true,
   sourcemap: false,
   mainFields: ['module', 'main'],
-  external: ['@aws-sdk/*'],
+  external: ['@aws-sdk/*', `./${TRACING_FILE}`],
   // The licence texts of the inlined packages ship beside the bundle, in the same asset
   // (`index.mjs.LEGAL.txt`), instead of inside the code that Lambda loads at every cold start.
   legalComments: 'linked',
@@ -54,10 +62,13 @@ export function handlerEntry(folder: string): string {
   return fileURLToPath(new URL(`../lambdas/${folder}/handler.ts`, import.meta.url));
 }
 
+/** The tracing module's source, bundled into {@link TRACING_FILE}. */
+export const TRACING_ENTRY = fileURLToPath(new URL('../lambdas/adapters/tracing.mts', import.meta.url));
+
 /**
- * The code of one step's function: `lambdas/<folder>/handler.ts` bundled into `index.mjs` when
- * the stack is synthesized. The asset hash is the bundle's own, so an unchanged bundle is not
- * uploaded again.
+ * The code of one step's function: `lambdas/<folder>/handler.ts` bundled into `index.mjs`, and
+ * the tracing module into {@link TRACING_FILE} beside it, when the stack is synthesized. The
+ * asset hash is the output's own, so an unchanged bundle is not uploaded again.
  */
 export function stepCode(folder: string): lambda.Code {
   const entry = handlerEntry(folder);
@@ -69,6 +80,11 @@ export function stepCode(folder: string): lambda.Code {
       local: {
         tryBundle(outputDir) {
           buildSync({ ...BUNDLE_OPTIONS, entryPoints: [entry], outfile: join(outputDir, BUNDLE_FILE) });
+          buildSync({
+            ...BUNDLE_OPTIONS,
+            entryPoints: [TRACING_ENTRY],
+            outfile: join(outputDir, TRACING_FILE),
+          });
           return true;
         },
       },

@@ -1,4 +1,4 @@
-import { request } from 'node:https';
+import https from 'node:https';
 
 /** The fields of a CloudFormation custom resource event this project reads. */
 export interface CustomResourceEvent {
@@ -34,7 +34,8 @@ export async function respondToCloudFormation(
   });
   await new Promise<void>((resolve, reject) => {
     // The pre-signed URL is signed for an empty content type.
-    const put = request(
+    // Looked up on the module at the call, so X-Ray's patch of `https.request` (tracing.mts) records it.
+    const put = https.request(
       event.ResponseURL,
       {
         method: 'PUT',

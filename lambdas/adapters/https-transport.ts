@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { request as httpRequest, type IncomingMessage, type RequestOptions } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import http, { type IncomingMessage, type RequestOptions } from 'node:http';
+import https from 'node:https';
 import { AcmeConnectionError, InvalidInputError } from '../core/errors.js';
 import type { HttpRequest, HttpResponse, HttpTransport } from '../core/ports.js';
 
@@ -24,7 +24,9 @@ const DEFAULT_MAX_RESPONSE_BYTES = 1024 * 1024;
 /**
  * `HttpTransport` over `node:https` (and `node:http` when explicitly allowed). Built on
  * `request()` rather than `fetch` so every request shows up on Node's
- * `http.client.request.start` diagnostics channel, which is how requests are counted.
+ * `http.client.request.start` diagnostics channel, which is how requests are counted, and looked
+ * up on the module at each request, so the X-Ray SDK's patch of `https.request` (the Powertools
+ * Tracer's `captureHTTPsRequests`, applied when tracing loads) records each one as a subsegment.
  *
  * Guarantees: each request ends within `timeoutMs` or fails; a body larger than
  * `maxResponseBytes` is cut off and fails; redirects are returned, never followed (an ACME
@@ -66,7 +68,7 @@ export class NodeHttpsTransport implements HttpTransport {
       },
       ...(url.protocol === 'https:' && this.#caPem ? { ca: this.#caPem } : {}),
     };
-    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const send = url.protocol === 'https:' ? https.request : http.request;
     const describe = `${request.method} ${request.url}`;
 
     return new Promise<HttpResponse>((resolve, reject) => {

@@ -1,11 +1,5 @@
-import { Logger } from '@aws-lambda-powertools/logger';
-import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import type { KMSClient } from '@aws-sdk/client-kms';
-import type { Route53Client } from '@aws-sdk/client-route-53';
-import type { S3Client } from '@aws-sdk/client-s3';
-import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
 import { parseZoneIdList } from '../core/dns/write-scope.js';
 import { AcmeAwsError } from '../core/errors.js';
 import type { WorkflowMetrics } from '../core/ports.js';
@@ -18,6 +12,8 @@ import { EventBridgePublisher } from './eventbridge-publisher.js';
 import { transportFromEnvironment } from './https-transport.js';
 import { KmsCertificateKeys } from './kms-certificate-key.js';
 import { KmsSigner } from './kms-signer.js';
+import { once } from './once.js';
+import { clientCapture, lambdaHandler, logger, powertoolsMetrics } from './powertools.js';
 import { type Route53ClientsByRole, Route53Zones } from './route53-zones.js';
 import { S3CertificateStore } from './s3-certificate-store.js';
 import { SecretsManagerExternalAccountBinding } from './secrets-manager-eab.js';
@@ -32,12 +28,11 @@ import { AssumedRoleClients } from './sts-assumed-roles.js';
  * together several hundred. So nothing here or in the adapters imports the SDK statically (a
  * bundler would hoist such an import to the top of every bundle, however deeply it is nested):
  * each SDK module is imported with `import()` when a step first needs it, and a function imports
- * only the clients its step calls. SDK clients and the signer (with its cached public key) live
- * for the life of the execution environment; the settings are read per invocation, so one process
- * can serve several configurations in tests.
+ * only the clients its step calls. SDK clients (captured by the X-Ray Tracer when the invocation
+ * is traced) and the signer (with its cached public key) are built {@link once} and live for the
+ * life of the execution environment; the settings are read per invocation, so one process can
+ * serve several configurations in tests.
  */
-
-export const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'acme-aws' });
 
 /** What a port may need to know of the Lambda invocation it serves. */
 export interface Invocation {
@@ -45,12 +40,7 @@ export interface Invocation {
   readonly remainingMs: () => number;
 }
 
-/** The Lambda context, as far as the ports use it. */
-interface LambdaContextLike {
-  readonly getRemainingTimeInMillis?: () => number;
-}
-
-/** Assumed when a handler is called without a Lambda context: the default function timeout. */
+/** Assumed by a lease built without an invocation (a unit test): the default function timeout. */
 const DEFAULT_INVOCATION_MS = 60_000;
 
 /** Builds one port for one invocation, from the Lambda environment. */
@@ -91,30 +81,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkflowConfig
   };
 }
 
-let kms: Promise<KMSClient> | undefined;
-let route53: Promise<Route53Client> | undefined;
-/** Route 53 clients for zones in other accounts, kept with their credentials until those expire. */
-let route53ByRole: Promise<AssumedRoleClients<Route53Client>> | undefined;
-let s3: Promise<S3Client> | undefined;
-let dynamoDb: Promise<DynamoDBClient> | undefined;
-let eventBridge: Promise<EventBridgeClient> | undefined;
-let secretsManager: Promise<SecretsManagerClient> | undefined;
-let acmImporters: AcmImporters | undefined;
-/** Created for the first step that declares metrics; published after each invocation of such a step. */
-let powertoolsMetrics: Metrics | undefined;
-const signers = new Map<string, KmsSigner>();
-let kmsCertificateKeys: KmsCertificateKeys | undefined;
-
-function kmsClient(): Promise<KMSClient> {
-  kms ??= import('@aws-sdk/client-kms').then(({ KMSClient }) => new KMSClient({}));
-  return kms;
+/**
+ * An AWS SDK client created on first use, after `load` has imported its package (a literal
+ * `import()`, so the bundle keeps it lazy), traced when tracing is on, and kept for the life of
+ * the execution environment.
+ */
+/* @__NO_SIDE_EFFECTS__ */
+function sdkClient<Client>(load: () => Promise<Client>): () => Promise<Client> {
+  return once(async () => (await clientCapture())(await load()));
 }
 
-async function kmsSigner(keyId: string): Promise<KmsSigner> {
-  const client = await kmsClient();
+const kmsClient = sdkClient(async () => new (await import('@aws-sdk/client-kms')).KMSClient({}));
+const s3Client = sdkClient(async () => new (await import('@aws-sdk/client-s3')).S3Client({}));
+const route53Client = sdkClient(async () => new (await import('@aws-sdk/client-route-53')).Route53Client({}));
+const dynamoDbClient = sdkClient(
+  async () => new (await import('@aws-sdk/client-dynamodb')).DynamoDBClient({}),
+);
+const eventBridgeClient = sdkClient(
+  async () => new (await import('@aws-sdk/client-eventbridge')).EventBridgeClient({}),
+);
+const secretsManagerClient = sdkClient(
+  async () => new (await import('@aws-sdk/client-secrets-manager')).SecretsManagerClient({}),
+);
+const stsClient = sdkClient(async () => new (await import('@aws-sdk/client-sts')).STSClient({}));
+
+/** One signer per key id, each with its cached public key. */
+const signers = new Map<string, Promise<KmsSigner>>();
+
+function kmsSigner(keyId: string): Promise<KmsSigner> {
   let cached = signers.get(keyId);
   if (!cached) {
-    cached = new KmsSigner({ client, keyId });
+    cached = kmsClient().then((client) => new KmsSigner({ client, keyId }));
     signers.set(keyId, cached);
   }
   return cached;
@@ -133,65 +130,57 @@ export const previousSigner: PortFactory<'previousSigner'> = async (env) => {
 };
 
 /** Certificate keys held in KMS; which keys a role may use is the IAM policy's business. */
-export const certificateKeys: PortFactory<'certificateKeys'> = async () => {
-  kmsCertificateKeys ??= new KmsCertificateKeys({ client: await kmsClient() });
-  return kmsCertificateKeys;
-};
+export const certificateKeys: PortFactory<'certificateKeys'> = /* @__PURE__ */ once(
+  async () => new KmsCertificateKeys({ client: await kmsClient() }),
+);
 
 /** HTTPS to the CA, trusting `ACME_CA_BUNDLE` when it is set. */
 export const transport: PortFactory<'transport'> = (env) => transportFromEnvironment(env);
 
 /** The certificate store bucket, encrypted with `CERT_STORE_KMS_KEY_ID` when it is set. */
-export const store: PortFactory<'store'> = async (env) => {
-  s3 ??= import('@aws-sdk/client-s3').then(({ S3Client }) => new S3Client({}));
-  return new S3CertificateStore({
-    client: await s3,
+export const store: PortFactory<'store'> = async (env) =>
+  new S3CertificateStore({
+    client: await s3Client(),
     bucket: requireEnv(env, 'CERT_STORE_BUCKET'),
     ...(env.CERT_STORE_KMS_KEY_ID ? { kmsKeyId: env.CERT_STORE_KMS_KEY_ID } : {}),
   });
-};
+
+/** Route 53 clients for zones in other accounts, kept with their credentials until those expire. */
+const route53ByRole = /* @__PURE__ */ once(async () => {
+  const [sts, { Route53Client }, capture] = await Promise.all([
+    stsClient(),
+    import('@aws-sdk/client-route-53'),
+    clientCapture(),
+  ]);
+  return new AssumedRoleClients({
+    sts,
+    createClient: (credentials) => capture(new Route53Client({ credentials })),
+  });
+});
 
 /** Route 53 clients by role, importing STS only when a zone is reached through a role. */
 const route53RoleClients: Route53ClientsByRole = {
-  async clientFor(roleArn) {
-    route53ByRole ??= Promise.all([import('@aws-sdk/client-sts'), import('@aws-sdk/client-route-53')]).then(
-      ([{ STSClient }, { Route53Client }]) =>
-        new AssumedRoleClients({
-          sts: new STSClient({}),
-          createClient: (credentials) => new Route53Client({ credentials }),
-        }),
-    );
-    return (await route53ByRole).clientFor(roleArn);
-  },
+  clientFor: async (roleArn) => (await route53ByRole()).clientFor(roleArn),
 };
 
 /** Route 53 hosted zones: the account's own, and other accounts' through their roles. */
-export const dns: PortFactory<'dns'> = async () => {
-  route53 ??= import('@aws-sdk/client-route-53').then(({ Route53Client }) => new Route53Client({}));
-  return new Route53Zones({ client: await route53, roleClients: route53RoleClients });
-};
+export const dns: PortFactory<'dns'> = async () =>
+  new Route53Zones({ client: await route53Client(), roleClients: route53RoleClients });
 
 /** DNS lookups outside AWS, through `DNS_RESOLVERS` and `DNS_AUTHORITATIVE_SERVERS` when set. */
 export const resolver: PortFactory<'resolver'> = (env) => dnsResolverFromEnvironment(env);
 
-/** ACM in any region; each region's client is created on first use. */
-export const importers: PortFactory<'importers'> = () => {
-  acmImporters ??= new AcmImporters();
-  return acmImporters;
-};
+/** ACM in any region; each region's client is created (and traced) on first use. */
+export const importers: PortFactory<'importers'> = /* @__PURE__ */ once(async () => {
+  const capture = await clientCapture();
+  return new AcmImporters({
+    createClient: async (region) => capture(new (await import('@aws-sdk/client-acm')).ACMClient({ region })),
+  });
+});
 
 /** Certificate events on the account's default event bus. */
-export const events: PortFactory<'events'> = async () => {
-  eventBridge ??= import('@aws-sdk/client-eventbridge').then(
-    ({ EventBridgeClient }) => new EventBridgeClient({}),
-  );
-  return new EventBridgePublisher({ client: await eventBridge });
-};
-
-function dynamoDbClient(): Promise<DynamoDBClient> {
-  dynamoDb ??= import('@aws-sdk/client-dynamodb').then(({ DynamoDBClient }) => new DynamoDBClient({}));
-  return dynamoDb;
-}
+export const events: PortFactory<'events'> = async () =>
+  new EventBridgePublisher({ client: await eventBridgeClient() });
 
 /** The certificate registry table. */
 export const registry: PortFactory<'registry'> = async (env) =>
@@ -216,19 +205,12 @@ export const leases: PortFactory<'leases'> = async (env, invocation) =>
 export const externalAccountBinding: PortFactory<'externalAccountBinding'> = async (env) => {
   const secretId = env.EAB_SECRET_ARN?.trim();
   if (!secretId) return undefined;
-  secretsManager ??= import('@aws-sdk/client-secrets-manager').then(
-    ({ SecretsManagerClient }) => new SecretsManagerClient({}),
-  );
-  return new SecretsManagerExternalAccountBinding({ client: await secretsManager, secretId });
+  return new SecretsManagerExternalAccountBinding({ client: await secretsManagerClient(), secretId });
 };
 
 /** CloudWatch metrics as embedded-metric-format log lines: no API call, no extra permission. */
 export const metrics: PortFactory<'metrics'> = (env) => {
-  powertoolsMetrics ??= new Metrics({
-    namespace: env.POWERTOOLS_METRICS_NAMESPACE ?? 'AcmeAws',
-    serviceName: env.POWERTOOLS_SERVICE_NAME ?? 'acme-aws',
-  });
-  const recorder = powertoolsMetrics;
+  const recorder = powertoolsMetrics(env);
   return {
     add(name, unit, value, dimensions) {
       const metricUnit =
@@ -274,46 +256,44 @@ async function buildPorts<Names extends keyof StepDeps>(
   return Object.fromEntries(built.filter(([, port]) => port !== undefined)) as Pick<StepDeps, Names>;
 }
 
+/** The certificate an execution is about, when its input names one (account actions do not). */
+function certificateOf(input: unknown): { certificateId?: string } {
+  const certificateId = (input as { certificateId?: unknown } | null)?.certificateId;
+  return typeof certificateId === 'string' ? { certificateId } : {};
+}
+
 /**
- * Wraps a workflow step as a Lambda handler: builds the ports the step declares from `ports` (the
- * compiler insists on exactly those, no more and no fewer), logs the outcome with the certificate
- * id (never the payload), publishes the step's metrics, and rethrows errors unchanged so their
- * `name` reaches Retry and Catch.
+ * Wraps a workflow step as a Lambda handler ({@link lambdaHandler}): builds the ports the step
+ * declares from `ports` (the compiler insists on exactly those, no more and no fewer), logs the
+ * outcome with the step's name and the certificate id (never the payload), and publishes the
+ * step's metrics.
  */
 export function stepHandler<Input, Output, Names extends keyof StepDeps>(
   stepName: string,
   step: (input: Input, deps: Pick<StepDeps, Names>) => Promise<Output>,
   ports: NoInfer<PortFactories<Names>>,
-): (input: Input, context?: LambdaContextLike) => Promise<Output> {
-  return async (input: Input, context?: LambdaContextLike) => {
-    const deadline = Date.now() + DEFAULT_INVOCATION_MS;
-    const invocation: Invocation = {
-      remainingMs: context?.getRemainingTimeInMillis
-        ? () => context.getRemainingTimeInMillis?.() ?? 0
-        : () => Math.max(0, deadline - Date.now()),
-    };
-    const certificateId = (input as { certificateId?: unknown } | null)?.certificateId;
-    logger.appendKeys({ step: stepName });
-    // A warm environment keeps the previous invocation's keys: an account action has no certificate.
-    if (typeof certificateId === 'string') logger.appendKeys({ certificateId });
-    else logger.removeKeys(['certificateId']);
-    const started = Date.now();
-    try {
-      const output = await step(input, await buildPorts(ports, process.env, invocation));
-      logger.debug('Step completed', { durationMs: Date.now() - started });
-      return output;
-    } catch (error) {
-      logger.error('Step failed', {
-        durationMs: Date.now() - started,
-        errorName: error instanceof Error ? error.name : 'UnknownError',
-        errorMessage: error instanceof Error ? error.message : String(error),
-        expected: error instanceof AcmeAwsError,
-      });
-      throw error;
-    } finally {
-      // Publishing nothing (a Cleanup with no lock to record, say) would only log a warning.
-      if ('metrics' in ports && powertoolsMetrics?.hasStoredMetrics())
-        powertoolsMetrics.publishStoredMetrics();
-    }
-  };
+): (input: Input, context: Context) => Promise<Output> {
+  logger.appendPersistentKeys({ step: stepName });
+  return lambdaHandler(
+    stepName,
+    async (input, context) => {
+      logger.appendKeys(certificateOf(input));
+      const invocation: Invocation = { remainingMs: () => context.getRemainingTimeInMillis() };
+      const started = Date.now();
+      try {
+        const output = await step(input, await buildPorts(ports, process.env, invocation));
+        logger.debug('Step completed', { durationMs: Date.now() - started });
+        return output;
+      } catch (error) {
+        logger.error('Step failed', {
+          durationMs: Date.now() - started,
+          errorName: error instanceof Error ? error.name : 'UnknownError',
+          errorMessage: error instanceof Error ? error.message : String(error),
+          expected: error instanceof AcmeAwsError,
+        });
+        throw error;
+      }
+    },
+    (input) => ({ step: stepName, ...certificateOf(input) }),
+  );
 }

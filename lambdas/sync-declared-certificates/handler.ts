@@ -1,11 +1,12 @@
 import { type CustomResourceEvent, respondToCloudFormation } from '../adapters/cloudformation-response.js';
-import { logger, registry } from '../adapters/runtime.js';
+import { lambdaHandler, logger } from '../adapters/powertools.js';
+import { registry } from '../adapters/runtime.js';
 import { syncDeclaredCertificates } from '../core/renewal/declared.js';
 
 const PHYSICAL_ID = 'declared-certificates';
 
 /** Custom resource: records the certificates declared in the CDK props in the registry. */
-export const handler = async (event: CustomResourceEvent): Promise<void> => {
+export const handler = lambdaHandler('SyncDeclaredCertificates', async (event: CustomResourceEvent) => {
   try {
     const count =
       event.RequestType === 'Delete'
@@ -34,4 +35,4 @@ export const handler = async (event: CustomResourceEvent): Promise<void> => {
       reason: error instanceof Error ? error.message : String(error),
     });
   }
-};
+});

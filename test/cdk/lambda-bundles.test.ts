@@ -2,7 +2,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build, type Metafile } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BUNDLE_OPTIONS, handlerEntry } from '../../lib/lambda-bundle.js';
+import { BUNDLE_OPTIONS, handlerEntry, TRACING_FILE } from '../../lib/lambda-bundle.js';
 
 /**
  * What keeps cold starts short, checked on every handler bundled as `cdk synth` bundles it
@@ -60,6 +60,14 @@ describe.each(folders)('the %s bundle', (folder) => {
 
     expect(sdkImports.filter((entry) => entry.kind !== 'dynamic-import')).toEqual([]);
     expect(sdkImports.length).toBeGreaterThan(0);
+  });
+
+  it('leaves the X-Ray SDK to tracing.mjs, imported only on first use', () => {
+    const xray = inputs.some((path) => path.includes('node_modules/aws-xray-sdk-core/'));
+    const tracing = output.imports.filter((entry) => entry.path === `./${TRACING_FILE}`);
+
+    expect(xray).toBe(false);
+    expect(tracing.map((entry) => entry.kind)).toEqual(['dynamic-import']);
   });
 
   it(`carries @peculiar/x509 only if it parses CSRs or certificates (${PARSES_CERTIFICATES.has(folder) ? 'it does' : 'it does not'})`, () => {
