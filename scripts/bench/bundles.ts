@@ -45,7 +45,7 @@ export function bundleSettings(): BundleSettings {
     external: [...BUNDLE_OPTIONS.external],
     banner: BUNDLE_OPTIONS.banner.js,
     externalReason:
-      'the Node.js 18+ Lambda runtimes provide the AWS SDK v3, so lib/lambda-bundle.ts leaves `@aws-sdk/*` out and inlines everything else (`@smithy/*` included)',
+      'the Node.js 18+ Lambda runtimes provide the AWS SDK v3, so lib/lambda-bundle.ts leaves `@aws-sdk/*` out and inlines everything else (`@smithy/*` included); the X-Ray tracing module is built into `tracing.mjs` beside each bundle and imported only by traced invocations',
   };
 }
 
@@ -157,7 +157,11 @@ export async function shippedBundles(stacks: readonly SynthesizedStack[]): Promi
       rebuiltSha256: sha256(rebuiltCode),
       bytesWithoutKeepNames: codeOf(withoutKeepNames.outputFiles).length,
       largestInputs: largestInputs(rebuilt.metafile),
-      externalImports: importedExternals(code.toString('utf8'), BUNDLE_OPTIONS.external),
+      // tracing.mjs ships in the asset, not the runtime, and loads only for traced invocations.
+      externalImports: importedExternals(
+        code.toString('utf8'),
+        BUNDLE_OPTIONS.external.filter((module) => module.startsWith('@aws-sdk/')),
+      ),
       config,
     });
   }

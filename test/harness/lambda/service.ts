@@ -307,6 +307,8 @@ export class LocalLambdaService {
         AWS_LAMBDA_FUNCTION_NAME: fn.functionName,
         AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySize),
         AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+        // On-demand, not provisioned concurrency or SnapStart: what Powertools reads for `cold_start`.
+        AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
         AWS_LAMBDA_LOG_GROUP_NAME: fn.logGroupName,
         AWS_LAMBDA_LOG_STREAM_NAME: logStreamName,
         AWS_ACCESS_KEY_ID: credentials.accessKeyId,
