@@ -15,7 +15,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
-import { Construct } from 'constructs';
+import { Construct, type IConstruct } from 'constructs';
 import { STATE_MACHINE_LOG_PREFIX } from './monitoring.js';
 
 export interface RenewalScheduleProps {
@@ -165,7 +165,10 @@ export class RenewalSchedule extends Construct {
     });
 
     const stack = Stack.of(this);
-    // cdk-nag names a finding by the resource as CloudFormation will see it.
+    // cdk-nag names a finding by the resource as CloudFormation will see it: the logical ID as
+    // rendered, which honours an `overrideLogicalId` (the issuance state machine pins its own).
+    const logicalIdOf = (construct: IConstruct) =>
+      stack.resolve((construct.node.defaultChild as CfnElement).logicalId) as string;
     const rendered = (value: string, pseudo: string) => (Token.isUnresolved(value) ? pseudo : value);
     Validations.of(this.stateMachine.role).acknowledge(
       {
@@ -174,7 +177,7 @@ export class RenewalSchedule extends Construct {
           'Logging to CloudWatch (logs:CreateLogDelivery and the other vended-log delivery actions) and X-Ray tracing support no resource-level permissions.',
       },
       {
-        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${rendered(stack.region, '<AWS::Region>')}:${rendered(stack.account, '<AWS::AccountId>')}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${stack.getLogicalId(props.issuance.node.defaultChild as CfnElement)}"}]}]}*]`,
+        id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:${rendered(stack.region, '<AWS::Region>')}:${rendered(stack.account, '<AWS::AccountId>')}:execution:{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"${logicalIdOf(props.issuance)}"}]}]}*]`,
         reason:
           'StartExecution.sync must describe and stop the executions it starts in the issuance state machine; their names are chosen per certificate and day at run time.',
       },
@@ -184,7 +187,7 @@ export class RenewalSchedule extends Construct {
           'The managed rule Step Functions uses to learn when a .sync child execution ends; the ARN is fixed by the service and not a wildcard.',
       },
       {
-        id: `AwsSolutions-IAM5[Resource::<${stack.getLogicalId(props.planner.node.defaultChild as CfnElement)}.Arn>:*]`,
+        id: `AwsSolutions-IAM5[Resource::<${logicalIdOf(props.planner)}.Arn>:*]`,
         reason: 'lambda:InvokeFunction on versions and aliases of the planner, as granted by LambdaInvoke.',
       },
     );

@@ -99,17 +99,17 @@ describe('cdk-nag', () => {
       {
         rule: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:route53:::hostedzone/*]',
         severity: 'error',
-        path: 'Test/Certificates/PublishChallengesRole/DefaultPolicy/Resource',
+        path: 'Test/Certificates/Steps/PublishChallengesRole/DefaultPolicy/Resource',
       },
       {
         rule: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:route53:::hostedzone/*]',
         severity: 'error',
-        path: 'Test/Certificates/CleanupRole/DefaultPolicy/Resource',
+        path: 'Test/Certificates/Steps/CleanupRole/DefaultPolicy/Resource',
       },
       {
         rule: 'AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:route53:::hostedzone/*]',
         severity: 'error',
-        path: 'Test/Certificates/CleanupEndedExecutionRole/DefaultPolicy/Resource',
+        path: 'Test/Certificates/Steps/CleanupEndedExecutionRole/DefaultPolicy/Resource',
       },
     ]);
   });
@@ -136,7 +136,7 @@ describe('cdk-nag', () => {
       ]),
     );
     expect(acknowledged.filter(({ id }) => id === 'AwsSolutions-S1').map(({ path }) => path)).toEqual([
-      'Test/Certificates/AccessLogs',
+      'Test/Certificates/Store/AccessLogs',
     ]);
   });
 });

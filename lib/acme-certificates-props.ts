@@ -1,0 +1,106 @@
+import type { Duration } from 'aws-cdk-lib';
+import type * as events from 'aws-cdk-lib/aws-events';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { CertificateProps } from './declared-certificates.js';
+
+/**
+ * The props of `AcmeCertificates`, in a file of their own so that the construct's file holds only
+ * the composition. Each one is read by the sub-construct it configures.
+ */
+export interface AcmeCertificatesProps {
+  /**
+   * The ACME directory of the CA. Must be HTTPS.
+   * @default Let's Encrypt production (`LETS_ENCRYPT_PRODUCTION`); use `LETS_ENCRYPT_STAGING` first.
+   */
+  readonly directoryUrl?: string;
+  /**
+   * Contact email registered with the CA account, for expiry and policy notices.
+   * @default no contact
+   */
+  readonly contactEmail?: string;
+  /**
+   * Route 53 hosted zone ids the workflow may write `_acme-challenge` TXT records into.
+   * Writes are limited to these zones, to TXT records, and to names under `_acme-challenge.`.
+   * @default every hosted zone in the account (with the same record-type and name limits)
+   */
+  readonly hostedZoneIds?: readonly string[];
+  /**
+   * Hosted zones by id and name: like `hostedZoneIds`, and synth also checks that a zone covers
+   * every declared certificate's domains, so a typo fails the deploy instead of a renewal.
+   * @default no synth-time check of domains against zones
+   */
+  readonly hostedZones?: readonly { readonly id: string; readonly name: string }[];
+  /**
+   * Dedicated validation zones that `_acme-challenge` CNAMEs delegate to: TXT records may be
+   * written at any name there (the CNAME target), still TXT only.
+   * @default none
+   */
+  readonly validationZoneIds?: readonly string[];
+  /**
+   * Roles in other accounts that hold hosted zones (`zoneRoles` in a certificate or the input):
+   * the DNS steps may assume exactly these.
+   * @default none
+   */
+  readonly zoneRoleArns?: readonly string[];
+  /**
+   * Log level of the Lambda functions. Logs never contain keys.
+   * @default 'INFO'
+   */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /**
+   * How long the Lambdas wait for one ACME or AWS call before giving up.
+   * @default Duration.seconds(60)
+   */
+  readonly functionTimeout?: Duration;
+  /**
+   * Certificates to manage. They are written to the registry at deploy and renewed on schedule;
+   * changing a certificate's domains or key type reissues it on the next run.
+   * @default none (certificates can still be added with an `issue` execution)
+   */
+  readonly certificates?: readonly CertificateProps[];
+  /**
+   * When the renewal planner runs.
+   * @default every day
+   */
+  readonly renewalSchedule?: events.Schedule;
+  /**
+   * Days between planner runs, for the "renewals not running" alarm; set it with a custom schedule.
+   * @default 1
+   */
+  readonly renewalIntervalDays?: number;
+  /**
+   * Renewals running at the same time.
+   * @default 5
+   */
+  readonly renewalConcurrency?: number;
+  /**
+   * Alarm when a managed certificate is within this many days of expiry.
+   * @default 14
+   */
+  readonly expiryAlarmDays?: number;
+  /**
+   * Alarm when a renewal has failed this many times in a row.
+   * @default 3
+   */
+  readonly failureAlarmThreshold?: number;
+  /**
+   * Email addresses for renewal failures and alarms, through an SNS topic.
+   * @default no topic
+   */
+  readonly notificationEmails?: readonly string[];
+  /**
+   * External account binding for CAs that require it (ZeroSSL, Google Trust Services, Sectigo):
+   * a secret holding `{"kid":"…","hmacKey":"<base64url>"}`. Only RegisterAccount may read it.
+   * @default no binding
+   */
+  readonly externalAccountBindingSecret?: secretsmanager.ISecret;
+  /**
+   * Generation of the ACME account key. Raising it by one creates a new KMS key and keeps the
+   * previous generation's beside it; the next run (or `{"action":"rollover-account-key"}`) moves the
+   * CA account to the new key with `keyChange` (RFC 8555 §7.3.5), keeping its URL, rate limits and
+   * binding. The key two generations back leaves the stack but is retained in KMS: schedule its
+   * deletion once the rollover succeeded.
+   * @default 1
+   */
+  readonly accountKeyGeneration?: number;
+}
