@@ -3,12 +3,12 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { KEY_TYPES as CORE_KEY_TYPES, parseCertificateDeclarations } from '../lambdas/core/config/schema.js';
 import { forecastAcmImports } from '../lambdas/core/renewal/quota.js';
 import type { CertificateStore } from './certificate-store.js';
 import { adminOnlyKeyPolicy, grantKeyUse } from './key-policy.js';
 import { keepLogicalId } from './logical-ids.js';
 import type { StepFunctions } from './step-functions.js';
-import { LETS_ENCRYPT_PRODUCTION } from './steps.js';
 
 /** Certificate key algorithms; CloudFront accepts RSA and EC_P256. */
 export type CertificateKeyType = 'EC_P256' | 'EC_P384' | 'RSA_2048' | 'RSA_3072' | 'RSA_4096';
@@ -75,14 +75,8 @@ export interface DeclaredCertificateConfig {
   readonly zoneRoles?: Readonly<Record<string, string>>;
 }
 
-/** The certificate key types synth accepts. */
-export const KEY_TYPES: readonly CertificateKeyType[] = [
-  'EC_P256',
-  'EC_P384',
-  'RSA_2048',
-  'RSA_3072',
-  'RSA_4096',
-];
+/** The certificate key types synth accepts: the core schema's list. */
+export const KEY_TYPES: readonly CertificateKeyType[] = CORE_KEY_TYPES;
 
 /** KMS key specs and the one signing algorithm a CSR of each certificate key type uses. */
 const CERTIFICATE_KEY_SPECS: Readonly<Record<CertificateKeyType, { spec: kms.KeySpec; algorithm: string }>> =
@@ -136,7 +130,7 @@ export class DeclaredCertificates extends Construct {
   constructor(scope: Construct, id: string, props: DeclaredCertificatesProps) {
     super(scope, id);
     const certificates = props.certificates ?? [];
-    this.configs = validateCertificates(certificates, Stack.of(this).region);
+    this.configs = validateCertificates(certificates, Stack.of(this).region, props.hostedZones);
     const keys: Record<string, kms.IKey> = {};
     for (const [index, certificate] of certificates.entries()) {
       if (!certificate.kmsKey) continue;
@@ -158,7 +152,6 @@ export class DeclaredCertificates extends Construct {
     }
     this.certificateKeys = keys;
 
-    if (props.hostedZones) checkZonesCoverDomains(this.configs, props.hostedZones);
     if (this.configs.length === 0) return;
     const steps = props.stepFunctions;
     // CloudFormation gives up on the custom resource after its service timeout; the function
@@ -226,101 +219,42 @@ function warnAboutImportQuota(scope: Construct, declared: readonly DeclaredCerti
   }
 }
 
-/** Refuses a directory URL that is not HTTPS at synth, naming the prop and the fix. */
+/** Refuses a directory URL at synth with the rule the state machine applies to an input's. */
 export function validateDirectoryUrl(directoryUrl: string): void {
-  let url: URL;
-  try {
-    url = new URL(directoryUrl);
-  } catch {
-    throw new Error(
-      `AcmeCertificates: directoryUrl "${directoryUrl}" is not a URL. Use the CA's ACME directory, e.g. ${LETS_ENCRYPT_PRODUCTION}`,
-    );
-  }
-  if (url.protocol !== 'https:') {
-    throw new Error(
-      `AcmeCertificates: directoryUrl "${directoryUrl}" must use https:. ACME requires TLS to the CA.`,
-    );
-  }
+  parseCertificateDeclarations([], { directoryUrl });
 }
 
-/** Refuses bad declared certificates at synth, naming the prop and what to do. */
+/**
+ * Refuses, at synth, a declared certificate that the state machine would refuse at its first
+ * renewal: the core's config schema decides for both. A region given as a token (such as
+ * `Aws.REGION`) is resolved only at deploy, so it is checked as a stand-in and kept as given.
+ */
 export function validateCertificates(
   certificates: readonly CertificateProps[],
   stackRegion: string,
+  hostedZones?: readonly { readonly id: string; readonly name: string }[],
 ): DeclaredCertificateConfig[] {
-  const seen = new Set<string>();
-  return certificates.map((certificate, index) => {
-    const where = `AcmeCertificates: certificates[${index}]`;
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(certificate.id ?? '')) {
-      throw new Error(
-        `${where}.id "${certificate.id}" is invalid: use 1-64 letters, digits, ".", "_" or "-".`,
-      );
-    }
-    if (seen.has(certificate.id))
-      throw new Error(`${where}.id "${certificate.id}" is declared twice; ids must be unique.`);
-    seen.add(certificate.id);
-    if (
-      !Array.isArray(certificate.domains) ||
-      certificate.domains.length === 0 ||
-      certificate.domains.length > 100
-    ) {
-      throw new Error(`${where}.domains must list 1 to 100 DNS names (certificate "${certificate.id}").`);
-    }
-    for (const domain of certificate.domains) {
-      if (!/^(\*\.)?([a-z0-9-]+\.)+[a-z0-9-]+\.?$/i.test(domain)) {
-        throw new Error(
-          `${where}.domains has "${domain}", which is not a DNS name (a wildcard is a leading "*." label).`,
-        );
-      }
-    }
-    const keyType = certificate.keyType ?? 'EC_P256';
-    if (!KEY_TYPES.includes(keyType)) {
-      throw new Error(`${where}.keyType "${keyType}" is unknown: use one of ${KEY_TYPES.join(', ')}.`);
-    }
-    if (certificate.kmsKey && certificate.regions && certificate.regions.length > 0) {
-      throw new Error(
-        `${where} ("${certificate.id}") has kmsKey and regions: a certificate whose key stays in KMS is never imported into ACM, so it has no regions. Remove regions, or remove kmsKey to import it into ACM.`,
-      );
-    }
-    // An environment-agnostic stack has no region name at synth: an empty list means "the
-    // region the workflow runs in", which the Lambdas know.
-    const regions =
-      certificate.regions && certificate.regions.length > 0
-        ? [...certificate.regions]
-        : Token.isUnresolved(stackRegion)
-          ? []
-          : [stackRegion];
-    return {
-      id: certificate.id,
-      domains: certificate.domains.map((domain) => domain.toLowerCase().replace(/\.$/, '')),
-      keyType,
-      regions,
-      ...(certificate.hostedZoneIds ? { hostedZoneIds: certificate.hostedZoneIds } : {}),
-      ...(certificate.profile ? { profile: certificate.profile } : {}),
-      ...(certificate.preferredChain ? { preferredChain: certificate.preferredChain } : {}),
-      ...(certificate.zoneRoles ? { zoneRoles: certificate.zoneRoles } : {}),
-    };
+  const checked = parseCertificateDeclarations(
+    certificates.map((certificate) =>
+      certificate.regions?.some((region) => Token.isUnresolved(region))
+        ? {
+            ...certificate,
+            regions: certificate.regions.map((region) =>
+              Token.isUnresolved(region) ? REGION_STAND_IN : region,
+            ),
+          }
+        : certificate,
+    ),
+    {
+      ...(Token.isUnresolved(stackRegion) ? {} : { region: stackRegion }),
+      ...(hostedZones ? { hostedZones } : {}),
+    },
+  );
+  return checked.map((config, index) => {
+    const given = certificates[index]?.regions;
+    return given?.some((region) => Token.isUnresolved(region)) ? { ...config, regions: [...given] } : config;
   });
 }
 
-/** Refuses, at synth, a declared domain that none of the `hostedZones` can hold the challenge for. */
-export function checkZonesCoverDomains(
-  declared: readonly DeclaredCertificateConfig[],
-  zones: readonly { readonly id: string; readonly name: string }[],
-): void {
-  const names = zones.map((zone) => zone.name.toLowerCase().replace(/\.$/, ''));
-  for (const certificate of declared) {
-    for (const domain of certificate.domains) {
-      const base = domain.replace(/^\*\./, '');
-      const overridden = Object.keys(certificate.hostedZoneIds ?? {}).some(
-        (key) => base === key || base.endsWith(`.${key}`),
-      );
-      if (overridden) continue;
-      if (!names.some((zone) => base === zone || base.endsWith(`.${zone}`))) {
-        throw new Error(
-          `AcmeCertificates: certificates "${certificate.id}" has domain "${domain}", which no zone in hostedZones covers (${names.join(', ') || 'none'}). Add its hosted zone to hostedZones, or map the domain in the certificate's hostedZoneIds.`,
-        );
-      }
-    }
-  }
-}
+/** A region name that passes the schema in place of a region token. */
+const REGION_STAND_IN = 'us-east-1';

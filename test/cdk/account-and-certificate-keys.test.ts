@@ -281,7 +281,7 @@ describe('KMS-held certificate keys', () => {
         directoryUrl: LETS_ENCRYPT_STAGING,
         certificates: [{ id: 'signer', domains: ['sign.example.org'], kmsKey: true, regions: ['us-east-1'] }],
       }),
-    ).toThrow(/"signer"\) has kmsKey and regions: .* never imported into ACM/);
+    ).toThrow(/certificates\[0\]\.regions cannot be given with kmsKey: .* never imported into ACM/);
     expect(() =>
       synthStack(
         { directoryUrl: LETS_ENCRYPT_STAGING, certificates: [{ id: 'web', domains: ['example.org'] }] },

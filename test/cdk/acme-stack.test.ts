@@ -1,4 +1,4 @@
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Aws, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -206,9 +206,9 @@ describe('AcmeCertificates stack', () => {
   it('refuses bad declared certificates at synth, naming the prop', () => {
     expect(() =>
       synth({ certificates: [{ id: 'web', domains: ['example.org'], keyType: 'EC_P521' as never }] }),
-    ).toThrow(/certificates\[0\]\.keyType "EC_P521" is unknown/);
+    ).toThrow(/certificates\[0\]\.keyType "EC_P521" is not supported: use one of EC_P256/);
     expect(() => synth({ certificates: [{ id: 'web', domains: ['exa mple.org'] }] })).toThrow(
-      /certificates\[0\]\.domains has "exa mple.org"/,
+      /certificates\[0\]\.domains\[0\] "exa mple.org" contains " "/,
     );
     expect(() =>
       synth({
@@ -269,9 +269,41 @@ describe('AcmeCertificates stack', () => {
     }
   });
 
+  it('declares what the state machine would accept at its first renewal, normalized as it would', () => {
+    // The property is JSON text joined around tokens: resolve `AWS::Region` as deploy would.
+    const declared = (template: Template) => {
+      const joined = Object.values(template.findResources('Custom::AcmeDeclaredCertificates'))[0]?.Properties
+        ?.Certificates as { 'Fn::Join': [string, unknown[]] };
+      const parts = joined['Fn::Join'][1].map((part) => (typeof part === 'string' ? part : 'eu-central-1'));
+      return JSON.parse(parts.join(''));
+    };
+
+    const template = synth({
+      certificates: [
+        { id: 'idn', domains: ['Bücher.example.', '*.bücher.example'] },
+        { id: 'both', domains: ['example.org'], regions: [Aws.REGION, 'us-east-1'] },
+      ],
+    });
+
+    expect(declared(template)).toEqual([
+      expect.objectContaining({
+        id: 'idn',
+        domains: ['xn--bcher-kva.example', '*.xn--bcher-kva.example'],
+        regions: ['eu-west-1'],
+      }),
+      expect.objectContaining({ id: 'both', regions: ['eu-central-1', 'us-east-1'] }),
+    ]);
+    expect(() => synth({ certificates: [{ id: 'web', domains: ['-bad-.example.org'] }] })).toThrow(
+      /domains\[0\] "-bad-.example.org" has the label "-bad-" starting or ending with a hyphen/,
+    );
+    expect(() =>
+      synth({ certificates: [{ id: 'web', domains: [`${'a'.repeat(64)}.example.org`] }] }),
+    ).toThrow(/certificates\[0\]\.domains\[0\]/);
+  });
+
   it('refuses a plain-HTTP directory at synth, naming the prop', () => {
     expect(() => synth({ directoryUrl: 'http://acme.example/dir' })).toThrow(
-      /directoryUrl .* must use https:/,
+      /directoryUrl "http:.*" is not an https URL: ACME requires TLS/,
     );
   });
 

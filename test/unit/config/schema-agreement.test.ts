@@ -2,13 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseCommandLine } from '../../../cli/args.js';
 import { UsageError } from '../../../cli/errors.js';
-import {
-  CertificateDeclarationError,
-  KEY_TYPES,
-  parseCertificateDeclarations,
-} from '../../../lambdas/core/config/schema.js';
+import { CertificateDeclarationError, KEY_TYPES } from '../../../lambdas/core/config/schema.js';
 import { InvalidInputError } from '../../../lambdas/core/errors.js';
 import { parseIssuanceRequest } from '../../../lambdas/core/workflow/input.js';
+import { validateCertificates } from '../../../lib/declared-certificates.js';
 import { TEST_WORKFLOW_CONFIG } from '../../support/workflow-config.js';
 
 /*
@@ -63,7 +60,8 @@ const defined = <T extends object>(value: T) =>
 
 function synth(certificate: Declared): Outcome {
   return outcome(() => {
-    const [declared] = parseCertificateDeclarations([defined(certificate) as never], { region: REGION });
+    // What the construct runs at synth, not only the core function it delegates to.
+    const [declared] = validateCertificates([defined(certificate) as never], REGION);
     return { ...declared };
   }, CertificateDeclarationError);
 }
