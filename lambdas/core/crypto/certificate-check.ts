@@ -1,13 +1,8 @@
 import { createPrivateKey, createPublicKey, X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { MAX_QUOTED_LENGTH, truncateText } from '../acme/bounds.js';
 import { CertificateMismatchError, InvalidInputError } from '../errors.js';
-import { pemBlocks, splitPemChain } from './pem.js';
-import {
-  AuthorityKeyIdentifierExtension,
-  BasicConstraintsExtension,
-  SubjectAlternativeNameExtension,
-  X509Certificate,
-} from './x509.js';
+import { type ParsedCertificate, parseCertificateDer } from './parsed-certificate.js';
+import { parsePem, pemBlocks, splitPemChain } from './pem.js';
 
 /**
  * Checks on what the CA returned, before anything is stored or imported: a certificate that does
@@ -77,27 +72,39 @@ export interface VerifyIssuedCertificateInput {
   readonly now: Date;
 }
 
-function parseCertificate(pem: string): X509Certificate {
-  try {
-    return new X509Certificate(pem);
-  } catch (error) {
-    throw new InvalidInputError('Not a parsable X.509 certificate', { cause: error });
-  }
+/** A certificate as both readers see it: its decoded fields, and OpenSSL's view for signatures. */
+interface CheckedCertificate {
+  readonly fields: ParsedCertificate;
+  readonly openssl: NodeX509Certificate;
 }
 
-function dnsNamesOf(certificate: X509Certificate): string[] {
-  const san = certificate.getExtension(SubjectAlternativeNameExtension);
-  return (san?.names.toJSON() ?? []).filter((name) => name.type === 'dns').map((name) => name.value);
+/** The DER of the first certificate in `pem`. */
+function firstCertificateDer(pem: string): Uint8Array {
+  const der = parsePem(pem).find((block) => block.label === 'CERTIFICATE')?.der;
+  if (der === undefined) throw new InvalidInputError('Expected a PEM CERTIFICATE block, found none');
+  return der;
 }
 
-function describe(certificate: X509Certificate): CertificateDescription {
+function parseCertificate(pem: string): CheckedCertificate {
+  const der = firstCertificateDer(pem);
+  return { fields: parseCertificateDer(der), openssl: parseNodeCertificate(der) };
+}
+
+function describe({
+  serial,
+  notBefore,
+  notAfter,
+  names,
+  issuer,
+  subject,
+}: ParsedCertificate): CertificateDescription {
   return {
-    serial: certificate.serialNumber.toLowerCase(),
-    notBefore: certificate.notBefore.toISOString(),
-    notAfter: certificate.notAfter.toISOString(),
-    dnsNames: dnsNamesOf(certificate),
-    issuer: certificate.issuer,
-    subject: certificate.subject,
+    serial,
+    notBefore: notBefore.toISOString(),
+    notAfter: notAfter.toISOString(),
+    dnsNames: names.filter((name) => name.type === 'dns').map((name) => name.value),
+    issuer,
+    subject,
   };
 }
 
@@ -106,9 +113,7 @@ function describe(certificate: X509Certificate): CertificateDescription {
  * `InvalidInputError` when there is no parsable certificate.
  */
 export function describeCertificate(pem: string): CertificateDescription {
-  const [first] = pemBlocks(pem, 'CERTIFICATE');
-  if (first === undefined) throw new InvalidInputError('Expected a PEM CERTIFICATE block, found none');
-  return describe(parseCertificate(first));
+  return describe(parseCertificateDer(firstCertificateDer(pem)));
 }
 
 /**
@@ -117,7 +122,10 @@ export function describeCertificate(pem: string): CertificateDescription {
  * input cannot be parsed.
  */
 export function certificatePublicKeyMatches(certPem: string, privateKeyPem: string): boolean {
-  const certificate = parseNodeCertificate(certPem);
+  return privateKeyMatches(parseNodeCertificate(certPem), privateKeyPem);
+}
+
+function privateKeyMatches(certificate: NodeX509Certificate, privateKeyPem: string): boolean {
   let privateKey: ReturnType<typeof createPrivateKey>;
   try {
     privateKey = createPrivateKey(privateKeyPem);
@@ -134,7 +142,10 @@ export function certificatePublicKeyMatches(certPem: string, privateKeyPem: stri
  * compared as keys rather than as bytes. Throws `InvalidInputError` when either cannot be parsed.
  */
 export function certificateHasPublicKey(certPem: string, spki: Uint8Array): boolean {
-  const certificate = parseNodeCertificate(certPem);
+  return hasPublicKey(parseNodeCertificate(certPem), spki);
+}
+
+function hasPublicKey(certificate: NodeX509Certificate, spki: Uint8Array): boolean {
   let publicKey: ReturnType<typeof createPublicKey>;
   try {
     publicKey = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
@@ -145,9 +156,9 @@ export function certificateHasPublicKey(certPem: string, spki: Uint8Array): bool
 }
 
 /** OpenSSL's view of the certificate, which compares keys as keys. */
-function parseNodeCertificate(certPem: string): NodeX509Certificate {
+function parseNodeCertificate(certificate: string | Uint8Array): NodeX509Certificate {
   try {
-    return new NodeX509Certificate(certPem);
+    return new NodeX509Certificate(certificate);
   } catch (error) {
     throw new InvalidInputError('Not a parsable X.509 certificate', { cause: error });
   }
@@ -158,14 +169,14 @@ function parseNodeCertificate(certPem: string): NodeX509Certificate {
  * nothing else, so an IP address, email address, URI or any other kind of name is refused. A
  * subject CN, when there is one, must be one of the names too (ACM shows it as the domain name).
  */
-function nameDifferences(leaf: X509Certificate, domains: readonly string[]): string[] {
-  const names = leaf.getExtension(SubjectAlternativeNameExtension)?.names.toJSON() ?? [];
+function nameDifferences(leaf: ParsedCertificate, domains: readonly string[]): string[] {
+  const { names } = leaf;
   const issued = new Set(names.filter((name) => name.type === 'dns').map((name) => name.value.toLowerCase()));
   const requested = new Set(domains.map((name) => name.toLowerCase()));
   const missing = [...requested].filter((name) => !issued.has(name));
   const unexpected = [...issued].filter((name) => !requested.has(name));
   const other = names.filter((name) => name.type !== 'dns').map((name) => `${name.type} ${name.value}`);
-  const commonNames = leaf.subjectName.getField('CN');
+  const commonNames = leaf.subjectCommonNames;
   const strangeCommonNames = commonNames.filter((name) => !requested.has(name.toLowerCase()));
   const differences: string[] = [];
   if (missing.length > 0) differences.push(`missing requested names ${missing.join(', ')}`);
@@ -183,34 +194,40 @@ function nameDifferences(leaf: X509Certificate, domains: readonly string[]): str
  * (basicConstraints cA) first in the chain. Every certificate of the chain must be signed by the
  * next one. Signatures only: an intermediate's own validity is the relying party's business.
  */
-async function chainDifferences(certificates: readonly X509Certificate[]): Promise<string[]> {
+function chainDifferences(certificates: readonly CheckedCertificate[]): string[] {
   const differences: string[] = [];
-  const [leaf, issuer] = certificates;
-  if (leaf?.getExtension(BasicConstraintsExtension)?.ca) {
+  const [leaf, issuer] = certificates.map((certificate) => certificate.fields);
+  if (leaf?.isCa) {
     differences.push('the leaf is a CA');
   }
   // RFC 5280 §4.2.1.1 requires it, and it names the certificate to the CA's renewal information.
-  if (leaf && !leaf.getExtension(AuthorityKeyIdentifierExtension)?.keyId) {
+  if (leaf && !leaf.authorityKeyId?.length) {
     differences.push('the leaf has no Authority Key Identifier');
   }
   if (issuer === undefined) {
     differences.push('the leaf came without the certificate that issued it');
-  } else if (!issuer.getExtension(BasicConstraintsExtension)?.ca) {
+  } else if (!issuer.isCa) {
     differences.push(`its issuer (${nameForMessage(issuer.subject)}) is not a CA`);
   }
   for (let i = 0; i + 1 < certificates.length; i++) {
     const [subject, signer] = [certificates[i], certificates[i + 1]];
     if (!subject || !signer) continue;
-    const signed = await subject
-      .verify({ publicKey: signer.publicKey, signatureOnly: true })
-      .catch(() => false);
-    if (!signed) {
+    if (!signedBy(subject.openssl, signer.openssl)) {
       differences.push(
-        `certificate ${i} (${nameForMessage(subject.subject)}) is not signed by certificate ${i + 1} (${nameForMessage(signer.subject)})`,
+        `certificate ${i} (${nameForMessage(subject.fields.subject)}) is not signed by certificate ${i + 1} (${nameForMessage(signer.fields.subject)})`,
       );
     }
   }
   return differences;
+}
+
+/** Whether `signer`'s key made `subject`'s signature; a key OpenSSL cannot use for it did not. */
+function signedBy(subject: NodeX509Certificate, signer: NodeX509Certificate): boolean {
+  try {
+    return subject.verify(signer.publicKey);
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -218,7 +235,7 @@ async function chainDifferences(certificates: readonly X509Certificate[]): Promi
  * lifetime must make sense: it ends after it starts, and lasts at most
  * `MAX_CERTIFICATE_LIFETIME_DAYS`.
  */
-function validityDifferences(leaf: X509Certificate, now: Date): string[] {
+function validityDifferences(leaf: ParsedCertificate, now: Date): string[] {
   const notBefore = leaf.notBefore.getTime();
   const notAfter = leaf.notAfter.getTime();
   const period = `${leaf.notBefore.toISOString()} to ${leaf.notAfter.toISOString()}`;
@@ -250,19 +267,19 @@ export async function verifyIssuedCertificate(
   const { leafPem, chainPem } = splitPemChain(input.fullchainPem);
   const leaf = parseCertificate(leafPem);
   const certificates = [leaf, ...pemBlocks(chainPem, 'CERTIFICATE').map(parseCertificate)];
-  const description = describe(leaf);
+  const description = describe(leaf.fields);
 
   const differences: string[] = [];
   const keyMatches =
     input.privateKeyPem !== undefined
-      ? certificatePublicKeyMatches(leafPem, input.privateKeyPem)
-      : input.publicKeySpki !== undefined && certificateHasPublicKey(leafPem, input.publicKeySpki);
+      ? privateKeyMatches(leaf.openssl, input.privateKeyPem)
+      : input.publicKeySpki !== undefined && hasPublicKey(leaf.openssl, input.publicKeySpki);
   if (!keyMatches) {
     differences.push('the public key is not the one the CSR was signed with');
   }
-  differences.push(...nameDifferences(leaf, input.domains));
-  differences.push(...(await chainDifferences(certificates)));
-  differences.push(...validityDifferences(leaf, input.now));
+  differences.push(...nameDifferences(leaf.fields, input.domains));
+  differences.push(...chainDifferences(certificates));
+  differences.push(...validityDifferences(leaf.fields, input.now));
   if (description.serial.length > MAX_SERIAL_HEX_LENGTH) {
     differences.push('its serial is over 20 octets');
   }

@@ -8,7 +8,7 @@ import type { KeyType } from '../state.js';
  * imported back as WebCrypto keys when a later step needs to sign a CSR with them.
  */
 
-/** A WebCrypto key pair, as @peculiar/x509 consumes it. */
+/** A WebCrypto key pair, as `createCsr` signs with it. */
 export type CertificateKeyPair = webcrypto.CryptoKeyPair;
 
 /** A freshly generated certificate key. */

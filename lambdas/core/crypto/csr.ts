@@ -1,44 +1,129 @@
+import { createPublicKey, KeyObject, sign, verify } from 'node:crypto';
+import { Attributes, CertificationRequest, CertificationRequestInfo } from '@peculiar/asn1-csr';
+import { AsnConvert, OctetString } from '@peculiar/asn1-schema';
+import {
+  AlgorithmIdentifier,
+  Attribute,
+  AttributeTypeAndValue,
+  AttributeValue,
+  Extension,
+  Extensions,
+  GeneralName,
+  id_ce_subjectAltName,
+  Name,
+  RelativeDistinguishedName,
+  SubjectAlternativeName,
+  SubjectPublicKeyInfo,
+} from '@peculiar/asn1-x509';
 import { InvalidInputError } from '../errors.js';
 import type { CertificateKeySigner } from '../ports.js';
 import type { KeyType } from '../state.js';
 import type { CertificateKeyPair } from './certificate-key.js';
-import { derToJoseSignature } from './jose-signature.js';
-import {
-  Pkcs10CertificateRequest,
-  Pkcs10CertificateRequestGenerator,
-  SubjectAlternativeNameExtension,
-} from './x509.js';
+
+/**
+ * PKCS#10 certificate requests (RFC 2986) for ACME finalize, built with the ASN.1 schemas of
+ * RFC 2986 and RFC 5280 (`@peculiar/asn1-csr`, `@peculiar/asn1-x509`) and signed by `node:crypto`
+ * or by a keystore, whichever holds the key.
+ */
 
 /** RFC 5280 `ub-common-name`: a longer first name cannot be the CN and lives in the SAN only. */
 const MAX_COMMON_NAME_LENGTH = 64;
 
+/** RFC 2985 §5.4.2 `pkcs-9-at-extensionRequest`: the attribute that carries requested extensions. */
+const EXTENSION_REQUEST = '1.2.840.113549.1.9.14';
+const COMMON_NAME = '2.5.4.3';
+
+/** How a request is signed: the X.509 signature algorithm, and the hash node:crypto applies. */
+interface SignatureProfile {
+  /** RFC 5758 §3.2 (ECDSA) or RFC 4055 §5 (RSA) signature algorithm OID. */
+  readonly oid: string;
+  /** RFC 4055 §5: RSA signature algorithms carry NULL parameters, ECDSA ones none (RFC 5758 §3.2). */
+  readonly nullParameters: boolean;
+  readonly hash: 'sha256' | 'sha384';
+}
+
+const ECDSA_SHA256: SignatureProfile = { oid: '1.2.840.10045.4.3.2', nullParameters: false, hash: 'sha256' };
+const ECDSA_SHA384: SignatureProfile = { oid: '1.2.840.10045.4.3.3', nullParameters: false, hash: 'sha384' };
+const RSA_SHA256: SignatureProfile = { oid: '1.2.840.113549.1.1.11', nullParameters: true, hash: 'sha256' };
+
 /** ECDSA hashes matched to the curve (RFC 5758 §3.2 pairs P-384 with SHA-384); RSA uses SHA-256. */
-const ECDSA_HASHES: Readonly<Record<string, string>> = { 'P-256': 'SHA-256', 'P-384': 'SHA-384' };
+const ECDSA_PROFILES: Readonly<Record<string, SignatureProfile>> = {
+  'P-256': ECDSA_SHA256,
+  'P-384': ECDSA_SHA384,
+};
 
-type CsrParams = Parameters<typeof Pkcs10CertificateRequestGenerator.create>[0];
-type WebCrypto = NonNullable<Parameters<typeof Pkcs10CertificateRequestGenerator.create>[1]>;
-
-function signingAlgorithmFor(keyPair: CertificateKeyPair): { name: string; hash: string } {
+function signatureProfileFor(keyPair: CertificateKeyPair): SignatureProfile {
   const algorithm = keyPair.privateKey.algorithm as { name: string; namedCurve?: string };
   if (algorithm.name === 'ECDSA') {
-    const hash = ECDSA_HASHES[algorithm.namedCurve ?? ''];
-    if (!hash) throw new InvalidInputError(`CSR keys on curve ${algorithm.namedCurve} are not supported`);
-    return { name: 'ECDSA', hash };
+    const profile = ECDSA_PROFILES[algorithm.namedCurve ?? ''];
+    if (!profile) throw new InvalidInputError(`CSR keys on curve ${algorithm.namedCurve} are not supported`);
+    return profile;
   }
-  if (algorithm.name === 'RSASSA-PKCS1-v1_5') return { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+  if (algorithm.name === 'RSASSA-PKCS1-v1_5') return RSA_SHA256;
   throw new InvalidInputError(`CSR keys must be ECDSA or RSASSA-PKCS1-v1_5, not ${algorithm.name}`);
 }
 
-/** The key-independent half of every CSR: the subject and the subjectAltName extension request. */
-function requestContent(domains: readonly string[]): Pick<CsrParams, 'name' | 'extensions'> {
+/** A DirectoryString the way CAs and OpenSSL expect it: PrintableString when it can be one. */
+function commonName(value: string): AttributeTypeAndValue {
+  const printable = /^[A-Za-z0-9 '()+,\-./:=?]*$/.test(value);
+  return new AttributeTypeAndValue({
+    type: COMMON_NAME,
+    value: new AttributeValue(printable ? { printableString: value } : { utf8String: value }),
+  });
+}
+
+/**
+ * The key-independent half of every CSR: the subject (the first domain as CN when it fits) and
+ * the extensionRequest attribute holding the subjectAltName, every domain a dNSName.
+ */
+function requestInfo(domains: readonly string[], spki: Uint8Array): CertificationRequestInfo {
   const [first] = domains;
   if (first === undefined) throw new InvalidInputError('A CSR needs at least one domain');
-  return {
-    name: first.length <= MAX_COMMON_NAME_LENGTH ? [{ CN: [first] }] : [],
-    extensions: [
-      new SubjectAlternativeNameExtension(domains.map((domain) => ({ type: 'dns', value: domain }))),
-    ],
-  };
+  const subject = new Name(
+    first.length <= MAX_COMMON_NAME_LENGTH ? [new RelativeDistinguishedName([commonName(first)])] : [],
+  );
+  const subjectAltName = new SubjectAlternativeName(
+    domains.map((domain) => new GeneralName({ dNSName: domain })),
+  );
+  const extensions = new Extensions([
+    new Extension({
+      extnID: id_ce_subjectAltName,
+      critical: false,
+      extnValue: new OctetString(AsnConvert.serialize(subjectAltName)),
+    }),
+  ]);
+  return new CertificationRequestInfo({
+    subject,
+    subjectPKInfo: parseSpki(spki),
+    attributes: new Attributes([
+      new Attribute({ type: EXTENSION_REQUEST, values: [AsnConvert.serialize(extensions)] }),
+    ]),
+  });
+}
+
+function parseSpki(spki: Uint8Array): SubjectPublicKeyInfo {
+  try {
+    return AsnConvert.parse(spki, SubjectPublicKeyInfo);
+  } catch (error) {
+    throw new InvalidInputError('The CSR public key is not a SubjectPublicKeyInfo', { cause: error });
+  }
+}
+
+/** The signed request, in DER. */
+function signedRequest(
+  info: CertificationRequestInfo,
+  profile: SignatureProfile,
+  signature: Uint8Array,
+): Uint8Array {
+  const request = new CertificationRequest({
+    certificationRequestInfo: info,
+    signatureAlgorithm: new AlgorithmIdentifier({
+      algorithm: profile.oid,
+      ...(profile.nullParameters ? { parameters: null } : {}),
+    }),
+    signature: signature.slice().buffer,
+  });
+  return new Uint8Array(AsnConvert.serialize(request));
 }
 
 /**
@@ -52,36 +137,26 @@ export async function createCsr(
   domains: readonly string[],
   keyPair: CertificateKeyPair,
 ): Promise<Uint8Array> {
-  const csr = await Pkcs10CertificateRequestGenerator.create({
-    ...requestContent(domains),
-    signingAlgorithm: signingAlgorithmFor(keyPair),
-    keys: keyPair,
+  const profile = signatureProfileFor(keyPair);
+  const spki = KeyObject.from(keyPair.publicKey).export({ format: 'der', type: 'spki' });
+  const info = requestInfo(domains, spki);
+  const signature = sign(profile.hash, new Uint8Array(AsnConvert.serialize(info)), {
+    key: KeyObject.from(keyPair.privateKey),
+    dsaEncoding: 'der',
   });
-  return new Uint8Array(csr.rawData);
+  return signedRequest(info, profile, signature);
 }
-
-/**
- * How a remote key signs a CSR: the WebCrypto algorithm @peculiar/x509 derives the signature
- * AlgorithmIdentifier from, and for ECDSA the size of r and s in WebCrypto's r || s form.
- */
-interface RemoteKeyProfile {
-  readonly key: { readonly name: string; readonly namedCurve?: string };
-  readonly hash: string;
-  readonly ecdsaSize?: number;
-}
-
-const rsaProfile: RemoteKeyProfile = { key: { name: 'RSASSA-PKCS1-v1_5' }, hash: 'SHA-256' };
 
 /** Same pairing as `createCsr`, so a KMS-held key yields the same CSR as a local one of its type. */
-const REMOTE_KEY_PROFILES: Readonly<Record<KeyType, RemoteKeyProfile>> = {
-  EC_P256: { key: { name: 'ECDSA', namedCurve: 'P-256' }, hash: 'SHA-256', ecdsaSize: 32 },
-  EC_P384: { key: { name: 'ECDSA', namedCurve: 'P-384' }, hash: 'SHA-384', ecdsaSize: 48 },
-  RSA_2048: rsaProfile,
-  RSA_3072: rsaProfile,
-  RSA_4096: rsaProfile,
+const REMOTE_KEY_PROFILES: Readonly<Record<KeyType, SignatureProfile>> = {
+  EC_P256: ECDSA_SHA256,
+  EC_P384: ECDSA_SHA384,
+  RSA_2048: RSA_SHA256,
+  RSA_3072: RSA_SHA256,
+  RSA_4096: RSA_SHA256,
 };
 
-function profileFor(signer: CertificateKeySigner, keyType: KeyType): RemoteKeyProfile {
+function profileFor(signer: CertificateKeySigner, keyType: KeyType): SignatureProfile {
   // keyType comes from outside the type system (a keystore's answer), so it is checked at runtime.
   if (!Object.hasOwn(REMOTE_KEY_PROFILES, keyType)) {
     throw new InvalidInputError(
@@ -92,75 +167,45 @@ function profileFor(signer: CertificateKeySigner, keyType: KeyType): RemoteKeyPr
   return REMOTE_KEY_PROFILES[keyType];
 }
 
-function bytesOf(data: ArrayBuffer | ArrayBufferView): Uint8Array {
-  return ArrayBuffer.isView(data)
-    ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-    : new Uint8Array(data);
-}
-
-/**
- * Just enough of WebCrypto for `Pkcs10CertificateRequestGenerator`: it exports the public key
- * (the signer's SPKI) and signs the CertificationRequestInfo through the signer. The signer
- * returns X.509's DER ECDSA-Sig-Value, but the generator expects WebCrypto's r || s and encodes
- * it back to DER itself.
- */
-function remoteKeyCrypto(
-  signer: CertificateKeySigner,
+/** Whether `signature` (X.509 form: DER ECDSA-Sig-Value or PKCS#1 v1.5) over `data` is `spki`'s. */
+function signatureVerifies(
+  profile: SignatureProfile,
+  data: Uint8Array,
   spki: Uint8Array,
-  profile: RemoteKeyProfile,
-): { crypto: WebCrypto; keys: CertificateKeyPair } {
-  const subtle = {
-    exportKey: async (): Promise<ArrayBuffer> => bytesOf(spki).slice().buffer,
-    sign: async (
-      _algorithm: unknown,
-      _key: unknown,
-      data: ArrayBuffer | ArrayBufferView,
-    ): Promise<ArrayBuffer> => {
-      const signature = await signer.sign(bytesOf(data).slice());
-      const webSignature =
-        profile.ecdsaSize === undefined ? signature : derToJoseSignature(signature, profile.ecdsaSize);
-      return webSignature.slice().buffer;
-    },
-  };
-  // The generator spreads the private key's `algorithm` into the signing algorithm, so it must
-  // carry the curve (for the r || s size) and nothing that contradicts the chosen hash.
-  const key = { algorithm: { ...profile.key }, type: 'private', extractable: false, usages: ['sign'] };
-  return {
-    crypto: { subtle } as unknown as WebCrypto,
-    keys: {
-      privateKey: key,
-      publicKey: { ...key, type: 'public', usages: ['verify'] },
-    } as unknown as CertificateKeyPair,
-  };
+  signature: Uint8Array,
+): boolean {
+  try {
+    const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    return verify(profile.hash, data, { key, dsaEncoding: 'der' }, signature);
+  } catch {
+    return false;
+  }
 }
 
 /**
  * Builds the same CSR as `createCsr` (same subject and subjectAltName) for a key that never leaves
  * its keystore, such as an AWS KMS asymmetric key: the public key is the signer's own SPKI, and
  * the request is signed through `signer` with ECDSA SHA-256 (P-256), ECDSA SHA-384 (P-384) or
- * RSASSA-PKCS1-v1_5 SHA-256 (RSA). The finished CSR is verified against that SPKI before it is
- * returned, so a keystore that signs with another key or algorithm than it describes fails here, naming the
- * key, rather than as a `badCSR` from the CA. Throws `InvalidInputError` for a key type that
- * cannot sign a CSR.
+ * RSASSA-PKCS1-v1_5 SHA-256 (RSA). The signature is verified against that SPKI before the request
+ * is assembled, so a keystore that signs with another key or algorithm than it describes (or
+ * returns a malformed signature) fails here, naming the key, rather than as a `badCSR` from the
+ * CA. Throws `InvalidInputError` for a key type that cannot sign a CSR.
  */
 export async function createCsrWithKeySigner(
   domains: readonly string[],
   signer: CertificateKeySigner,
 ): Promise<Uint8Array> {
-  const content = requestContent(domains);
+  if (domains.length === 0) throw new InvalidInputError('A CSR needs at least one domain');
   const { keyType, spki } = await signer.describe();
   const profile = profileFor(signer, keyType);
-  const { crypto, keys } = remoteKeyCrypto(signer, spki, profile);
-  const csr = await Pkcs10CertificateRequestGenerator.create(
-    { ...content, signingAlgorithm: { name: profile.key.name, hash: profile.hash }, keys },
-    crypto,
-  );
-  const der = new Uint8Array(csr.rawData);
-  if (!(await new Pkcs10CertificateRequest(der).verify())) {
+  const info = requestInfo(domains, spki);
+  const data = new Uint8Array(AsnConvert.serialize(info));
+  const signature = await signer.sign(data);
+  if (!signatureVerifies(profile, data, spki, signature)) {
     throw new InvalidInputError(
       `The CSR signed with key ${signer.keyId} (${keyType}) does not verify against the public key ` +
         'the key reports: the keystore signs with another key or algorithm than it describes',
     );
   }
-  return der;
+  return signedRequest(info, profile, signature);
 }

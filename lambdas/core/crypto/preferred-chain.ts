@@ -1,6 +1,6 @@
 import { InvalidInputError } from '../errors.js';
-import { pemBlocks } from './pem.js';
-import { X509Certificate } from './x509.js';
+import { type ParsedCertificate, parseCertificateDer } from './parsed-certificate.js';
+import { parsePem } from './pem.js';
 
 /** One chain a CA offers for an order: its download URL and the PEM it served. */
 export interface OfferedChain {
@@ -15,15 +15,17 @@ export interface OfferedChain {
  * topmost issuer has no CN.
  */
 export function topmostIssuerCommonName(chainPem: string): string | undefined {
-  const top = pemBlocks(chainPem, 'CERTIFICATE').at(-1);
+  const top = parsePem(chainPem)
+    .filter((block) => block.label === 'CERTIFICATE')
+    .at(-1);
   if (top === undefined) return undefined;
-  let certificate: X509Certificate;
+  let certificate: ParsedCertificate;
   try {
-    certificate = new X509Certificate(top);
+    certificate = parseCertificateDer(top.der);
   } catch (error) {
     throw new InvalidInputError('The chain holds a certificate that does not parse', { cause: error });
   }
-  return certificate.issuerName.getField('CN')[0];
+  return certificate.issuerCommonNames[0];
 }
 
 /**
