@@ -3,15 +3,20 @@ import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
-import { KEY_TYPES as CORE_KEY_TYPES, parseCertificateDeclarations } from '../lambdas/core/config/schema.js';
+import {
+  KEY_TYPES as CORE_KEY_TYPES,
+  type DeclaredCertificateConfig,
+  parseCertificateDeclarations,
+} from '../lambdas/core/config/schema.js';
 import { forecastAcmImports } from '../lambdas/core/renewal/quota.js';
+import type { KeyType } from '../lambdas/core/state.js';
 import type { CertificateStore } from './certificate-store.js';
 import { adminOnlyKeyPolicy, grantKeyUse } from './key-policy.js';
 import { keepLogicalId } from './logical-ids.js';
 import type { StepFunctions } from './step-functions.js';
 
 /** Certificate key algorithms; CloudFront accepts RSA and EC_P256. */
-export type CertificateKeyType = 'EC_P256' | 'EC_P384' | 'RSA_2048' | 'RSA_3072' | 'RSA_4096';
+export type CertificateKeyType = KeyType;
 
 /** One managed certificate. */
 export interface CertificateProps {
@@ -63,17 +68,8 @@ export interface CertificateProps {
   readonly kmsKey?: boolean | kms.IKey;
 }
 
-/** A declared certificate with its defaults filled in, as the registry receives it. */
-export interface DeclaredCertificateConfig {
-  readonly id: string;
-  readonly domains: readonly string[];
-  readonly keyType: CertificateKeyType;
-  readonly regions: readonly string[];
-  readonly hostedZoneIds?: Readonly<Record<string, string>>;
-  readonly profile?: string;
-  readonly preferredChain?: string;
-  readonly zoneRoles?: Readonly<Record<string, string>>;
-}
+/** A declared certificate with its defaults filled in, as the registry receives it: the core schema's output. */
+export type { DeclaredCertificateConfig };
 
 /** The certificate key types synth accepts: the core schema's list. */
 export const KEY_TYPES: readonly CertificateKeyType[] = CORE_KEY_TYPES;
