@@ -1,12 +1,23 @@
 import type { Duration } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { CertificateProps } from './declared-certificates.js';
 
+/** A Route 53 hosted zone, by id and domain name. */
+export interface HostedZoneRef {
+  /** The hosted zone's id, e.g. `Z0123456789ABCDEFGHIJ`. */
+  readonly id: string;
+  /** The zone's domain name, e.g. `example.org`. */
+  readonly name: string;
+}
+
 /**
- * The props of `AcmeCertificates`, in a file of their own so that the construct's file holds only
- * the composition. Each one is read by the sub-construct it configures.
+ * The props of `AcmeCertificates`: the CA, the hosted zones the workflow may write, the
+ * certificates it manages, and how it renews and reports. Every one is optional.
  */
+// In a file of their own so that the construct's file holds only the composition; each prop is
+// read by the sub-construct it configures.
 export interface AcmeCertificatesProps {
   /**
    * The ACME directory of the CA. Must be HTTPS.
@@ -29,7 +40,7 @@ export interface AcmeCertificatesProps {
    * every declared certificate's domains, so a typo fails the deploy instead of a renewal.
    * @default no synth-time check of domains against zones
    */
-  readonly hostedZones?: readonly { readonly id: string; readonly name: string }[];
+  readonly hostedZones?: readonly HostedZoneRef[];
   /**
    * Dedicated validation zones that `_acme-challenge` CNAMEs delegate to: TXT records may be
    * written at any name there (the CNAME target), still TXT only.
@@ -52,6 +63,13 @@ export interface AcmeCertificatesProps {
    * @default Duration.seconds(60)
    */
   readonly functionTimeout?: Duration;
+  /**
+   * The Lambda runtime of every function. The bundled functions are ES modules built for Node.js 22
+   * and later, so a `nodejs22.x` or later Node.js runtime is accepted and anything else is refused
+   * at synth. Pin one if your organisation manages runtime upgrades itself.
+   * @default lambda.Runtime.NODEJS_24_X (Node.js 24 is supported into 2028; nodejs22.x leaves standard support on 2027-04-30)
+   */
+  readonly lambdaRuntime?: lambda.Runtime;
   /**
    * Certificates to manage. They are written to the registry at deploy and renewed on schedule;
    * changing a certificate's domains or key type reissues it on the next run.

@@ -109,6 +109,7 @@ export class AcmeCertificates extends Construct {
         ...(props.contactEmail ? { CONTACT_EMAIL: props.contactEmail } : {}),
       },
       timeout: props.functionTimeout,
+      ...(props.lambdaRuntime ? { runtime: props.lambdaRuntime } : {}),
       cleanupDeadLetters,
     });
     this.functions = steps.functions;

@@ -2,7 +2,9 @@ import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
 import { AcmeCertificates, type AcmeCertificatesProps } from './acme-certificates.js';
 
+/** A stack's props, and those of the `AcmeCertificates` it holds. */
 export interface AcmeStackProps extends StackProps {
+  /** The props of the stack's `AcmeCertificates`. */
   readonly acme: AcmeCertificatesProps;
   /**
    * Domains for the example execution input printed as an output.
@@ -13,6 +15,7 @@ export interface AcmeStackProps extends StackProps {
 
 /** The deployable unit: one `AcmeCertificates` and the outputs operators need to start it. */
 export class AcmeStack extends Stack {
+  /** The stack's one `AcmeCertificates`. */
   readonly certificates: AcmeCertificates;
 
   constructor(scope: Construct, id: string, props: AcmeStackProps) {

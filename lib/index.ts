@@ -1,4 +1,6 @@
 /** The public surface of the construct library. */
+
+export type { KeyType } from '../lambdas/core/state.js';
 export {
   AcmeCertificates,
   type AcmeCertificatesProps,
@@ -6,7 +8,9 @@ export {
   type CertificateProps,
   MANAGED_BY_TAG,
 } from './acme-certificates.js';
+export type { HostedZoneRef } from './acme-certificates-props.js';
 export { AcmeStack, type AcmeStackProps } from './acme-stack.js';
+export { DEFAULT_LAMBDA_RUNTIME } from './lambda-bundle.js';
 export { EVENT_SOURCE, METRICS_NAMESPACE, Monitoring, type MonitoringProps } from './monitoring.js';
 export { RenewalSchedule, type RenewalScheduleProps } from './renewal-schedule.js';
-export { LETS_ENCRYPT_PRODUCTION, LETS_ENCRYPT_STAGING } from './steps.js';
+export { LETS_ENCRYPT_PRODUCTION, LETS_ENCRYPT_STAGING, type StepName } from './steps.js';

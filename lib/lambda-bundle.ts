@@ -1,22 +1,28 @@
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AssetHashType, DockerImage } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { type BuildOptions, buildSync } from 'esbuild';
 
 /**
- * How every step's Lambda bundle is built: the one definition that `cdk synth` (and so
- * `cdk deploy`), the e2e suite (which runs the assets of the synthesized cloud assembly) and the
- * benchmarks share.
- *
- * esbuild runs in-process through its JavaScript API, with no Docker and no `npx`. The options
- * are those `NodejsFunction` would pass, plus `keepNames`: Lambda reports a thrown error's `name`
- * as its `errorType`, Step Functions matches `Retry` and `Catch` on it, and a minifier that
- * renames classes would turn `BadNonceError` into `Q`.
+ * Where every step's Lambda code comes from: the prebuilt bundles under `dist/assets/<folder>/`,
+ * which `npm run build` writes (scripts/build.ts) and the npm package ships. The construct only
+ * points `lambda.Code.fromAsset` at them, so an app that installs the package synthesizes with
+ * plain `node`: no TypeScript sources, esbuild or Docker on its side. The e2e suite runs the same
+ * files, copied into the cloud assembly as `cdk deploy` would upload them.
  */
 
-/** The Lambda runtime the bundles target. */
-export const LAMBDA_RUNTIME = lambda.Runtime.NODEJS_22_X;
+/**
+ * The Lambda runtime of every function unless the `lambdaRuntime` prop says otherwise:
+ * `nodejs24.x`. Lambda deprecates a runtime when its Node.js release leaves long-term support:
+ * April 2028 for Node.js 24, while `nodejs22.x` leaves standard support on 2027-04-30.
+ */
+export const DEFAULT_LAMBDA_RUNTIME = lambda.Runtime.NODEJS_24_X;
+
+/**
+ * The oldest Node.js major the bundles run on. The bundles are built for it and for the default
+ * runtime (esbuild lowers any syntax the older one lacks), so either may be chosen.
+ */
+export const OLDEST_NODE_MAJOR = 22;
 
 /** The file name of each bundle. */
 export const BUNDLE_FILE = 'index.mjs';
@@ -32,62 +38,58 @@ export const BUNDLE_HANDLER = 'index.handler';
 export const TRACING_FILE = 'tracing.mjs';
 
 /**
- * Options for every bundle, without the entry point. `@aws-sdk/*` stays external because the
- * Node.js 18+ Lambda runtimes provide the SDK v3 (CDK's default for those runtimes), and so does
- * the tracing module, which ships beside the bundle ({@link TRACING_FILE}); everything else is
- * inlined, so a bundle imports nothing its asset and the runtime lack.
+ * The package's root: the nearest folder above this module with a `package.json`. The module is
+ * `lib/lambda-bundle.ts` in the repository and `dist/lib/lambda-bundle.js` in the package; both
+ * find the bundles at `<root>/dist/assets`.
  */
-export const BUNDLE_OPTIONS = {
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node22',
-  minify: true,
-  keepNames: true,
-  sourcemap: false,
-  mainFields: ['module', 'main'],
-  external: ['@aws-sdk/*', `./${TRACING_FILE}`],
-  // The licence texts of the inlined packages ship beside the bundle, in the same asset
-  // (`index.mjs.LEGAL.txt`), instead of inside the code that Lambda loads at every cold start.
-  legalComments: 'linked',
-  // Some dependencies still call require(); an ESM bundle needs it defined.
-  banner: {
-    js: "import{createRequire as __acmeCreateRequire}from'node:module';const require=__acmeCreateRequire(import.meta.url);",
-  },
-  logLevel: 'warning',
-} as const satisfies BuildOptions;
+export const PACKAGE_ROOT = findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 
-/** The handler source of a step folder, `lambdas/<folder>/handler.ts`. */
-export function handlerEntry(folder: string): string {
-  return fileURLToPath(new URL(`../lambdas/${folder}/handler.ts`, import.meta.url));
-}
-
-/** The tracing module's source, bundled into {@link TRACING_FILE}. */
-export const TRACING_ENTRY = fileURLToPath(new URL('../lambdas/adapters/tracing.mts', import.meta.url));
+/** The folder of the prebuilt bundles, one subfolder per step (`lambdas/<folder>`). */
+export const BUNDLED_ASSETS_DIR = join(PACKAGE_ROOT, 'dist', 'assets');
 
 /**
- * The code of one step's function: `lambdas/<folder>/handler.ts` bundled into `index.mjs`, and
- * the tracing module into {@link TRACING_FILE} beside it, when the stack is synthesized. The
- * asset hash is the output's own, so an unchanged bundle is not uploaded again.
+ * The code of one step's function: the prebuilt asset folder of `lambdas/<folder>`, holding
+ * `index.mjs`, the tracing module and their licence texts. Its asset hash is that of the files, so
+ * an unchanged bundle is not uploaded again.
  */
 export function stepCode(folder: string): lambda.Code {
-  const entry = handlerEntry(folder);
-  return lambda.Code.fromAsset(fileURLToPath(new URL(`../lambdas/${folder}`, import.meta.url)), {
-    assetHashType: AssetHashType.OUTPUT,
-    bundling: {
-      // Never pulled: local bundling always succeeds or throws.
-      image: DockerImage.fromRegistry('public.ecr.aws/docker/library/node:22-alpine'),
-      local: {
-        tryBundle(outputDir) {
-          buildSync({ ...BUNDLE_OPTIONS, entryPoints: [entry], outfile: join(outputDir, BUNDLE_FILE) });
-          buildSync({
-            ...BUNDLE_OPTIONS,
-            entryPoints: [TRACING_ENTRY],
-            outfile: join(outputDir, TRACING_FILE),
-          });
-          return true;
-        },
-      },
-    },
-  });
+  const assetDir = join(BUNDLED_ASSETS_DIR, folder);
+  if (!existsSync(join(assetDir, BUNDLE_FILE))) {
+    throw new Error(
+      `AcmeCertificates: the Lambda bundle of step "${folder}" is missing (${join(assetDir, BUNDLE_FILE)}). ` +
+        'In a checkout of the repository, run `npm run build` first; an installed package ships its bundles, ' +
+        'so a missing one means a damaged install: reinstall the package.',
+    );
+  }
+  return lambda.Code.fromAsset(assetDir);
+}
+
+/**
+ * Checks the `lambdaRuntime` prop before anything is built: the bundles are ES modules built for
+ * Node.js {@link OLDEST_NODE_MAJOR} and later, so any other runtime would fail at its first
+ * invocation, long after the deploy succeeded.
+ */
+export function checkLambdaRuntime(runtime: lambda.Runtime): lambda.Runtime {
+  const major = /^nodejs(\d+)\.x$/.exec(runtime.name)?.[1];
+  if (
+    runtime.family !== lambda.RuntimeFamily.NODEJS ||
+    major === undefined ||
+    Number(major) < OLDEST_NODE_MAJOR
+  ) {
+    throw new Error(
+      `AcmeCertificates: lambdaRuntime ${runtime.name} cannot run the bundled functions, which are ES modules ` +
+        `built for Node.js ${OLDEST_NODE_MAJOR} and later. Use lambda.Runtime.NODEJS_24_X (the default), ` +
+        `NODEJS_${OLDEST_NODE_MAJOR}_X, or a later nodejs<major>.x runtime.`,
+    );
+  }
+  return runtime;
+}
+
+function findPackageRoot(start: string): string {
+  for (let folder = start; ; folder = dirname(folder)) {
+    if (existsSync(join(folder, 'package.json'))) return folder;
+    if (dirname(folder) === folder) {
+      throw new Error(`AcmeCertificates: no package.json above ${start}; the package is incomplete.`);
+    }
+  }
 }

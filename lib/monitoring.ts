@@ -20,8 +20,11 @@ export const EVENT_SOURCE = 'acme-aws';
  */
 export const STATE_MACHINE_LOG_PREFIX = '/aws/vendedlogs/states/';
 
+/** The state machines to watch, and where and when to raise the alarm. */
 export interface MonitoringProps {
+  /** The issuance state machine, whose failed executions are counted and reported. */
   readonly issuance: sfn.IStateMachine;
+  /** The renewal fleet's state machine, shown on the dashboard beside the issuances. */
   readonly renewals: sfn.IStateMachine;
   /** Scheduled runs that could not be started. */
   readonly scheduleDeadLetters: sqs.IQueue;
@@ -64,13 +67,19 @@ export interface MonitoringProps {
  * running at all (the one failure that would otherwise make no noise). A dashboard shows it all.
  */
 export class Monitoring extends Construct {
+  /** Where renewal failures and alarms are sent; created when emails are given or `createTopic` is set. */
   readonly topic?: sns.Topic;
+  /** Fires when a certificate is closer to expiry than `expiryAlarmDays` (renewals are not keeping up). */
   readonly expiryAlarm: cloudwatch.Alarm;
+  /** Fires when issuance executions fail `failureAlarmThreshold` times or more in a day. */
   readonly failureAlarm: cloudwatch.Alarm;
+  /** Fires when the renewal planner has not run for a day: the failure that would otherwise make no noise. */
   readonly plannerAlarm: cloudwatch.Alarm;
+  /** Fires when EventBridge could not start a scheduled renewal run (its dead-letter queue has messages). */
   readonly scheduleAlarm: cloudwatch.Alarm;
   /** Fires when the cleanup after an ended execution failed (only with `cleanupDeadLetters`). */
   readonly cleanupAlarm?: cloudwatch.Alarm;
+  /** Issuances, renewals, failures, days to expiry and the alarms, on one CloudWatch dashboard. */
   readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: MonitoringProps) {

@@ -18,6 +18,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct, type IConstruct } from 'constructs';
 import { STATE_MACHINE_LOG_PREFIX } from './monitoring.js';
 
+/** What the renewal schedule runs, and when. */
 export interface RenewalScheduleProps {
   /** The planner function (`lambdas/plan-renewals`). */
   readonly planner: lambda.IFunction;
@@ -49,7 +50,9 @@ export interface RenewalScheduleProps {
  * names are the certificate id and the day, so a second run on the same day starts nothing twice.
  */
 export class RenewalSchedule extends Construct {
+  /** The fleet's state machine: one execution per registry page of due certificates. */
   readonly stateMachine: sfn.StateMachine;
+  /** The EventBridge rule that starts the fleet on the renewal schedule. */
   readonly rule: events.Rule;
   /** Scheduled runs EventBridge could not start (throttling, permissions); alarmed on. */
   readonly deadLetterQueue: sqs.Queue;

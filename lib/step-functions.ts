@@ -5,7 +5,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct, type IConstruct } from 'constructs';
 import { ISSUANCE_TIMEOUT_SECONDS } from '../lambdas/core/workflow/wait-budget.js';
-import { BUNDLE_HANDLER, LAMBDA_RUNTIME, stepCode } from './lambda-bundle.js';
+import { BUNDLE_HANDLER, checkLambdaRuntime, DEFAULT_LAMBDA_RUNTIME, stepCode } from './lambda-bundle.js';
 import { keepLogicalId } from './logical-ids.js';
 import { acknowledgeWildcard } from './nag.js';
 import { STEP_HANDLERS, type StepName } from './steps.js';
@@ -18,6 +18,11 @@ export interface StepFunctionsProps {
    * @default Duration.seconds(60)
    */
   readonly timeout?: Duration;
+  /**
+   * The Node.js runtime of every function.
+   * @default lambda.Runtime.NODEJS_24_X
+   */
+  readonly runtime?: lambda.Runtime;
   /**
    * Where the ended-execution cleanup's events go when it failed even after Lambda's retries.
    * @default no dead-letter queue
@@ -57,6 +62,8 @@ export class StepFunctions extends Construct {
   readonly planner: lambda.Function;
   /** The timeout of a function whose step sets none of its own. */
   readonly timeout: Duration;
+  /** The runtime of every function. */
+  readonly runtime: lambda.Runtime;
   private readonly environment: Readonly<Record<string, string>>;
   /** Where the functions were built before this construct existed; their log groups keep those IDs. */
   private readonly home: IConstruct;
@@ -66,6 +73,7 @@ export class StepFunctions extends Construct {
     this.home = scope;
     this.environment = props.environment;
     this.timeout = props.timeout ?? Duration.seconds(60);
+    this.runtime = checkLambdaRuntime(props.runtime ?? DEFAULT_LAMBDA_RUNTIME);
     // Following 100 CNAMEs, or asking every authoritative server when some time out, takes
     // longer than one CA call.
     const slow = Duration.seconds(Math.max(this.timeout.toSeconds(), 180));
@@ -117,7 +125,7 @@ export class StepFunctions extends Construct {
       description: `ACME workflow: ${step}`,
       code: stepCode(folder),
       handler: BUNDLE_HANDLER,
-      runtime: LAMBDA_RUNTIME,
+      runtime: this.runtime,
       architecture: lambda.Architecture.ARM_64,
       memorySize: 256,
       timeout: options.timeout ?? this.timeout,

@@ -16,11 +16,25 @@ export const STEP_HANDLERS = {
   WaitForCertificate: 'wait-for-certificate',
   ImportToAcm: 'import-to-acm',
   Cleanup: 'cleanup',
-} as const;
+} as const satisfies Record<StepName, string>;
 
-export type StepName = keyof typeof STEP_HANDLERS;
+/** The name of a Task step of the issuance state machine, e.g. `Finalize`. */
+export type StepName =
+  | 'ManageAccount'
+  | 'RegisterAccount'
+  | 'RevokeCertificate'
+  | 'CreateOrder'
+  | 'PublishChallenges'
+  | 'WaitForDnsSync'
+  | 'AnswerChallenges'
+  | 'WaitForAuthorizations'
+  | 'Finalize'
+  | 'WaitForCertificate'
+  | 'ImportToAcm'
+  | 'Cleanup';
 export type StepHandlerFolder = (typeof STEP_HANDLERS)[StepName];
 
-/** Let's Encrypt directories, so users can switch between staging and production by name. */
+/** Let's Encrypt's production directory: trusted certificates, with production rate limits. */
 export const LETS_ENCRYPT_PRODUCTION = 'https://acme-v02.api.letsencrypt.org/directory';
+/** Let's Encrypt's staging directory: untrusted certificates and generous limits, for trying a setup out. */
 export const LETS_ENCRYPT_STAGING = 'https://acme-staging-v02.api.letsencrypt.org/directory';

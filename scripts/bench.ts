@@ -6,12 +6,13 @@
  * template. Against a local Pebble it measures one issuance (beside certbot and lego when they
  * are installed), the account lifecycle (key rollover, contact update) and KMS-held certificate
  * keys, a scheduled renewal run over a fleet of declared certificates, the bundles of the cloud
- * assembly and the synthesis itself, and writes bench/results.md and bench/results.json. Every
- * figure is measured in the run; see scripts/bench/report.ts for what the results hold and
- * scripts/bench/*.ts for how each is taken.
+ * assembly (the prebuilt ones of dist/assets, which synthesis copies into it) and the synthesis
+ * itself, and the npm package as `npm pack` lists it, and writes bench/results.md and
+ * bench/results.json. Every figure is measured in the run; see scripts/bench/report.ts for what the
+ * results hold and scripts/bench/*.ts for how each is taken.
  *
  *   npm run bench -- [--runs 5] [--init-samples 10] [--fleet 200] [--out bench]
- *                    [--only issuance,lifecycle,fleet,bundles,soak]
+ *                    [--only issuance,lifecycle,fleet,bundles,soak,package]
  *
  * `--only` runs some sections and records the others as skipped (for a quick look; the committed
  * results come from a full run).
@@ -50,6 +51,7 @@ import {
 } from './bench/deployments.js';
 import { type FleetResult, RSS_SAMPLE_MS, runFleet } from './bench/fleet.js';
 import { type OurRun, runOurPair } from './bench/ours.js';
+import { measurePackage, type PackageResult } from './bench/package.js';
 import { debianVersion, findPeers, type PeerClient } from './bench/peers.js';
 import {
   type BenchResults,
@@ -67,7 +69,7 @@ import { ROLES, type Role, requestFloor, requestsByRole, total } from './bench/r
 import { type Summary, summarize } from './bench/stats.js';
 import { targets } from './bench/targets.js';
 
-const SECTIONS = ['issuance', 'lifecycle', 'fleet', 'bundles', 'soak'] as const;
+const SECTIONS = ['issuance', 'lifecycle', 'fleet', 'bundles', 'soak', 'package'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
@@ -160,6 +162,23 @@ const peers: PeerClient[] = [];
 let pebble: PebbleEnvironment | undefined;
 let proxy: CountingProxy | undefined;
 try {
+  // The package first: its build (`npm run build`, as `prepack` runs it) rewrites dist/assets,
+  // which every synthesis below copies into its cloud assembly.
+  let pkg: PackageResult = { error: 'skipped (--only)' };
+  if (selected('package')) {
+    say('building the package and listing it with npm pack --dry-run');
+    try {
+      const measured = await measurePackage();
+      pkg = measured;
+      say(
+        `package: tarball ${measured.tarballBytes} bytes, unpacked ${measured.unpackedBytes} bytes, ${measured.files} files`,
+      );
+    } catch (error) {
+      say(`the package could not be measured: ${error instanceof Error ? error.stack : String(error)}`);
+      pkg = { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) };
+    }
+  }
+
   pebble = await startPebble({ env: PEBBLE_ENV });
   say(`Pebble at ${pebble.directoryUrl}`);
   proxy = await startCountingProxy({
@@ -182,7 +201,9 @@ try {
     `synthesis: first ${Math.round(synthesis.firstMs)} ms, cached ${synthesis.cachedMs.toFixed(2)} ms; ` +
       synthesis.otherConfigurations.map((other) => `${other.label} ${Math.round(other.ms)} ms`).join(', '),
   );
-  // Right after the synthesis, so that the second build for the metafile sees the same sources.
+  // Right after the synthesis, so that the second build for the metafile sees the sources that
+  // `npm run build` bundled into dist/assets moments before (package.json's `bench` script, or the
+  // package section above).
   say('measuring the bundles of the cloud assembly');
   const bundles = await shippedBundles(stacks);
   say('deploying each configuration once, to read its functions as deployed');
@@ -433,8 +454,9 @@ try {
     accountAndKms,
     fleet,
     soak: soakResults,
+    package: pkg,
     cost,
-    targets: targets(cases, bundleResults, accountAndKms, fleet, inspected.configurations),
+    targets: targets(cases, bundleResults, accountAndKms, fleet, inspected.configurations, pkg),
   };
 
   await mkdir(outDir, { recursive: true });
@@ -462,6 +484,10 @@ try {
     say('the fleet run failed or fell short; see the Fleet section of results.md');
     process.exitCode = 1;
   }
+  if (selected('package') && 'error' in pkg) {
+    say('the npm package could not be built or listed; see the npm package section of results.md');
+    process.exitCode = 1;
+  }
   const denials = results.targets.find((target) => target.name.startsWith('IAM denials'));
   if (denials && !denials.met) {
     say('IAM denied a call of the unedited stack; see the Targets of results.md');
@@ -475,10 +501,11 @@ try {
 }
 
 /**
- * Times `synthesizeFor` (the stack synthesized with bundling, test/harness/cloud/assembly.ts): the
- * first synthesis in this process, which bundles every function; the same configuration again,
- * which the harness answers from its cache; and each other configuration the bench deploys, a
- * new synthesis whose unchanged bundles CDK reuses from this process's asset cache.
+ * Times `synthesizeFor` (the stack synthesized with its bundles, test/harness/cloud/assembly.ts):
+ * the first synthesis in this process, which stages every function's prebuilt asset folder from
+ * dist/assets (hashes it and copies it into the cloud assembly); the same configuration again,
+ * which the harness answers from its cache; and each other configuration the bench deploys, a new
+ * synthesis whose unchanged assets CDK reuses from this process's asset cache.
  */
 function measureSynthesis(ca: LocalCa): { synthesis: SynthesisResult; stacks: SynthesizedStack[] } {
   const timed = (props: StackPropsForTest) => {

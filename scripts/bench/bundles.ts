@@ -6,22 +6,26 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
-import { BUNDLE_FILE, BUNDLE_OPTIONS, handlerEntry } from '../../lib/lambda-bundle.js';
+import { BUNDLE_FILE, PACKAGE_ROOT } from '../../lib/lambda-bundle.js';
 import { STEP_HANDLERS } from '../../lib/steps.js';
 import type { SynthesizedStack } from '../../test/harness/cloud/assembly.js';
+import { BUNDLE_OPTIONS, handlerEntry } from '../build/lambda-bundles.js';
 
 /**
  * The Lambda bundles that ship: each function's `index.mjs` in the synthesized cloud assembly
- * (what `cdk deploy` uploads, built by lib/lambda-bundle.ts during synthesis), measured as they
- * are, then imported by fresh `node` processes. What went into each bundle comes from esbuild's
- * metafile of a second build with the same options (lib/lambda-bundle.ts `BUNDLE_OPTIONS`), which
- * the bench checks is byte-identical to the asset.
+ * (what `cdk deploy` uploads), measured as they are, then imported by fresh `node` processes.
+ * `npm run build` builds them (scripts/build/lambda-bundles.ts, with its `BUNDLE_OPTIONS`) into
+ * `dist/assets/<folder>/`, which the npm package ships; the construct deploys those folders with
+ * `lambda.Code.fromAsset`, and synthesis copies them into the cloud assembly. What went into each
+ * bundle comes from esbuild's metafile of a second build with the same options, here, which the
+ * bench checks is byte-identical to the asset (so the sources did not change since the build).
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** The esbuild options of every bundle, as lib/lambda-bundle.ts defines them, for the results. */
+/** The esbuild options of every bundle, as scripts/build/lambda-bundles.ts defines them, for the results. */
 export interface BundleSettings {
+  /** esbuild's targets, comma-separated as its `--target` takes them. */
   readonly target: string;
   readonly format: string;
   readonly platform: string;
@@ -36,7 +40,7 @@ export interface BundleSettings {
 
 export function bundleSettings(): BundleSettings {
   return {
-    target: BUNDLE_OPTIONS.target,
+    target: BUNDLE_OPTIONS.target.join(','),
     format: BUNDLE_OPTIONS.format,
     platform: BUNDLE_OPTIONS.platform,
     minify: BUNDLE_OPTIONS.minify,
@@ -45,7 +49,7 @@ export function bundleSettings(): BundleSettings {
     external: [...BUNDLE_OPTIONS.external],
     banner: BUNDLE_OPTIONS.banner.js,
     externalReason:
-      'the Node.js 18+ Lambda runtimes provide the AWS SDK v3, so lib/lambda-bundle.ts leaves `@aws-sdk/*` out and inlines everything else (`@smithy/*` included); the X-Ray tracing module is built into `tracing.mjs` beside each bundle and imported only by traced invocations',
+      'the Node.js 18+ Lambda runtimes provide the AWS SDK v3, so `npm run build` leaves `@aws-sdk/*` out and inlines everything else (`@smithy/*` included); the X-Ray tracing module is built once into `tracing.mjs`, copied beside each bundle in its asset folder and imported only by traced invocations',
   };
 }
 
@@ -70,7 +74,7 @@ export interface ShippedBundle {
   readonly gzipBytes: number;
   /** SHA-256 of the asset's `index.mjs`. */
   readonly sha256: string;
-  /** SHA-256 of `index.mjs` built again from lib/lambda-bundle.ts's options, for the metafile. */
+  /** SHA-256 of `index.mjs` built again with scripts/build/lambda-bundles.ts's options, for the metafile. */
   readonly rebuiltSha256: string;
   /** Bytes of the same build without `keepNames`: what keeping class and function names costs. */
   readonly bytesWithoutKeepNames: number;
@@ -125,8 +129,11 @@ export async function shippedBundles(stacks: readonly SynthesizedStack[]): Promi
     ([a], [b]) => order(a) - order(b) || a.localeCompare(b),
   )) {
     const code = readFileSync(file);
+    // As scripts/build/lambda-bundles.ts builds it (`absWorkingDir` too: the metafile's paths are
+    // relative to it), but into memory.
     const rebuilt = await build({
       ...BUNDLE_OPTIONS,
+      absWorkingDir: PACKAGE_ROOT,
       mainFields: [...BUNDLE_OPTIONS.mainFields],
       external: [...BUNDLE_OPTIONS.external],
       entryPoints: [handlerEntry(folder)],
@@ -138,6 +145,7 @@ export async function shippedBundles(stacks: readonly SynthesizedStack[]): Promi
     const rebuiltCode = codeOf(rebuilt.outputFiles);
     const withoutKeepNames = await build({
       ...BUNDLE_OPTIONS,
+      absWorkingDir: PACKAGE_ROOT,
       keepNames: false,
       mainFields: [...BUNDLE_OPTIONS.mainFields],
       external: [...BUNDLE_OPTIONS.external],
@@ -310,8 +318,9 @@ function importedExternals(code: string, externals: readonly string[]): string[]
 
 /** Output bytes per npm package (scoped ones whole) or per folder of ours, largest first. */
 function largestInputs(metafile: Metafile): { name: string; bytes: number }[] {
-  // One entry point, no splitting: the bundle is the only output.
-  const output = Object.values(metafile.outputs)[0];
+  // One entry point, no splitting: the bundle is the only output with inputs (`legalComments:
+  // 'linked'` adds its licence text, `index.mjs.LEGAL.txt`, as another output, with none).
+  const output = Object.entries(metafile.outputs).find(([path]) => path.endsWith(BUNDLE_FILE))?.[1];
   const byName = new Map<string, number>();
   for (const [path, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
     const packagePath = path.split('node_modules/').at(-1) ?? path;

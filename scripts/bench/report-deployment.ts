@@ -16,18 +16,18 @@ export function deploymentSection(results: BenchResults): string[] {
 
 function synthesis({ synthesis, deployMs }: BenchResults['deployment']): string[] {
   return [
-    '### Synthesis with bundling',
+    '### Synthesis with the prebuilt bundles',
     '',
     table(
       ['synthesis', 'time'],
       [
         [
-          `first in the process (every one of ${synthesis.functions} functions bundled by esbuild)`,
+          `first in the process (the prebuilt asset of every one of ${synthesis.functions} functions hashed and copied into the assembly)`,
           `${Math.round(synthesis.firstMs)} ms`,
         ],
         ['the same props again (the harness’s per-process cache)', `${synthesis.cachedMs.toFixed(2)} ms`],
         ...synthesis.otherConfigurations.map((other) => [
-          `another configuration (${other.label}): synthesized anew, CDK reuses the bundles it built`,
+          `another configuration (${other.label}): synthesized anew, CDK reuses the assets it staged`,
           `${Math.round(other.ms)} ms`,
         ]),
       ],

@@ -4,6 +4,7 @@ import type { BundleSettings } from './bundles.js';
 import type { RenewalCost } from './cost.js';
 import type { EnvironmentSize } from './deployments.js';
 import type { FleetResult } from './fleet.js';
+import type { PackageResult } from './package.js';
 import { accountAndKmsSection } from './report-account-and-kms.js';
 import { bundlesSection } from './report-bundles.js';
 import { costSection } from './report-cost.js';
@@ -17,6 +18,7 @@ import {
   stateTransitionsSection,
   wallTimeSection,
 } from './report-issuance.js';
+import { packageSection } from './report-package.js';
 import { soakSection } from './report-soak.js';
 import { text } from './report-text.js';
 import type { Role } from './requests.js';
@@ -63,18 +65,24 @@ export interface BenchResults {
   readonly cost: readonly CostResult[];
   /** Section 10: the chaos soaks, one per fault rate (empty when skipped). */
   readonly soak: readonly SoakResult[];
+  /** Section 11: the npm package as `npm pack --dry-run` lists it after the build (package.ts). */
+  readonly package: PackageResult;
   readonly targets: readonly TargetResult[];
 }
 
 export type ClientName = 'ours' | 'certbot' | 'lego';
 
-/** How long synthesizing the stack with its bundles takes in one process. */
+/**
+ * How long synthesizing the stack with its bundles takes in one process. The bundles are prebuilt
+ * (`npm run build`, dist/assets); synthesis hashes each function's asset folder and copies it into
+ * the cloud assembly.
+ */
 export interface SynthesisResult {
-  /** The first synthesis in the process: CDK builds every bundle. */
+  /** The first synthesis in the process: CDK stages every function's asset folder. */
   readonly firstMs: number;
   /** The same props again: the harness's per-process cache answers. */
   readonly cachedMs: number;
-  /** Other props, synthesized anew: CDK reuses the bundles it built in this process. */
+  /** Other props, synthesized anew: CDK reuses the assets it staged in this process. */
   readonly otherConfigurations: readonly { readonly label: string; readonly ms: number }[];
   /** Functions in the default stack, each one bundle. */
   readonly functions: number;
@@ -174,7 +182,10 @@ export interface BundleResult {
   readonly objectKey: string;
   /** SHA-256 of the asset's `index.mjs`. */
   readonly sha256: string;
-  /** Whether building it again with lib/lambda-bundle.ts's options (for the metafile) gave the same bytes. */
+  /**
+   * Whether building it again with scripts/build/lambda-bundles.ts's options (for the metafile) gave
+   * the bytes `npm run build` wrote to dist/assets and synthesis copied into the assembly.
+   */
   readonly matchesRebuild: boolean;
 }
 
@@ -212,6 +223,7 @@ export function renderMarkdown(results: BenchResults): string {
     accountAndKmsSection(results.accountAndKms),
     deploymentSection(results),
     soakSection(results.soak ?? []),
+    packageSection(results.package ?? { error: 'not in these results' }),
     methodSection(results),
   ];
   return `${sections.flat().join('\n')}\n`;

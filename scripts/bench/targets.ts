@@ -1,6 +1,7 @@
 import type { AccountAndKmsResult } from './account-and-kms.js';
 import { MAX_ENVIRONMENT_BYTES, MAX_PAYLOAD_BYTES } from './deployments.js';
 import type { FleetResult } from './fleet.js';
+import type { PackageResult } from './package.js';
 import type { BundleResult, CaseResult, ConfigurationResult, TargetResult } from './report.js';
 import { ROLES } from './requests.js';
 
@@ -8,6 +9,8 @@ import { ROLES } from './requests.js';
 const TARGET_REQUESTS_APEX_WILDCARD_NEW = 11;
 const TARGET_BUNDLE_BYTES = 300_000;
 const TARGET_INIT_MS = 150;
+/** Ours, not the issue's: what `npm install` downloads, in npm's decimal megabytes. */
+const TARGET_PACKAGE_TARBALL_BYTES = 2_000_000;
 
 /**
  * Holds the measured results to the issue's targets and to AWS's quotas, in the order the report
@@ -19,11 +22,13 @@ export function targets(
   accountAndKms: AccountAndKmsResult,
   fleet: FleetResult,
   configurations: readonly ConfigurationResult[],
+  pkg: PackageResult,
 ): TargetResult[] {
   return [
     requestsTarget(cases),
     bundleSizeTarget(bundleResults),
     coldInitTarget(bundleResults),
+    packageSizeTarget(pkg),
     iamDenialsTarget(cases, accountAndKms, fleet),
     statePayloadTarget(cases, accountAndKms, fleet),
     environmentTarget(configurations),
@@ -68,7 +73,7 @@ function bundleSizeTarget(bundleResults: readonly BundleResult[]): TargetResult 
       : {
           why:
             `over: ${over.map((bundle) => bundle.step).join(', ')}; ${largest.step} would be ` +
-            `${(largest.bytesWithoutKeepNames / 1000).toFixed(1)} KB without keepNames, which lib/lambda-bundle.ts ` +
+            `${(largest.bytesWithoutKeepNames / 1000).toFixed(1)} KB without keepNames, which scripts/build/lambda-bundles.ts ` +
             `sets so that error class names survive minification; its largest inputs: ${largest.largestInputs
               .map((input) => `${input.name} ${(input.bytes / 1000).toFixed(1)} KB`)
               .join(', ')}`,
@@ -93,6 +98,25 @@ function coldInitTarget(bundleResults: readonly BundleResult[]): TargetResult | 
             `importing the same SDK modules alone takes ${Math.round(sdkMs)} ms (median), so the bundle's own ` +
             `code adds about ${Math.max(0, Math.round(slowest.importMs.median - sdkMs))} ms: ${slowest.step} imports ` +
             `${slowest.externalImports.length} SDK modules (${slowest.externalImports.join(', ')}), whatever it uses`,
+        }),
+  };
+}
+
+function packageSizeTarget(pkg: PackageResult): TargetResult | undefined {
+  if ('error' in pkg) return undefined;
+  const met = pkg.tarballBytes <= TARGET_PACKAGE_TARBALL_BYTES;
+  const { tracing } = pkg;
+  return {
+    name: 'npm package, tarball',
+    target: `≤ ${TARGET_PACKAGE_TARBALL_BYTES / 1_000_000} MB`,
+    measured: `${(pkg.tarballBytes / 1_000_000).toFixed(2)} MB (${pkg.tarballBytes} bytes); ${(pkg.unpackedBytes / 1_000_000).toFixed(2)} MB unpacked, ${pkg.files} files`,
+    met,
+    ...(met
+      ? {}
+      : {
+          why:
+            `by top folder, unpacked: ${pkg.byFolder.map((part) => `${part.name} ${(part.bytes / 1000).toFixed(1)} KB`).join(', ')}; ` +
+            `the ${tracing.copies} copies of ${tracing.file} take about ${((tracing.gzipBytesEach * tracing.copies) / 1000).toFixed(1)} KB of the tarball`,
         }),
   };
 }

@@ -237,10 +237,7 @@ describe('KMS-held certificate keys', () => {
   });
 
   it('uses a key the caller brings through its identity policies, leaving that key’s policy alone', () => {
-    const app = new App({
-      context: { 'aws:cdk:bundling-stacks': [] },
-      builtinCloudFormationValidation: false,
-    });
+    const app = new App({ builtinCloudFormationValidation: false });
     const keys = new Stack(app, 'Keys', { env: { account: '123456789012', region: 'eu-west-1' } });
     const arn = 'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555';
     const byo = new AcmeStack(app, 'Byo', {

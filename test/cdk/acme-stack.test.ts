@@ -1,5 +1,6 @@
 import { App, Aws, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AcmeStack } from '../../lib/acme-stack.js';
@@ -15,7 +16,7 @@ const zoneArn = (zoneId: string) => ({
 });
 
 function synth(acme: ConstructorParameters<typeof AcmeStack>[2]['acme']): Template {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
+  const app = new App({ builtinCloudFormationValidation: false });
   const stack = new AcmeStack(app, 'Test', { acme, env: { account: '123456789012', region: 'eu-west-1' } });
   return Template.fromStack(stack);
 }
@@ -101,7 +102,7 @@ describe('AcmeCertificates stack', () => {
     });
   });
 
-  it('bundles one Node 22 function per step, the planner and the ended-execution cleanup, each with its own role', () => {
+  it('builds one Node.js 24 function per step, the planner and the ended-execution cleanup, each with its own role', () => {
     const functions = Object.values(template.findResources('AWS::Lambda::Function')) as {
       Properties: { Runtime: string; Role: unknown; Environment: { Variables: Record<string, unknown> } };
     }[];
@@ -110,7 +111,27 @@ describe('AcmeCertificates stack', () => {
       [...Object.values(STEP_HANDLERS), 'plan-renewals', 'cleanup-ended-execution'].sort(),
     );
     expect(new Set(functions.map((fn) => JSON.stringify(fn.Properties.Role))).size).toBe(functions.length);
-    for (const fn of functions) expect(fn.Properties.Runtime).toBe('nodejs22.x');
+    for (const fn of functions) expect(fn.Properties.Runtime).toBe('nodejs24.x');
+  });
+
+  it('runs every function on the runtime the lambdaRuntime prop names, from Node.js 22 on', () => {
+    const pinned = synth({ lambdaRuntime: lambda.Runtime.NODEJS_22_X });
+    const runtimes = Object.values(pinned.findResources('AWS::Lambda::Function')).map(
+      (fn) => (fn as { Properties: { Runtime: string } }).Properties.Runtime,
+    );
+
+    expect(new Set(runtimes)).toEqual(new Set(['nodejs22.x']));
+    expect(runtimes).toHaveLength(14);
+  });
+
+  it('refuses a runtime the bundles cannot run on at synth, naming the prop and what to use', () => {
+    for (const runtime of [lambda.Runtime.NODEJS_20_X, lambda.Runtime.PYTHON_3_13]) {
+      expect(() => synth({ lambdaRuntime: runtime })).toThrow(
+        new RegExp(
+          `lambdaRuntime ${runtime.name.replace('.', '\\.')} cannot run the bundled functions.*Use lambda\\.Runtime\\.NODEJS_24_X`,
+        ),
+      );
+    }
   });
 
   it('lets only the steps that talk to the CA sign with the account key', () => {
@@ -178,20 +199,16 @@ describe('AcmeCertificates stack', () => {
   });
 
   it('lets only RegisterAccount read the external account binding secret', () => {
-    const eabStack = new AcmeStack(
-      new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false }),
-      'Eab2',
-      {
-        acme: {
-          externalAccountBindingSecret: secretsmanager.Secret.fromSecretCompleteArn(
-            new Stack(),
-            'Imported',
-            'arn:aws:secretsmanager:eu-west-1:123456789012:secret:zerossl-eab-AbCdEf',
-          ),
-        },
-        env: { account: '123456789012', region: 'eu-west-1' },
+    const eabStack = new AcmeStack(new App({ builtinCloudFormationValidation: false }), 'Eab2', {
+      acme: {
+        externalAccountBindingSecret: secretsmanager.Secret.fromSecretCompleteArn(
+          new Stack(),
+          'Imported',
+          'arn:aws:secretsmanager:eu-west-1:123456789012:secret:zerossl-eab-AbCdEf',
+        ),
       },
-    );
+      env: { account: '123456789012', region: 'eu-west-1' },
+    });
     const eab = Template.fromStack(eabStack);
     const readers = Object.values(STEP_HANDLERS).filter((step) =>
       actionsOf(eab, step).includes('secretsmanager:GetSecretValue'),

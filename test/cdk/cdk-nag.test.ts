@@ -67,10 +67,7 @@ describe('cdk-nag', () => {
   });
 
   it('lets the app synthesize with both packs registered as validation plugins', () => {
-    const app = new App({
-      context: { 'aws:cdk:bundling-stacks': [] },
-      builtinCloudFormationValidation: false,
-    });
+    const app = new App({ builtinCloudFormationValidation: false });
     new AcmeStack(app, 'Test', {
       acme: { directoryUrl: LETS_ENCRYPT_STAGING, hostedZoneIds: ['Z111'] },
       env: { account: '123456789012', region: 'eu-west-1' },

@@ -37,10 +37,7 @@ describe('state machine log groups', () => {
   });
 
   it('gives two stacks in one account and region different log group names', () => {
-    const app = new App({
-      context: { 'aws:cdk:bundling-stacks': [] },
-      builtinCloudFormationValidation: false,
-    });
+    const app = new App({ builtinCloudFormationValidation: false });
     const env = { account: '123456789012', region: 'eu-west-1' };
     const acme = { directoryUrl: LETS_ENCRYPT_STAGING, hostedZoneIds: ['Z111'] };
     const staging = new AcmeStack(app, 'Staging', { acme, env });

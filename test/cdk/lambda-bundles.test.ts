@@ -1,20 +1,20 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { build, type Metafile } from 'esbuild';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Metafile } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BUNDLE_OPTIONS, handlerEntry, TRACING_FILE } from '../../lib/lambda-bundle.js';
+import { BUNDLE_FILE, BUNDLED_ASSETS_DIR, TRACING_FILE } from '../../lib/lambda-bundle.js';
+import { bundleMetafilePath, handlerFolders } from '../../scripts/build/lambda-bundles.js';
 
 /**
- * What keeps cold starts short, checked on every handler bundled as `cdk synth` bundles it
- * (`BUNDLE_OPTIONS`: minified ESM, `@aws-sdk/*` left to the Lambda runtime): the bundle stays small, it imports no
- * AWS SDK module when it loads (a static import anywhere in the graph is hoisted to the top of the
- * bundle, and the SDK clients together take several hundred milliseconds to import), and no step
- * carries @peculiar/x509 (with tsyringe and its Reflect polyfill): the steps that build a CSR or
- * read a certificate use the ASN.1 schemas underneath it. `npm run bench` measures the sizes and
- * init times themselves.
+ * What keeps cold starts short, checked on every bundle that ships (`dist/assets/<folder>/index.mjs`,
+ * built by `npm run build` before the suite, with esbuild's metafile of that very build): the
+ * bundle stays small, it imports no AWS SDK module when it loads (a static import anywhere in the
+ * graph is hoisted to the top of the bundle, and the SDK clients together take several hundred
+ * milliseconds to import), and no step carries @peculiar/x509 (with tsyringe and its Reflect
+ * polyfill): the steps that build a CSR or read a certificate use the ASN.1 schemas underneath
+ * it. `npm run bench` measures the sizes and init times themselves.
  */
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /**
  * Budget per bundle, the product's target for cold starts. The certificate steps are the largest
  * (about 208 KB): they carry the ASN.1 schemas that build CSRs and read certificates.
@@ -25,31 +25,22 @@ const PARSES_CERTIFICATES = new Set(['finalize', 'wait-for-certificate']);
 /** ImportToAcm reads the Key Usages of the certificate it imports, with the ASN.1 schema alone. */
 const READS_KEY_USAGES = new Set([...PARSES_CERTIFICATES, 'import-to-acm']);
 
-const folders = readdirSync(`${ROOT}lambdas`, { withFileTypes: true })
-  .filter((entry) => entry.isDirectory() && existsSync(`${ROOT}lambdas/${entry.name}/handler.ts`))
-  .map((entry) => entry.name);
-
-describe.each(folders)('the %s bundle', (folder) => {
+describe.each(handlerFolders())('the %s bundle', (folder) => {
   let bytes: number;
   let output: Metafile['outputs'][string];
   let inputs: string[];
 
-  beforeAll(async () => {
-    const result = await build({
-      ...BUNDLE_OPTIONS,
-      absWorkingDir: ROOT,
-      entryPoints: [handlerEntry(folder)],
-      outfile: 'index.mjs',
-      write: false,
-      metafile: true,
-      logLevel: 'silent',
-    });
-    bytes =
-      result.outputFiles.find((file) => file.path.endsWith('index.mjs'))?.contents.byteLength ?? Number.NaN;
-    output = Object.entries(result.metafile.outputs).find(([path]) =>
-      path.endsWith('index.mjs'),
+  beforeAll(() => {
+    const metafile = JSON.parse(readFileSync(bundleMetafilePath(folder), 'utf8')) as Metafile;
+    bytes = statSync(join(BUNDLED_ASSETS_DIR, folder, BUNDLE_FILE)).size;
+    output = Object.entries(metafile.outputs).find(([path]) =>
+      path.endsWith(BUNDLE_FILE),
     )?.[1] as Metafile['outputs'][string];
-    inputs = Object.keys(result.metafile.inputs);
+    inputs = Object.keys(metafile.inputs);
+  });
+
+  it('is the file its metafile describes', () => {
+    expect(output.bytes).toBe(bytes);
   });
 
   it(`is at most ${MAX_BUNDLE_BYTES / 1000} KB minified`, () => {

@@ -70,10 +70,7 @@ describe('logical IDs of stateful resources', () => {
   });
 
   it('keeps the deployed IDs wherever the construct sits in the tree', () => {
-    const app = new App({
-      context: { 'aws:cdk:bundling-stacks': [] },
-      builtinCloudFormationValidation: false,
-    });
+    const app = new App({ builtinCloudFormationValidation: false });
     const stack = new Stack(app, 'Other', { env: { account: '123456789012', region: 'us-east-1' } });
     new AcmeCertificates(new Construct(stack, 'Platform'), 'Acme', { hostedZoneIds: ['Z1'] });
     const resources = Template.fromStack(stack).toJSON().Resources as Record<string, CfnResource>;

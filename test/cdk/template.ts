@@ -6,7 +6,7 @@ import { AcmeStack, type AcmeStackProps } from '../../lib/acme-stack.js';
 import { LETS_ENCRYPT_STAGING, STEP_HANDLERS, type StepName } from '../../lib/steps.js';
 
 /**
- * Synthesizes `AcmeStack` the way the CDK tests need it: no bundling, a fixed account and
+ * Synthesizes `AcmeStack` the way the CDK tests need it: a fixed account and
  * region, and the raw template's resources for assertions that `Template` has no matcher for.
  */
 
@@ -52,10 +52,7 @@ export function synthStack(
 ): SynthesizedStack {
   const validate = options.cloudFormationValidation ?? false;
   const app = new App({
-    context: {
-      'aws:cdk:bundling-stacks': [],
-      ...(validate ? { '@aws-cdk/core:validateAgainstDefaultRules': true } : {}),
-    },
+    context: validate ? { '@aws-cdk/core:validateAgainstDefaultRules': true } : {},
     builtinCloudFormationValidation: validate,
   });
   const stack = new AcmeStack(app, 'Test', { acme, env: { account: '123456789012', region: 'eu-west-1' } });

@@ -133,7 +133,7 @@ export interface DeployOptions {
   readonly editTemplate?: (template: CfnTemplate) => void;
 }
 
-/** Synthesizes the stack for `ca` (with bundling) and deploys it into a fresh local cloud. */
+/** Synthesizes the stack for `ca` (with the bundles that ship) and deploys it into a fresh local cloud. */
 export async function deployLocally(
   ca: LocalCa,
   aws: LocalAws,

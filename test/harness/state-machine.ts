@@ -15,12 +15,12 @@ export interface SynthesizedDefinition {
 
 type CfnResource = { readonly Type: string; readonly Properties?: Record<string, unknown> };
 
-/** Synthesizes the stack without bundling and extracts one state machine's definition. */
+/** Synthesizes the stack and extracts one state machine's definition. */
 export function synthesizeDefinition(
   props: Partial<AcmeStackProps['acme']> = {},
   which: 'Issuance' | 'Renewals' = 'Issuance',
 ): SynthesizedDefinition {
-  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] }, builtinCloudFormationValidation: false });
+  const app = new App({ builtinCloudFormationValidation: false });
   const stack = new AcmeStack(app, 'AcmeLocal', {
     acme: { directoryUrl: 'https://acme.invalid/directory', ...props },
     env: { account: LOCAL_ACCOUNT, region: LOCAL_REGION },

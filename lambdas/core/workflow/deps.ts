@@ -23,34 +23,9 @@ export interface WorkflowLogger {
   warn(message: string, attributes?: Record<string, unknown>): void;
 }
 
-/** Deployment-wide settings that do not change per execution. */
-export interface WorkflowConfig {
-  /** Used when the execution input names no directory. */
-  readonly defaultDirectoryUrl: string;
-  /** The region the workflow runs in: where certificates are imported unless told otherwise. */
-  readonly defaultRegion: string;
-  readonly contactEmail?: string;
-  /**
-   * The construct's `validationZoneIds` (`VALIDATION_ZONE_IDS`): the zones of this account where
-   * IAM lets a TXT record have any name. Elsewhere only `_acme-challenge.*` names may be written.
-   */
-  readonly validationZoneIds?: readonly string[];
-  /**
-   * The construct's `hostedZones` / `hostedZoneIds` (`HOSTED_ZONE_IDS`): when set, the only zones
-   * of this account besides the validation zones that IAM lets the workflow write.
-   */
-  readonly writableZoneIds?: readonly string[];
-  /** Value of the `acme-aws:managed-by` tag the IAM policy lets us re-import into. */
-  readonly managedByTag: string;
-  /** Seconds between Route 53 GetChange polls. */
-  readonly dnsPollSeconds: number;
-  /** Seconds between order polls when the CA sends no Retry-After. */
-  readonly orderPollSeconds: number;
-  /** Polls allowed per waiting loop before the issuance fails. */
-  readonly maxPolls: number;
-  /** How long a certificate's lock lasts from the start of the execution that takes it: the execution timeout. */
-  readonly lockTtlSeconds: number;
-}
+import type { WorkflowConfig } from './workflow-config.js';
+
+export type { WorkflowConfig };
 
 /** Everything a step may use; each step takes only the ports it needs. */
 export interface StepDeps {

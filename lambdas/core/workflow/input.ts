@@ -7,7 +7,7 @@ import { DomainsSchema } from '../config/names.js';
 import { InvalidInputError } from '../errors.js';
 import type { CertificateConfig } from '../ports.js';
 import type { IssuanceAction } from '../state.js';
-import type { WorkflowConfig } from './deps.js';
+import type { WorkflowConfig } from './workflow-config.js';
 
 /*
  * The state machine's side of the config schema (`lambdas/core/config`): the rules live there,

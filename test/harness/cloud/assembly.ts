@@ -10,8 +10,8 @@ import { LOCAL_ACCOUNT, LOCAL_REGION } from './constants.js';
 
 /**
  * The cloud assembly `cdk synth` writes, as `cdk deploy` would upload it: the stack template and
- * the bundled asset of every function. Synthesis bundles for real (esbuild, as configured in
- * `lib/lambda-bundle.ts`); one output folder per process lets CDK reuse a bundle it already built
+ * the bundled asset of every function. Synthesis copies the bundles `npm run build` wrote to
+ * dist/assets (the files the package ships) into the assembly; one output folder per process lets CDK reuse an asset it already staged
  * in this process for another synthesis.
  */
 
@@ -55,7 +55,7 @@ const OUTDIR = join(tmpdir(), `acme-aws-assembly-${process.pid}`);
 process.once('exit', () => rmSync(OUTDIR, { recursive: true, force: true }));
 const cache = new Map<string, SynthesizedStack>();
 
-/** Synthesizes the stack with bundling, once per distinct configuration in this process. */
+/** Synthesizes the stack with its bundled assets, once per distinct configuration in this process. */
 export function synthesizeStack(props: StackPropsForTest = {}): SynthesizedStack {
   const key = JSON.stringify(props, (_key, value) =>
     typeof value === 'object' && value !== null && !Array.isArray(value) && value.constructor !== Object
