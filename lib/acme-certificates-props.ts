@@ -1,5 +1,6 @@
 import type { Duration } from 'aws-cdk-lib';
 import type * as events from 'aws-cdk-lib/aws-events';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { CertificateProps } from './declared-certificates.js';
@@ -76,6 +77,14 @@ export interface AcmeCertificatesProps {
    * @default none (certificates can still be added with an `issue` execution)
    */
   readonly certificates?: readonly CertificateProps[];
+  /**
+   * The symmetric KMS key the delivered secrets and parameters (`secret`, `parameters` of a
+   * certificate) are encrypted with. Its key policy must let this account's IAM policies use it
+   * through Secrets Manager and Parameter Store: the grants add identity statements only, and
+   * CloudFormation creates each secret's pending value with it at deploy.
+   * @default a key the construct creates (rotation enabled, retained on delete) when some certificate declares a delivery, usable only by the roles it grants
+   */
+  readonly deliveryKey?: kms.IKey;
   /**
    * When the renewal planner runs.
    * @default every day

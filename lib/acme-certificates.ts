@@ -1,18 +1,21 @@
-import { Duration, Names, Validations } from 'aws-cdk-lib';
+import { Duration, Names, Stack, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { AccountKeys } from './account-keys.js';
 import type { AcmeCertificatesProps } from './acme-certificates-props.js';
+import { CertificateDelivery } from './certificate-delivery.js';
 import { CertificateStore } from './certificate-store.js';
-import { DeclaredCertificates, validateDirectoryUrl } from './declared-certificates.js';
+import { DeclaredCertificates, validateDeclarations, validateDirectoryUrl } from './declared-certificates.js';
 import { IssuanceStateMachine } from './issuance-state-machine.js';
-import { Monitoring } from './monitoring.js';
+import { EVENT_DELIVERED, EVENT_SOURCE, Monitoring } from './monitoring.js';
 import { RenewalSchedule } from './renewal-schedule.js';
 import { StepFunctions } from './step-functions.js';
 import { grantStepPermissions } from './step-permissions.js';
@@ -23,6 +26,8 @@ export {
   type CertificateKeyType,
   type CertificateProps,
   DECLARED_CERTIFICATES_SERVICE_TIMEOUT,
+  type ParameterDeliveryProps,
+  type SecretDeliveryProps,
 } from './declared-certificates.js';
 export { KEY_ADMIN_ACTIONS } from './key-policy.js';
 export { MANAGED_BY_TAG, ROLLOVER_STEPS, SIGNING_STEPS, STORE_ACCESS } from './step-permissions.js';
@@ -42,6 +47,18 @@ export class AcmeCertificates extends Construct {
   readonly certificateKeys: Readonly<Record<string, kms.IKey>>;
   /** Encrypts the certificate store. */
   readonly storeKey: kms.Key;
+  /**
+   * Encrypts the delivered secrets and parameters: the `deliveryKey` prop, or the key created
+   * when some certificate declares a delivery. Absent when there is neither.
+   */
+  readonly deliveryKey?: kms.IKey;
+  /**
+   * The Secrets Manager secret of each certificate declared with `secret`, by certificate id:
+   * created at deploy with a pending value, a new version at each issuance and renewal. Let
+   * workloads read one with `grantReadSecret`, which also adds them to the delivery key's policy;
+   * the secret's own `grantRead` does not.
+   */
+  readonly deliverySecrets: Readonly<Record<string, secretsmanager.ISecret>>;
   /** Issued chains and encrypted private keys, so an import can be retried without reissuing. */
   readonly certificateStore: s3.Bucket;
   /** Server access logs of the certificate store: who read or wrote which object, kept a year. */
@@ -65,6 +82,7 @@ export class AcmeCertificates extends Construct {
   readonly monitoring: Monitoring;
   private readonly store: CertificateStore;
   private readonly declared: DeclaredCertificates;
+  private readonly delivery: CertificateDelivery;
 
   constructor(scope: Construct, id: string, props: AcmeCertificatesProps = {}) {
     super(scope, id);
@@ -73,6 +91,12 @@ export class AcmeCertificates extends Construct {
     this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
     const directoryUrl = props.directoryUrl ?? LETS_ENCRYPT_PRODUCTION;
     validateDirectoryUrl(directoryUrl);
+    const stack = Stack.of(this);
+    const declarations = validateDeclarations(props.certificates ?? [], {
+      region: stack.region,
+      stackName: stack.stackName,
+      ...(props.hostedZones ? { hostedZones: props.hostedZones } : {}),
+    });
     const managedByTag = Names.uniqueId(this);
 
     const keys = new AccountKeys(this, 'AccountKeys', { generation: props.accountKeyGeneration });
@@ -116,6 +140,13 @@ export class AcmeCertificates extends Construct {
     this.endedExecutionCleanup = steps.endedExecutionCleanup;
     this.planner = steps.planner;
 
+    this.delivery = new CertificateDelivery(this, 'Delivery', {
+      deliveries: declarations.deliveries,
+      ...(props.deliveryKey ? { key: props.deliveryKey } : {}),
+    });
+    if (this.delivery.key) this.deliveryKey = this.delivery.key;
+    this.deliverySecrets = this.delivery.secrets;
+
     const hostedZoneIds = [
       ...(props.hostedZoneIds ?? []),
       ...(props.hostedZones ?? []).map((zone) => zone.id),
@@ -133,10 +164,12 @@ export class AcmeCertificates extends Construct {
       validationZoneIds: props.validationZoneIds,
       zoneRoleArns: props.zoneRoleArns,
       externalAccountBindingSecret: props.externalAccountBindingSecret,
+      delivery: this.delivery,
     });
     this.declared = new DeclaredCertificates(this, 'DeclaredCertificates', {
       certificates: props.certificates,
-      hostedZones: props.hostedZones,
+      configs: declarations.certificates,
+      deliveryTargets: (certificateId) => this.delivery.targets(certificateId),
       stepFunctions: steps,
       store: this.store,
     });
@@ -188,6 +221,61 @@ export class AcmeCertificates extends Construct {
     return this.declared
       .grantCertificateKeyUse(certificateId, grantee)
       .combine(this.grantCertificateObjects(grantee, `certificates/${certificateId}/*`));
+  }
+
+  /**
+   * Lets `grantee` read the Secrets Manager secret of the certificate `certificateId`, declared
+   * with `secret`: `secretsmanager:GetSecretValue` and `DescribeSecret` on exactly that secret,
+   * and `kms:Decrypt` on the delivery key through Secrets Manager only (in the key policy too,
+   * when the construct created the key). Throws when the certificate declares no secret.
+   */
+  grantReadSecret(certificateId: string, grantee: iam.IGrantable): iam.Grant {
+    return this.delivery.grantReadSecret(certificateId, grantee);
+  }
+
+  /**
+   * Lets `grantee` read the parameters of the certificate `certificateId`, declared with
+   * `parameters`: `ssm:GetParameter`, `GetParameters` and `GetParametersByPath` on its path and
+   * the parameters under it, and `kms:Decrypt` on the delivery key through Parameter Store only.
+   * Throws when the certificate declares no parameters.
+   */
+  grantReadParameters(certificateId: string, grantee: iam.IGrantable): iam.Grant {
+    return this.delivery.grantReadParameters(certificateId, grantee);
+  }
+
+  /**
+   * A rule on the `Certificate Delivered` events of the certificate `certificateId` (source
+   * `EVENT_SOURCE`, one event per secret or parameter written, with `detail.certificateId`,
+   * `target`, `secretArn` or `parameterName`, `version`, `serial` and `notAfter`, never key
+   * material), for a target that reloads the workloads: a Lambda that restarts an ECS service, or
+   * an SSM Run Command that reloads nginx. `options.eventPattern` is merged in, as `Rule.addEventPattern`
+   * merges, and `options.target` added. Throws when
+   * the certificate declares no delivery.
+   */
+  onCertificateDelivered(
+    certificateId: string,
+    id: string,
+    options: events.OnEventOptions = {},
+  ): events.Rule {
+    if (!this.delivery.delivers(certificateId)) {
+      throw new Error(
+        `AcmeCertificates: onCertificateDelivered("${certificateId}"): no certificate with that id is declared with secret or parameters, so none is ever delivered. Add secret or parameters to its declaration.`,
+      );
+    }
+    const rule = new events.Rule(this, id, {
+      description:
+        options.description ??
+        `Runs when the certificate "${certificateId}" is delivered to its secret or parameters`,
+      ...(options.ruleName ? { ruleName: options.ruleName } : {}),
+      eventPattern: {
+        source: [EVENT_SOURCE],
+        detailType: [EVENT_DELIVERED],
+        detail: { certificateId: [certificateId] },
+      },
+    });
+    if (options.eventPattern) rule.addEventPattern(options.eventPattern);
+    if (options.target) rule.addTarget(options.target);
+    return rule;
   }
 
   private grantCertificateObjects(grantee: iam.IGrantable, prefix: string): iam.Grant {

@@ -6,8 +6,11 @@ import { Construct } from 'constructs';
 import {
   KEY_TYPES as CORE_KEY_TYPES,
   type DeclaredCertificateConfig,
+  type ParsedDeclarations,
   parseCertificateDeclarations,
+  parseDeclarations,
 } from '../lambdas/core/config/schema.js';
+import type { DeliveryTargets } from '../lambdas/core/ports.js';
 import { forecastAcmImports } from '../lambdas/core/renewal/quota.js';
 import type { KeyType } from '../lambdas/core/state.js';
 import type { CertificateStore } from './certificate-store.js';
@@ -66,6 +69,59 @@ export interface CertificateProps {
    * @default a fresh key per issuance, imported into ACM
    */
   readonly kmsKey?: boolean | kms.IKey;
+  /**
+   * Delivers the certificate to a Secrets Manager secret, for workloads that read it themselves
+   * (nginx or Envoy on EC2, ECS secrets, the External Secrets Operator on EKS). `true` names it
+   * `acme-aws/<stackName>/<id>/certificate`; `{ name }` chooses the name (1-512 of `A-Za-z0-9/_+=.@-`, not
+   * ending with a hyphen followed by six characters, which Secrets Manager reserves for its ARN
+   * suffix). The secret is created at deploy, encrypted with `deliveryKey`, with a JSON value
+   * saying the certificate is pending; each issuance and renewal then writes a new version
+   * (`AWSCURRENT`, the previous one kept as `AWSPREVIOUS`) holding `certificate`, `chain`,
+   * `fullchain`, `privateKey`, `notAfter`, `serial` and `names`. A certificate whose key stays in
+   * KMS (`kmsKey`) delivers no `privateKey`. Read it with `grantReadSecret`.
+   * @default no secret
+   */
+  readonly secret?: boolean | SecretDeliveryProps;
+  /**
+   * Delivers the certificate to SecureString parameters under a Parameter Store path, encrypted
+   * with `deliveryKey`. Read them with `grantReadParameters`.
+   * @default no parameters
+   */
+  readonly parameters?: ParameterDeliveryProps;
+}
+
+/** How a certificate's Secrets Manager secret is named (`CertificateProps.secret`). */
+export interface SecretDeliveryProps {
+  /**
+   * The secret's name: 1-512 letters, digits or `/_+=.@-`, not ending with a hyphen followed by
+   * six characters. No two certificates may share one.
+   * @default `acme-aws/<stackName>/<id>/certificate`
+   */
+  readonly name?: string;
+}
+
+/**
+ * Where a certificate's SecureString parameters go (`CertificateProps.parameters`). Each part is a
+ * parameter of its own, `<path>/certificate`, `<path>/chain` and `<path>/privateKey` (not for a
+ * certificate whose key stays in KMS), so that each fits its tier: a Standard parameter holds
+ * 4 KB, too little for a leaf and its chain together, so `<path>/fullchain` is written on the
+ * Advanced tier only (8 KB). A part its tier still cannot hold (a long RSA chain) fails the
+ * delivery with an error naming the part; the certificate stays in the store and in ACM.
+ */
+export interface ParameterDeliveryProps {
+  /**
+   * The path the parameters go under, e.g. `/certificates/web`: it starts with `/`, its levels
+   * are letters, digits, `_`, `.` or `-`, it is not under `aws` or `ssm` (reserved by Parameter
+   * Store, in any case), and leaves room for the part: at most 999 characters and 14 levels. No
+   * certificate's path may be another's or under it.
+   */
+  readonly path: string;
+  /**
+   * The Parameter Store tier: `Standard` (4 KB per value, no charge) or `Advanced` (8 KB per
+   * value, charged per parameter and month, and a `fullchain` parameter).
+   * @default 'Standard'
+   */
+  readonly tier?: 'Standard' | 'Advanced';
 }
 
 /** A declared certificate with its defaults filled in, as the registry receives it: the core schema's output. */
@@ -99,11 +155,13 @@ export interface DeclaredCertificatesProps {
    * @default none
    */
   readonly certificates?: readonly CertificateProps[];
+  /** The same certificates as `validateDeclarations` returned them, with their defaults. */
+  readonly configs: readonly DeclaredCertificateConfig[];
   /**
-   * Hosted zones by id and name; synth then checks that one covers every declared domain.
-   * @default no check
+   * Where each certificate is delivered besides ACM, by id, recorded in its registry record.
+   * @default no deliveries
    */
-  readonly hostedZones?: readonly { readonly id: string; readonly name: string }[];
+  readonly deliveryTargets?: (certificateId: string) => DeliveryTargets | undefined;
   /** Builds the sync function by the steps' recipe. */
   readonly stepFunctions: StepFunctions;
   /** The registry the sync writes the declared certificates to. */
@@ -126,7 +184,7 @@ export class DeclaredCertificates extends Construct {
   constructor(scope: Construct, id: string, props: DeclaredCertificatesProps) {
     super(scope, id);
     const certificates = props.certificates ?? [];
-    this.configs = validateCertificates(certificates, Stack.of(this).region, props.hostedZones);
+    this.configs = props.configs;
     const keys: Record<string, kms.IKey> = {};
     for (const [index, certificate] of certificates.entries()) {
       if (!certificate.kmsKey) continue;
@@ -165,9 +223,14 @@ export class DeclaredCertificates extends Construct {
       serviceTimeout: DECLARED_CERTIFICATES_SERVICE_TIMEOUT,
       properties: {
         Certificates: Stack.of(this).toJsonString(
-          this.configs.map((certificate) =>
-            keys[certificate.id] ? { ...certificate, kmsKeyArn: keys[certificate.id]?.keyArn } : certificate,
-          ),
+          this.configs.map((certificate) => {
+            const delivery = props.deliveryTargets?.(certificate.id);
+            return {
+              ...certificate,
+              ...(keys[certificate.id] ? { kmsKeyArn: keys[certificate.id]?.keyArn } : {}),
+              ...(delivery ? { delivery } : {}),
+            };
+          }),
         ),
       },
     });
@@ -230,7 +293,30 @@ export function validateCertificates(
   stackRegion: string,
   hostedZones?: readonly { readonly id: string; readonly name: string }[],
 ): DeclaredCertificateConfig[] {
-  const checked = parseCertificateDeclarations(
+  return validateDeclarations(certificates, { region: stackRegion, ...(hostedZones ? { hostedZones } : {}) })
+    .certificates;
+}
+
+/** Where synth checks the declared certificates: the stack's region and name, and the zones. */
+export interface DeclarationScope {
+  /** The stack's region, possibly a token. */
+  readonly region: string;
+  /** The stack's name, in the default secret names; a token leaves it out. */
+  readonly stackName?: string;
+  /** Hosted zones by id and name; synth then checks that one covers every declared domain. */
+  readonly hostedZones?: readonly { readonly id: string; readonly name: string }[];
+}
+
+/**
+ * {@link validateCertificates}, and each certificate's delivery (`secret`, `parameters`) with its
+ * defaults: the core schema decides for both.
+ */
+export function validateDeclarations(
+  certificates: readonly CertificateProps[],
+  scope: DeclarationScope,
+): ParsedDeclarations {
+  const { region: stackRegion, stackName, hostedZones } = scope;
+  const checked = parseDeclarations(
     certificates.map((certificate) =>
       certificate.regions?.some((region) => Token.isUnresolved(region))
         ? {
@@ -243,13 +329,19 @@ export function validateCertificates(
     ),
     {
       ...(Token.isUnresolved(stackRegion) ? {} : { region: stackRegion }),
+      ...(stackName !== undefined && !Token.isUnresolved(stackName) ? { stackName } : {}),
       ...(hostedZones ? { hostedZones } : {}),
     },
   );
-  return checked.map((config, index) => {
-    const given = certificates[index]?.regions;
-    return given?.some((region) => Token.isUnresolved(region)) ? { ...config, regions: [...given] } : config;
-  });
+  return {
+    ...checked,
+    certificates: checked.certificates.map((config, index) => {
+      const given = certificates[index]?.regions;
+      return given?.some((region) => Token.isUnresolved(region))
+        ? { ...config, regions: [...given] }
+        : config;
+    }),
+  };
 }
 
 /** A region name that passes the schema in place of a region token. */

@@ -7,10 +7,18 @@ export {
   type CertificateKeyType,
   type CertificateProps,
   MANAGED_BY_TAG,
+  type ParameterDeliveryProps,
+  type SecretDeliveryProps,
 } from './acme-certificates.js';
 export type { HostedZoneRef } from './acme-certificates-props.js';
 export { AcmeStack, type AcmeStackProps } from './acme-stack.js';
 export { DEFAULT_LAMBDA_RUNTIME } from './lambda-bundle.js';
-export { EVENT_SOURCE, METRICS_NAMESPACE, Monitoring, type MonitoringProps } from './monitoring.js';
+export {
+  EVENT_DELIVERED,
+  EVENT_SOURCE,
+  METRICS_NAMESPACE,
+  Monitoring,
+  type MonitoringProps,
+} from './monitoring.js';
 export { RenewalSchedule, type RenewalScheduleProps } from './renewal-schedule.js';
 export { LETS_ENCRYPT_PRODUCTION, LETS_ENCRYPT_STAGING, type StepName } from './steps.js';

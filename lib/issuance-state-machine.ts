@@ -40,9 +40,9 @@ export interface IssuanceStateMachineProps {
 
 /**
  * The Standard state machine that sequences one issuance or renewal: account, order, dns-01 in
- * Route 53, finalize, import into ACM, and a Cleanup that every failure goes through. It times out
- * at the core's `ISSUANCE_TIMEOUT_SECONDS`, which the wait budget plans within and the
- * certificate's lock outlasts by nothing. A rule hands every execution that ended otherwise
+ * Route 53, finalize, import into ACM, delivery to the declared secret and parameters, and a
+ * Cleanup that every failure goes through. It times out at the core's `ISSUANCE_TIMEOUT_SECONDS`,
+ * which the wait budget plans within and the certificate's lock outlasts by nothing. A rule hands every execution that ended otherwise
  * (failed past its Catch, timed out, stopped) to the ended-execution cleanup.
  */
 export class IssuanceStateMachine extends Construct {
@@ -102,6 +102,7 @@ export class IssuanceStateMachine extends Construct {
     const finalize = step('Finalize');
     const waitForCertificate = step('WaitForCertificate');
     const importToAcm = step('ImportToAcm');
+    const deliverCertificate = step('DeliverCertificate');
 
     const dnsPause = pause('PauseForDnsSync').next(waitForDnsSync);
     const dnsInSync = new sfn.Choice(this, 'DnsInSync?')
@@ -178,7 +179,15 @@ export class IssuanceStateMachine extends Construct {
     waitForAuthorizations.next(orderReady);
     finalize.next(certificateReady);
     waitForCertificate.next(certificateReady);
-    importToAcm.next(cleanup);
+    // ImportToAcm sets `deliver` when the certificate's record has delivery targets. A failed
+    // delivery goes through Cleanup like any failed step; the certificate stays in the store and
+    // in ACM, and the next run delivers it without a new order.
+    importToAcm.next(
+      new sfn.Choice(this, 'Deliver?')
+        .when(sfn.Condition.isPresent('$.deliver'), deliverCertificate)
+        .otherwise(cleanup),
+    );
+    deliverCertificate.next(cleanup);
 
     const logGroup = new logs.LogGroup(this, 'IssuanceLogs', {
       // Unique per stack name and construct path (of the composing construct, as before the

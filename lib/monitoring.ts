@@ -15,6 +15,12 @@ export const METRICS_SERVICE = 'acme-aws';
 /** The `source` of the events the workflow puts on the default bus. */
 export const EVENT_SOURCE = 'acme-aws';
 /**
+ * The `detail-type` of the event DeliverCertificate puts per secret or parameter written (the
+ * core's `EVENT_DELIVERED`, which a test holds it to: the core's module is not imported here,
+ * since the library ships without the Lambdas' dependencies).
+ */
+export const EVENT_DELIVERED = 'Certificate Delivered';
+/**
  * The prefix of the state machines' log groups. AWS recommends it for vended logs: delivery to
  * it needs no CloudWatch Logs resource policy, whose size limit many log groups would reach.
  */

@@ -4,6 +4,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import type { IConstruct } from 'constructs';
 import type { AccountKeys } from './account-keys.js';
+import type { CertificateDelivery } from './certificate-delivery.js';
 import type { CertificateStore, StoreAccess } from './certificate-store.js';
 import { acknowledgeWildcard, roleOf } from './nag.js';
 import type { StepName } from './steps.js';
@@ -39,6 +40,7 @@ export const STORE_ACCESS: readonly {
   { step: 'WaitForCertificate', prefix: 'orders/*', access: ['read'] },
   { step: 'WaitForCertificate', prefix: 'certificates/*', access: ['write'] },
   { step: 'ImportToAcm', prefix: 'certificates/*', access: ['read'] },
+  { step: 'DeliverCertificate', prefix: 'certificates/*', access: ['read'] },
   { step: 'RevokeCertificate', prefix: 'certificates/*', access: ['read'] },
 ];
 
@@ -83,6 +85,13 @@ export interface StepAccess {
    * @default false
    */
   readonly importToAcm?: boolean;
+  /**
+   * Writes the declared deliveries: `secretsmanager:PutSecretValue` on exactly the declared
+   * secrets, `ssm:PutParameter` under exactly the declared parameter paths, and the delivery key
+   * through those two services only (`CertificateDelivery.grantDelivery`).
+   * @default false
+   */
+  readonly deliver?: boolean;
 }
 
 const GET = 'dynamodb:GetItem';
@@ -116,6 +125,7 @@ export const STEP_ACCESS: Readonly<Record<PermittedFunction, StepAccess>> = {
   Finalize: { registry: [UPDATE] },
   WaitForCertificate: { registry: [UPDATE] },
   ImportToAcm: { registry: [GET, UPDATE], importToAcm: true },
+  DeliverCertificate: { registry: [GET, UPDATE], putEvents: true, deliver: true },
   Cleanup: CLEANER,
   CleanupEndedExecution: CLEANER,
   PlanRenewals: { registry: ['dynamodb:Scan', UPDATE] },
@@ -151,6 +161,8 @@ export interface StepPermissionsProps {
    * @default none
    */
   readonly externalAccountBindingSecret?: secretsmanager.ISecret;
+  /** The delivery targets, which only the `deliver` functions may write. */
+  readonly delivery: CertificateDelivery;
 }
 
 /**
@@ -213,6 +225,7 @@ export function grantStepPermissions(scope: IConstruct, props: StepPermissionsPr
   });
   for (const { fn } of having('putEvents')) fn.addToRolePolicy(putEvents);
   for (const { fn } of having('importToAcm')) grantAcmImport(fn, props.managedByTag);
+  for (const { fn } of having('deliver')) props.delivery.grantDelivery(fn);
 
   const validationZoneIds = props.validationZoneIds ?? [];
   if (validationZoneIds.length > 0) {

@@ -15,6 +15,7 @@ export const STEP_HANDLERS = {
   Finalize: 'finalize',
   WaitForCertificate: 'wait-for-certificate',
   ImportToAcm: 'import-to-acm',
+  DeliverCertificate: 'deliver-certificate',
   Cleanup: 'cleanup',
 } as const satisfies Record<StepName, string>;
 
@@ -31,6 +32,7 @@ export type StepName =
   | 'Finalize'
   | 'WaitForCertificate'
   | 'ImportToAcm'
+  | 'DeliverCertificate'
   | 'Cleanup';
 export type StepHandlerFolder = (typeof STEP_HANDLERS)[StepName];
 

@@ -6,6 +6,7 @@ import type { WorkflowMetrics } from '../core/ports.js';
 import type { StepDeps, WorkflowConfig, WorkflowLogger } from '../core/workflow/deps.js';
 import { ISSUANCE_TIMEOUT_SECONDS } from '../core/workflow/wait-budget.js';
 import { AcmImporters } from './acm-importer.js';
+import { AwsCertificateDeliveries } from './certificate-deliveries.js';
 import { dnsResolverFromEnvironment } from './dns-resolver.js';
 import { DynamoDbRecordSetLeases, DynamoDbRegistry } from './dynamodb-registry.js';
 import { EventBridgePublisher } from './eventbridge-publisher.js';
@@ -103,6 +104,7 @@ const eventBridgeClient = sdkClient(
 const secretsManagerClient = sdkClient(
   async () => new (await import('@aws-sdk/client-secrets-manager')).SecretsManagerClient({}),
 );
+const ssmClient = sdkClient(async () => new (await import('@aws-sdk/client-ssm')).SSMClient({}));
 const stsClient = sdkClient(async () => new (await import('@aws-sdk/client-sts')).STSClient({}));
 
 /** One signer per key id, each with its cached public key. */
@@ -207,6 +209,10 @@ export const externalAccountBinding: PortFactory<'externalAccountBinding'> = asy
   if (!secretId) return undefined;
   return new SecretsManagerExternalAccountBinding({ client: await secretsManagerClient(), secretId });
 };
+
+/** The delivery targets: Secrets Manager secrets and Parameter Store parameters. */
+export const deliveries: PortFactory<'deliveries'> = () =>
+  new AwsCertificateDeliveries({ secretsManager: secretsManagerClient, ssm: ssmClient });
 
 /** CloudWatch metrics as embedded-metric-format log lines: no API call, no extra permission. */
 export const metrics: PortFactory<'metrics'> = (env) => {

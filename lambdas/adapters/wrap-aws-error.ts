@@ -26,6 +26,9 @@ const TRANSIENT_NAMES = new Set([
   // DynamoDB's "slow down" errors carry no `$retryable` once the SDK's own retries give up.
   'ProvisionedThroughputExceededException',
   'TransactionConflictException',
+  // Parameter Store: its 5xx, and concurrent updates of one parameter.
+  'InternalServerError',
+  'TooManyUpdates',
 ]);
 
 /** What an SDK v3 error looks like at runtime; every field is optional because anything can be thrown. */

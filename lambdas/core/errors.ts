@@ -233,6 +233,15 @@ export class CertificateMismatchError extends AcmeAwsError {
 export class OrderMismatchError extends AcmeAwsError {
   readonly code = 'ORDER_MISMATCH';
 }
+/**
+ * A part of the certificate is larger than its Parameter Store tier holds (4 KB on Standard, 8 KB
+ * on Advanced). Raised before any parameter is written, so no part is left newer than the others;
+ * the certificate stays in the store and the next run delivers it once the tier is raised. Never
+ * retried.
+ */
+export class DeliveryTooLargeError extends AcmeAwsError {
+  readonly code = 'DELIVERY_TOO_LARGE';
+}
 /** A polling loop ran out of attempts (DNS sync, authorizations, certificate). */
 export class PollingTimeoutError extends AcmeAwsError {
   readonly code = 'POLLING_TIMEOUT';

@@ -198,6 +198,14 @@ export interface IssuedCertificateRecord {
    * run that failed after delivering (its Lambda crashed once the import was done) from one that
    * failed before, and announce what really happened.
    */
+  /**
+   * When DeliverCertificate last wrote this certificate to every delivery target, and what it
+   * wrote; absent until then, which makes a certificate with delivery targets due again.
+   */
+  readonly delivered?: {
+    readonly at: string;
+    readonly targets: readonly DeliveredTarget[];
+  };
   readonly deliveredBy?: {
     readonly executionId: string;
     /** Whether it replaced an earlier certificate (`Certificate Renewed`) or was the first. */
@@ -228,6 +236,57 @@ export interface CertificateConfig {
    * certificate store only, never to ACM. @default a fresh key per issuance, imported into ACM
    */
   readonly kmsKeyArn?: string;
+  /**
+   * Where DeliverCertificate writes the certificate for workloads outside ACM, as the construct
+   * declared it (`secret`, `parameters`). Only declared certificates have one; an `issue` of a
+   * declared id keeps it. @default no delivery
+   */
+  readonly delivery?: DeliveryTargets;
+}
+
+/** The Secrets Manager secret and Parameter Store path a certificate is delivered to. */
+export interface DeliveryTargets {
+  /** ARN of the secret (created at deploy) that gets a new version per certificate. */
+  readonly secretArn?: string;
+  /**
+   * Parameter path such as `/certificates/web`: SecureString parameters `<path>/certificate`,
+   * `<path>/chain` and `<path>/privateKey`, plus `<path>/fullchain` on the Advanced tier.
+   */
+  readonly parameterPath?: string;
+  /** @default 'Standard' */
+  readonly parameterTier?: 'Standard' | 'Advanced';
+  /** ARN of the KMS key the parameters are encrypted with (the secret has its own setting). */
+  readonly parameterKeyArn?: string;
+}
+
+/** One write of a delivery: the secret or one parameter, and the version it got. */
+export interface DeliveredTarget {
+  readonly target: 'secretsmanager' | 'ssm';
+  /** The secret's ARN, or the parameter's name. */
+  readonly name: string;
+  /** The secret's VersionId, or the parameter's version number as a string. */
+  readonly version: string;
+}
+
+/** What DeliverCertificate writes a certificate to: the secret's and the parameters' services. */
+export interface CertificateDeliveries {
+  /**
+   * Writes `value` as a new version of the secret, which becomes `AWSCURRENT` (the one it replaces
+   * becomes `AWSPREVIOUS`). The same `requestToken` with the same value writes nothing again and
+   * answers with the same version, so a retried delivery of one certificate adds no version.
+   */
+  putSecretVersion(input: {
+    readonly secretArn: string;
+    readonly value: string;
+    readonly requestToken: string;
+  }): Promise<{ readonly versionId: string }>;
+  /** Writes a SecureString parameter, overwriting it, and answers with its new version. */
+  putParameter(input: {
+    readonly name: string;
+    readonly value: string;
+    readonly keyArn?: string;
+    readonly tier: 'Standard' | 'Advanced';
+  }): Promise<{ readonly version: number }>;
 }
 
 /** One managed certificate in the registry. */

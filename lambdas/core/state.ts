@@ -1,4 +1,5 @@
 import type { AcmeDirectory, AcmeOrderStatus } from './acme/types.js';
+import type { DeliveredTarget } from './ports.js';
 
 /**
  * What travels between the steps of one issuance, in the Step Functions payload.
@@ -116,6 +117,10 @@ export interface IssuanceState extends IssuanceInput {
   readonly renewal?: boolean;
   /** Why ACM needed new ARNs this run, when it did. */
   readonly arnReplaced?: { readonly region: string; readonly previousArn: string; readonly reason: string };
+  /** Set by ImportToAcm when the certificate has delivery targets: DeliverCertificate runs next. */
+  readonly deliver?: true;
+  /** What DeliverCertificate wrote: the secret's version and each parameter's. */
+  readonly delivered?: readonly DeliveredTarget[];
   /** Things the operator should know that did not stop the issuance (e.g. a key CloudFront refuses). */
   readonly warnings?: readonly string[];
   /** Set by a Catch: the failed step's error, kept for the final Fail state. */

@@ -121,7 +121,7 @@ describe('AcmeCertificates stack', () => {
     );
 
     expect(new Set(runtimes)).toEqual(new Set(['nodejs22.x']));
-    expect(runtimes).toHaveLength(14);
+    expect(runtimes).toHaveLength(15);
   });
 
   it('refuses a runtime the bundles cannot run on at synth, naming the prop and what to use', () => {

@@ -32,7 +32,13 @@ const SIGNERS: StepName[] = [
   'Finalize',
   'WaitForCertificate',
 ];
-const STORE_READERS: StepName[] = ['Finalize', 'WaitForCertificate', 'ImportToAcm', 'RevokeCertificate'];
+const STORE_READERS: StepName[] = [
+  'Finalize',
+  'WaitForCertificate',
+  'ImportToAcm',
+  'DeliverCertificate',
+  'RevokeCertificate',
+];
 const STORE_WRITERS: StepName[] = ['Finalize', 'WaitForCertificate'];
 const KEY_USAGE = [
   'kms:Sign',
@@ -361,12 +367,12 @@ describe('least privilege', () => {
     }
   });
 
-  it('runs only our own functions: the twelve steps, the renewal planner and the ended-execution cleanup, and no custom resource framework', () => {
+  it('runs only our own functions: the thirteen steps, the renewal planner and the ended-execution cleanup, and no custom resource framework', () => {
     const types = Object.values(synthesized.resources).map((resource) => resource.Type);
     expect(
       types.filter((type) => type.startsWith('Custom::') || type === 'AWS::CloudFormation::CustomResource'),
     ).toEqual([]);
-    expect(types.filter((type) => type === 'AWS::Lambda::Function')).toHaveLength(14);
+    expect(types.filter((type) => type === 'AWS::Lambda::Function')).toHaveLength(15);
   });
 
   it('records declared certificates through one custom resource served by our own function', () => {
@@ -383,7 +389,7 @@ describe('least privilege', () => {
     const syncFunction = declared.resources[serviceToken['Fn::GetAtt'][0]];
     expect(syncFunction?.Type).toBe('AWS::Lambda::Function');
     expect(JSON.stringify(syncFunction?.Properties?.Environment)).toContain('sync-declared-certificates');
-    expect(entries.filter(([, resource]) => resource.Type === 'AWS::Lambda::Function')).toHaveLength(15);
+    expect(entries.filter(([, resource]) => resource.Type === 'AWS::Lambda::Function')).toHaveLength(16);
     expect(JSON.parse(String(custom[0]?.[1].Properties?.Certificates))).toEqual([
       {
         id: 'web',

@@ -17,6 +17,9 @@ const EVERY_FEATURE_STATEFUL: Readonly<Record<string, string>> = {
   CertificatesAccountKey2FAB8967A: 'AWS::KMS::Key',
   CertificatesCertificateKeysigner92475641: 'AWS::KMS::Key',
   CertificatesStoreKey5AAC9F7F: 'AWS::KMS::Key',
+  // Delivery (issue 16): the key encrypts the delivered versions, and the secret has a fixed name.
+  CertificatesDeliveryDeliveryKey9F026615: 'AWS::KMS::Key',
+  CertificatesDeliverySecretweb930331A3: 'AWS::SecretsManager::Secret',
   CertificatesAccessLogs26C90CAE: 'AWS::S3::Bucket',
   CertificatesAccessLogsPolicyD4C08B62: 'AWS::S3::BucketPolicy',
   CertificatesCertificateStore9EA9E31A: 'AWS::S3::Bucket',
@@ -28,6 +31,7 @@ const EVERY_FEATURE_STATEFUL: Readonly<Record<string, string>> = {
   CertificatesRegisterAccountLogsA3B29822: 'AWS::Logs::LogGroup',
   CertificatesRevokeCertificateLogs7E320B24: 'AWS::Logs::LogGroup',
   CertificatesCreateOrderLogsEA2DA670: 'AWS::Logs::LogGroup',
+  CertificatesDeliverCertificateLogsA5301EAA: 'AWS::Logs::LogGroup',
   CertificatesPublishChallengesLogs17E64814: 'AWS::Logs::LogGroup',
   CertificatesWaitForDnsSyncLogs65447FCC: 'AWS::Logs::LogGroup',
   CertificatesAnswerChallengesLogs47856F94: 'AWS::Logs::LogGroup',

@@ -66,8 +66,9 @@ export function synthStack(
  * The stack with every optional feature on, so every policy statement and every state the
  * construct can produce is in the template: declared certificates (one with a KMS key), named
  * hosted zones, validation zones, zone roles, an external account binding secret, notification
- * emails, a second account key generation, and workloads given `grantReadCertificates` and
- * `grantCertificateKeyUse`.
+ * emails, a second account key generation, delivery to a secret and Advanced parameters, and
+ * workloads given `grantReadCertificates`, `grantCertificateKeyUse`, `grantReadSecret` and
+ * `grantReadParameters`, with a rule on the deliveries.
  */
 export function synthEveryFeature(options: SynthOptions = {}): SynthesizedStack {
   return synthStack(
@@ -78,7 +79,13 @@ export function synthEveryFeature(options: SynthOptions = {}): SynthesizedStack 
       validationZoneIds: ['ZVAL'],
       zoneRoleArns: ['arn:aws:iam::111122223333:role/acme-dns'],
       certificates: [
-        { id: 'web', domains: ['example.org', '*.example.org'], regions: ['us-east-1', 'eu-west-1'] },
+        {
+          id: 'web',
+          domains: ['example.org', '*.example.org'],
+          regions: ['us-east-1', 'eu-west-1'],
+          secret: true,
+          parameters: { path: '/certificates/web', tier: 'Advanced' },
+        },
         { id: 'signer', domains: ['sign.example.org'], keyType: 'EC_P384', kmsKey: true },
       ],
       externalAccountBindingSecret: secretsmanager.Secret.fromSecretCompleteArn(
@@ -94,6 +101,9 @@ export function synthEveryFeature(options: SynthOptions = {}): SynthesizedStack 
         assumedBy: new iam.ServicePrincipal('ec2.amazonaws.com'),
       });
       stack.certificates.grantReadCertificates(reader);
+      stack.certificates.grantReadSecret('web', reader);
+      stack.certificates.grantReadParameters('web', reader);
+      stack.certificates.onCertificateDelivered('web', 'WebDelivered');
       const signer = new iam.Role(stack, 'Signer', {
         assumedBy: new iam.ServicePrincipal('ecs-tasks.amazonaws.com'),
       });

@@ -29,6 +29,7 @@ const SERVER_FAULT_STATUS: Readonly<Record<string, number>> = {
   InternalFailure: 500,
   InternalError: 500,
   InternalServerError: 500,
+  InternalServiceError: 500,
   ServiceUnavailable: 503,
   ServiceUnavailableException: 503,
   SlowDown: 503,

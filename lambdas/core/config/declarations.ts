@@ -2,6 +2,7 @@ import * as v from 'valibot';
 import { checkIdentifier } from '../dns/identifiers.js';
 import type { KeyType } from '../state.js';
 import { CERTIFICATE_CONFIG_ENTRIES, kmsKeyRegionsMessage, kmsKeyWithoutRegions } from './certificate.js';
+import { ParameterDeliverySchema, type ParameterTier, SecretDeliverySchema } from './delivery.js';
 import { CertificateIdSchema, DirectoryUrlSchema } from './fields.js';
 import { FIELD, parseWith, pathLabel, shown } from './messages.js';
 
@@ -23,6 +24,10 @@ export interface CertificateDeclaration {
   readonly preferredChain?: string;
   /** `true`, or a KMS key construct: only whether it is set matters here. */
   readonly kmsKey?: unknown;
+  /** Deliver to a Secrets Manager secret: `true`, or `{ name }` to choose its name. */
+  readonly secret?: boolean | { readonly name?: string };
+  /** Deliver to SecureString parameters under `path`, on `tier` (default `Standard`). */
+  readonly parameters?: { readonly path: string; readonly tier?: ParameterTier };
 }
 
 /** What synth knows besides the certificates. */
@@ -42,6 +47,11 @@ export interface DeclarationContext {
   readonly hostedZones?: readonly { readonly id: string; readonly name: string }[];
   /** Starts every message. @default 'AcmeCertificates' */
   readonly construct?: string;
+  /**
+   * The stack's name, which the default secret name `acme-aws/<stackName>/<id>` holds so that two
+   * stacks in one account and region never share a secret. @default none: `acme-aws/<id>`
+   */
+  readonly stackName?: string;
 }
 
 /**
@@ -59,6 +69,27 @@ export interface DeclaredCertificateConfig {
   readonly preferredChain?: string;
 }
 
+/**
+ * Where a declared certificate is delivered besides ACM, with its defaults filled in: the secret's
+ * name (given, or `acme-aws/<stackName>/<id>`) and the parameters' path and tier. The construct
+ * turns it into the record's `DeliveryTargets` (ARNs); the registry never receives names.
+ */
+export interface DeclaredDelivery {
+  /** The Secrets Manager secret's name, when the certificate declares `secret`. */
+  readonly secretName?: string;
+  /** The parameter path (no trailing `/`), when the certificate declares `parameters`. */
+  readonly parameterPath?: string;
+  /** The parameters' tier, when the certificate declares `parameters`. */
+  readonly parameterTier?: ParameterTier;
+}
+
+/** The declared certificates as the registry receives them, and their deliveries by id. */
+export interface ParsedDeclarations {
+  readonly certificates: DeclaredCertificateConfig[];
+  /** Only the certificates that declare a delivery. */
+  readonly deliveries: Readonly<Record<string, DeclaredDelivery>>;
+}
+
 /** A declaration the state machine would refuse, found at synth; the message names the prop. */
 export class CertificateDeclarationError extends Error {
   constructor(message: string) {
@@ -67,15 +98,26 @@ export class CertificateDeclarationError extends Error {
   }
 }
 
-const DECLARATION_PROPERTIES = ['id', ...Object.keys(CERTIFICATE_CONFIG_ENTRIES), 'kmsKey'];
+const DECLARATION_PROPERTIES = [
+  'id',
+  ...Object.keys(CERTIFICATE_CONFIG_ENTRIES),
+  'kmsKey',
+  'secret',
+  'parameters',
+];
 
-/** One declared certificate: an `issue` input's configuration, plus `id` and `kmsKey`. */
+/**
+ * One declared certificate: an `issue` input's configuration, plus `id`, `kmsKey` and where it is
+ * delivered (`secret`, `parameters`), which only a declaration can say.
+ */
 export const CertificateDeclarationSchema = v.pipe(
   v.strictObject(
     {
       id: CertificateIdSchema,
       ...CERTIFICATE_CONFIG_ENTRIES,
       kmsKey: v.optional(v.unknown()),
+      secret: v.optional(SecretDeliverySchema),
+      parameters: v.optional(ParameterDeliverySchema),
     },
     (issue) => {
       const key = String(issue.path?.[issue.path.length - 1]?.key ?? '');
@@ -130,6 +172,22 @@ export function parseCertificateDeclarations(
   certificates: readonly CertificateDeclaration[],
   context: DeclarationContext = {},
 ): DeclaredCertificateConfig[] {
+  return parseDeclarations(certificates, context).certificates;
+}
+
+/**
+ * {@link parseCertificateDeclarations}, and each certificate's delivery with its defaults filled
+ * in. Guarantees besides: a secret name is 1–512 of `A-Za-z0-9/_+=.@-` and does not end with a
+ * hyphen followed by six characters (Secrets Manager's documented rules), given or derived as
+ * `acme-aws/<stackName>/<id>`; a parameter path starts with `/`, has levels of `A-Za-z0-9_.-`, is
+ * not under the reserved `aws` or `ssm` (in any case), and leaves its longest parameter name
+ * within 1,011 characters and 15 levels; the tier is Standard (the default) or Advanced; no two
+ * certificates share a secret, and no certificate's parameter path is another's or under it.
+ */
+export function parseDeclarations(
+  certificates: readonly CertificateDeclaration[],
+  context: DeclarationContext = {},
+): ParsedDeclarations {
   const construct = context.construct ?? 'AcmeCertificates';
   const error = (message: string) => new CertificateDeclarationError(message);
   if (context.directoryUrl !== undefined) {
@@ -149,7 +207,61 @@ export function parseCertificateDeclarations(
     }),
   );
   if (context.hostedZones) checkZonesCoverDomains(declared, context.hostedZones, construct);
-  return declared;
+  return { certificates: declared, deliveries: resolveDeliveries(parsed, context.stackName, construct) };
+}
+
+/**
+ * Fills in each delivery's defaults and refuses two certificates writing to one target: the last
+ * write would win, and a grant on one certificate's target would read the other's.
+ */
+function resolveDeliveries(
+  parsed: readonly v.InferOutput<typeof CertificateDeclarationSchema>[],
+  stackName: string | undefined,
+  construct: string,
+): Record<string, DeclaredDelivery> {
+  const deliveries: Record<string, DeclaredDelivery> = {};
+  const secrets = new Map<string, number>();
+  const paths: { path: string; index: number }[] = [];
+  parsed.forEach((certificate, index) => {
+    const at = `${construct}: certificates[${index}]`;
+    let secretName: string | undefined;
+    if (certificate.secret) {
+      const given = certificate.secret === true ? undefined : certificate.secret.name;
+      // The derived name ends in `/certificate`, never like the ARN suffix Secrets Manager adds
+      // (a hyphen and six characters), whatever the id: `my-server` would otherwise.
+      secretName =
+        given ?? ['acme-aws', ...(stackName ? [stackName] : []), certificate.id, 'certificate'].join('/');
+      const other = secrets.get(secretName);
+      if (other !== undefined) {
+        throw new CertificateDeclarationError(
+          `${at}.secret names the secret ${shown(secretName)}, which certificates[${other}] is delivered to; each certificate needs a secret of its own: give one of them another secret.name.`,
+        );
+      }
+      secrets.set(secretName, index);
+    }
+    const parameters = certificate.parameters;
+    if (parameters) {
+      const overlapping = paths.find(
+        ({ path }) =>
+          path === parameters.path ||
+          path.startsWith(`${parameters.path}/`) ||
+          parameters.path.startsWith(`${path}/`),
+      );
+      if (overlapping) {
+        throw new CertificateDeclarationError(
+          `${at}.parameters.path ${shown(parameters.path)} ${overlapping.path === parameters.path ? 'is' : 'overlaps'} the parameter path ${shown(overlapping.path)} of certificates[${overlapping.index}]; each certificate needs a path of its own, neither under the other: choose another path.`,
+        );
+      }
+      paths.push({ path: parameters.path, index });
+    }
+    if (secretName !== undefined || parameters) {
+      deliveries[certificate.id] = {
+        ...(secretName !== undefined ? { secretName } : {}),
+        ...(parameters ? { parameterPath: parameters.path, parameterTier: parameters.tier } : {}),
+      };
+    }
+  });
+  return deliveries;
 }
 
 /** Refuses a declared domain that none of the `hostedZones` can hold the challenge for. */

@@ -8,6 +8,7 @@
 export * from './bounds.js';
 export * from './certificate.js';
 export * from './declarations.js';
+export * from './delivery.js';
 export * from './execution-input.js';
 export * from './fields.js';
 export {

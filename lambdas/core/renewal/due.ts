@@ -1,9 +1,11 @@
+import { deliveryPending } from '../delivery/delivery-parts.js';
 import type { CertificateRecord } from '../ports.js';
 
 export type RenewalReason =
   | 'never-issued'
   | 'configuration-changed'
   | 'not-imported'
+  | 'not-delivered'
   | 'renewal-time'
   | 'forced';
 
@@ -26,7 +28,7 @@ export function configurationFingerprint(config: {
 /**
  * Whether a certificate should be renewed now. A certificate is due when it was never issued,
  * when its declared names or key type changed, when an issued certificate has not reached every
- * target region, or when its renewal time has come; a failing one waits out its backoff first.
+ * target region or a declared delivery target, or when its renewal time has come; a failing one waits out its backoff first.
  */
 export function renewalDecision(record: CertificateRecord, now: Date): RenewalDecision {
   const config = record.config;
@@ -44,6 +46,7 @@ export function renewalDecision(record: CertificateRecord, now: Date): RenewalDe
     ? issued.publishedAt !== undefined
     : config.regions.every((region) => arns[region]) && issued.importedArn !== undefined;
   if (!delivered) return { due: true, reason: 'not-imported' };
+  if (deliveryPending(config.delivery, issued)) return { due: true, reason: 'not-delivered' };
   if (record.nextRenewalAt && new Date(record.nextRenewalAt) <= now)
     return { due: true, reason: 'renewal-time' };
   if (new Date(issued.notAfter) <= now) return { due: true, reason: 'renewal-time' };

@@ -2,6 +2,7 @@ import type { AcmeClient } from '../acme/client.js';
 import { dns01TxtValue } from '../acme/key-authorization.js';
 import { assertOrderMatchesRequest, authorizationIdentifier } from '../acme/order-identifiers.js';
 import type { AcmeOrder } from '../acme/types.js';
+import { deliveryPending } from '../delivery/delivery-parts.js';
 import { type ChallengePlacement, ChallengePlacer } from '../dns/placement.js';
 import { mapConcurrently } from '../dns/pool.js';
 import { assertChallengeWritable } from '../dns/write-scope.js';
@@ -61,8 +62,7 @@ export async function createOrder(
   if (
     issued &&
     issued.fingerprint === fingerprint &&
-    !issued.importedArn &&
-    !issued.publishedAt &&
+    ((!issued.importedArn && !issued.publishedAt) || deliveryPending(record?.config?.delivery, issued)) &&
     new Date(issued.notAfter) > now
   ) {
     deps.log.info('Importing the certificate an earlier run issued; no new order', { serial: issued.serial });

@@ -1,5 +1,6 @@
 import { AcmeClient } from '../acme/client.js';
 import type {
+  CertificateDeliveries,
   CertificateImporters,
   CertificateKeySigners,
   CertificateRegistry,
@@ -46,6 +47,7 @@ export interface StepDeps {
   readonly resolver: DnsResolver;
   readonly importers: CertificateImporters;
   readonly events: EventPublisher;
+  readonly deliveries: CertificateDeliveries;
   readonly metrics: WorkflowMetrics;
   readonly registry: CertificateRegistry;
   readonly clock: Clock;

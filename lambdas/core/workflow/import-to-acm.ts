@@ -82,6 +82,7 @@ export async function importToAcm(
   });
   return {
     ...state,
+    ...deliverNext(record),
     certificateArn: firstArn,
     certificateArns: arns,
     renewal,
@@ -142,5 +143,11 @@ async function publishWithKmsKey(
     storeKey: certificate.storeKey,
     kmsKeyArn: state.kmsKeyArn,
   });
-  return { ...state, certificateArns: {}, renewal };
+  return { ...state, ...deliverNext(record), certificateArns: {}, renewal };
+}
+
+/** Sends the run on to DeliverCertificate when the certificate has delivery targets. */
+function deliverNext(record: CertificateRecord | undefined): { deliver?: true } {
+  const targets = record?.config?.delivery;
+  return targets?.secretArn || targets?.parameterPath ? { deliver: true } : {};
 }

@@ -142,7 +142,11 @@ export async function registerAccount(
         `The CA at ${state.directoryUrl} does not offer the profile "${profile}"; ${offered.length > 0 ? `it offers ${offered.join(', ')}` : 'it offers no profiles'}. Change the certificate's profile. The recorded configuration was left as it was.`,
       );
     }
-    await deps.registry.update(certificateId, { config: request.config });
+    // The delivery targets come from the stack's declaration only; an issue keeps them.
+    const delivery = record?.config?.delivery;
+    await deps.registry.update(certificateId, {
+      config: { ...request.config, ...(delivery ? { delivery } : {}) },
+    });
   }
   const thumbprint = await jwkThumbprint(await deps.signer.publicJwk());
   const recorded = await recordedAccount(deps, state.directoryUrl, thumbprint);

@@ -1,6 +1,12 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { awsError, type ServiceExceptionClass } from '../../fakes/fake-support.js';
 import type { FakeKeySpec } from '../../fakes/kms-fake.js';
+import {
+  activeSecretsManagerFake,
+  installSecretsManagerFake,
+  type SecretsManagerFake,
+} from '../../fakes/secrets-manager-fake.js';
+import { activeSsmFake, installSsmFake, type SsmFake } from '../../fakes/ssm-fake.js';
 import type { StsFake } from '../../fakes/sts-fake.js';
 import type { SdkCall } from '../lambda/protocol.js';
 import { type LocalFunction, LocalLambdaService } from '../lambda/service.js';
@@ -240,6 +246,10 @@ export class LocalCloud {
   readonly #kmsKeys = new Map<string, { arn: string; policy?: PolicyDocument }>();
   readonly #buckets = new Map<string, { policy?: PolicyDocument; kmsKeyArn?: string }>();
   readonly #clients = new Map<string, { send(command: unknown): Promise<unknown> }>();
+  /** Fakes the cloud installed itself (and restores at shutdown), as opposed to a test's own. */
+  readonly #ownedFakes: { restore(): void }[] = [];
+  /** The SecretString each template secret was last deployed with, by ARN. */
+  readonly #secretTemplates = new Map<string, string | undefined>();
   #responseUrls: Promise<ResponseUrls> | undefined;
 
   private constructor(options: LocalCloudOptions, responseUrls: ResponseUrls) {
@@ -410,10 +420,41 @@ export class LocalCloud {
       .join('');
   }
 
-  /** Stops every execution environment and the response server. */
+  /**
+   * Secrets Manager as the functions see it: the fake installed on `SecretsManagerClient` (a
+   * test's own, installed before it deploys), or one the cloud installs when it first needs it
+   * and restores at shutdown. The template's `AWS::SecretsManager::Secret` resources live here:
+   * read their versions with `versionByStage(arn, 'AWSPREVIOUS')`, `valueOf(arn)`,
+   * `versionIdsToStages(arn)`.
+   */
+  get secretsManager(): SecretsManagerFake {
+    const installed = activeSecretsManagerFake();
+    if (installed) return installed;
+    const fake = installSecretsManagerFake({ region: LOCAL_REGION });
+    this.#ownedFakes.push(fake);
+    return fake;
+  }
+
+  /**
+   * Parameter Store as the functions see it: the fake installed on `SSMClient`, or one the cloud
+   * installs when it first needs it and restores at shutdown. Read parameters with
+   * `parameter(name)`, `version(name, n)` (type, tier, KMS key of each version) and `valueOf(name)`.
+   */
+  get ssm(): SsmFake {
+    const installed = activeSsmFake();
+    if (installed) return installed;
+    const fake = installSsmFake({ region: LOCAL_REGION });
+    this.#ownedFakes.push(fake);
+    return fake;
+  }
+
+  /** Stops every execution environment and the response server, and restores the fakes the cloud installed. */
   async shutdown(): Promise<void> {
     await this.lambda.shutdown();
     (await this.#responseUrls)?.close();
+    for (const fake of this.#ownedFakes.splice(0)) {
+      if (activeSecretsManagerFake() === fake || activeSsmFake() === fake) fake.restore();
+    }
   }
 
   // ---- Deployment ----
@@ -439,6 +480,7 @@ export class LocalCloud {
     const byType = (type: string) => deployed.logicalIdsOf(type);
     for (const logicalId of byType('AWS::KMS::Key')) this.#deployKey(deployed, logicalId);
     for (const logicalId of byType('AWS::S3::Bucket')) this.#deployBucket(deployed, logicalId);
+    for (const logicalId of byType('AWS::SecretsManager::Secret')) this.#deploySecret(deployed, logicalId);
     for (const logicalId of byType('AWS::DynamoDB::Table')) await this.#deployTable(deployed, logicalId);
     for (const logicalId of byType('AWS::IAM::Role')) this.#deployRole(deployed, logicalId);
     for (const logicalId of byType('AWS::Lambda::Function')) this.#deployFunction(deployed, logicalId);
@@ -626,6 +668,50 @@ export class LocalCloud {
     this.aws.s3.createBucket(name);
   }
 
+  /**
+   * An `AWS::SecretsManager::Secret`: created with its `SecretString` (or a generated password for
+   * `GenerateSecretString`) as its first, `AWSCURRENT` version, encrypted under `KmsKeyId`. An
+   * update with another `SecretString` puts a new version, as CloudFormation does; a changed
+   * `KmsKeyId` applies to the versions that follow, as UpdateSecret's does.
+   */
+  #deploySecret(stack: DeployedStack, logicalId: string): void {
+    const arn = stack.ref(logicalId);
+    const properties = stack.resolve<Record<string, unknown>>(
+      stack.template.Resources[logicalId]?.Properties ?? {},
+    );
+    const kmsKeyId = typeof properties.KmsKeyId === 'string' ? properties.KmsKeyId : undefined;
+    const template = typeof properties.SecretString === 'string' ? properties.SecretString : undefined;
+    const secrets = this.secretsManager;
+    const existing = secrets.secret(arn);
+    if (!existing) {
+      const generate = properties.GenerateSecretString as
+        | { SecretStringTemplate?: string; GenerateStringKey?: string; PasswordLength?: number }
+        | undefined;
+      let value = template;
+      if (value === undefined && generate) {
+        const password = randomBytes(48)
+          .toString('base64')
+          .replace(/[^A-Za-z0-9]/g, '')
+          .slice(0, generate.PasswordLength ?? 32);
+        value =
+          generate.SecretStringTemplate && generate.GenerateStringKey
+            ? JSON.stringify({
+                ...JSON.parse(generate.SecretStringTemplate),
+                [generate.GenerateStringKey]: password,
+              })
+            : password;
+      }
+      const name = arn.split(':secret:')[1]?.slice(0, -7) ?? logicalId;
+      secrets.createSecret(name, value, { arn, ...(kmsKeyId ? { kmsKeyId } : {}) });
+    } else {
+      if (kmsKeyId) existing.kmsKeyId = kmsKeyId;
+      else delete existing.kmsKeyId;
+      if (template !== undefined && template !== this.#secretTemplates.get(arn))
+        secrets.putSecretValue(arn, template);
+    }
+    this.#secretTemplates.set(arn, template);
+  }
+
   async #deployTable(stack: DeployedStack, logicalId: string): Promise<void> {
     const name = stack.ref(logicalId);
     if (!(await this.aws.dynamodb.hasTable(name))) await this.aws.dynamodb.createTable(name);
@@ -785,6 +871,9 @@ export class LocalCloud {
   /** Authorizes a function's SDK call as IAM would, then lets the fake serve it. */
   async #serveSdkCall(call: SdkCall, fn: LocalFunction): Promise<unknown> {
     const { module, client } = await this.#client(call);
+    // These services' fakes are the cloud's own unless a test installed one.
+    if (call.client === 'SecretsManagerClient') void this.secretsManager;
+    if (call.client === 'SSMClient') void this.ssm;
     const caller = this.#caller(call.credentials.accessKeyId);
     if (!caller) {
       throw this.#serviceError(module, {
@@ -802,7 +891,10 @@ export class LocalCloud {
     for (const authorization of required) {
       const decision = await this.iam.authorize(caller, authorization);
       if (!decision.allowed) {
-        throw this.#serviceError(module, { ...authorization.deniedAs, message: decision.message });
+        throw this.#serviceError(module, {
+          ...authorization.deniedAs,
+          message: authorization.deniedAs.message ?? decision.message,
+        });
       }
     }
     this.authorizedCalls += 1;
@@ -872,9 +964,26 @@ export class LocalCloud {
         };
       },
       secretArn: (secretId) =>
-        secretId.startsWith('arn:')
+        activeSecretsManagerFake()?.secret(secretId)?.arn ??
+        (secretId.startsWith('arn:')
           ? secretId
-          : `arn:${LOCAL_PARTITION}:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:${secretId}`,
+          : `arn:${LOCAL_PARTITION}:secretsmanager:${LOCAL_REGION}:${LOCAL_ACCOUNT}:secret:${secretId}`),
+      secret: (secretId) => {
+        const secret = activeSecretsManagerFake()?.secret(secretId);
+        if (!secret) return undefined;
+        return {
+          arn: secret.arn,
+          ...(secret.kmsKeyId ? { kmsKeyId: secret.kmsKeyId } : {}),
+          versionId: ({ VersionId, VersionStage }) =>
+            secret.versions.find((version) =>
+              VersionId !== undefined
+                ? version.versionId === VersionId &&
+                  (VersionStage === undefined || version.stages.has(VersionStage))
+                : version.stages.has(VersionStage ?? 'AWSCURRENT'),
+            )?.versionId,
+        };
+      },
+      parameter: (name) => activeSsmFake()?.parameter(name),
     };
   }
 
@@ -946,6 +1055,8 @@ const FAULT_ERRORS: Readonly<Record<string, { throttling: string; serverError: [
   ACMClient: { throttling: 'ThrottlingException', serverError: ['ServiceUnavailableException', 503] },
   EventBridgeClient: { throttling: 'ThrottlingException', serverError: ['InternalException', 500] },
   SecretsManagerClient: { throttling: 'ThrottlingException', serverError: ['InternalServiceError', 500] },
+  // Systems Manager API reference, "Common Errors" and PutParameter's "Errors": ThrottlingException, InternalServerError.
+  SSMClient: { throttling: 'ThrottlingException', serverError: ['InternalServerError', 500] },
   STSClient: { throttling: 'Throttling', serverError: ['ServiceUnavailable', 503] },
 };
 
@@ -1011,6 +1122,7 @@ const CLIENT_PACKAGES: Readonly<Record<string, string>> = {
   ACMClient: '@aws-sdk/client-acm',
   EventBridgeClient: '@aws-sdk/client-eventbridge',
   SecretsManagerClient: '@aws-sdk/client-secrets-manager',
+  SSMClient: '@aws-sdk/client-ssm',
   STSClient: '@aws-sdk/client-sts',
   SFNClient: '@aws-sdk/client-sfn',
   CloudFormationClient: '@aws-sdk/client-cloudformation',

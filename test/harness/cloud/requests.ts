@@ -23,12 +23,41 @@ export interface ResourceDirectory {
   trustPolicy(roleArn: string): PolicyDocument | undefined;
   /** A secret's ARN from its name or ARN. */
   secretArn(secretId: string): string;
+  /**
+   * A secret the local cloud knows: its customer managed KMS key (none for the AWS managed key
+   * `aws/secretsmanager`) and the id of the version a request selects.
+   */
+  secret(secretId: string):
+    | {
+        readonly arn: string;
+        readonly kmsKeyId?: string;
+        versionId(selector: {
+          readonly VersionId?: string;
+          readonly VersionStage?: string;
+        }): string | undefined;
+      }
+    | undefined;
+  /** A Parameter Store parameter's versions (type, tier, KMS key), oldest first. */
+  parameter(name: string):
+    | {
+        readonly versions: readonly {
+          readonly version: number;
+          readonly type: string;
+          readonly tier: string;
+          readonly keyId?: string;
+          readonly labels: ReadonlySet<string>;
+        }[];
+      }
+    | undefined;
 }
 
 /** One authorization and the error the service answers with when it is denied. */
 export interface RequiredAuthorization extends AuthorizationRequest {
-  /** The service's access-denied error name and HTTP status. */
-  readonly deniedAs: { readonly name: string; readonly status: number };
+  /**
+   * The service's access-denied error name and HTTP status, and its own message when it words the
+   * denial itself (Secrets Manager's "Access to KMS is not allowed") instead of IAM's.
+   */
+  readonly deniedAs: { readonly name: string; readonly status: number; readonly message?: string };
 }
 
 export interface CallDescription {
@@ -51,6 +80,7 @@ const DENIED = {
   SecretsManagerClient: { name: 'AccessDeniedException', status: 400 },
   STSClient: { name: 'AccessDenied', status: 403 },
   SFNClient: { name: 'AccessDeniedException', status: 400 },
+  SSMClient: { name: 'AccessDeniedException', status: 400 },
 } as const satisfies Record<string, { name: string; status: number }>;
 
 type Input = Record<string, unknown>;
@@ -340,17 +370,143 @@ export function requiredAuthorizations(
       });
     }
     case 'SecretsManagerClient': {
-      if (command !== 'GetSecretValue' && command !== 'DescribeSecret') return unknown();
-      const secretArn = directory.secretArn(String(input.SecretId ?? ''));
-      return [
-        {
-          action: `secretsmanager:${command}`,
-          resource: secretArn,
-          resourceAccount: accountOf(secretArn),
-          context: { 'secretsmanager:SecretId': secretArn },
-          deniedAs,
+      if (command !== 'GetSecretValue' && command !== 'DescribeSecret' && command !== 'PutSecretValue')
+        return unknown();
+      const secretId = String(input.SecretId ?? '');
+      const secret = directory.secret(secretId);
+      const secretArn = secret?.arn ?? directory.secretArn(secretId);
+      const selector = {
+        ...(input.VersionId !== undefined ? { VersionId: String(input.VersionId) } : {}),
+        ...(input.VersionStage !== undefined ? { VersionStage: String(input.VersionStage) } : {}),
+      };
+      const secretRequest: RequiredAuthorization = {
+        action: `secretsmanager:${command}`,
+        resource: secretArn,
+        resourceAccount: accountOf(secretArn),
+        context: {
+          'secretsmanager:SecretId': secretArn,
+          ...(command === 'GetSecretValue' && selector.VersionId !== undefined
+            ? { 'secretsmanager:VersionId': selector.VersionId }
+            : {}),
+          ...(command === 'GetSecretValue' && selector.VersionStage !== undefined
+            ? { 'secretsmanager:VersionStage': selector.VersionStage }
+            : {}),
         },
+        deniedAs,
+      };
+      // A secret under a customer managed key: Secrets Manager uses the key on the caller's behalf,
+      // so the caller needs kms:GenerateDataKey and kms:Decrypt on it ("Secret encryption and
+      // decryption in AWS Secrets Manager", Permissions for the KMS key:
+      // https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html#security-encryption-authz),
+      // requested through secretsmanager.<region>.amazonaws.com with the encryption context
+      // {SecretARN, SecretVersionId} ("Secrets Manager encryption context", same page). The AWS
+      // managed key aws/secretsmanager needs no permission of the caller's own.
+      // Note: @cloud-copilot/iam-simulate evaluates kms:EncryptionContextKeys but cannot match a
+      // `kms:EncryptionContext:<key>` condition (it does not substitute the key into that
+      // condition key), so a policy conditioned on one is never satisfied here.
+      const keyId = secret?.kmsKeyId;
+      if (!keyId || command === 'DescribeSecret' || /alias\/aws\/secretsmanager$/.test(keyId))
+        return [secretRequest];
+      const versionId =
+        command === 'PutSecretValue'
+          ? (input.ClientRequestToken as string | undefined)
+          : secret.versionId(selector);
+      const viaSecretsManager = (action: string) =>
+        kmsKeyRequest(
+          directory,
+          keyId,
+          region,
+          action,
+          {
+            'kms:ViaService': `secretsmanager.${region}.amazonaws.com`,
+            'kms:EncryptionContext:SecretARN': secretArn,
+            ...(versionId ? { 'kms:EncryptionContext:SecretVersionId': versionId } : {}),
+            'kms:EncryptionContextKeys': versionId ? ['SecretARN', 'SecretVersionId'] : ['SecretARN'],
+          },
+          // Secrets Manager words a refusal by KMS itself.
+          { ...deniedAs, message: 'Access to KMS is not allowed' },
+        );
+      return command === 'PutSecretValue'
+        ? [secretRequest, viaSecretsManager('kms:GenerateDataKey'), viaSecretsManager('kms:Decrypt')]
+        : [secretRequest, viaSecretsManager('kms:Decrypt')];
+    }
+    case 'SSMClient': {
+      if (command !== 'PutParameter' && command !== 'GetParameter' && command !== 'GetParameterHistory')
+        return unknown();
+      // GetParameter accepts `name:version` and `name:label`; IAM authorizes the parameter itself.
+      const reference = String(input.Name ?? '');
+      const [name = '', selector] = reference.startsWith('arn:')
+        ? [`/${reference.split(':parameter/')[1] ?? ''}`]
+        : reference.split(':');
+      const parameterName = name.replace(/^\//, '');
+      const parameterResource = arn('ssm', region, LOCAL_ACCOUNT, `parameter/${parameterName}`);
+      const known = directory.parameter(name) ?? directory.parameter(parameterName);
+      const latest = known?.versions.at(-1);
+      const parameterRequest: RequiredAuthorization = {
+        action: `ssm:${command}`,
+        resource: parameterResource,
+        resourceAccount: LOCAL_ACCOUNT,
+        ...(command === 'PutParameter'
+          ? { context: { 'ssm:Overwrite': String(Boolean(input.Overwrite)) } }
+          : {}),
+        deniedAs,
+      };
+      // A SecureString under a customer managed key: Parameter Store calls KMS on the caller's
+      // behalf ("AWS KMS encryption for Parameter Store SecureString parameters":
+      // https://docs.aws.amazon.com/kms/latest/developerguide/services-parameter-store.html):
+      // kms:Encrypt to put a standard parameter, kms:GenerateDataKey to put an advanced one
+      // (envelope encryption), kms:Decrypt to read either with decryption; through
+      // ssm.<region>.amazonaws.com, with the encryption context {PARAMETER_ARN}. The AWS managed
+      // key aws/ssm needs no permission of the caller's own.
+      const customerKey = (keyId: string | undefined) =>
+        keyId !== undefined && !/alias\/aws\/ssm$/.test(keyId) ? keyId : undefined;
+      const viaSsm = (keyId: string, action: string) =>
+        kmsKeyRequest(
+          directory,
+          keyId,
+          region,
+          action,
+          {
+            'kms:ViaService': `ssm.${region}.amazonaws.com`,
+            'kms:EncryptionContext:PARAMETER_ARN': parameterResource,
+            'kms:EncryptionContextKeys': ['PARAMETER_ARN'],
+          },
+          deniedAs,
+        );
+      if (command === 'PutParameter') {
+        const type = input.Type ?? latest?.type;
+        const keyId = customerKey(
+          type === 'SecureString' ? ((input.KeyId as string | undefined) ?? latest?.keyId) : undefined,
+        );
+        if (!keyId) return [parameterRequest];
+        const bytes = Buffer.byteLength(String(input.Value ?? ''));
+        const advanced =
+          input.Tier === 'Advanced' ||
+          ((input.Tier === undefined || input.Tier === 'Intelligent-Tiering') &&
+            latest?.tier === 'Advanced') ||
+          (input.Tier === 'Intelligent-Tiering' && bytes > 4096);
+        return [parameterRequest, viaSsm(keyId, advanced ? 'kms:GenerateDataKey' : 'kms:Encrypt')];
+      }
+      if (!input.WithDecryption) return [parameterRequest];
+      const versions =
+        command === 'GetParameter'
+          ? (known?.versions ?? []).filter((version) =>
+              selector === undefined
+                ? version === latest
+                : /^\d+$/.test(selector)
+                  ? version.version === Number(selector)
+                  : version.labels.has(selector),
+            )
+          : (known?.versions ?? []);
+      const keys = [
+        ...new Set(
+          versions
+            .filter((version) => version.type === 'SecureString')
+            .map((version) => customerKey(version.keyId))
+            .filter((keyId): keyId is string => keyId !== undefined),
+        ),
       ];
+      return [parameterRequest, ...keys.map((keyId) => viaSsm(keyId, 'kms:Decrypt'))];
     }
     case 'STSClient': {
       if (command !== 'AssumeRole') return unknown();

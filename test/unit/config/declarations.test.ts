@@ -3,6 +3,7 @@ import {
   type CertificateDeclaration,
   CertificateDeclarationError,
   parseCertificateDeclarations,
+  parseDeclarations,
 } from '../../../lambdas/core/config/schema.js';
 
 function refusal(certificates: readonly unknown[], context = {}): CertificateDeclarationError {
@@ -147,6 +148,149 @@ describe('parseCertificateDeclarations', () => {
         parseCertificateDeclarations([{ id: 'web', domains: ['www.bücher.example'] }], {
           hostedZones: [{ id: 'ZB', name: 'xn--bcher-kva.example' }],
         }),
+      ).not.toThrow();
+    });
+  });
+
+  describe('deliveries', () => {
+    const context = { region: 'eu-west-1', stackName: 'Platform' };
+    const declare = (delivery: object, id = 'web') => ({ id, domains: ['example.org'], ...delivery });
+
+    it('names a secret after the stack and id unless named, and defaults the tier to Standard', () => {
+      const parsed = parseDeclarations(
+        [
+          declare({ secret: true, parameters: { path: '/certificates/web' } }),
+          declare({ secret: { name: 'tls/api' }, parameters: { path: '/edge', tier: 'Advanced' } }, 'api'),
+          declare({ secret: false }, 'plain'),
+        ],
+        context,
+      );
+
+      expect(parsed.deliveries).toEqual({
+        web: {
+          secretName: 'acme-aws/Platform/web/certificate',
+          parameterPath: '/certificates/web',
+          parameterTier: 'Standard',
+        },
+        api: { secretName: 'tls/api', parameterPath: '/edge', parameterTier: 'Advanced' },
+      });
+      expect(parsed.certificates[0]).toEqual({
+        id: 'web',
+        domains: ['example.org'],
+        keyType: 'EC_P256',
+        regions: ['eu-west-1'],
+      });
+    });
+
+    it('accepts a path at the limits: 999 characters, 14 levels', () => {
+      expect(() =>
+        parseDeclarations(
+          [
+            declare({ parameters: { path: `/${'a'.repeat(998)}` } }),
+            declare({ parameters: { path: `/${Array(14).fill('b').join('/')}` } }, 'deep'),
+          ],
+          context,
+        ),
+      ).not.toThrow();
+    });
+
+    it.each([
+      [
+        { secret: { name: 'web cert' } },
+        'certificates[0].secret.name "web cert" is not a secret name: use 1 to 512',
+      ],
+      [{ secret: { name: '' } }, 'certificates[0].secret.name "" is not a secret name'],
+      [{ secret: { name: 'x'.repeat(513) } }, 'certificates[0].secret.name "xxx'],
+      [
+        { secret: { name: 'tls/web-abcdef' } },
+        'certificates[0].secret.name "tls/web-abcdef" ends with a hyphen followed by six characters',
+      ],
+      [
+        { secret: { nme: 'tls' } },
+        'certificates[0].secret.nme is not a property of secret (name): remove it.',
+      ],
+      [{ secret: 'yes' }, 'certificates[0].secret "yes" must be true'],
+      [
+        { parameters: { path: 'certificates/web' } },
+        'certificates[0].parameters.path "certificates/web" must start with "/"',
+      ],
+      [
+        { parameters: { path: '/certificates/web/' } },
+        'certificates[0].parameters.path "/certificates/web/" has an empty level',
+      ],
+      [{ parameters: { path: '/certificates//web' } }, 'has an empty level'],
+      [{ parameters: { path: '/certificates/w b' } }, 'has the level "w b": each level is letters, digits'],
+      [
+        { parameters: { path: '/AWS/web' } },
+        'certificates[0].parameters.path "/AWS/web" starts with "aws" or "ssm"',
+      ],
+      [{ parameters: { path: '/ssmtools/web' } }, 'starts with "aws" or "ssm"'],
+      [{ parameters: { path: '/tls/Ssm/web' } }, 'has the level "Ssm", which Parameter Store reserves'],
+      [
+        { parameters: { path: `/${'a'.repeat(999)}` } },
+        'is 1000 characters long; with "/certificate" after it, a parameter name has at most 1011',
+      ],
+      [
+        { parameters: { path: `/${Array(15).fill('b').join('/')}` } },
+        'has 15 levels; with the part after it, a parameter has at most 15',
+      ],
+      [
+        { parameters: { path: '/tls', tier: 'Intelligent-Tiering' } },
+        'certificates[0].parameters.tier "Intelligent-Tiering" is not a Parameter Store tier',
+      ],
+      [{ parameters: { tier: 'Standard' } }, 'certificates[0].parameters.path is required'],
+      [
+        { parameters: { path: '/tls', type: 'String' } },
+        'certificates[0].parameters.type is not a property of parameters (path, tier)',
+      ],
+      [
+        { parameters: '/tls' },
+        'certificates[0].parameters must be { path: "…", tier?: "Standard" | "Advanced" }',
+      ],
+    ])('refuses %j, naming the prop', (delivery, message) => {
+      expect(refusal([declare(delivery)], context).message).toContain(message);
+    });
+
+    it('derives a default secret name that never ends like an ARN suffix, whatever the id', () => {
+      const parsed = parseDeclarations([declare({ secret: true }, 'my-server')], context);
+
+      expect(parsed.deliveries['my-server']?.secretName).toBe('acme-aws/Platform/my-server/certificate');
+    });
+
+    it('refuses two certificates sharing a secret, naming both', () => {
+      expect(
+        refusal(
+          [
+            declare({ secret: { name: 'acme-aws/Platform/api/certificate' } }),
+            declare({ secret: true }, 'api'),
+          ],
+          context,
+        ).message,
+      ).toBe(
+        'AcmeCertificates: certificates[1].secret names the secret "acme-aws/Platform/api/certificate", which certificates[0] is delivered to; each certificate needs a secret of its own: give one of them another secret.name.',
+      );
+    });
+
+    it('refuses a parameter path that is another certificate’s, or under it', () => {
+      expect(
+        refusal([declare({ parameters: { path: '/tls' } }), declare({ parameters: { path: '/tls' } }, 'api')])
+          .message,
+      ).toBe(
+        'AcmeCertificates: certificates[1].parameters.path "/tls" is the parameter path "/tls" of certificates[0]; each certificate needs a path of its own, neither under the other: choose another path.',
+      );
+      expect(
+        refusal([
+          declare({ parameters: { path: '/tls/api' } }),
+          declare({ parameters: { path: '/tls' } }, 'api'),
+        ]).message,
+      ).toContain(
+        'certificates[1].parameters.path "/tls" overlaps the parameter path "/tls/api" of certificates[0]',
+      );
+      expect(() =>
+        parseDeclarations([
+          declare({ parameters: { path: '/tls/web' } }),
+          declare({ parameters: { path: '/tls/webs' } }, 'api'),
+        ]),
       ).not.toThrow();
     });
   });
