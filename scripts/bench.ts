@@ -5,14 +5,15 @@
  * Lambda execution environment, every AWS call authorized first by IAM evaluated from the
  * template. Against a local Pebble it measures one issuance (beside certbot and lego when they
  * are installed), the account lifecycle (key rollover, contact update) and KMS-held certificate
- * keys, a scheduled renewal run over a fleet of declared certificates, the bundles of the cloud
+ * keys, what delivering a certificate to Secrets Manager and Parameter Store adds to a renewal,
+ * a scheduled renewal run over a fleet of declared certificates, the bundles of the cloud
  * assembly (the prebuilt ones of dist/assets, which synthesis copies into it) and the synthesis
  * itself, and the npm package as `npm pack` lists it, and writes bench/results.md and
  * bench/results.json. Every figure is measured in the run; see scripts/bench/report.ts for what the
  * results hold and scripts/bench/*.ts for how each is taken.
  *
  *   npm run bench -- [--runs 5] [--init-samples 10] [--fleet 200] [--out bench]
- *                    [--only issuance,lifecycle,fleet,bundles,soak,package]
+ *                    [--only issuance,lifecycle,delivery,fleet,bundles,soak,package]
  *
  * `--only` runs some sections and records the others as skipped (for a quick look; the committed
  * results come from a full run).
@@ -41,6 +42,7 @@ import {
 } from './bench/bundles.js';
 import { type LambdaUsage, renewalCost } from './bench/cost.js';
 import { type CountingProxy, startCountingProxy } from './bench/counting-proxy.js';
+import { DELIVERY_DOMAIN, type DeliveryResult, runDelivery } from './bench/delivery.js';
 import {
   deployFresh,
   type EnvironmentSize,
@@ -69,7 +71,7 @@ import { ROLES, type Role, requestFloor, requestsByRole, total } from './bench/r
 import { type Summary, summarize } from './bench/stats.js';
 import { targets } from './bench/targets.js';
 
-const SECTIONS = ['issuance', 'lifecycle', 'fleet', 'bundles', 'soak', 'package'] as const;
+const SECTIONS = ['issuance', 'lifecycle', 'delivery', 'fleet', 'bundles', 'soak', 'package'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
@@ -295,6 +297,30 @@ try {
     }
   }
 
+  // What delivery to Secrets Manager and Parameter Store adds to a renewal (bench/delivery.ts).
+  let delivery: DeliveryResult = { domain: DELIVERY_DOMAIN, runs, variants: [], error: 'skipped (--only)' };
+  if (selected('delivery')) {
+    try {
+      delivery = await runDelivery({ ca, runs, say });
+      for (const variant of delivery.variants) {
+        if (!variant.cost) continue;
+        say(
+          `delivery (${variant.label}): adds ${JSON.stringify(variant.added?.awsCalls)}, ` +
+            `${variant.added?.stateTransitions} transitions, ${variant.added?.lambdaInvocations} invocations; ` +
+            `$${variant.cost.perRenewalUsd.toPrecision(3)} per renewal + $${variant.cost.monthlyUsd.toFixed(2)}/month`,
+        );
+      }
+    } catch (error) {
+      say(`delivery could not be measured: ${error instanceof Error ? error.stack : String(error)}`);
+      delivery = {
+        domain: DELIVERY_DOMAIN,
+        runs,
+        variants: [],
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      };
+    }
+  }
+
   let fleet: FleetResult = {
     certificates: 0,
     rssSampleMs: RSS_SAMPLE_MS,
@@ -452,6 +478,7 @@ try {
       outsideStacks: handlersOutsideStacks(bundles),
     },
     accountAndKms,
+    delivery,
     fleet,
     soak: soakResults,
     package: pkg,
@@ -476,6 +503,13 @@ try {
     say(
       'an account action or a KMS-held key issuance failed; see the Account lifecycle section of results.md',
     );
+    process.exitCode = 1;
+  }
+  if (
+    selected('delivery') &&
+    (delivery.error !== undefined || delivery.variants.some((variant) => variant.failures.length > 0))
+  ) {
+    say('a delivery run failed; see the Certificate delivery section of results.md');
     process.exitCode = 1;
   }
   const fleetFailed =

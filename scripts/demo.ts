@@ -3,15 +3,25 @@
  * ACME CA (Debian's Pebble) and real DNS (pebble-challtestsrv); the stack synthesized with its
  * Lambda bundles and deployed into a local cloud: the synthesized Step Functions definition runs
  * every function's bundled asset as Lambda would, and AWS (KMS, Route 53, ACM, S3, DynamoDB,
- * EventBridge) is faked at the SDK boundary, every call authorized first by IAM evaluated from
- * the template's policies.
+ * EventBridge, Secrets Manager, Parameter Store) is faked at the SDK boundary, every call
+ * authorized first by IAM evaluated from the template's policies.
  *
  *   npm run demo -- [--domains a.example,*.a.example] [--key-type EC_P256|RSA_2048]
- *                   [--certificate-id ID] [--out DIR] [--json] [--verbose] [--renew]
+ *                   [--certificate-id ID] [--out DIR] [--json] [--verbose] [--renew] [--deliver]
  *
  * --soak N --fault-rate P runs N issuances of the names one after another with faults injected at
  * rate P into every AWS call, every exchange with the CA and every step, and reports what was lost
  * (`test/harness/soak.ts`). It needs its own Pebble (not a reused CA).
+ *
+ * --deliver declares the certificate in the stack (`certificates: [{ id, domains, keyType,
+ * secret: true, parameters: { path: '/acme-demo/<id>' } }]`), so the deployment creates its secret
+ * (pending until the first issuance), and starts `{"action":"renew","certificateId":ID}` as the
+ * schedule would: the first run issues, imports into ACM, then DeliverCertificate writes a new
+ * secret version and the SecureString parameters `<path>/certificate|chain|privateKey`. The
+ * summary adds `delivered` (`{ target, name, version }` per target, from the registry record), and
+ * DIR gets what a workload would read: `secret.json` (the secret's AWSCURRENT value) and
+ * `parameters/<part>.pem`, both readable by the owner only; the key is never printed. With
+ * --renew, the renewal writes the secret's second version (the first kept as AWSPREVIOUS).
  *
  * --renew then moves the clock past the certificate's recorded renewal time and runs a
  * scheduled-style `renew` (not forced), which re-imports into the same ACM ARN.
@@ -22,10 +32,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { Resolver } from 'node:dns/promises';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import '../test/setup/polyfills.js';
+import type { CertificateKeyType } from '../lib/declared-certificates.js';
 
 const realStdoutWrite = process.stdout.write.bind(process.stdout);
 
@@ -43,6 +54,7 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
     verbose: { type: 'boolean', short: 'v', default: false },
     renew: { type: 'boolean', default: false },
+    deliver: { type: 'boolean', default: false },
     soak: { type: 'string' },
     'fault-rate': { type: 'string', default: '0.05' },
     seed: { type: 'string', default: '1' },
@@ -51,7 +63,17 @@ const { values } = parseArgs({
 });
 if (values.help) {
   process.stdout.write(
-    'npm run demo -- [--domains a.example,*.a.example] [--key-type EC_P256|RSA_2048] [--certificate-id ID] [--out DIR] [--json] [--verbose] [--renew] [--soak N --fault-rate P --seed S]\n',
+    [
+      'npm run demo -- [--domains a.example,*.a.example] [--key-type EC_P256|RSA_2048] [--certificate-id ID] [--out DIR] [--json] [--verbose] [--renew] [--deliver] [--soak N --fault-rate P --seed S]',
+      '',
+      '  --deliver  declare the certificate with secret: true and parameters: { path: /acme-demo/<id> },',
+      '             renew it as the schedule would (the first run issues), and report `delivered`:',
+      '             { target: secretsmanager|ssm, name, version } per target; writes DIR/secret.json',
+      '             and DIR/parameters/<part>.pem as a workload would read them (the key is never printed).',
+      "             With --renew, shows the secret's second version (AWSCURRENT, AWSPREVIOUS).",
+      '  --renew    move the clock past the recorded renewal time and run a scheduled renew.',
+      '',
+    ].join('\n'),
   );
   process.exit(0);
 }
@@ -67,8 +89,30 @@ if (values.json) {
   process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) =>
     (process.stderr.write as (...args: unknown[]) => boolean)(chunk, ...rest)) as typeof process.stdout.write;
 }
-// The functions' structured logs go to stderr with --verbose, at DEBUG.
-const props = values.verbose ? { acme: { logLevel: 'DEBUG' as const } } : {};
+if (values.deliver && values.soak !== undefined) fail('--deliver does not combine with --soak');
+const certificateId = values['certificate-id'];
+/** Where --deliver puts the certificate's parameters. */
+const parameterPath = `/acme-demo/${certificateId}`;
+// The functions' structured logs go to stderr with --verbose, at DEBUG. With --deliver the
+// certificate is declared in the stack, with its delivery targets.
+const props = {
+  acme: {
+    ...(values.verbose ? { logLevel: 'DEBUG' as const } : {}),
+    ...(values.deliver
+      ? {
+          certificates: [
+            {
+              id: certificateId,
+              domains,
+              keyType: values['key-type'] as CertificateKeyType,
+              secret: true,
+              parameters: { path: parameterPath },
+            },
+          ],
+        }
+      : {}),
+  },
+};
 
 const reuse = ['ACME_DIRECTORY_URL', 'ACME_CA_BUNDLE', 'CHALLTESTSRV_URL', 'DNS_RESOLVER'].every(
   (name) => process.env[name],
@@ -144,9 +188,13 @@ const { installLocalAws, deployLocally, runLocalIssuance } = await import(
 const aws = installLocalAws(ca, domains);
 const deployment = await deployLocally(ca, aws, { props, echoLogs: values.verbose });
 try {
+  // A declared certificate is issued as the schedule would start it: a `renew` of its id, which
+  // issues it the first time. An undeclared one is issued from the input's names and key type.
   const run = await runLocalIssuance({
     deployment,
-    input: { certificateId: values['certificate-id'], domains, keyType: values['key-type'] },
+    input: values.deliver
+      ? { action: 'renew', certificateId }
+      : { certificateId, domains, keyType: values['key-type'] },
   });
   if (run.execution.status !== 'SUCCEEDED') {
     fail(`issuance failed: ${run.execution.error?.name}: ${run.execution.error?.cause}`);
@@ -160,7 +208,9 @@ try {
   const fullchainPath = resolve(outDir, 'fullchain.pem');
   writeFileSync(fullchainPath, `${imported.certificatePem.trim()}\n${imported.chainPem.trim()}\n`);
   const leftoverTxt = await countLeftoverTxt(ca.dnsResolver, domains);
+  const delivered = values.deliver ? await deliveredTargets(run.execution.output) : undefined;
   const renewal = values.renew ? await renewLater() : undefined;
+  const workload = values.deliver ? await writeWorkloadFiles(outDir) : undefined;
 
   const summary = {
     artifact: 'bundles',
@@ -185,6 +235,8 @@ try {
     steps: run.execution.steps.map((step) => ({ name: step.name, ms: step.ms, runs: step.runs })),
     txtRecordsLeft: leftoverTxt,
     fullchainPath,
+    ...(delivered ? { delivered } : {}),
+    ...(workload ? { workload } : {}),
     ...(renewal ? { renewal } : {}),
   };
   if (values.json) {
@@ -213,6 +265,15 @@ try {
       `  TXT records left ${summary.txtRecordsLeft}`,
       `  Total           ${summary.durationMs} ms`,
       '',
+      ...(delivered && workload
+        ? [
+            `Delivered (DeliverCertificate, after ImportToAcm) to ${delivered.length} targets:`,
+            ...delivered.map(
+              (target) => `  ${target.target.padEnd(15)} ${target.name}  version ${target.version}`,
+            ),
+            '',
+          ]
+        : []),
       ...(renewal
         ? [
             `Renewed after moving the clock to ${renewal.clockMovedTo} (the recorded renewal time)`,
@@ -220,6 +281,24 @@ try {
             `  serial          ${renewal.serial}`,
             `  ACME requests   ${renewal.acmeRequests}`,
             `  event           ${renewal.event}`,
+            ...(renewal.delivered
+              ? renewal.delivered.map(
+                  (target) => `  delivered       ${target.target} ${target.name}  version ${target.version}`,
+                )
+              : []),
+            '',
+          ]
+        : []),
+      ...(workload
+        ? [
+            `What a workload reads now${renewal ? ', after the renewal' : ''} (the key is not printed):`,
+            `  secret          ${workload.secretPath} (serial ${workload.secretSerial}; AWSPREVIOUS: ${workload.previous})`,
+            ...workload.secretStages.map(
+              (entry) => `  version         ${entry.versionId} ${entry.stages.join(', ')}`,
+            ),
+            ...workload.parameters.map(
+              (parameter) => `  parameter       ${parameter.name} v${parameter.version} → ${parameter.path}`,
+            ),
             '',
           ]
         : []),
@@ -270,6 +349,7 @@ async function renewLater() {
       certificate?: { serial: string };
     };
     if (!output.certificateArn) fail(`the renewal did nothing: ${output.skipped}`);
+    const delivered = values.deliver ? await deliveredTargets(renewed.execution.output) : undefined;
     return {
       clockMovedTo: new Date().toISOString(),
       certificateArn: output.certificateArn,
@@ -277,10 +357,94 @@ async function renewLater() {
       acmeRequests: renewed.acmeRequests,
       iamAuthorizedCalls: renewed.iamAuthorizedCalls,
       event: aws.eventBridge.events.at(-1)?.detailType ?? 'none',
+      ...(delivered ? { delivered } : {}),
     };
   } finally {
     globalThis.Date = RealDate;
   }
+}
+
+/** One delivery target as the registry records it. */
+interface DeliveredTarget {
+  readonly target: 'secretsmanager' | 'ssm';
+  readonly name: string;
+  readonly version: string;
+}
+
+/** The certificate's registry record, as far as the demo reads it. */
+async function registryRecord(): Promise<
+  | {
+      readonly nextRenewalAt?: string;
+      readonly config?: {
+        readonly delivery?: { readonly secretArn?: string; readonly parameterPath?: string };
+      };
+      readonly issued?: { readonly delivered?: { readonly targets?: readonly DeliveredTarget[] } };
+    }
+  | undefined
+> {
+  return (await aws.dynamodb.items(deployment.stack.registryTable)).find(
+    (item) => item.certificateId === certificateId,
+  );
+}
+
+/** What the last run delivered: the registry's record of it, or else the execution output's `delivered`. */
+async function deliveredTargets(output: unknown): Promise<DeliveredTarget[]> {
+  const recorded = (await registryRecord())?.issued?.delivered?.targets;
+  const targets = recorded ?? (output as { delivered?: DeliveredTarget[] } | undefined)?.delivered ?? [];
+  if (targets.length === 0) fail('the certificate was issued but delivered to no target');
+  return targets.map(({ target, name, version }) => ({ target, name, version }));
+}
+
+/**
+ * Writes what a workload would read, as `aws secretsmanager get-secret-value` and
+ * `aws ssm get-parameter --with-decryption` would give it: the secret's AWSCURRENT value as
+ * DIR/secret.json, each parameter as DIR/parameters/<part>.pem, readable by the owner only.
+ * Returns paths and version stages, never the values.
+ */
+async function writeWorkloadFiles(outDir: string) {
+  const { secretsManager, ssm } = deployment.cloud;
+  const secret = (await registryRecord())?.config?.delivery?.secretArn;
+  if (!secret) fail('the registry records no secret for the certificate');
+  const value = secretsManager.valueOf(secret, 'AWSCURRENT');
+  if (!value) fail(`the secret ${secret} has no AWSCURRENT value`);
+  const secretPath = resolve(outDir, 'secret.json');
+  writeFileSync(secretPath, `${value}\n`, { mode: 0o600 });
+  chmodSync(secretPath, 0o600);
+  const parametersDir = resolve(outDir, 'parameters');
+  mkdirSync(parametersDir, { recursive: true });
+  const parameters: { name: string; version: number; path: string }[] = [];
+  for (const part of ['certificate', 'chain', 'privateKey', 'fullchain']) {
+    const name = `${parameterPath}/${part}`;
+    const version = ssm.version(name);
+    const text = ssm.valueOf(name);
+    if (!version || text === undefined) continue;
+    const path = resolve(parametersDir, `${part}.pem`);
+    writeFileSync(path, text.endsWith('\n') ? text : `${text}\n`, { mode: 0o600 });
+    chmodSync(path, 0o600);
+    parameters.push({ name, version: version.version, path });
+  }
+  const document = JSON.parse(value) as { serial?: string; names?: string[]; privateKey?: string };
+  return {
+    secretArn: secret,
+    secretPath,
+    secretSerial: document.serial ?? '',
+    secretHasPrivateKey: typeof document.privateKey === 'string',
+    secretStages: Object.entries(secretsManager.versionIdsToStages(secret)).map(([versionId, stages]) => ({
+      versionId,
+      stages,
+    })),
+    // AWSPREVIOUS: the pending value the deployment wrote, or the certificate before a renewal.
+    previous: previousOf(secretsManager.valueOf(secret, 'AWSPREVIOUS')),
+    parametersDir,
+    parameters,
+  };
+}
+
+/** `serial <hex>` or `status pending` of a secret value, without its key. */
+function previousOf(value: string | undefined): string | null {
+  if (value === undefined) return null;
+  const document = JSON.parse(value) as { serial?: string; status?: string };
+  return document.serial ? `serial ${document.serial}` : `status ${document.status ?? 'unknown'}`;
 }
 
 /** Asks the CA's DNS server directly whether any challenge record is still there. */

@@ -19,6 +19,8 @@ const LAMBDA = 'https://aws.amazon.com/lambda/pricing/';
 const KMS = 'https://aws.amazon.com/kms/pricing/';
 const S3 = 'https://aws.amazon.com/s3/pricing/';
 const DYNAMODB = 'https://aws.amazon.com/dynamodb/pricing/on-demand/';
+const SECRETS_MANAGER = 'https://aws.amazon.com/secrets-manager/pricing/';
+const PARAMETER_STORE = 'https://aws.amazon.com/systems-manager/pricing/';
 
 export const PRICES = {
   stateTransition: {
@@ -80,6 +82,47 @@ export const PRICES = {
     per: 1,
     unit: 'call',
     source: 'https://aws.amazon.com/route53/pricing/',
+  },
+  // Secrets Manager: $0.40 per secret per month (prorated by the hour), $0.05 per 10,000 API calls
+  // (https://aws.amazon.com/secrets-manager/pricing/).
+  secretsManagerApi: {
+    item: 'Secrets Manager API calls',
+    usd: 0.05,
+    per: 10_000,
+    unit: 'call',
+    source: SECRETS_MANAGER,
+  },
+  secretStorage: {
+    item: 'Secrets Manager secret storage',
+    usd: 0.4,
+    per: 1,
+    unit: 'secret-month',
+    source: SECRETS_MANAGER,
+  },
+  // Parameter Store (AWS Systems Manager pricing, "Parameter Store"): Standard parameters and their
+  // API interactions at standard throughput are free; an Advanced parameter is $0.05 per month
+  // (prorated hourly) and its API interactions at standard throughput are free too; higher
+  // throughput, which this construct does not enable, is $0.05 per 10,000 interactions.
+  parameterStoreApi: {
+    item: 'Parameter Store API calls, standard throughput',
+    usd: 0,
+    per: 1,
+    unit: 'call',
+    source: PARAMETER_STORE,
+  },
+  standardParameterStorage: {
+    item: 'Parameter Store Standard parameters',
+    usd: 0,
+    per: 1,
+    unit: 'parameter-month',
+    source: PARAMETER_STORE,
+  },
+  advancedParameterStorage: {
+    item: 'Parameter Store Advanced parameters',
+    usd: 0.05,
+    per: 1,
+    unit: 'parameter-month',
+    source: PARAMETER_STORE,
   },
   acmImport: {
     item: 'ACM imported certificates and their API calls',
@@ -266,4 +309,101 @@ function initUsd(lambdas: readonly LambdaUsage[]): number {
     ? PRICES.lambdaGbSecondArm64
     : PRICES.lambdaGbSecondX86;
   return initGbSeconds * initPrice.usd;
+}
+
+/**
+ * One renewal every 60 days: a 90-day certificate renewed with 30 days left, as Let's Encrypt
+ * recommends. Only used to spread the monthly storage over renewals; not measured.
+ */
+export const RENEWAL_INTERVAL_DAYS = 60;
+const DAYS_PER_MONTH = 365 / 12;
+
+/** What delivery adds to one renewal, measured as with minus without delivery. */
+export interface DeliveryUnits {
+  readonly stateTransitions: number;
+  readonly lambdaInvocations: number;
+  /** Task time DeliverCertificate adds, measured locally with the function warm. */
+  readonly lambdaMs: number;
+  readonly memoryMb: number;
+  readonly architecture: 'arm64' | 'x86_64';
+  /** `service:Command` → calls the delivery adds, from the fakes. */
+  readonly awsCalls: Readonly<Record<string, number>>;
+  /**
+   * KMS requests Secrets Manager and Parameter Store make with the delivery key on the step's
+   * behalf, estimated by the `kms:*` authorizations of its role on that key (the fakes encrypt in
+   * process and count no KMS call for them).
+   */
+  readonly kmsRequests: number;
+  readonly secrets: number;
+  readonly parameters: number;
+  readonly parameterTier: 'Standard' | 'Advanced';
+}
+
+export interface DeliveryCost {
+  /** Per renewal: API calls, transitions, Lambda. */
+  readonly lines: readonly CostLine[];
+  readonly perRenewalUsd: number;
+  /** Per month whatever the renewals: the secret and the parameters kept. */
+  readonly monthly: readonly CostLine[];
+  readonly monthlyUsd: number;
+  /** Per renewal with the storage of one renewal interval spread over it. */
+  readonly perRenewalWithStorageUsd: number;
+  readonly renewalIntervalDays: number;
+  readonly unpriced: readonly string[];
+}
+
+/** Prices what delivery adds to a renewal, and what its targets cost to keep. */
+export function deliveryCost(units: DeliveryUnits): DeliveryCost {
+  const calls = callCounter(units.awsCalls);
+  const gbSeconds = (units.memoryMb / 1024) * (units.lambdaMs / 1000);
+  const lines = [
+    line(PRICES.stateTransition, units.stateTransitions),
+    line(PRICES.lambdaRequest, units.lambdaInvocations),
+    line(
+      units.architecture === 'arm64' ? PRICES.lambdaGbSecondArm64 : PRICES.lambdaGbSecondX86,
+      gbSeconds,
+      `DeliverCertificate's added warm Task time measured locally × ${units.memoryMb} MB; real runs are slower`,
+    ),
+    line(
+      PRICES.secretsManagerApi,
+      calls.count((service) => service === 'secretsManager'),
+    ),
+    line(
+      PRICES.parameterStoreApi,
+      calls.count((service) => service === 'ssm'),
+      units.parameterTier === 'Advanced' ? 'Advanced parameters: API calls free at standard throughput' : '',
+    ),
+    line(
+      PRICES.kmsSymmetric,
+      units.kmsRequests,
+      "the delivery key, used by Secrets Manager and Parameter Store for the step: estimated by the step's kms:* authorizations on it",
+    ),
+    ...s3Lines(calls),
+    ...dynamoDbLines(calls),
+    ...eventBridgeLines(calls),
+  ];
+  const monthly = [
+    ...(units.secrets > 0 ? [line(PRICES.secretStorage, units.secrets)] : []),
+    ...(units.parameters > 0
+      ? [
+          line(
+            units.parameterTier === 'Advanced'
+              ? PRICES.advancedParameterStorage
+              : PRICES.standardParameterStorage,
+            units.parameters,
+          ),
+        ]
+      : []),
+  ];
+  const perRenewalUsd = lines.reduce((sum, item) => sum + item.usd, 0);
+  const monthlyUsd = monthly.reduce((sum, item) => sum + item.usd, 0);
+  return {
+    lines: lines.filter((item) => item.quantity !== 0),
+    perRenewalUsd,
+    monthly,
+    monthlyUsd,
+    perRenewalWithStorageUsd: perRenewalUsd + monthlyUsd * (RENEWAL_INTERVAL_DAYS / DAYS_PER_MONTH),
+    renewalIntervalDays: RENEWAL_INTERVAL_DAYS,
+    unpriced: calls.unpriced(),
+  };
 }

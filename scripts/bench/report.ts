@@ -2,12 +2,14 @@ import type { SoakResult } from '../../test/harness/soak.js';
 import type { AccountAndKmsResult } from './account-and-kms.js';
 import type { BundleSettings } from './bundles.js';
 import type { RenewalCost } from './cost.js';
+import type { DeliveryResult } from './delivery.js';
 import type { EnvironmentSize } from './deployments.js';
 import type { FleetResult } from './fleet.js';
 import type { PackageResult } from './package.js';
 import { accountAndKmsSection } from './report-account-and-kms.js';
 import { bundlesSection } from './report-bundles.js';
 import { costSection } from './report-cost.js';
+import { deliverySection } from './report-delivery.js';
 import { deploymentSection } from './report-deployment.js';
 import { fleetSection } from './report-fleet.js';
 import { table } from './report-format.js';
@@ -61,6 +63,8 @@ export interface BenchResults {
   };
   /** Account key rollover, contact update and KMS-held certificate keys (account-and-kms.ts). */
   readonly accountAndKms: AccountAndKmsResult;
+  /** Section 12: what delivery to Secrets Manager and Parameter Store adds to a renewal (delivery.ts). */
+  readonly delivery?: DeliveryResult;
   readonly fleet: FleetResult;
   readonly cost: readonly CostResult[];
   /** Section 10: the chaos soaks, one per fault rate (empty when skipped). */
@@ -224,6 +228,7 @@ export function renderMarkdown(results: BenchResults): string {
     deploymentSection(results),
     soakSection(results.soak ?? []),
     packageSection(results.package ?? { error: 'not in these results' }),
+    deliverySection(results.delivery ?? { domain: '', runs: 0, variants: [], error: 'not in these results' }),
     methodSection(results),
   ];
   return `${sections.flat().join('\n')}\n`;
