@@ -1,7 +1,8 @@
+import type { CaaRecord as NodeCaaRecord } from 'node:dns';
 import { Resolver } from 'node:dns/promises';
 import { canonicalDnsName } from '../core/dns/cname.js';
 import { DnsQueryError, InvalidInputError } from '../core/errors.js';
-import type { DnsResolver, NameServer } from '../core/ports.js';
+import type { CaaRecord, DnsResolver, NameServer } from '../core/ports.js';
 
 /** The part of `node:dns/promises`' `Resolver` this adapter uses, so tests can stand in for it. */
 export interface ResolverLike {
@@ -10,12 +11,14 @@ export interface ResolverLike {
   resolveNs(name: string): Promise<string[]>;
   resolve4(name: string): Promise<string[]>;
   resolveTxt(name: string): Promise<string[][]>;
+  /** `critical` holds the whole flags octet; the one other key is the property tag. */
+  resolveCaa(name: string): Promise<NodeCaaRecord[]>;
 }
 
 /** How {@link NodeDnsResolver} reaches DNS. */
 export interface NodeDnsResolverOptions {
   /**
-   * Recursive resolvers (`ip` or `ip:port`) for CNAME, NS and name-server address lookups.
+   * Recursive resolvers (`ip` or `ip:port`) for CNAME, CAA, NS and name-server address lookups.
    * @default the system's (in Lambda, the resolver of the execution environment)
    */
   readonly recursiveServers?: readonly string[];
@@ -82,6 +85,17 @@ export class NodeDnsResolver implements DnsResolver {
   async resolveTxt(name: string, server: string): Promise<string[]> {
     const records = await this.query('TXT', name, [server], (resolver) => resolver.resolveTxt(name));
     return records.map((strings) => strings.join(''));
+  }
+
+  async resolveCaa(name: string): Promise<CaaRecord[]> {
+    const records = await this.query('CAA', name, this.recursiveServers, (resolver) =>
+      resolver.resolveCaa(name),
+    );
+    return records.flatMap(({ critical, ...property }) => {
+      // c-ares names the key after the tag as published, whatever its case or whether Node knows it.
+      const [entry] = Object.entries(property as Record<string, unknown>);
+      return entry ? [{ flags: critical, tag: entry[0], value: String(entry[1]) }] : [];
+    });
   }
 
   private async query<T>(

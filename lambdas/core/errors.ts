@@ -220,6 +220,45 @@ export class ZoneNotWritableError extends AcmeAwsError {
     this.zoneId = zoneId;
   }
 }
+/** One name whose CAA records forbid the CA to issue, as {@link CaaForbidsIssuanceError} reports it. */
+export interface CaaRefusal {
+  /** The name ordered, `*.` included for a wildcard. */
+  readonly identifier: string;
+  /** Where the relevant CAA record set was found: the name itself or the closest ancestor with one. */
+  readonly caaName: string;
+  /** The records that decided, in presentation form, e.g. `0 issue "ca.example"`. */
+  readonly records: readonly string[];
+  /** Why they forbid issuance. */
+  readonly reason: string;
+  /** What to change in DNS. */
+  readonly fix: string;
+}
+/** How many refusals the message spells out; the rest are counted (all are on `refusals`). */
+const CAA_REFUSALS_IN_MESSAGE = 5;
+/**
+ * The CAA records of a name forbid this CA to issue for it, for this account, or by dns-01
+ * (RFC 8659, RFC 8657). CreateOrder checks before newOrder, so the run ends without an order and
+ * without a failed validation counting against the CA's limits. The message names each refused
+ * identifier, the CAA record set and where it was found, and the DNS change that would allow
+ * issuance. Never retried: the records have to change first.
+ */
+export class CaaForbidsIssuanceError extends AcmeAwsError {
+  readonly code = 'CAA_FORBIDS_ISSUANCE';
+  readonly refusals: readonly CaaRefusal[];
+  constructor(refusals: readonly CaaRefusal[]) {
+    const shown = refusals
+      .slice(0, CAA_REFUSALS_IN_MESSAGE)
+      .map(
+        ({ identifier, caaName, records, reason, fix }) =>
+          `${identifier}: the CAA records at ${caaName} (${records.join(', ')}) ${reason}. ${fix}`,
+      );
+    const more = refusals.length - shown.length;
+    super(
+      `CAA forbids issuance, so no order was placed. ${shown.join(' ')}${more > 0 ? ` (${more} more names are refused likewise.)` : ''}`,
+    );
+    this.refusals = refusals;
+  }
+}
 /** The certificate the CA returned does not match what we asked for. Never imported. */
 export class CertificateMismatchError extends AcmeAwsError {
   readonly code = 'CERTIFICATE_MISMATCH';

@@ -1,9 +1,10 @@
 import { DnsQueryError } from '../../lambdas/core/errors.js';
-import type { DnsResolver, NameServer } from '../../lambdas/core/ports.js';
+import type { CaaRecord, DnsResolver, NameServer } from '../../lambdas/core/ports.js';
 
 /**
- * A {@link DnsResolver} for core tests: CNAMEs as a recursive resolver would answer them, each
- * zone's name servers, and what each server answers for TXT. Failures are `DnsQueryError`s with
+ * A {@link DnsResolver} for core tests: CNAMEs and CAA records as a recursive resolver would
+ * answer them (a CAA query follows the CNAMEs set here), each zone's name servers, and what each
+ * server answers for TXT. Failures are `DnsQueryError`s with
  * the codes Node's resolver uses (`ESERVFAIL`, `ETIMEOUT`), as the real adapter throws them.
  */
 export class FakeDnsResolver implements DnsResolver {
@@ -12,6 +13,7 @@ export class FakeDnsResolver implements DnsResolver {
   private readonly cnames = new Map<string, string>();
   private readonly servers = new Map<string, NameServer[]>();
   private readonly txt = new Map<string, string[]>();
+  private readonly caa = new Map<string, CaaRecord[]>();
   private readonly failures = new Map<string, string>();
 
   /** `name` is a CNAME to `target`. */
@@ -42,6 +44,15 @@ export class FakeDnsResolver implements DnsResolver {
     return this;
   }
 
+  /** Adds CAA records at `name`: `issue` values as strings, or whole records for other tags and flags. */
+  addCaa(name: string, ...records: readonly (string | CaaRecord)[]): this {
+    const added = records.map((record) =>
+      typeof record === 'string' ? { flags: 0, tag: 'issue', value: record } : record,
+    );
+    this.caa.set(name, [...(this.caa.get(name) ?? []), ...added]);
+    return this;
+  }
+
   /** Queries matching `query` (as recorded in {@link queries}) fail with `rcode`. */
   fail(query: string, rcode = 'ESERVFAIL'): this {
     this.failures.set(query, rcode);
@@ -51,6 +62,21 @@ export class FakeDnsResolver implements DnsResolver {
   async resolveCname(name: string): Promise<string | undefined> {
     this.record(`CNAME ${name}`);
     return this.cnames.get(name);
+  }
+
+  async resolveCaa(name: string): Promise<CaaRecord[]> {
+    this.record(`CAA ${name}`);
+    let target = name;
+    const seen = new Set([target]);
+    for (
+      let next = this.cnames.get(target);
+      next !== undefined && !seen.has(next);
+      next = this.cnames.get(target)
+    ) {
+      target = next;
+      seen.add(target);
+    }
+    return [...(this.caa.get(target) ?? [])];
   }
 
   async authoritativeServers(zone: string): Promise<NameServer[]> {

@@ -39,6 +39,22 @@ export class ChalltestsrvClient {
     await this.post('/clear-cname', { host: fqdn(host) });
   }
 
+  /**
+   * Adds CAA records at `host`, next to any already there, each with flags 0 (challtestsrv sets
+   * none). Queries for a name with a CNAME here get the target's CAA records.
+   */
+  async addCaa(
+    host: string,
+    policies: readonly { readonly tag: string; readonly value: string }[],
+  ): Promise<void> {
+    await this.post('/add-caa', { host: fqdn(host), policies });
+  }
+
+  /** Removes every CAA record at `host`; harmless when there are none. */
+  async clearCaa(host: string): Promise<void> {
+    await this.post('/clear-caa', { host: fqdn(host) });
+  }
+
   /** Answers every query for `host` with SERVFAIL, to exercise a broken authoritative server. */
   async setServfail(host: string): Promise<void> {
     await this.post('/set-servfail', { host: fqdn(host) });
@@ -48,7 +64,7 @@ export class ChalltestsrvClient {
     await this.post('/clear-servfail', { host: fqdn(host) });
   }
 
-  private async post(path: string, body: Record<string, string>): Promise<void> {
+  private async post(path: string, body: Record<string, unknown>): Promise<void> {
     const response = await fetch(new URL(path, this.baseUrl), { method: 'POST', body: JSON.stringify(body) });
     if (!response.ok) {
       throw new Error(

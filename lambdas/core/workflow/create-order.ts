@@ -3,6 +3,7 @@ import { dns01TxtValue } from '../acme/key-authorization.js';
 import { assertOrderMatchesRequest, authorizationIdentifier } from '../acme/order-identifiers.js';
 import type { AcmeOrder } from '../acme/types.js';
 import { deliveryPending } from '../delivery/delivery-parts.js';
+import { assertCaaPermits } from '../dns/caa.js';
 import { type ChallengePlacement, ChallengePlacer } from '../dns/placement.js';
 import { mapConcurrently } from '../dns/pool.js';
 import { assertChallengeWritable } from '../dns/write-scope.js';
@@ -22,8 +23,10 @@ const PLACEMENT_CONCURRENCY = 8;
  * `_acme-challenge` CNAME to the zone of its target, and checks that IAM will let
  * PublishChallenges write there (so a missing zone or a CNAME into a zone we may not write fails
  * before the CA is asked for anything). A certificate an earlier run issued but could not import
- * goes straight to import; an order an earlier run left usable is resumed; otherwise a new order
- * is placed and recorded before anything else can fail. Then each authorization is read, skipping
+ * goes straight to import; an order an earlier run left usable is resumed; otherwise the names'
+ * CAA records are checked against the CA's identities and our account (refusing with
+ * `CaaForbidsIssuanceError` what the CA would refuse at validation), and a new order is placed and
+ * recorded before anything else can fail. Then each authorization is read, skipping
  * those already `valid`, and the dns-01 TXT values are computed.
  */
 export async function createOrder(
@@ -90,6 +93,11 @@ export async function createOrder(
         `The CA does not offer the profile "${state.profile}"; ${offered.length > 0 ? `it offers ${offered.join(', ')}` : 'it offers no profiles'}. Change the certificate's profile.`,
       );
     }
+    await assertCaaPermits(
+      state.domains,
+      { caaIdentities: directory.meta?.caaIdentities, accountUrl: state.accountUrl },
+      { resolver: deps.resolver, warn: (message, attributes) => deps.log.warn(message, attributes) },
+    );
     // RFC 9773 §5: naming the certificate being replaced lets the CA exempt the renewal from
     // rate limits; a CA without renewal information does not know the field.
     const replaces = directory.renewalInfo ? record?.issued?.ariCertId : undefined;

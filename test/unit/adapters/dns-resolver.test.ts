@@ -102,6 +102,7 @@ describe('NodeDnsResolver over real DNS (the Route 53 fake’s name servers)', (
 function scripted(answers: {
   ns?: Record<string, string[]>;
   a?: Record<string, string[]>;
+  caa?: Record<string, Awaited<ReturnType<ResolverLike['resolveCaa']>>>;
   error?: { code: string };
 }) {
   const made: { servers: readonly string[] | undefined; queries: string[] }[] = [];
@@ -125,6 +126,7 @@ function scripted(answers: {
       resolveNs: (name) => answer(`NS ${name}`, answers.ns?.[name]),
       resolve4: (name) => answer(`A ${name}`, answers.a?.[name]),
       resolveTxt: (name) => answer<string[][]>(`TXT ${name}`, undefined),
+      resolveCaa: (name) => answer(`CAA ${name}`, answers.caa?.[name]),
     };
   });
   return { made, createResolver };
@@ -180,6 +182,41 @@ describe('NodeDnsResolver name-server discovery', () => {
     expect(error.message).toBe(
       'DNS CNAME query for _acme-challenge.example.org at the system resolver failed with ETIMEOUT',
     );
+  });
+});
+
+describe('NodeDnsResolver CAA lookups', () => {
+  it('reads each record’s flags, tag as published and value, through the recursive servers', async () => {
+    const { made, createResolver } = scripted({
+      caa: {
+        'example.org': [
+          { critical: 0, issue: 'ca.example; accounturi=https://ca.example/acct/1' },
+          { critical: 128, Issuewild: ';' } as never,
+          { critical: 128, tbs: 'unknown' } as never,
+        ],
+      },
+    });
+    const resolver = new NodeDnsResolver({ recursiveServers: ['10.0.0.2'], createResolver });
+
+    expect(await resolver.resolveCaa('example.org')).toEqual([
+      { flags: 0, tag: 'issue', value: 'ca.example; accounturi=https://ca.example/acct/1' },
+      { flags: 128, tag: 'Issuewild', value: ';' },
+      { flags: 128, tag: 'tbs', value: 'unknown' },
+    ]);
+    expect(made[0]?.servers).toEqual(['10.0.0.2']);
+  });
+
+  it('answers no records for a name without CAA, and DnsQueryError for SERVFAIL', async () => {
+    expect(
+      await new NodeDnsResolver({ createResolver: scripted({}).createResolver }).resolveCaa('example.org'),
+    ).toEqual([]);
+    const error = await new NodeDnsResolver({
+      createResolver: scripted({ error: { code: 'ESERVFAIL' } }).createResolver,
+    })
+      .resolveCaa('example.org')
+      .catch((caught) => caught);
+    expect(error).toBeInstanceOf(DnsQueryError);
+    expect(error).toMatchObject({ rcode: 'ESERVFAIL' });
   });
 });
 
