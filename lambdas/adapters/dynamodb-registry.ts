@@ -8,6 +8,7 @@ import type {
   CertificateRecord,
   CertificateRecordChanges,
   CertificateRegistry,
+  DirectoryRecord,
   RecordSetLeases,
 } from '../core/ports.js';
 import { wrapAwsError } from './wrap-aws-error.js';
@@ -41,6 +42,7 @@ function sdk(): Promise<Sdk> {
 const ACCOUNT_PREFIX = 'ACCOUNT#';
 const CERTIFICATE_PREFIX = 'CERT#';
 const LEASE_PREFIX = 'LEASE#';
+const DIRECTORY_PREFIX = 'DIRECTORY#';
 
 /**
  * The partition key of the account one key holds at one CA. Hashed, so directory URLs of any
@@ -51,6 +53,11 @@ export function accountPartitionKey(directoryUrl: string, accountKeyThumbprint: 
     .update(`${directoryUrl}\n${accountKeyThumbprint}`, 'utf8')
     .digest('hex');
   return `${ACCOUNT_PREFIX}${digest}`;
+}
+
+/** The partition key of the directory kept for one CA, hashed as `accountPartitionKey` is. */
+export function directoryPartitionKey(directoryUrl: string): string {
+  return `${DIRECTORY_PREFIX}${createHash('sha256').update(directoryUrl, 'utf8').digest('hex')}`;
 }
 
 /** An account item as the port's record, with the key thumbprint items written since rollover keep. */
@@ -244,8 +251,9 @@ class ItemLease {
 
 /**
  * The certificate registry in one DynamoDB table (partition key `pk`, string). Accounts live
- * under `ACCOUNT#<sha256(directoryUrl + "\n" + thumbprint)>`, certificates under
- * `CERT#<certificateId>` with their record's fields as attributes.
+ * under `ACCOUNT#<sha256(directoryUrl + "\n" + thumbprint)>`, each CA's kept directory under
+ * `DIRECTORY#<sha256(directoryUrl)>`, certificates under `CERT#<certificateId>` with their
+ * record's fields as attributes.
  *
  * Guarantees:
  * - the per-certificate lock is taken and released with single conditional writes, so two
@@ -295,6 +303,38 @@ export class DynamoDbRegistry implements CertificateRegistry {
             ...(record.rolledOverTo ? { rolledOverTo: record.rolledOverTo } : {}),
             ...(record.updatedAt ? { updatedAt: record.updatedAt } : {}),
             keyThumbprint: accountKeyThumbprint,
+          }),
+        }),
+      );
+    } catch (error) {
+      throw wrapAwsError(error, `DynamoDB PutItem ${pk} in ${this.#tableName}`);
+    }
+  }
+
+  async getDirectory(directoryUrl: string): Promise<DirectoryRecord | undefined> {
+    const item = await this.#getItem(directoryPartitionKey(directoryUrl));
+    if (!item) return undefined;
+    const { unmarshall } = await sdk();
+    const { directoryUrl: storedUrl, body, fetchedAt } = unmarshall(item);
+    // Only a cache: an item that is not a whole record (or, past belief, another CA's under the
+    // same hash) is as good as none, and the caller fetches the directory and replaces it.
+    if (storedUrl !== directoryUrl || typeof body !== 'string' || typeof fetchedAt !== 'string')
+      return undefined;
+    return { directoryUrl, body, fetchedAt };
+  }
+
+  async putDirectory(record: DirectoryRecord): Promise<void> {
+    const pk = directoryPartitionKey(record.directoryUrl);
+    const { PutItemCommand, values } = await sdk();
+    try {
+      await this.#client.send(
+        new PutItemCommand({
+          TableName: this.#tableName,
+          Item: values({
+            pk,
+            directoryUrl: record.directoryUrl,
+            body: record.body,
+            fetchedAt: record.fetchedAt,
           }),
         }),
       );

@@ -170,6 +170,18 @@ export interface AccountRecord {
   readonly updatedAt?: string;
 }
 
+/**
+ * A CA's directory (RFC 8555 §7.1.1) as an earlier run fetched it, kept so that later runs skip the
+ * directory GET. The core decides when it is too old or suspect to use.
+ */
+export interface DirectoryRecord {
+  readonly directoryUrl: string;
+  /** The directory as JSON text. */
+  readonly body: string;
+  /** When it was fetched (ISO 8601). */
+  readonly fetchedAt: string;
+}
+
 /** The order an attempt is working on, kept so a re-run after a crash reuses it. */
 export interface PendingOrderRecord {
   readonly url: string;
@@ -343,6 +355,10 @@ export type CertificateRecordChanges = {
 export interface CertificateRegistry {
   getAccount(directoryUrl: string, accountKeyThumbprint: string): Promise<AccountRecord | undefined>;
   putAccount(accountKeyThumbprint: string, record: AccountRecord): Promise<void>;
+  /** The directory last kept for the CA at `directoryUrl`, whatever its age. */
+  getDirectory(directoryUrl: string): Promise<DirectoryRecord | undefined>;
+  /** Keeps `record` for its CA, replacing the one kept before. */
+  putDirectory(record: DirectoryRecord): Promise<void>;
   /**
    * Takes the certificate's lock for `executionId` unless another execution holds an unexpired
    * one. Returns false (and changes nothing) when another run is in progress. Idempotent for the
@@ -459,4 +475,16 @@ export interface DnsResolver {
   authoritativeServers(zone: string): Promise<NameServer[]>;
   /** TXT values at `name` (each value's strings joined) as `server` answers, never following a CNAME. */
   resolveTxt(name: string, server: string): Promise<string[]>;
+  /**
+   * The CAA records at `name` as a recursive resolver sees them, so a CNAME at `name` is followed
+   * the way RFC 8659 §3 expects; empty when `name` has none (or does not exist).
+   */
+  resolveCaa(name: string): Promise<CaaRecord[]>;
+}
+
+/** One CAA record (RFC 8659 §4.1): its flags octet, its property tag as published, and its value. */
+export interface CaaRecord {
+  readonly flags: number;
+  readonly tag: string;
+  readonly value: string;
 }

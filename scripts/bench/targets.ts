@@ -7,6 +7,7 @@ import { ROLES } from './requests.js';
 
 /** The targets the issue sets. */
 const TARGET_REQUESTS_APEX_WILDCARD_NEW = 11;
+const TARGET_REQUESTS_APEX_WILDCARD_EXISTING = 10;
 const TARGET_BUNDLE_BYTES = 300_000;
 const TARGET_INIT_MS = 150;
 /** Ours, not the issue's: what `npm install` downloads, in npm's decimal megabytes. */
@@ -25,7 +26,8 @@ export function targets(
   pkg: PackageResult,
 ): TargetResult[] {
   return [
-    requestsTarget(cases),
+    requestsTarget(cases, 'new'),
+    requestsTarget(cases, 'existing'),
     bundleSizeTarget(bundleResults),
     coldInitTarget(bundleResults),
     packageSizeTarget(pkg),
@@ -35,18 +37,27 @@ export function targets(
   ].filter((target): target is TargetResult => target !== undefined);
 }
 
-function requestsTarget(cases: readonly CaseResult[]): TargetResult | undefined {
-  const apexNew = cases.find((caseResult) => caseResult.id === 'apex-wildcard/new');
-  const ours = apexNew?.clients.ours;
-  if (!apexNew || !ours?.requests) return undefined;
-  const met = ours.requests.max <= TARGET_REQUESTS_APEX_WILDCARD_NEW;
-  const aboveFloor = ROLES.filter((role) => (ours.byRole[role]?.median ?? 0) > apexNew.floor[role]).map(
-    (role) => `${role} ${ours.byRole[role]?.median} vs floor ${apexNew.floor[role]}`,
+/**
+ * The issue's request targets for apex + wildcard. The existing-account run follows the new-account
+ * run on the same deployment, which kept the CA's directory in the registry, so its floor has no
+ * directory GET; the new-account run is a deployment's first issuance, with no directory kept yet.
+ */
+function requestsTarget(cases: readonly CaseResult[], account: 'new' | 'existing'): TargetResult | undefined {
+  const apex = cases.find((caseResult) => caseResult.id === `apex-wildcard/${account}`);
+  const ours = apex?.clients.ours;
+  if (!apex || !ours?.requests) return undefined;
+  const floor = account === 'existing' ? { ...apex.floor, directory: 0 } : apex.floor;
+  const floorTotal = ROLES.reduce((sum, role) => sum + floor[role], 0);
+  const target =
+    account === 'new' ? TARGET_REQUESTS_APEX_WILDCARD_NEW : TARGET_REQUESTS_APEX_WILDCARD_EXISTING;
+  const met = ours.requests.max <= target;
+  const aboveFloor = ROLES.filter((role) => (ours.byRole[role]?.median ?? 0) > floor[role]).map(
+    (role) => `${role} ${ours.byRole[role]?.median} vs floor ${floor[role]}`,
   );
   return {
-    name: 'ACME requests, apex + wildcard, new account',
-    target: `≤ ${TARGET_REQUESTS_APEX_WILDCARD_NEW}`,
-    measured: `${ours.requests.median} (max ${ours.requests.max}); floor ${apexNew.floorTotal}`,
+    name: `ACME requests, apex + wildcard, ${account} account`,
+    target: `≤ ${target}`,
+    measured: `${ours.requests.median} (max ${ours.requests.max}); floor ${floorTotal}`,
     met,
     ...(met
       ? {}
@@ -54,7 +65,7 @@ function requestsTarget(cases: readonly CaseResult[]): TargetResult | undefined 
           why:
             aboveFloor.length > 0
               ? `above the floor in: ${aboveFloor.join('; ')}`
-              : `at the protocol floor (${apexNew.floorTotal}); one fewer needs the directory GET skipped, i.e. a directory cached across executions (DESIGN.md)`,
+              : `at the protocol floor (${floorTotal}) of a deployment's first issuance, which has no directory kept yet; from the second issuance on the registry's copy saves the directory GET (the existing-account target)`,
         }),
   };
 }

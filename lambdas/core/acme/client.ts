@@ -70,7 +70,10 @@ export interface AcmeClientOptions {
   readonly transport: HttpTransport;
   /** Holds the account key; the client only ever asks it to sign. */
   readonly signer: Signer;
-  /** The directory carried in state, which saves the directory GET. */
+  /**
+   * The directory carried in state or kept in the registry from an earlier run, which saves the
+   * directory GET. Used as given: the caller has checked it (`parseDirectory`).
+   */
   readonly directory?: AcmeDirectory;
   /** A known account: requests are signed with `kid` instead of `jwk`. */
   readonly accountUrl?: string;
@@ -172,12 +175,7 @@ export class AcmeClient {
     const url = this.#directoryUrl;
     const response = await this.#send({ method: 'GET', url, headers: { accept: JSON_TYPE } });
     if (!isSuccess(response.status)) throw errorFromResponse(response, 'GET', url);
-    const body = readJson(response, url);
-    requireFields(body, { newNonce: 'string', newAccount: 'string', newOrder: 'string' }, 'directory', url);
-    for (const name of ['newNonce', 'newAccount', 'newOrder'] as const) {
-      requireAbsoluteUrl(body[name] as string, `the directory's ${name}`);
-    }
-    this.#directory = body as unknown as AcmeDirectory;
+    this.#directory = parseDirectory(readJson(response, url), url);
     return this.#directory;
   }
 
@@ -719,6 +717,21 @@ export class AcmeClient {
     }
     return urls;
   }
+}
+
+/**
+ * `body` as a directory (RFC 8555 §7.1.1) when it has the endpoints every issuance uses (newNonce,
+ * newAccount, newOrder) as absolute URLs, else `AcmeProtocolError` (or `UrlTooLongError`). The one
+ * check for a directory the CA just sent and for one kept from an earlier run, so a kept one is
+ * never trusted further than a fetched one. `url` is the directory's URL, named in errors.
+ */
+export function parseDirectory(body: unknown, url: string): AcmeDirectory {
+  if (!isRecord(body)) throw new AcmeProtocolError(`The directory from ${url} is not a JSON object.`);
+  requireFields(body, { newNonce: 'string', newAccount: 'string', newOrder: 'string' }, 'directory', url);
+  for (const name of ['newNonce', 'newAccount', 'newOrder'] as const) {
+    requireAbsoluteUrl(body[name] as string, `the directory's ${name}`);
+  }
+  return body as unknown as AcmeDirectory;
 }
 
 /**

@@ -6,6 +6,7 @@ import { renewalDecision } from '../renewal/due.js';
 import type { IssuanceState, KeyType } from '../state.js';
 import { recordedAccount, rollOverAccountKey } from './account-key.js';
 import { carryNonce, type StepDeps } from './deps.js';
+import { directoryForRun } from './directory-cache.js';
 import { parseIssuanceRequest } from './input.js';
 
 /**
@@ -21,6 +22,10 @@ import { parseIssuanceRequest } from './input.js';
  * CA requires one, the key is looked up first (`onlyReturnExisting`); the binding's MAC key is read
  * only when an account is really created, and a CA that requires a binding this deployment lacks
  * fails with `ExternalAccountRequiredError` before any account is created.
+ *
+ * The directory comes from the registry when an earlier run kept it (`directoryForRun`: less than
+ * a day old, and not suspect after a failure), so a run with a recorded account sends the CA
+ * nothing here; otherwise it is fetched and kept.
  */
 export async function registerAccount(
   raw: unknown,
@@ -126,12 +131,16 @@ export async function registerAccount(
       };
     }
   }
+  const directory = await directoryForRun(deps, state.directoryUrl, {
+    ...(state.profile ? { profile: state.profile } : {}),
+    ...(record?.lastError ? { lastError: record.lastError } : {}),
+  });
   const client = new AcmeClient({
     directoryUrl: state.directoryUrl,
     transport: deps.transport,
     signer: deps.signer,
+    directory,
   });
-  const directory = await client.directory();
   // An `issue` replaces the recorded configuration, which every later renewal uses: only one the
   // CA can serve is recorded, so a bad request fails alone and leaves the next renewal working.
   if (request.config) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DynamoDBClient, DynamoDBServiceException } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, DynamoDBServiceException, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -368,6 +368,65 @@ describe('DynamoDbRegistry accounts', () => {
         keyThumbprint: 'thumb-2',
       },
     ]);
+  });
+});
+
+describe('DynamoDbRegistry directories', () => {
+  const kept = {
+    directoryUrl,
+    body: '{"newNonce":"https://acme.example/nonce"}',
+    fetchedAt: t0.toISOString(),
+  };
+
+  it('reads back the directory it kept for a CA, under the SHA-256 of the directory URL', async () => {
+    await registry.putDirectory(kept);
+
+    await expect(registry.getDirectory(directoryUrl)).resolves.toEqual(kept);
+    const digest = createHash('sha256').update(directoryUrl).digest('hex');
+    expect(await dynamodb.items(tableName)).toEqual([{ pk: `DIRECTORY#${digest}`, ...kept }]);
+  });
+
+  it('replaces the directory kept for a CA, and keeps other CAs’ apart', async () => {
+    const other = { ...kept, directoryUrl: 'https://other.example/dir' };
+    await registry.putDirectory(kept);
+    await registry.putDirectory(other);
+    await registry.putDirectory({ ...kept, body: '{}', fetchedAt: seconds(60).toISOString() });
+
+    await expect(registry.getDirectory(directoryUrl)).resolves.toEqual({
+      directoryUrl,
+      body: '{}',
+      fetchedAt: seconds(60).toISOString(),
+    });
+    await expect(registry.getDirectory(other.directoryUrl)).resolves.toEqual(other);
+    await expect(registry.getDirectory('https://third.example/dir')).resolves.toBeUndefined();
+  });
+
+  it('reads an item that is not a whole directory record as none kept', async () => {
+    const pk = `DIRECTORY#${createHash('sha256').update(directoryUrl).digest('hex')}`;
+    await client.send(
+      new PutItemCommand({ TableName: tableName, Item: marshall({ pk, directoryUrl, body: '{}' }) }),
+    );
+
+    await expect(registry.getDirectory(directoryUrl)).resolves.toBeUndefined();
+  });
+
+  it('leaves kept directories out of the certificate and account listings', async () => {
+    await registry.putDirectory(kept);
+    await registry.update('web', { status: 'issued' });
+
+    expect((await registry.list({ limit: 10 })).records.map((record) => record.certificateId)).toEqual([
+      'web',
+    ]);
+    await expect(registry.listAccounts()).resolves.toEqual([]);
+  });
+
+  it('wraps a failed write with the item it was for', async () => {
+    dynamodb.failNext('PutItem', 'ThrottlingException');
+
+    const error = await rejection(registry.putDirectory(kept));
+
+    expect(error).toBeInstanceOf(AwsTransientError);
+    expect((error as Error).message).toContain(`DynamoDB PutItem DIRECTORY#`);
   });
 });
 

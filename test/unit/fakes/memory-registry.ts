@@ -3,6 +3,7 @@ import type {
   CertificateRecord,
   CertificateRecordChanges,
   CertificateRegistry,
+  DirectoryRecord,
 } from '../../../lambdas/core/ports.js';
 
 /**
@@ -13,6 +14,8 @@ import type {
 export class MemoryRegistry implements CertificateRegistry {
   readonly records = new Map<string, CertificateRecord>();
   readonly accounts = new Map<string, AccountRecord>();
+  /** Kept directories by directory URL. */
+  readonly directories = new Map<string, DirectoryRecord>();
   /** The changes of every `update`, in order. */
   readonly updates: CertificateRecordChanges[] = [];
 
@@ -27,6 +30,14 @@ export class MemoryRegistry implements CertificateRegistry {
 
   async putAccount(thumbprint: string, record: AccountRecord): Promise<void> {
     this.accounts.set(thumbprint, record);
+  }
+
+  async getDirectory(directoryUrl: string): Promise<DirectoryRecord | undefined> {
+    return this.directories.get(directoryUrl);
+  }
+
+  async putDirectory(record: DirectoryRecord): Promise<void> {
+    this.directories.set(record.directoryUrl, record);
   }
 
   async acquireLock(

@@ -222,6 +222,8 @@ describe('RegisterAccount writes nothing for input it refuses', () => {
         writes.push({ method: 'update', changes });
       },
       getAccount: async () => ({ directoryUrl: `${CA}/directory`, accountUrl: `${CA}/acct/1` }),
+      getDirectory: async () => undefined,
+      putDirectory: async () => {},
       putAccount: async () => {
         writes.push({ method: 'putAccount' });
       },
