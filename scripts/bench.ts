@@ -13,7 +13,7 @@
  * results hold and scripts/bench/*.ts for how each is taken.
  *
  *   npm run bench -- [--runs 5] [--init-samples 10] [--fleet 200] [--out bench]
- *                    [--only issuance,lifecycle,delivery,fleet,bundles,soak,package]
+ *                    [--only issuance,lifecycle,delivery,fleet,bundles,soak,package,pacing]
  *
  * `--only` runs some sections and records the others as skipped (for a quick look; the committed
  * results come from a full run).
@@ -53,6 +53,7 @@ import {
 } from './bench/deployments.js';
 import { type FleetResult, RSS_SAMPLE_MS, runFleet } from './bench/fleet.js';
 import { type OurRun, runOurPair } from './bench/ours.js';
+import { type PacingResult, runPacing } from './bench/pacing.js';
 import { measurePackage, type PackageResult } from './bench/package.js';
 import { debianVersion, findPeers, type PeerClient } from './bench/peers.js';
 import {
@@ -71,7 +72,16 @@ import { ROLES, type Role, requestFloor, requestsByRole, total } from './bench/r
 import { type Summary, summarize } from './bench/stats.js';
 import { targets } from './bench/targets.js';
 
-const SECTIONS = ['issuance', 'lifecycle', 'delivery', 'fleet', 'bundles', 'soak', 'package'] as const;
+const SECTIONS = [
+  'issuance',
+  'lifecycle',
+  'delivery',
+  'fleet',
+  'bundles',
+  'soak',
+  'package',
+  'pacing',
+] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({
@@ -443,6 +453,16 @@ try {
     }
   }
 
+  let pacing: PacingResult | undefined;
+  if (selected('pacing')) {
+    try {
+      pacing = await runPacing(say);
+    } catch (error) {
+      say(`pacing could not be simulated: ${error instanceof Error ? error.stack : String(error)}`);
+      pacing = { limits: [], scenarios: [], error: error instanceof Error ? error.message : String(error) };
+    }
+  }
+
   const deploy = summarize(deployMs);
   const results: BenchResults = {
     generatedAt: new Date().toISOString(),
@@ -479,6 +499,7 @@ try {
     },
     accountAndKms,
     delivery,
+    ...(pacing ? { pacing } : {}),
     fleet,
     soak: soakResults,
     package: pkg,

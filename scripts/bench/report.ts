@@ -5,6 +5,7 @@ import type { RenewalCost } from './cost.js';
 import type { DeliveryResult } from './delivery.js';
 import type { EnvironmentSize } from './deployments.js';
 import type { FleetResult } from './fleet.js';
+import type { PacingResult } from './pacing.js';
 import type { PackageResult } from './package.js';
 import { accountAndKmsSection } from './report-account-and-kms.js';
 import { bundlesSection } from './report-bundles.js';
@@ -20,6 +21,7 @@ import {
   stateTransitionsSection,
   wallTimeSection,
 } from './report-issuance.js';
+import { pacingSection } from './report-pacing.js';
 import { packageSection } from './report-package.js';
 import { soakSection } from './report-soak.js';
 import { text } from './report-text.js';
@@ -65,6 +67,8 @@ export interface BenchResults {
   readonly accountAndKms: AccountAndKmsResult;
   /** Section 12: what delivery to Secrets Manager and Parameter Store adds to a renewal (delivery.ts). */
   readonly delivery?: DeliveryResult;
+  /** Section 13: 1,000 first issuances paced within Let's Encrypt's limits (pacing.ts). */
+  readonly pacing?: PacingResult;
   readonly fleet: FleetResult;
   readonly cost: readonly CostResult[];
   /** Section 10: the chaos soaks, one per fault rate (empty when skipped). */
@@ -229,6 +233,7 @@ export function renderMarkdown(results: BenchResults): string {
     soakSection(results.soak ?? []),
     packageSection(results.package ?? { error: 'not in these results' }),
     deliverySection(results.delivery ?? { domain: '', runs: 0, variants: [], error: 'not in these results' }),
+    pacingSection(results.pacing),
     methodSection(results),
   ];
   return `${sections.flat().join('\n')}\n`;

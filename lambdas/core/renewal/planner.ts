@@ -1,9 +1,22 @@
 import { AcmeClient } from '../acme/client.js';
 import { chooseRenewalTime } from '../acme/renewal-info.js';
 import type { AcmeDirectory } from '../acme/types.js';
+import { deliveryPending } from '../delivery/delivery-parts.js';
 import type { CertificateRecord, CertificateRecordChanges } from '../ports.js';
 import type { StepDeps } from '../workflow/deps.js';
-import { type RenewalReason, renewalDecision } from './due.js';
+import { configurationFingerprint, type RenewalReason, renewalDecision } from './due.js';
+import {
+  type DeferredRenewal,
+  exactSetKey,
+  type LimitName,
+  type OrderKind,
+  type PacingCandidate,
+  type PacingHistory,
+  paceRenewals,
+  pacingHistory,
+  type RateLimitOverrides,
+  rateLimitsFor,
+} from './pacing.js';
 import { forecastAcmImports } from './quota.js';
 
 /** Seconds to wait before asking a CA's renewal information again when it sends no Retry-After. */
@@ -11,6 +24,8 @@ const DEFAULT_ARI_RECHECK_SECONDS = 6 * 60 * 60;
 const MIN_ARI_RECHECK_SECONDS = 60 * 60;
 const MAX_ARI_RECHECK_SECONDS = 24 * 60 * 60;
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** Records read per call when the planner reads the whole registry for the CA's rate limits. */
+const HISTORY_PAGE_SIZE = 1000;
 
 export interface PlannerInput {
   /** Where the previous page of this run stopped. */
@@ -38,6 +53,8 @@ export interface PlannerOutput {
   readonly cursor?: string;
   readonly checked: number;
   readonly forecast: Readonly<Record<string, number>>;
+  /** Due certificates not started on this page to stay within the CA's rate limits, per limit. */
+  readonly deferred: Readonly<Partial<Record<LimitName, number>>>;
 }
 
 export type PlannerDeps = Pick<
@@ -46,6 +63,8 @@ export type PlannerDeps = Pick<
 > & {
   /** Uniform in [0, 1): where in the CA's window each certificate renews. */
   readonly random: () => number;
+  /** The operator's rate limits per CA directory URL (see `rateLimitsFor`). @default none */
+  readonly rateLimits?: RateLimitOverrides;
 };
 
 /**
@@ -53,6 +72,8 @@ export type PlannerDeps = Pick<
  * from the CA's renewal information (RFC 9773) when it is time to ask again, and lists the
  * certificates that are due. It also reports days to expiry, failure streaks and the ACM import
  * forecast, so a renewal that keeps failing is visible long before the certificate expires.
+ * Due certificates whose orders count against the CA's rate limits are paced (see
+ * `paceRenewals`): those that would not fit are left for a later run, counted and logged.
  */
 export async function planRenewals(input: PlannerInput, deps: PlannerDeps): Promise<PlannerOutput> {
   const now = deps.clock.now();
@@ -62,7 +83,7 @@ export async function planRenewals(input: PlannerInput, deps: PlannerDeps): Prom
     ...(input.cursor ? { cursor: input.cursor } : {}),
   });
   const directories = new Map<string, Promise<AcmeDirectory | undefined>>();
-  const due: PlannedRenewal[] = [];
+  const candidates: { readonly record: CertificateRecord; readonly reason: RenewalReason }[] = [];
   const runKey = now.toISOString().slice(0, 10).replaceAll('-', '');
   let minDaysToExpiry = Number.POSITIVE_INFINITY;
   let maxFailures = 0;
@@ -79,12 +100,30 @@ export async function planRenewals(input: PlannerInput, deps: PlannerDeps): Prom
     }
     maxFailures = Math.max(maxFailures, record.consecutiveFailures ?? 0);
     const decision = renewalDecision(record, now);
-    if (!decision.due) continue;
-    due.push({
+    if (decision.due) candidates.push({ record, reason: decision.reason });
+  }
+
+  const paced = await paceCandidates(candidates, now, directories, deps);
+  const due: PlannedRenewal[] = candidates
+    .filter(({ record }) => paced.start.has(record.certificateId))
+    .map(({ record, reason }) => ({
       certificateId: record.certificateId,
-      reason: decision.reason,
-      executionName: `${record.certificateId}-${runKey}`.slice(0, 80),
+      reason,
+      executionName: executionName(record, runKey),
       input: { action: 'renew', certificateId: record.certificateId, force: false },
+    }));
+  const deferred: Partial<Record<LimitName, number>> = {};
+  for (const entry of paced.deferred) deferred[entry.limit] = (deferred[entry.limit] ?? 0) + 1;
+  deps.metrics.add('CertificatesDeferred', 'Count', paced.deferred.length);
+  if (paced.deferred.length > 0) {
+    for (const [limit, count] of Object.entries(deferred)) {
+      deps.metrics.add('CertificatesDeferred', 'Count', count, { Limit: limit });
+    }
+    const earliest = Math.min(...paced.deferred.map((entry) => entry.notBefore.getTime()));
+    deps.log.info('Deferred renewals to stay within the CA’s rate limits', {
+      deferred: paced.deferred.length,
+      byLimit: deferred,
+      earliestRoomAt: new Date(earliest).toISOString(),
     });
   }
 
@@ -129,8 +168,129 @@ export async function planRenewals(input: PlannerInput, deps: PlannerDeps): Prom
     pageSize,
     checked: page.records.length,
     forecast,
+    deferred,
     ...(page.cursor ? { cursor: page.cursor } : {}),
   };
+}
+
+/**
+ * The execution name: the certificate id and the day, so a second run the same day starts nothing
+ * twice, and the failure count once it failed, so a run after the backoff can try again the same
+ * day (a 160-hour certificate cannot wait a day per attempt). The id is cut, never the suffix, to
+ * fit Step Functions' 80 characters.
+ */
+function executionName(record: CertificateRecord, runKey: string): string {
+  const failures = record.consecutiveFailures ?? 0;
+  const suffix = failures > 0 ? `-${runKey}-f${failures}` : `-${runKey}`;
+  return `${record.certificateId.slice(0, 80 - suffix.length)}${suffix}`;
+}
+
+/**
+ * Paces the due certificates of this page per CA. The history of the whole registry is read only
+ * when some certificate's order counts against a limit (a first issuance, or a renewal without
+ * ARI), so a steady fleet of ARI renewals costs no extra reads.
+ */
+async function paceCandidates(
+  candidates: readonly { readonly record: CertificateRecord; readonly reason: RenewalReason }[],
+  now: Date,
+  directories: Map<string, Promise<AcmeDirectory | undefined>>,
+  deps: PlannerDeps,
+): Promise<{ readonly start: ReadonlySet<string>; readonly deferred: readonly DeferredRenewal[] }> {
+  const byCa = new Map<string, PacingCandidate[]>();
+  for (const { record } of candidates) {
+    const config = record.config;
+    if (!config) continue;
+    const directoryUrl = config.directoryUrl ?? deps.config.defaultDirectoryUrl;
+    const kind = await orderKind(record, now, () => directoryOf(directoryUrl, directories, deps));
+    const list = byCa.get(directoryUrl) ?? [];
+    list.push({ certificateId: record.certificateId, names: config.domains, kind });
+    byCa.set(directoryUrl, list);
+  }
+  const start = new Set<string>();
+  const deferred: DeferredRenewal[] = [];
+  let records: readonly CertificateRecord[] | undefined;
+  for (const [directoryUrl, list] of byCa) {
+    const limits = rateLimitsFor(directoryUrl, deps.rateLimits);
+    const limited =
+      limits.name !== 'none' &&
+      list.some((candidate) => candidate.kind === 'first' || candidate.kind === 'renewal');
+    if (!limited) {
+      for (const candidate of list) start.add(candidate.certificateId);
+      continue;
+    }
+    records ??= await allRecords(deps);
+    const ofCa = records.filter(
+      (record) => (record.config?.directoryUrl ?? deps.config.defaultDirectoryUrl) === directoryUrl,
+    );
+    const history: PacingHistory = pacingHistory(ofCa, now);
+    const decision = paceRenewals({ candidates: list, history, limits, now });
+    for (const id of decision.start) start.add(id);
+    deferred.push(...decision.deferred);
+  }
+  return { start, deferred };
+}
+
+/**
+ * How the CA will count the order CreateOrder places for this record: it reuses a stored,
+ * unexpired certificate of the same configuration (no order), names the certificate it replaces
+ * when the CA offers renewal information (RFC 9773 §5), and otherwise orders afresh.
+ */
+async function orderKind(
+  record: CertificateRecord,
+  now: Date,
+  directory: () => Promise<AcmeDirectory | undefined>,
+): Promise<OrderKind> {
+  const issued = record.issued;
+  const config = record.config;
+  if (!issued || !config) return 'first';
+  // CreateOrder's own test: it imports or delivers the stored certificate instead of ordering.
+  if (
+    issued.fingerprint === configurationFingerprint(config) &&
+    ((!issued.importedArn && !issued.publishedAt) || deliveryPending(config.delivery, issued)) &&
+    new Date(issued.notAfter) > now
+  ) {
+    return 'no-order';
+  }
+  const issuedSet = exactSetKey(issued.fingerprint.slice(issued.fingerprint.lastIndexOf(':') + 1).split(','));
+  if (issuedSet !== exactSetKey(config.domains)) return 'first';
+  if (issued.ariCertId && (await directory())?.renewalInfo) return 'ari-renewal';
+  return 'renewal';
+}
+
+/** Every record of the registry, for the rate limits' history. */
+async function allRecords(deps: PlannerDeps): Promise<CertificateRecord[]> {
+  const records: CertificateRecord[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await deps.registry.list({ limit: HISTORY_PAGE_SIZE, ...(cursor ? { cursor } : {}) });
+    records.push(...page.records);
+    cursor = page.cursor;
+  } while (cursor);
+  return records;
+}
+
+/** The CA's directory, read once per run and directory URL; `undefined` when it cannot be read. */
+function directoryOf(
+  directoryUrl: string,
+  directories: Map<string, Promise<AcmeDirectory | undefined>>,
+  deps: PlannerDeps,
+): Promise<AcmeDirectory | undefined> {
+  let directory = directories.get(directoryUrl);
+  if (!directory) {
+    const client = new AcmeClient({ directoryUrl, transport: deps.transport, signer: deps.signer });
+    directory = client.directory().then(
+      (found) => found,
+      (error: unknown) => {
+        deps.log.warn('Could not read the CA directory; keeping the planned renewal times', {
+          directoryUrl,
+          error: error instanceof Error ? error.message : String(error),
+        });
+        return undefined;
+      },
+    );
+    directories.set(directoryUrl, directory);
+  }
+  return directory;
 }
 
 /**
@@ -148,21 +308,7 @@ async function refreshRenewalTime(
   if (!certId || !record.config) return record;
   if (record.ariCheckAfter && new Date(record.ariCheckAfter) > now) return record;
   const directoryUrl = record.config.directoryUrl ?? deps.config.defaultDirectoryUrl;
-  let directory = directories.get(directoryUrl);
-  if (!directory) {
-    const client = new AcmeClient({ directoryUrl, transport: deps.transport, signer: deps.signer });
-    directory = client.directory().then(
-      (found) => found,
-      (error: unknown) => {
-        deps.log.warn('Could not read the CA directory; keeping the planned renewal times', {
-          directoryUrl,
-          error: error instanceof Error ? error.message : String(error),
-        });
-        return undefined;
-      },
-    );
-    directories.set(directoryUrl, directory);
-  }
+  const directory = directoryOf(directoryUrl, directories, deps);
   const known = await directory;
   if (!known?.renewalInfo) return record;
 

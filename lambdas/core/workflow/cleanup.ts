@@ -1,7 +1,7 @@
 import { fallbackRenewalTime } from '../acme/renewal-info.js';
 import { revocationReasonName } from '../acme/revocation-reasons.js';
 import type { CertificateRecord } from '../ports.js';
-import { nextAttemptAfterFailure } from '../renewal/backoff.js';
+import { certificateLifetimeMs, nextAttemptAfterFailure } from '../renewal/backoff.js';
 import { comeBackAt } from '../renewal/rate-limit.js';
 import type { IssuanceState } from '../state.js';
 import type { StepDeps } from './deps.js';
@@ -180,7 +180,7 @@ async function recordFailure(
   let nextAttemptAt = counted ? record.nextAttemptAt : undefined;
   if (!nextAttemptAt) {
     // A rate limit or a long Retry-After says when to come back: waiting less would only hit it again.
-    const backoff = nextAttemptAfterFailure(consecutiveFailures, now);
+    const backoff = nextAttemptAfterFailure(consecutiveFailures, now, certificateLifetimeMs(record.issued));
     const comeBack = comeBackAt(error.Error, message);
     nextAttemptAt = (comeBack && comeBack > backoff ? comeBack : backoff).toISOString();
   }

@@ -122,6 +122,31 @@ describe('planRenewals', () => {
     expect(metrics).toContainEqual(['CertificatesDue', 2, undefined]);
   });
 
+  it('defers first issuances past the CA’s paced budget, with a metric per limit, and names retries apart', async () => {
+    const registry = new MemoryRegistry();
+    for (let index = 0; index < 50; index += 1) {
+      registry.records.set(`site-${index}`, {
+        certificateId: `site-${index}`,
+        config: { ...config, domains: [`site-${index}.example.org`] },
+      });
+    }
+    registry.records.set('retry', {
+      certificateId: 'retry',
+      config: { ...config, domains: ['retry.example.net'] },
+      consecutiveFailures: 2,
+      nextAttemptAt: '2030-01-31T00:00:00.000Z',
+    });
+    const { deps: plannerDeps, metrics } = await deps(registry, new ScriptedTransport());
+
+    const plan = await planRenewals({}, plannerDeps);
+
+    expect(plan.due).toHaveLength(46);
+    expect(plan.due.at(-1)?.executionName).toBe('retry-20300201-f2');
+    expect(plan.deferred).toEqual({ certificatesPerRegisteredDomain: 5 });
+    expect(metrics).toContainEqual(['CertificatesDeferred', 5, undefined]);
+    expect(metrics).toContainEqual(['CertificatesDeferred', 5, { Limit: 'certificatesPerRegisteredDomain' }]);
+  });
+
   it('pages through the registry with a cursor and carries the import forecast', async () => {
     const registry = new MemoryRegistry();
     for (let index = 0; index < 5; index += 1) registry.records.set(`c${index}`, importedRecord(`c${index}`));
