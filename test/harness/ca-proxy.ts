@@ -71,6 +71,45 @@ export interface RewritableAnswer {
   readonly body: unknown;
 }
 
+/**
+ * A CA behaviour added on top of Pebble as code rather than as a rule: it may answer a request
+ * itself (after asking the CA whatever it needs), and it sees every successful answer the CA gives.
+ * Used by `dns-persist-ca.ts` to offer a challenge type Pebble does not have.
+ */
+export interface CaProxyExtension {
+  /** Answers `request` instead of passing it on, or returns `undefined` to let it through. */
+  answer(request: ExtensionRequest, ca: ExtensionUpstream): Promise<ExtensionAnswer | undefined>;
+  /** Changes (or only observes) a successful answer of the CA to `request`, after the rules. */
+  rewrite(request: ExtensionRequest, answer: RewritableAnswer): RewritableAnswer;
+}
+
+/** A request as an extension sees it. */
+export interface ExtensionRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly body: Buffer;
+}
+
+/** What an extension may ask of the CA behind the proxy. */
+export interface ExtensionUpstream {
+  /** The proxy's own `host:port`, which Pebble writes into its URLs. */
+  readonly host: string;
+  /**
+   * Sends a request to the CA as the proxy would, with `host` as the `Host` header when given;
+   * the answer is noted in the ledger. Headers are the CA's, a repeated one joined with ", ".
+   */
+  send(request: ExtensionRequest & { readonly host?: string }): Promise<RewritableAnswer>;
+  /** A fresh nonce from the CA, for an answer the CA did not give. */
+  freshNonce(): Promise<string | undefined>;
+}
+
+/** An extension's answer, sent as is. */
+export interface ExtensionAnswer {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string;
+}
+
 /** What the CA did, as the proxy saw its answers (those it then lost included). */
 export interface CaLedger {
   /** newOrder answers with 201 Created: the orders the CA created. */
@@ -106,6 +145,8 @@ export interface CaProxy extends LocalCa {
   readonly exchanges: readonly ProxyExchange[];
   /** Adds a rule; rules are tried in the order they were added. */
   intercept(rule: ProxyRule): void;
+  /** Adds an extension; it answers after the rules that answer, and rewrites after those that rewrite. */
+  extend(extension: CaProxyExtension): void;
   /** Requests received for `method` and a path matching `path`. */
   count(method: string, path: RegExp): number;
   /**
@@ -138,6 +179,7 @@ export async function startCaProxy(pebble: PebbleEnvironment): Promise<CaProxy> 
   await writeFile(caBundlePath, tls.caPem);
   const upstream = new URL(pebble.directoryUrl);
   const rules: { rule: ProxyRule; remaining: number }[] = [];
+  const extensions: CaProxyExtension[] = [];
   const exchanges: ProxyExchange[] = [];
   let host = '';
   let newNoncePath: string | undefined;
@@ -192,6 +234,7 @@ export async function startCaProxy(pebble: PebbleEnvironment): Promise<CaProxy> 
     path: string;
     headers: Record<string, string>;
     body?: Buffer;
+    host?: string;
   }): Promise<UpstreamResponse> =>
     new Promise((resolve, reject) => {
       const socket = connect({
@@ -204,7 +247,7 @@ export async function startCaProxy(pebble: PebbleEnvironment): Promise<CaProxy> 
       socket.once('secureConnect', () => {
         const headers = {
           ...request.headers,
-          host,
+          host: request.host ?? host,
           ...(request.body ? { 'content-length': String(request.body.length) } : {}),
         };
         const head = [
@@ -295,6 +338,19 @@ export async function startCaProxy(pebble: PebbleEnvironment): Promise<CaProxy> 
       return;
     }
 
+    for (const extension of extensions) {
+      const answer = await extension.answer({ method, path, body }, upstreamFor(incoming));
+      if (answer) {
+        exchanges.push({ method, path, status: answer.status, intercepted: true });
+        outgoing.writeHead(answer.status, {
+          ...answer.headers,
+          'content-length': String(Buffer.byteLength(answer.body)),
+        });
+        outgoing.end(method === 'HEAD' ? undefined : answer.body);
+        return;
+      }
+    }
+
     const response = await send({
       method,
       path,
@@ -337,6 +393,21 @@ export async function startCaProxy(pebble: PebbleEnvironment): Promise<CaProxy> 
           intercepted = true;
         }
       }
+      for (const extension of extensions) {
+        const before = {
+          status: response.status,
+          headers: joinHeaders(headers),
+          body: parseBody(responseBody),
+        };
+        const after = extension.rewrite({ method, path, body }, before);
+        if (after !== before) {
+          headers = Object.entries(after.headers);
+          responseBody = Buffer.from(
+            typeof after.body === 'string' ? after.body : JSON.stringify(after.body),
+          );
+          intercepted = true;
+        }
+      }
       if (changing?.retryAfter !== undefined) {
         headers = [
           ...headers.filter(([name]) => name.toLowerCase() !== 'retry-after'),
@@ -361,6 +432,26 @@ export async function startCaProxy(pebble: PebbleEnvironment): Promise<CaProxy> 
     outgoing.writeHead(response.status);
     outgoing.end(method === 'HEAD' ? undefined : responseBody);
   };
+
+  /** What an extension may ask of the CA, for a request that arrived on `incoming`. */
+  const upstreamFor = (incoming: IncomingMessage): ExtensionUpstream => ({
+    host,
+    freshNonce,
+    async send(request) {
+      const response = await send({
+        method: request.method,
+        path: request.path,
+        headers: forwardedHeaders(incoming),
+        ...(request.body.length > 0 ? { body: request.body } : {}),
+        ...(request.host ? { host: request.host } : {}),
+      });
+      record(request.method, request.path, response, false);
+      const headers = joinHeaders(
+        response.headers.filter(([name]) => !NOT_FORWARDED.has(name.toLowerCase())),
+      );
+      return { status: response.status, headers, body: parseBody(response.body) };
+    },
+  });
 
   const server: Server = createServer(
     { cert: tls.certificatePem, key: tls.privateKeyPem },
@@ -393,6 +484,9 @@ export async function startCaProxy(pebble: PebbleEnvironment): Promise<CaProxy> 
     intercept(rule) {
       rules.push({ rule, remaining: rule.times ?? Number.POSITIVE_INFINITY });
     },
+    extend(extension) {
+      extensions.push(extension);
+    },
     ledger,
     chaos(options) {
       chaos = options;
@@ -408,6 +502,23 @@ export async function startCaProxy(pebble: PebbleEnvironment): Promise<CaProxy> 
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Header pairs as one record, a repeated header (Link) joined with ", ". */
+function joinHeaders(headers: readonly (readonly [string, string])[]): Record<string, string> {
+  const joined: Record<string, string> = {};
+  for (const [name, value] of headers) joined[name] = joined[name] ? `${joined[name]}, ${value}` : value;
+  return joined;
+}
+
+/** The parsed JSON of a body, or its text when it is not JSON. */
+function parseBody(body: Buffer): unknown {
+  const text = body.toString('utf8');
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /** The request headers the proxy passes on to the CA. */

@@ -15,6 +15,10 @@ export interface AcmeDirectory {
     readonly caaIdentities?: readonly string[];
     readonly externalAccountRequired?: boolean;
     readonly profiles?: Readonly<Record<string, string>>;
+    /** draft-ietf-acme-dns-persist-02 §3.2: names usable in records published before any order. */
+    readonly issuerDomainNames?: readonly string[];
+    /** draft-ietf-acme-dns-persist-02 §4.1 item 3: the prefix of hashed account URIs. */
+    readonly accountHashPrefix?: string;
   };
 }
 
@@ -44,6 +48,11 @@ export interface AcmeChallenge {
   readonly url: string;
   readonly status: AcmeChallengeStatus;
   readonly token: string;
+  /**
+   * `dns-persist-01` only: the issuer domain names a persistent record may name
+   * (draft-ietf-acme-dns-persist-02 §3.1); see `acme/dns-persist.ts`.
+   */
+  readonly issuerDomainNames?: readonly string[];
   readonly validated?: string;
   readonly error?: import('../errors.js').AcmeProblem;
 }
