@@ -3,6 +3,7 @@ import type * as events from 'aws-cdk-lib/aws-events';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { CaRateLimitsSetting } from '../lambdas/core/renewal/ca-rate-limits.js';
 import type { CertificateProps } from './declared-certificates.js';
 
 /** A Route 53 hosted zone, by id and domain name. */
@@ -85,6 +86,15 @@ export interface AcmeCertificatesProps {
    * @default a key the construct creates (rotation enabled, retained on delete) when some certificate declares a delivery, usable only by the roles it grants
    */
   readonly deliveryKey?: kms.IKey;
+  /**
+   * The issuance limits the renewal planner paces first issuances (and renewals without ARI) by,
+   * per CA directory URL: `'none'`, `'letsencrypt'`, or the limits themselves, such as
+   * `{ newOrdersPerAccount: { count: 100, windowSeconds: 10800 } }` (a limit left out is not
+   * paced). A CA without an entry is paced by Let's Encrypt's published limits, except one on the
+   * loopback interface (a local test CA), which is not paced. Checked at synth.
+   * @default Let's Encrypt's limits for every CA
+   */
+  readonly caRateLimits?: Readonly<Record<string, CaRateLimitsSetting>>;
   /**
    * When the renewal planner runs.
    * @default every day

@@ -9,6 +9,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { parseRateLimitOverrides } from '../lambdas/core/renewal/ca-rate-limits.js';
 import { AccountKeys } from './account-keys.js';
 import type { AcmeCertificatesProps } from './acme-certificates-props.js';
 import { CertificateDelivery } from './certificate-delivery.js';
@@ -139,6 +140,12 @@ export class AcmeCertificates extends Construct {
     this.functions = steps.functions;
     this.endedExecutionCleanup = steps.endedExecutionCleanup;
     this.planner = steps.planner;
+    if (props.caRateLimits) {
+      const overrides = JSON.stringify(props.caRateLimits);
+      // Refused at synth, not on the first scheduled run.
+      parseRateLimitOverrides(overrides);
+      this.planner.addEnvironment('ACME_CA_RATE_LIMITS', overrides);
+    }
 
     this.delivery = new CertificateDelivery(this, 'Delivery', {
       deliveries: declarations.deliveries,

@@ -1,5 +1,9 @@
 /** The public surface of the construct library. */
 
+export type {
+  CaRateLimitsSetting,
+  RateLimitSetting,
+} from '../lambdas/core/renewal/ca-rate-limits.js';
 export type { KeyType } from '../lambdas/core/state.js';
 export {
   AcmeCertificates,

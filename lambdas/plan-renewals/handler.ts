@@ -8,7 +8,7 @@ import {
   stepHandler,
   transport,
 } from '../adapters/runtime.js';
-import { parseRateLimitOverrides } from '../core/renewal/pacing.js';
+import { parseRateLimitOverrides } from '../core/renewal/ca-rate-limits.js';
 import { type PlannerDeps, type PlannerInput, planRenewals } from '../core/renewal/planner.js';
 
 /**

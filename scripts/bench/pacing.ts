@@ -1,4 +1,5 @@
-import { LETS_ENCRYPT_RATE_LIMITS, type LimitName, pacedBudget } from '../../lambdas/core/renewal/pacing.js';
+import { LETS_ENCRYPT_RATE_LIMITS, type LimitName } from '../../lambdas/core/renewal/ca-rate-limits.js';
+import { pacedBudget } from '../../lambdas/core/renewal/pacing.js';
 import { type SimulationResult, simulatePacing } from '../../test/support/pacing-simulation.js';
 
 /** One fleet planned over simulated time against Let's Encrypt's limits. */

@@ -8,13 +8,9 @@ import type {
   HttpTransport,
   Signer,
 } from '../../lambdas/core/ports.js';
+import { LETS_ENCRYPT_RATE_LIMITS, type LimitName } from '../../lambdas/core/renewal/ca-rate-limits.js';
 import { configurationFingerprint, renewalDecision } from '../../lambdas/core/renewal/due.js';
-import {
-  exactSetKey,
-  LETS_ENCRYPT_RATE_LIMITS,
-  type LimitName,
-  registeredDomain,
-} from '../../lambdas/core/renewal/pacing.js';
+import { exactSetKey, registeredDomain } from '../../lambdas/core/renewal/pacing.js';
 import { type PlannerOutput, planRenewals } from '../../lambdas/core/renewal/planner.js';
 
 /**

@@ -4,18 +4,16 @@ import type { AcmeDirectory } from '../acme/types.js';
 import { deliveryPending } from '../delivery/delivery-parts.js';
 import type { CertificateRecord, CertificateRecordChanges } from '../ports.js';
 import type { StepDeps } from '../workflow/deps.js';
+import { type LimitName, type RateLimitOverrides, rateLimitsFor } from './ca-rate-limits.js';
 import { configurationFingerprint, type RenewalReason, renewalDecision } from './due.js';
 import {
   type DeferredRenewal,
   exactSetKey,
-  type LimitName,
   type OrderKind,
   type PacingCandidate,
   type PacingHistory,
   paceRenewals,
   pacingHistory,
-  type RateLimitOverrides,
-  rateLimitsFor,
 } from './pacing.js';
 import { forecastAcmImports } from './quota.js';
 

@@ -3,12 +3,14 @@ import type { CertificateRecord } from '../../../lambdas/core/ports.js';
 import {
   LETS_ENCRYPT_RATE_LIMITS,
   NO_RATE_LIMITS,
+  parseRateLimitOverrides,
+  rateLimitsFor,
+} from '../../../lambdas/core/renewal/ca-rate-limits.js';
+import {
   type PacingCandidate,
   pacedBudget,
   paceRenewals,
   pacingHistory,
-  parseRateLimitOverrides,
-  rateLimitsFor,
   registeredDomain,
 } from '../../../lambdas/core/renewal/pacing.js';
 import { simulatePacing } from '../../support/pacing-simulation.js';
