@@ -1,4 +1,14 @@
-import { copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build, type Metafile } from 'esbuild';
@@ -95,12 +105,14 @@ export async function buildLambdaBundles(): Promise<BuiltBundle[]> {
   const tracingDir = join(metafilesDir, 'tracing');
   mkdirSync(metafilesDir, { recursive: true });
   try {
-    await build({
+    const tracing = await build({
       ...BUNDLE_OPTIONS,
       absWorkingDir: PACKAGE_ROOT,
       entryPoints: [TRACING_ENTRY],
       outfile: join(tracingDir, TRACING_FILE),
+      metafile: true,
     });
+    appendPackageLicences(tracing.metafile, join(tracingDir, `${TRACING_FILE}.LEGAL.txt`));
     const tracingFiles = readdirSync(tracingDir);
     const bundles = await Promise.all(
       handlerFolders().map(async (folder): Promise<BuiltBundle> => {
@@ -111,6 +123,7 @@ export async function buildLambdaBundles(): Promise<BuiltBundle[]> {
           outfile: join(assetsDir, folder, BUNDLE_FILE),
           metafile: true,
         });
+        appendPackageLicences(result.metafile, join(assetsDir, folder, `${BUNDLE_FILE}.LEGAL.txt`));
         for (const file of tracingFiles) copyFileSync(join(tracingDir, file), join(assetsDir, folder, file));
         writeFileSync(join(metafilesDir, `${folder}.json`), JSON.stringify(result.metafile));
         return { folder, assetDir: join(BUNDLED_ASSETS_DIR, folder), bytes: bundleBytes(result.metafile) };
@@ -124,6 +137,52 @@ export async function buildLambdaBundles(): Promise<BuiltBundle[]> {
     rmSync(assetsDir, { recursive: true, force: true });
     rmSync(metafilesDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The npm packages whose code a bundle inlines, as their folders relative to the package root
+ * (a nested `node_modules` copy is its own package), by the input paths its metafile lists.
+ */
+export function inlinedPackages(metafile: Metafile): string[] {
+  const folders = new Set<string>();
+  for (const input of Object.keys(metafile.inputs)) {
+    const match = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+    if (match?.[1]) folders.add(match[1]);
+  }
+  return [...folders].sort();
+}
+
+/** Written for a package with no licence file, such as Powertools (MIT-0, which asks for no notice). */
+export const NO_LICENCE_FILE = '(the package ships no licence file; its licence is the one named above)';
+
+const LICENCE_FILE = /^(?:licen[cs]e|copying|notice)(?:\.(?:md|txt))?$/i;
+
+/**
+ * Appends the licence of every package the bundle inlines to its `LEGAL.txt`: esbuild keeps only
+ * comments annotated `@license` or `@preserve`, and most packages (jose, tldts, the asn1 schemas)
+ * carry their MIT or Apache text in a LICENSE file instead, which their licences require us to
+ * ship with the code.
+ */
+function appendPackageLicences(metafile: Metafile, legalPath: string): void {
+  const sections = inlinedPackages(metafile).map((packageFolder) => {
+    const folder = join(PACKAGE_ROOT, packageFolder);
+    const manifest = JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')) as {
+      name?: string;
+      version?: string;
+      license?: string;
+    };
+    const files = readdirSync(folder)
+      .filter((file) => LICENCE_FILE.test(file))
+      .sort();
+    const texts = files.map((file) => readFileSync(join(folder, file), 'utf8').trim());
+    const heading = `${manifest.name ?? packageFolder}@${manifest.version ?? '?'} (${manifest.license ?? 'licence not declared'})`;
+    return [heading, ...(texts.length > 0 ? texts : [NO_LICENCE_FILE])].join('\n\n');
+  });
+  if (sections.length === 0) return;
+  appendFileSync(
+    legalPath,
+    `\n\nLicences of the packages inlined in this file:\n\n${sections.join('\n\n---\n\n')}\n`,
+  );
 }
 
 function replaceFolder(built: string, target: string): void {

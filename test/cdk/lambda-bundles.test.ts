@@ -2,8 +2,13 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Metafile } from 'esbuild';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BUNDLE_FILE, BUNDLED_ASSETS_DIR, TRACING_FILE } from '../../lib/lambda-bundle.js';
-import { bundleMetafilePath, handlerFolders } from '../../scripts/build/lambda-bundles.js';
+import { BUNDLE_FILE, BUNDLED_ASSETS_DIR, PACKAGE_ROOT, TRACING_FILE } from '../../lib/lambda-bundle.js';
+import {
+  bundleMetafilePath,
+  handlerFolders,
+  inlinedPackages,
+  NO_LICENCE_FILE,
+} from '../../scripts/build/lambda-bundles.js';
 
 /**
  * What keeps cold starts short, checked on every bundle that ships (`dist/assets/<folder>/index.mjs`,
@@ -20,6 +25,8 @@ import { bundleMetafilePath, handlerFolders } from '../../scripts/build/lambda-b
  * (about 208 KB): they carry the ASN.1 schemas that build CSRs and read certificates.
  */
 const MAX_BUNDLE_BYTES = 300_000;
+/** SPDX licences that do not require their text to travel with the code. */
+const NO_NOTICE_LICENCES = new Set(['MIT-0', '0BSD', 'CC0-1.0', 'Unlicense']);
 /** The steps that build a CSR (Finalize) or read the issued certificate (WaitForCertificate). */
 const PARSES_CERTIFICATES = new Set(['finalize', 'wait-for-certificate']);
 /** ImportToAcm reads the Key Usages of the certificate it imports, with the ASN.1 schema alone. */
@@ -29,9 +36,10 @@ describe.each(handlerFolders())('the %s bundle', (folder) => {
   let bytes: number;
   let output: Metafile['outputs'][string];
   let inputs: string[];
+  let metafile: Metafile;
 
   beforeAll(() => {
-    const metafile = JSON.parse(readFileSync(bundleMetafilePath(folder), 'utf8')) as Metafile;
+    metafile = JSON.parse(readFileSync(bundleMetafilePath(folder), 'utf8')) as Metafile;
     bytes = statSync(join(BUNDLED_ASSETS_DIR, folder, BUNDLE_FILE)).size;
     output = Object.entries(metafile.outputs).find(([path]) =>
       path.endsWith(BUNDLE_FILE),
@@ -41,6 +49,26 @@ describe.each(handlerFolders())('the %s bundle', (folder) => {
 
   it('is the file its metafile describes', () => {
     expect(output.bytes).toBe(bytes);
+  });
+
+  it('ships the licence of every package it inlines beside it', () => {
+    const legal = readFileSync(join(BUNDLED_ASSETS_DIR, folder, `${BUNDLE_FILE}.LEGAL.txt`), 'utf8');
+    const packages = inlinedPackages(metafile);
+    expect(packages.length).toBeGreaterThan(0);
+    for (const packageFolder of packages) {
+      const manifest = JSON.parse(
+        readFileSync(join(PACKAGE_ROOT, packageFolder, 'package.json'), 'utf8'),
+      ) as {
+        name: string;
+        version: string;
+        license: string;
+      };
+      const heading = `${manifest.name}@${manifest.version} (${manifest.license})`;
+      expect(legal).toContain(heading);
+      const section = legal.slice(legal.indexOf(heading)).split('\n---\n')[0] ?? '';
+      // Only licences that ask for no notice may go without their text.
+      if (!NO_NOTICE_LICENCES.has(manifest.license)) expect(section, heading).not.toContain(NO_LICENCE_FILE);
+    }
   });
 
   it(`is at most ${MAX_BUNDLE_BYTES / 1000} KB minified`, () => {
