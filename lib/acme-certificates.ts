@@ -9,6 +9,7 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { validationDomainName } from '../lambdas/core/acme/dns-persist.js';
 import { parseRateLimitOverrides } from '../lambdas/core/renewal/ca-rate-limits.js';
 import { AccountKeys } from './account-keys.js';
 import type { AcmeCertificatesProps } from './acme-certificates-props.js';
@@ -172,6 +173,9 @@ export class AcmeCertificates extends Construct {
       zoneRoleArns: props.zoneRoleArns,
       externalAccountBindingSecret: props.externalAccountBindingSecret,
       delivery: this.delivery,
+      persistRecordNames: declarations.certificates
+        .filter((certificate) => certificate.challenge === 'dns-persist-01')
+        .flatMap((certificate) => certificate.domains.map(validationDomainName)),
     });
     this.declared = new DeclaredCertificates(this, 'DeclaredCertificates', {
       certificates: props.certificates,

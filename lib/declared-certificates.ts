@@ -53,6 +53,15 @@ export interface CertificateProps {
    */
   readonly preferredChain?: string;
   /**
+   * How the CA validates the names. `'dns-persist-01'` (draft-ietf-acme-dns-persist-02) writes one
+   * persistent TXT record per name at `_validation-persist.<name>`, naming the CA and our account,
+   * the first time the CA offers the challenge; from then on an issuance or renewal writes nothing
+   * to Route 53 and waits for no DNS propagation. Where the CA does not offer dns-persist-01, the
+   * run answers dns-01 as usual. The record stays when the certificate is removed: delete it by hand.
+   * @default 'dns-01'
+   */
+  readonly challenge?: 'dns-01' | 'dns-persist-01';
+  /**
    * Role to assume per hosted zone id, for zones in other accounts (list the roles in `zoneRoleArns`).
    * @default zones of this account only
    */

@@ -163,7 +163,22 @@ export interface StepPermissionsProps {
   readonly externalAccountBindingSecret?: secretsmanager.ISecret;
   /** The delivery targets, which only the `deliver` functions may write. */
   readonly delivery: CertificateDelivery;
+  /**
+   * The `_validation-persist` names of the certificates declared with `challenge: 'dns-persist-01'`:
+   * PublishChallenges alone may create them (UPSERT), at exactly these names.
+   * @default none
+   */
+  readonly persistRecordNames?: readonly string[];
 }
+
+/**
+ * Past this many characters, the names go to CreateOrder and into the policy as the one pattern
+ * `_validation-persist.*`: Lambda's environment holds 4 KB in all, and a role's inline policies
+ * 10,240 characters.
+ */
+const MAX_PERSIST_NAMES_LENGTH = 1_500;
+/** The pattern that stands for every persistent record name when there are too many to list. */
+export const ANY_PERSIST_RECORD = '_validation-persist.*';
 
 /**
  * Grants every function what `SIGNING_STEPS`, `ROLLOVER_STEPS`, `STORE_ACCESS` and `STEP_ACCESS`
@@ -209,6 +224,18 @@ export function grantStepPermissions(scope: IConstruct, props: StepPermissionsPr
   }
   const challengeZones = hostedZoneIds.length > 0 ? hostedZoneIds.map(zoneArn) : [zoneArn('*')];
   grantTxtChanges(having('txtChanges'), challengeZones, ['_acme-challenge.*']);
+  const persistRecordNames = [...new Set(props.persistRecordNames ?? [])].sort();
+  if (persistRecordNames.length > 0) {
+    const listed = persistRecordNames.join(',');
+    const granted = listed.length <= MAX_PERSIST_NAMES_LENGTH ? persistRecordNames : [ANY_PERSIST_RECORD];
+    grantTxtChanges(
+      [{ fn: fns.PublishChallenges, access: { txtChanges: ['UPSERT'] } }],
+      challengeZones,
+      granted,
+    );
+    // CreateOrder answers dns-01 for a name whose record IAM would not let PublishChallenges write.
+    fns.CreateOrder.addEnvironment('PERSIST_RECORD_NAMES', granted.join(','));
+  }
   const changes = route53Arn('change', '*');
   for (const { fn } of having('getChange')) {
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['route53:GetChange'], resources: [changes] }));

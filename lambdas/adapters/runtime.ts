@@ -72,6 +72,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkflowConfig
     ...(env.CONTACT_EMAIL ? { contactEmail: env.CONTACT_EMAIL } : {}),
     ...(env.VALIDATION_ZONE_IDS ? { validationZoneIds: parseZoneIdList(env.VALIDATION_ZONE_IDS) } : {}),
     ...(env.HOSTED_ZONE_IDS ? { writableZoneIds: parseZoneIdList(env.HOSTED_ZONE_IDS) } : {}),
+    ...(env.PERSIST_RECORD_NAMES
+      ? { persistRecordNames: env.PERSIST_RECORD_NAMES.split(',').filter((name) => name.length > 0) }
+      : {}),
     managedByTag: env.ACM_MANAGED_BY_TAG ?? 'acme-aws',
     dnsPollSeconds: positiveNumber(env.DNS_POLL_SECONDS, 10),
     orderPollSeconds: positiveNumber(env.ORDER_POLL_SECONDS, 3),

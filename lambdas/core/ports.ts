@@ -244,6 +244,12 @@ export interface CertificateConfig {
    */
   readonly preferredChain?: string;
   /**
+   * `dns-persist-01`: validate through one persistent `_validation-persist` record per name
+   * (draft-ietf-acme-dns-persist-02), falling back to dns-01 where the CA does not offer it.
+   * @default 'dns-01'
+   */
+  readonly challenge?: 'dns-01' | 'dns-persist-01';
+  /**
    * ARN of the KMS key that is the certificate's key. Such a certificate is published to the
    * certificate store only, never to ACM. @default a fresh key per issuance, imported into ACM
    */

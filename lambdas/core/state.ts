@@ -38,6 +38,11 @@ export interface IssuanceInput {
   /** Issuer CN of the topmost certificate of the preferred chain. @default the CA's default chain */
   readonly preferredChain?: string;
   /**
+   * `dns-persist-01` validates through one persistent record per name where the CA offers it
+   * (see `acme/dns-persist.ts`), dns-01 elsewhere. @default 'dns-01'
+   */
+  readonly challenge?: 'dns-01' | 'dns-persist-01';
+  /**
    * A KMS asymmetric key (declared in the stack) to be the certificate's key: the CSR is signed in
    * KMS and the certificate goes to the certificate store only, since ACM cannot import a key it
    * cannot read. @default a key generated for each issuance
@@ -63,8 +68,15 @@ export interface DnsChallenge {
   readonly zoneName?: string;
   /** The `_acme-challenge` name whose CNAME led to `recordName`, when the challenge is delegated. */
   readonly delegatedFrom?: string;
-  /** base64url(SHA-256(key authorization)). */
+  /**
+   * The TXT value: base64url(SHA-256(key authorization)) for dns-01; for dns-persist-01 the
+   * persistent record's value, which stays after the run.
+   */
   readonly value: string;
+  /** `dns-persist-01` when the persistent record answers the challenge. @default 'dns-01' */
+  readonly type?: 'dns-persist-01';
+  /** dns-persist-01 only: every authoritative server already returns the record; nothing to write. */
+  readonly inPlace?: boolean;
 }
 
 export interface OrderRef {

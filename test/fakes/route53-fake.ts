@@ -244,6 +244,28 @@ export class Route53Fake {
     return set ? set.values.map((value) => parseTxt(value).text) : [];
   }
 
+  /**
+   * Creates or replaces a TXT record set as an operator would in the console, outside every
+   * policy and counter the functions' calls go through, and serves it on DNS at once.
+   */
+  async putTxt(zoneId: string, name: string, values: readonly string[]): Promise<void> {
+    const zone = this.zoneById(stripPrefix(zoneId, '/hostedzone/'));
+    const owner = fqdn(name);
+    const result = this.validateBatch(zone, [
+      {
+        Action: 'UPSERT',
+        ResourceRecordSet: {
+          Name: owner,
+          Type: 'TXT',
+          TTL: 300,
+          ResourceRecords: values.map((value) => ({ Value: JSON.stringify(value) })),
+        },
+      },
+    ]);
+    zone.sets = result.sets;
+    await this.mirrorToChalltestsrv(result.touched);
+  }
+
   /** Makes the next `times` calls of `command` fail with a Route 53 error called `errorName`. */
   failNext(command: Route53FakeCommand, errorName: string, times = 1): void {
     const queue = this.failures.get(command) ?? [];

@@ -30,6 +30,7 @@ import {
   urlForMessage,
 } from './bounds.js';
 import { normalizeContacts } from './contacts.js';
+import { DNS_PERSIST_01, readIssuerDomainNames } from './dns-persist.js';
 import { signExternalAccountBinding } from './external-account-binding.js';
 import { mediaType, parseHttpDate, parseLinkHeader, parseReplayNonce, parseRetryAfter } from './headers.js';
 import { type JwsKeyReference, publicJwkMembers, signJws, signKeyChangeJws } from './jws.js';
@@ -672,11 +673,16 @@ export class AcmeClient {
     requireFields(value, { type: 'string', url: 'string', status: 'string' }, 'challenge', url);
     const [challengeUrl = ''] = await this.#caUrls([value.url], `a challenge URL from ${url}`);
     const error = readProblem(value.error, undefined, MAX_SUBPROBLEM_DETAIL_LENGTH);
+    // draft-ietf-acme-dns-persist-02 §3.1: a client must not use a challenge whose names break
+    // the rules, so such a list is dropped and the challenge counts as unusable.
+    const issuerDomainNames =
+      value.type === DNS_PERSIST_01 ? readIssuerDomainNames(value.issuerDomainNames) : undefined;
     return {
       type: value.type as string,
       url: challengeUrl,
       status: requireStatus<AcmeChallengeStatus>(value.status, url),
       token: typeof value.token === 'string' ? value.token : '',
+      ...(Array.isArray(issuerDomainNames) ? { issuerDomainNames } : {}),
       ...(error ? { error } : {}),
     };
   }

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import {
+  ChallengeTypeSchema,
   DEFAULT_KEY_TYPE,
   KeyTypeSchema,
   PreferredChainSchema,
@@ -30,6 +31,7 @@ export const CERTIFICATE_CONFIG_ENTRIES = {
   ),
   profile: v.optional(ProfileSchema),
   preferredChain: v.optional(PreferredChainSchema),
+  challenge: v.optional(ChallengeTypeSchema),
 } as const;
 
 /**

@@ -3,7 +3,7 @@ import { checkIdentifier } from '../dns/identifiers.js';
 import type { KeyType } from '../state.js';
 import { CERTIFICATE_CONFIG_ENTRIES, kmsKeyRegionsMessage, kmsKeyWithoutRegions } from './certificate.js';
 import { ParameterDeliverySchema, type ParameterTier, SecretDeliverySchema } from './delivery.js';
-import { CertificateIdSchema, DirectoryUrlSchema } from './fields.js';
+import { CertificateIdSchema, type ChallengeType, DirectoryUrlSchema } from './fields.js';
 import { FIELD, parseWith, pathLabel, shown } from './messages.js';
 
 /**
@@ -22,6 +22,8 @@ export interface CertificateDeclaration {
   readonly zoneRoles?: Readonly<Record<string, string>>;
   readonly profile?: string;
   readonly preferredChain?: string;
+  /** `dns-01` (the default) or `dns-persist-01`. */
+  readonly challenge?: ChallengeType;
   /** `true`, or a KMS key construct: only whether it is set matters here. */
   readonly kmsKey?: unknown;
   /** Deliver to a Secrets Manager secret: `true`, or `{ name }` to choose its name. */
@@ -67,6 +69,7 @@ export interface DeclaredCertificateConfig {
   readonly zoneRoles?: Readonly<Record<string, string>>;
   readonly profile?: string;
   readonly preferredChain?: string;
+  readonly challenge?: ChallengeType;
 }
 
 /**
@@ -195,7 +198,7 @@ export function parseDeclarations(
   }
   const parsed = parseWith(DeclarationsSchema, certificates, pathLabel(`${construct}: certificates`), error);
   const declared = parsed.map(
-    ({ id, domains, keyType, regions, hostedZoneIds, zoneRoles, profile, preferredChain }) => ({
+    ({ id, domains, keyType, regions, hostedZoneIds, zoneRoles, profile, preferredChain, challenge }) => ({
       id,
       domains,
       keyType,
@@ -204,6 +207,7 @@ export function parseDeclarations(
       ...(zoneRoles ? { zoneRoles } : {}),
       ...(profile !== undefined ? { profile } : {}),
       ...(preferredChain !== undefined ? { preferredChain } : {}),
+      ...(challenge !== undefined ? { challenge } : {}),
     }),
   );
   if (context.hostedZones) checkZonesCoverDomains(declared, context.hostedZones, construct);

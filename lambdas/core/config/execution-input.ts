@@ -38,6 +38,7 @@ export const CONFIGURATION_FIELDS = [
   'directoryUrl',
   'profile',
   'preferredChain',
+  'challenge',
   'kmsKeyArn',
 ] as const;
 const KNOWN_FIELDS: readonly string[] = [

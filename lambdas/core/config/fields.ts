@@ -50,6 +50,23 @@ export const KeyTypeSchema = v.picklist(
   message((input) => `${FIELD} ${shown(input)} is not supported: use one of ${KEY_TYPES.join(', ')}.`),
 );
 
+/**
+ * How a certificate's names are validated: `dns-01` writes a TXT record per order;
+ * `dns-persist-01` (draft-ietf-acme-dns-persist-02) relies on one persistent record per name, and
+ * falls back to dns-01 where the CA does not offer it.
+ */
+export const CHALLENGE_TYPES = ['dns-01', 'dns-persist-01'] as const;
+export type ChallengeType = (typeof CHALLENGE_TYPES)[number];
+
+/** A challenge type (see {@link CHALLENGE_TYPES}). */
+export const ChallengeTypeSchema = v.picklist(
+  CHALLENGE_TYPES,
+  message(
+    (input) =>
+      `${FIELD} ${shown(input)} is not a challenge type this workflow answers: use "dns-01" or "dns-persist-01".`,
+  ),
+);
+
 const REGION = /^[a-z]{2}(-[a-z]+)+-\d$/;
 const regionMessage = message(
   (input) => `${FIELD} ${shown(input)} is not an AWS region name such as us-east-1.`,

@@ -1,5 +1,5 @@
 import type { AcmeClient } from '../acme/client.js';
-import { dns01TxtValue } from '../acme/key-authorization.js';
+import { dns01TxtValue, jwkThumbprint } from '../acme/key-authorization.js';
 import { assertOrderMatchesRequest, authorizationIdentifier } from '../acme/order-identifiers.js';
 import type { AcmeOrder } from '../acme/types.js';
 import { deliveryPending } from '../delivery/delivery-parts.js';
@@ -12,6 +12,7 @@ import type { PendingOrderRecord } from '../ports.js';
 import { configurationFingerprint } from '../renewal/due.js';
 import type { DnsChallenge, IssuanceState } from '../state.js';
 import { carryNonce, resumeAcmeClient, type StepDeps, type WorkflowLogger } from './deps.js';
+import { choosePersistChallenge, type PersistContext, persistWriteRefusal } from './persist-challenges.js';
 import { retryTransient } from './retry-transient.js';
 
 const REUSABLE_STATUSES = new Set(['pending', 'ready', 'processing', 'valid']);
@@ -120,6 +121,19 @@ export async function createOrder(
   // The CA is not trusted to say which names an order is for: checked before any TXT record exists.
   assertOrderMatchesRequest(order, state.domains, orderUrl);
   const authorized = new Set<string>();
+  const persistContext: PersistContext | undefined =
+    state.challenge === 'dns-persist-01' && state.accountUrl
+      ? {
+          directory: await client.directory(),
+          accountUrl: state.accountUrl,
+          accountKeyThumbprint: await jwkThumbprint(jwk),
+          domains: state.domains,
+          zones,
+          hostedZoneIds: state.hostedZoneIds,
+          resolver: deps.resolver,
+          now,
+        }
+      : undefined;
 
   const challenges: DnsChallenge[] = [];
   for (const authorizationUrl of order.authorizations) {
@@ -131,6 +145,20 @@ export async function createOrder(
       throw new AcmeProtocolError(
         `The authorization for ${identifier} is ${authorization.status}, so this order cannot succeed. Start a new execution to get a fresh order.`,
       );
+    }
+    if (persistContext) {
+      const choice = await choosePersistChallenge(authorization, authorizationUrl, persistContext);
+      const reason = choice.usable
+        ? persistWriteRefusal(choice.challenge, deps.config.persistRecordNames)
+        : choice.reason;
+      if (choice.usable && reason === undefined) {
+        const { zoneId, recordName, zoneName = '' } = choice.challenge;
+        if (!choice.challenge.inPlace)
+          assertChallengeWritable({ identifier, zoneId, recordName, zoneName }, writeScope);
+        challenges.push(choice.challenge);
+        continue;
+      }
+      deps.log.warn('Answering dns-01 instead of dns-persist-01', { identifier, reason });
     }
     const challenge = authorization.challenges.find((candidate) => candidate.type === 'dns-01');
     if (!challenge) {
@@ -155,6 +183,13 @@ export async function createOrder(
     status: order.status,
     authorizations: order.authorizations.length,
     pendingChallenges: challenges.length,
+    ...(persistContext
+      ? {
+          persistentRecordsInPlace: challenges.filter((challenge) => challenge.inPlace).length,
+          persistentRecordsToWrite: challenges.filter((c) => c.type === 'dns-persist-01' && !c.inPlace)
+            .length,
+        }
+      : {}),
   });
   return {
     ...state,

@@ -69,7 +69,7 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
       };
     case 'issue': {
       const { domains, keyType, hostedZoneIds, zoneRoles, regions, directoryUrl, profile } = input;
-      const { preferredChain, kmsKeyArn } = input;
+      const { preferredChain, kmsKeyArn, challenge } = input;
       return {
         action: input.action,
         certificateId: input.certificateId ?? certificateIdFor(domains),
@@ -83,6 +83,7 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
           ...(directoryUrl ? { directoryUrl } : {}),
           ...(profile ? { profile } : {}),
           ...(preferredChain ? { preferredChain } : {}),
+          ...(challenge ? { challenge } : {}),
           ...(kmsKeyArn ? { kmsKeyArn } : {}),
         },
         ...execution,

@@ -18,7 +18,8 @@ export async function publishChallenges(
   state: IssuanceState,
   deps: Pick<StepDeps, 'dns' | 'leases' | 'registry' | 'clock' | 'config' | 'log'>,
 ): Promise<IssuanceState> {
-  const plan = planTxtChanges(state.challenges ?? []);
+  // A persistent record every authoritative server already returns needs no write (dns-persist-01).
+  const plan = planTxtChanges((state.challenges ?? []).filter((challenge) => !challenge.inPlace));
   const holder = leaseHolder(state);
   // Noted first: an execution killed between the write and its Cleanup leaves a trail to follow.
   await notePublishedTxt(state.certificateId, txtValuesOf(state), deps);

@@ -8,10 +8,14 @@ import type { StepDeps } from './deps.js';
 /** Who a value belongs to when no state machine runs the step (a direct invocation). */
 export const NO_EXECUTION = 'no-execution';
 
-/** The TXT values of this run's challenges, as the registry notes them. */
+/**
+ * The TXT values of this run's challenges, as the registry notes them for removal. A dns-persist-01
+ * record is not among them: it is meant to stay for the renewals to come.
+ */
 export function txtValuesOf(state: IssuanceState): PublishedTxtValue[] {
   const executionId = state.execution?.id ?? NO_EXECUTION;
-  return (state.challenges ?? []).map((challenge) => {
+  const perOrder = (state.challenges ?? []).filter((challenge) => challenge.type !== 'dns-persist-01');
+  return perOrder.map((challenge) => {
     const roleArn = roleForZone(state.zoneRoles, challenge.zoneId);
     return {
       executionId,

@@ -98,6 +98,7 @@ export async function registerAccount(
     ...(config.zoneRoles ? { zoneRoles: config.zoneRoles } : {}),
     ...(config.profile ? { profile: config.profile } : {}),
     ...(config.preferredChain ? { preferredChain: config.preferredChain } : {}),
+    ...(config.challenge ? { challenge: config.challenge } : {}),
     ...(config.kmsKeyArn ? { kmsKeyArn: config.kmsKeyArn } : {}),
     directoryUrl: config.directoryUrl ?? deps.config.defaultDirectoryUrl,
     ...(request.execution ? { execution: request.execution } : {}),

@@ -29,7 +29,9 @@ export async function waitForDnsSync(
     return { ...state, dnsInSync: false, polls };
   }
 
-  const gaps = await findPropagationGaps(state.challenges ?? [], deps.resolver);
+  // A persistent record found in place was already read from every authoritative server.
+  const written = (state.challenges ?? []).filter((challenge) => !challenge.inPlace);
+  const gaps = await findPropagationGaps(written, deps.resolver);
   if (gaps.length > 0) {
     if (timedOut) {
       throw new PollingTimeoutError(

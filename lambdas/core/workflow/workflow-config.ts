@@ -15,6 +15,12 @@ export interface WorkflowConfig {
    * of this account besides the validation zones that IAM lets the workflow write.
    */
   readonly writableZoneIds?: readonly string[];
+  /**
+   * The `_validation-persist` names IAM lets PublishChallenges create (`PERSIST_RECORD_NAMES`):
+   * those of the certificates the construct declares with `challenge: 'dns-persist-01'`, or the one
+   * pattern `_validation-persist.*`. @default none
+   */
+  readonly persistRecordNames?: readonly string[];
   /** Value of the `acme-aws:managed-by` tag the IAM policy lets us re-import into. */
   readonly managedByTag: string;
   /** Seconds between Route 53 GetChange polls. */
