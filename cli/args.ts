@@ -56,6 +56,14 @@ export type Command =
       readonly wait: boolean;
     }
   | { readonly name: 'history'; readonly certificateId: string; readonly limit: number }
+  | {
+      readonly name: 'persist-record';
+      readonly certificateId: string;
+      /** The CA's directory, for a certificate whose record names none. */
+      readonly directoryUrl?: string;
+      /** The account to name, where the stack holds several valid ones at the CA. */
+      readonly accountUrl?: string;
+    }
   | { readonly name: 'account' }
   | {
       readonly name: 'account-rollover';
@@ -125,7 +133,7 @@ const OPTIONS = {
   directory: {
     type: 'string',
     value: 'URL',
-    help: "account actions: the CA's ACME directory (default: the stack's CA)",
+    help: "account actions, persist-record: the CA's ACME directory (default: the stack's CA)",
   },
   help: { type: 'boolean', short: 'h', help: 'show this help', global: true },
   domains: { type: 'string', multiple: true, value: 'NAMES' },
@@ -208,6 +216,10 @@ const COMMANDS: Readonly<Record<string, CommandSpec>> = {
       [`history <id> [${option('limit')}]`, "the certificate's executions, newest first, with their errors"],
     ],
   },
+  'persist-record': {
+    options: ['directory', 'account-url'],
+    usage: [['persist-record <id>', 'the dns-persist-01 TXT records for DNS the stack cannot write']],
+  },
   account: {
     options: [],
     usage: [['account', 'the CA accounts: directory, account URL, status, contact']],
@@ -274,9 +286,11 @@ export const USAGE = [
   `${REVOCATION_REASON_NAMES.join(', ')}.`,
   "account update without --contact or --no-contact re-sends the stack's contactEmail.",
   'account deactivate asks for the account URL as confirmation: acme-aws account shows it.',
+  'persist-record changes nothing; --account-url picks the account where the stack holds several at the CA.',
   '',
   'Exit codes: 0 done (or nothing to do), 1 the execution failed, 2 bad usage,',
-  '3 AWS or stack problem (credentials, region, stack not found, output missing).',
+  '3 AWS or stack problem (credentials, region, stack not found, output missing; for',
+  'persist-record also no such certificate or CA account, or a CA without dns-persist-01).',
 ].join('\n');
 
 /** A stack name, or a stack id (its ARN), as `DescribeStacks` accepts both. */
@@ -508,6 +522,20 @@ export function parseCommandLine(argv: readonly string[]): Invocation {
           limit: limitOf(values.limit),
         },
       };
+    case 'persist-record': {
+      const accountUrl = values['account-url'];
+      return {
+        options,
+        command: {
+          name: 'persist-record',
+          certificateId: certificateIdOf(rest, 'persist-record'),
+          ...directoryOf(values.directory),
+          ...(accountUrl !== undefined
+            ? { accountUrl: checked(AccountUrlSchema, accountUrl, '--account-url') }
+            : {}),
+        },
+      };
+    }
     case 'account':
       return { options, command: accountCommand(subcommand, rest.slice(1), values, wait) };
     default:

@@ -3,6 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { parseCommandLine, USAGE, wantsJson } from './args.js';
 import { runAccountActionCommand, runAccountListCommand } from './commands/account.js';
 import { runHistoryCommand } from './commands/history.js';
+import { runPersistRecordCommand } from './commands/persist-record.js';
 import { runStartCommand } from './commands/start.js';
 import { runStatusCommand } from './commands/status.js';
 import { commandContext } from './context.js';
@@ -30,6 +31,8 @@ export async function runCli(
         return await runStatusCommand(context);
       case 'history':
         return await runHistoryCommand(command, context);
+      case 'persist-record':
+        return await runPersistRecordCommand(command, context);
       case 'account':
         return await runAccountListCommand(context);
       case 'account-rollover':

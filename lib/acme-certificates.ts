@@ -174,8 +174,11 @@ export class AcmeCertificates extends Construct {
       externalAccountBindingSecret: props.externalAccountBindingSecret,
       delivery: this.delivery,
       persistRecordNames: declarations.certificates
-        .filter((certificate) => certificate.challenge === 'dns-persist-01')
+        .filter((certificate) => certificate.challenge === 'dns-persist-01' && !certificate.externalDns)
         .flatMap((certificate) => certificate.domains.map(validationDomainName)),
+      dns01:
+        declarations.certificates.length === 0 ||
+        declarations.certificates.some((certificate) => certificate.challenge !== 'dns-persist-01'),
     });
     this.declared = new DeclaredCertificates(this, 'DeclaredCertificates', {
       certificates: props.certificates,

@@ -62,6 +62,17 @@ export interface CertificateProps {
    */
   readonly challenge?: 'dns-01' | 'dns-persist-01';
   /**
+   * The stack writes none of these names' DNS: it lives outside Route 53, or in zones this stack
+   * must not write. Needs `challenge: 'dns-persist-01'`. An operator creates the persistent records
+   * once (`acme-aws persist-record <id>` prints them, and a run without them fails with
+   * `PersistRecordMissingError` giving each one); every run checks that each authoritative server
+   * returns them before it orders. When every declared certificate uses dns-persist-01, the stack
+   * holds no permission to write dns-01 records, and with `externalDns` on all of them, none to
+   * change Route 53 at all.
+   * @default false
+   */
+  readonly externalDns?: boolean;
+  /**
    * Role to assume per hosted zone id, for zones in other accounts (list the roles in `zoneRoleArns`).
    * @default zones of this account only
    */

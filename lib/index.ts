@@ -23,6 +23,7 @@ export {
   METRICS_NAMESPACE,
   Monitoring,
   type MonitoringProps,
+  PERSIST_RECORD_ALARM_DAYS,
 } from './monitoring.js';
 export { RenewalSchedule, type RenewalScheduleProps } from './renewal-schedule.js';
 export { LETS_ENCRYPT_PRODUCTION, LETS_ENCRYPT_STAGING, type StepName } from './steps.js';

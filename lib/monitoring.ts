@@ -9,6 +9,11 @@ import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 
+/**
+ * Days before a dns-persist-01 record's `persistUntil` that its alarm fires: time for an operator
+ * to publish a new value, which must stand on every authoritative server before it counts.
+ */
+export const PERSIST_RECORD_ALARM_DAYS = 30;
 /** Where the Lambdas publish their metrics (Powertools' namespace and service dimension). */
 export const METRICS_NAMESPACE = 'AcmeAws';
 export const METRICS_SERVICE = 'acme-aws';
@@ -85,6 +90,11 @@ export class Monitoring extends Construct {
   readonly scheduleAlarm: cloudwatch.Alarm;
   /** Fires when the cleanup after an ended execution failed (only with `cleanupDeadLetters`). */
   readonly cleanupAlarm?: cloudwatch.Alarm;
+  /**
+   * Fires when a dns-persist-01 record a certificate relies on reaches its `persistUntil` within
+   * {@link PERSIST_RECORD_ALARM_DAYS} days: after it, the CA stops honouring the record.
+   */
+  readonly persistRecordAlarm: cloudwatch.Alarm;
   /** Issuances, renewals, failures, days to expiry and the alarms, on one CloudWatch dashboard. */
   readonly dashboard: cloudwatch.Dashboard;
 
@@ -159,7 +169,21 @@ export class Monitoring extends Construct {
       evaluationPeriods: 1,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    const alarms = [this.expiryAlarm, this.failureAlarm, this.plannerAlarm, this.scheduleAlarm];
+    this.persistRecordAlarm = new cloudwatch.Alarm(this, 'PersistRecordExpiring', {
+      alarmDescription: `A dns-persist-01 record a certificate relies on reaches its persistUntil within ${PERSIST_RECORD_ALARM_DAYS} days; the CA stops honouring it then. Replace it with a later persistUntil, or none (acme-aws persist-record <id> prints the value).`,
+      metric: metric('MinPersistRecordDaysLeft', 'Minimum'),
+      threshold: PERSIST_RECORD_ALARM_DAYS,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const alarms = [
+      this.expiryAlarm,
+      this.failureAlarm,
+      this.plannerAlarm,
+      this.scheduleAlarm,
+      this.persistRecordAlarm,
+    ];
     if (props.cleanupDeadLetters) {
       this.cleanupAlarm = new cloudwatch.Alarm(this, 'EndedExecutionNotCleanedUp', {
         alarmDescription:

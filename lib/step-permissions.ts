@@ -169,6 +169,12 @@ export interface StepPermissionsProps {
    * @default none
    */
   readonly persistRecordNames?: readonly string[];
+  /**
+   * Whether any certificate may use dns-01: `false` when every declared certificate uses
+   * dns-persist-01, and then no step may write `_acme-challenge` records (nor validation zones).
+   * @default true
+   */
+  readonly dns01?: boolean;
 }
 
 /**
@@ -212,18 +218,23 @@ export function grantStepPermissions(scope: IConstruct, props: StepPermissionsPr
     );
   }
   const hostedZoneIds = props.hostedZoneIds ?? [];
+  const dns01 = props.dns01 ?? true;
+  if (!dns01) {
+    // CreateOrder refuses, before ordering, whatever would need a dns-01 record.
+    fns.CreateOrder.addEnvironment('DNS01_WRITES', 'none');
+  }
   if (hostedZoneIds.length > 0) {
     // CreateOrder refuses a name whose record would go in any other zone before ordering, since
     // IAM would deny PublishChallenges.
     fns.CreateOrder.addEnvironment('HOSTED_ZONE_IDS', hostedZoneIds.map(bareZoneId).join(','));
-  } else {
+  } else if (dns01 || (props.persistRecordNames ?? []).length > 0) {
     Annotations.of(scope).addWarningV2(
       'acme-aws:hostedZoneIds',
-      'No hostedZoneIds given: the workflow may write _acme-challenge TXT records in every hosted zone of the account. Set hostedZoneIds to limit it.',
+      `No hostedZoneIds given: the workflow may write ${dns01 ? '_acme-challenge' : 'the declared _validation-persist'} TXT records in every hosted zone of the account. Set hostedZoneIds to limit it.`,
     );
   }
   const challengeZones = hostedZoneIds.length > 0 ? hostedZoneIds.map(zoneArn) : [zoneArn('*')];
-  grantTxtChanges(having('txtChanges'), challengeZones, ['_acme-challenge.*']);
+  if (dns01) grantTxtChanges(having('txtChanges'), challengeZones, ['_acme-challenge.*']);
   const persistRecordNames = [...new Set(props.persistRecordNames ?? [])].sort();
   if (persistRecordNames.length > 0) {
     const listed = persistRecordNames.join(',');
@@ -255,7 +266,7 @@ export function grantStepPermissions(scope: IConstruct, props: StepPermissionsPr
   for (const { fn } of having('deliver')) props.delivery.grantDelivery(fn);
 
   const validationZoneIds = props.validationZoneIds ?? [];
-  if (validationZoneIds.length > 0) {
+  if (dns01 && validationZoneIds.length > 0) {
     // TXT at any name, since that is what validation zones are for.
     grantTxtChanges(having('txtChanges'), validationZoneIds.map(zoneArn));
     // CreateOrder plans the records: it refuses a CNAME target outside `_acme-challenge.*` in

@@ -8,12 +8,13 @@
  * keys, what delivering a certificate to Secrets Manager and Parameter Store adds to a renewal,
  * a scheduled renewal run over a fleet of declared certificates, the bundles of the cloud
  * assembly (the prebuilt ones of dist/assets, which synthesis copies into it) and the synthesis
- * itself, and the npm package as `npm pack` lists it, and writes bench/results.md and
+ * itself, the npm package as `npm pack` lists it, and a dns-01 issuance against a dns-persist-01
+ * one with its record in place (on a Pebble of its own behind the dns-persist-01 validator), and writes bench/results.md and
  * bench/results.json. Every figure is measured in the run; see scripts/bench/report.ts for what the
  * results hold and scripts/bench/*.ts for how each is taken.
  *
  *   npm run bench -- [--runs 5] [--init-samples 10] [--fleet 200] [--out bench]
- *                    [--only issuance,lifecycle,delivery,fleet,bundles,soak,package,pacing]
+ *                    [--only issuance,lifecycle,delivery,fleet,bundles,soak,package,pacing,dns-persist]
  *
  * `--only` runs some sections and records the others as skipped (for a quick look; the committed
  * results come from a full run).
@@ -51,6 +52,7 @@ import {
   MAX_PAYLOAD_BYTES,
   taskHandlers,
 } from './bench/deployments.js';
+import { DNS_PERSIST_DOMAINS, type DnsPersistResult, runDnsPersist } from './bench/dns-persist.js';
 import { type FleetResult, RSS_SAMPLE_MS, runFleet } from './bench/fleet.js';
 import { type OurRun, runOurPair } from './bench/ours.js';
 import { type PacingResult, runPacing } from './bench/pacing.js';
@@ -81,6 +83,7 @@ const SECTIONS = [
   'soak',
   'package',
   'pacing',
+  'dns-persist',
 ] as const;
 type Section = (typeof SECTIONS)[number];
 
@@ -463,6 +466,31 @@ try {
     }
   }
 
+  // dns-01 against dns-persist-01, on a Pebble of its own behind the validator (bench/dns-persist.ts).
+  let dnsPersist: DnsPersistResult | undefined;
+  if (selected('dns-persist')) {
+    try {
+      dnsPersist = await runDnsPersist({ runs, say });
+      for (const variant of dnsPersist.variants) {
+        say(
+          `dns-persist (${variant.label}): ${variant.acmeRequests?.median} ACME requests, ` +
+            `${variant.awsCallsTotal?.median} AWS calls, ${variant.stateTransitions?.median} transitions`,
+        );
+      }
+    } catch (error) {
+      say(`dns-persist-01 could not be measured: ${error instanceof Error ? error.stack : String(error)}`);
+      dnsPersist = {
+        domains: DNS_PERSIST_DOMAINS,
+        runs,
+        draft: '',
+        pebbleEnvironment: {},
+        records: [],
+        variants: [],
+        error: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
+      };
+    }
+  }
+
   const deploy = summarize(deployMs);
   const results: BenchResults = {
     generatedAt: new Date().toISOString(),
@@ -500,6 +528,7 @@ try {
     accountAndKms,
     delivery,
     ...(pacing ? { pacing } : {}),
+    ...(dnsPersist ? { dnsPersist } : {}),
     fleet,
     soak: soakResults,
     package: pkg,
@@ -541,6 +570,13 @@ try {
   }
   if (selected('package') && 'error' in pkg) {
     say('the npm package could not be built or listed; see the npm package section of results.md');
+    process.exitCode = 1;
+  }
+  if (
+    dnsPersist &&
+    (dnsPersist.error !== undefined || dnsPersist.variants.some((variant) => variant.failures.length > 0))
+  ) {
+    say('a dns-01 or dns-persist-01 run failed; see section 14 of results.md');
     process.exitCode = 1;
   }
   const denials = results.targets.find((target) => target.name.startsWith('IAM denials'));

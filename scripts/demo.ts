@@ -8,6 +8,7 @@
  *
  *   npm run demo -- [--domains a.example,*.a.example] [--key-type EC_P256|RSA_2048]
  *                   [--certificate-id ID] [--out DIR] [--json] [--verbose] [--renew] [--deliver]
+ *                   [--challenge dns-01|dns-persist-01]
  *
  * --soak N --fault-rate P runs N issuances of the names one after another with faults injected at
  * rate P into every AWS call, every exchange with the CA and every step, and reports what was lost
@@ -23,6 +24,18 @@
  * `parameters/<part>.pem`, both readable by the owner only; the key is never printed. With
  * --renew, the renewal writes the secret's second version (the first kept as AWSPREVIOUS).
  *
+ * --challenge dns-persist-01 (draft-ietf-acme-dns-persist-02) declares the certificate with
+ * `challenge: 'dns-persist-01'`. Debian's Pebble does not offer that challenge, so the demo starts
+ * its own Pebble with `PEBBLE_VA_ALWAYS_VALID=1` (and no authorization reuse, so every order is
+ * validated anew) behind the validating proxy of `test/harness/dns-persist-ca.ts`, which offers
+ * dns-persist-01 and judges the records from DNS. A SETUP issuance (`renew` of the id, the first)
+ * writes the persistent record `_validation-persist.<name>`; the measured one is a forced renewal
+ * (`{"action":"renew","certificateId":ID,"force":true}`), which finds the record in place and makes
+ * no Route 53 call. The summary says `"challenge": "dns-persist-01"`, counts the measured run alone
+ * (its `lambdaColdStarts` and `iamDenials` too) and adds `setup` (`route53ChangeCalls`, `records`: each name with its values) and `validations`
+ * (how the CA validated each name in the measured run). Not with a reused CA, nor with --soak.
+ * Without the flag (or with `dns-01`) the summary says `"challenge": "dns-01"` and nothing changes.
+ *
  * --renew then moves the clock past the certificate's recorded renewal time and runs a
  * scheduled-style `renew` (not forced), which re-imports into the same ACM ARN.
  *
@@ -36,7 +49,9 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import '../test/setup/polyfills.js';
+import { CHALLENGE_TYPES, type ChallengeType } from '../lambdas/core/config/fields.js';
 import type { CertificateKeyType } from '../lib/declared-certificates.js';
+import type { PebbleEnvironment } from '../test/harness/pebble.js';
 
 const realStdoutWrite = process.stdout.write.bind(process.stdout);
 
@@ -55,6 +70,7 @@ const { values } = parseArgs({
     verbose: { type: 'boolean', short: 'v', default: false },
     renew: { type: 'boolean', default: false },
     deliver: { type: 'boolean', default: false },
+    challenge: { type: 'string', default: 'dns-01' },
     soak: { type: 'string' },
     'fault-rate': { type: 'string', default: '0.05' },
     seed: { type: 'string', default: '1' },
@@ -64,8 +80,15 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(
     [
-      'npm run demo -- [--domains a.example,*.a.example] [--key-type EC_P256|RSA_2048] [--certificate-id ID] [--out DIR] [--json] [--verbose] [--renew] [--deliver] [--soak N --fault-rate P --seed S]',
+      'npm run demo -- [--domains a.example,*.a.example] [--key-type EC_P256|RSA_2048] [--certificate-id ID] [--out DIR] [--json] [--verbose] [--renew] [--deliver] [--challenge dns-01|dns-persist-01] [--soak N --fault-rate P --seed S]',
       '',
+      '  --challenge dns-persist-01',
+      "             declare the certificate with challenge: 'dns-persist-01' and start Pebble (always-valid)",
+      '             behind a proxy that offers and validates dns-persist-01 (draft-ietf-acme-dns-persist-02).',
+      '             A setup issuance writes _validation-persist.<name>; the measured one is a forced renewal',
+      '             with no Route 53 call. The summary adds `setup` (its Route 53 changes and the records)',
+      '             and `validations`. Needs its own Pebble: not with ACME_DIRECTORY_URL etc., nor --soak.',
+      '             dns-01 (the default) is the usual per-order TXT record.',
       '  --deliver  declare the certificate with secret: true and parameters: { path: /acme-demo/<id> },',
       '             renew it as the schedule would (the first run issues), and report `delivered`:',
       '             { target: secretsmanager|ssm, name, version } per target; writes DIR/secret.json',
@@ -90,23 +113,30 @@ if (values.json) {
     (process.stderr.write as (...args: unknown[]) => boolean)(chunk, ...rest)) as typeof process.stdout.write;
 }
 if (values.deliver && values.soak !== undefined) fail('--deliver does not combine with --soak');
+if (!(CHALLENGE_TYPES as readonly string[]).includes(values.challenge))
+  fail(`--challenge takes ${CHALLENGE_TYPES.join(' or ')} (got ${values.challenge})`);
+const challenge = values.challenge as ChallengeType;
+const persist = challenge === 'dns-persist-01';
+if (persist && values.soak !== undefined) fail('--challenge dns-persist-01 does not combine with --soak');
 const certificateId = values['certificate-id'];
 /** Where --deliver puts the certificate's parameters. */
 const parameterPath = `/acme-demo/${certificateId}`;
 // The functions' structured logs go to stderr with --verbose, at DEBUG. With --deliver the
-// certificate is declared in the stack, with its delivery targets.
+// certificate is declared in the stack, with its delivery targets; with dns-persist-01, with its
+// challenge (only a declared certificate gets the permission to write its persistent record).
+const declared = values.deliver || persist;
 const props = {
   acme: {
     ...(values.verbose ? { logLevel: 'DEBUG' as const } : {}),
-    ...(values.deliver
+    ...(declared
       ? {
           certificates: [
             {
               id: certificateId,
               domains,
               keyType: values['key-type'] as CertificateKeyType,
-              secret: true,
-              parameters: { path: parameterPath },
+              ...(values.deliver ? { secret: true, parameters: { path: parameterPath } } : {}),
+              ...(persist ? { challenge } : {}),
             },
           ],
         }
@@ -114,9 +144,14 @@ const props = {
   },
 };
 
-const reuse = ['ACME_DIRECTORY_URL', 'ACME_CA_BUNDLE', 'CHALLTESTSRV_URL', 'DNS_RESOLVER'].every(
-  (name) => process.env[name],
-);
+const CA_VARIABLES = ['ACME_DIRECTORY_URL', 'ACME_CA_BUNDLE', 'CHALLTESTSRV_URL', 'DNS_RESOLVER'];
+const reuse = CA_VARIABLES.every((name) => process.env[name]);
+const caVariablesSet = CA_VARIABLES.filter((name) => process.env[name]);
+if (persist && caVariablesSet.length > 0) {
+  fail(
+    `--challenge dns-persist-01 needs its own Pebble (always-valid, behind the proxy that offers and validates dns-persist-01) and cannot use a running CA: unset ${caVariablesSet.join(', ')}`,
+  );
+}
 
 const { isPebbleInstalled, startPebble } = await import('../test/harness/pebble.js');
 if (!reuse && !isPebbleInstalled()) ensurePebble();
@@ -124,7 +159,16 @@ if (!reuse && !isPebbleInstalled()) ensurePebble();
 const started = Date.now();
 const pebble = reuse
   ? undefined
-  : await startPebble({ env: { PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' } });
+  : await startPebble({
+      env: {
+        PEBBLE_VA_NOSLEEP: '1',
+        PEBBLE_WFE_NONCEREJECT: '0',
+        // Pebble validates nothing itself: the proxy in front of it is the CA's validator. Without
+        // authorization reuse the measured renewal is validated anew, so it shows dns-persist-01.
+        ...(persist ? { PEBBLE_VA_ALWAYS_VALID: '1', PEBBLE_AUTHZREUSE: '0' } : {}),
+      },
+    });
+const persistCa = persist && pebble ? await startPersistCa(pebble) : undefined;
 const ca = reuse
   ? {
       directoryUrl: String(process.env.ACME_DIRECTORY_URL),
@@ -132,8 +176,14 @@ const ca = reuse
       challtestsrvUrl: String(process.env.CHALLTESTSRV_URL),
       dnsResolver: String(process.env.DNS_RESOLVER),
     }
-  : (pebble as NonNullable<typeof pebble>);
-say(reuse ? `Using the running CA at ${ca.directoryUrl}` : `Started Pebble at ${ca.directoryUrl}`);
+  : (persistCa?.proxy ?? (pebble as NonNullable<typeof pebble>));
+say(
+  reuse
+    ? `Using the running CA at ${ca.directoryUrl}`
+    : persistCa
+      ? `Started Pebble (always-valid) behind the dns-persist-01 validator at ${ca.directoryUrl}`
+      : `Started Pebble at ${ca.directoryUrl}`,
+);
 
 if (values.soak !== undefined) {
   const runs = Number(values.soak);
@@ -190,15 +240,31 @@ const deployment = await deployLocally(ca, aws, { props, echoLogs: values.verbos
 try {
   // A declared certificate is issued as the schedule would start it: a `renew` of its id, which
   // issues it the first time. An undeclared one is issued from the input's names and key type.
+  // With dns-persist-01 that first issuance is the setup, which writes the persistent records;
+  // the measured run is then a forced renewal that finds them in place.
+  const setup = persist ? await runPersistSetup() : undefined;
+  const validationsBefore = persistCa?.ca.validations.length ?? 0;
+  // The deployment's running totals, so that after a setup run the summary counts the measured run alone.
+  const coldStartsBefore = setup ? deploymentColdStarts() : 0;
+  const denialsBefore = setup ? deployment.cloud.iam.denials.length : 0;
   const run = await runLocalIssuance({
     deployment,
-    input: values.deliver
-      ? { action: 'renew', certificateId }
-      : { certificateId, domains, keyType: values['key-type'] },
+    input: persist
+      ? { action: 'renew', certificateId, force: true }
+      : declared
+        ? { action: 'renew', certificateId }
+        : { certificateId, domains, keyType: values['key-type'] },
   });
   if (run.execution.status !== 'SUCCEEDED') {
     fail(`issuance failed: ${run.execution.error?.name}: ${run.execution.error?.cause}`);
   }
+  const validations = persistCa?.ca.validations
+    .slice(validationsBefore)
+    .map(({ identifier, wildcard, type, outcome }) => ({
+      name: wildcard ? `*.${identifier}` : identifier,
+      type,
+      outcome,
+    }));
   const { certificateArn } = run.execution.output as { certificateArn: string };
   const imported = aws.acm.certificates.get(certificateArn);
   if (!imported) fail(`ACM has no certificate at ${certificateArn}`);
@@ -214,6 +280,7 @@ try {
 
   const summary = {
     artifact: 'bundles',
+    challenge,
     domains,
     certificateArn,
     serial: leaf.serialNumber.toLowerCase(),
@@ -227,14 +294,13 @@ try {
     acmCalls: run.acmCalls,
     stateTransitions: run.execution.stateTransitions,
     iamAuthorizedCalls: run.iamAuthorizedCalls,
-    iamDenials: deployment.cloud.iam.denials.length,
-    lambdaColdStarts: Object.values(deployment.cloud.lambda.coldStarts).reduce(
-      (sum, count) => sum + count,
-      0,
-    ),
+    iamDenials: deployment.cloud.iam.denials.length - denialsBefore,
+    lambdaColdStarts: deploymentColdStarts() - coldStartsBefore,
     steps: run.execution.steps.map((step) => ({ name: step.name, ms: step.ms, runs: step.runs })),
     txtRecordsLeft: leftoverTxt,
     fullchainPath,
+    ...(setup ? { setup } : {}),
+    ...(validations ? { validations } : {}),
     ...(delivered ? { delivered } : {}),
     ...(workload ? { workload } : {}),
     ...(renewal ? { renewal } : {}),
@@ -244,7 +310,17 @@ try {
   } else {
     const lines = [
       '',
-      `Issued a certificate for ${domains.join(', ')}`,
+      ...(setup
+        ? [
+            `Setup issuance (dns-persist-01): ${setup.route53ChangeCalls} Route 53 change(s) wrote the persistent records`,
+            ...setup.records.flatMap((record) =>
+              record.values.map((value) => `  ${record.name.padEnd(34)} TXT "${value}"`),
+            ),
+            '',
+            'Measured: a forced renewal with the records in place',
+          ]
+        : []),
+      `Issued a certificate for ${domains.join(', ')} (${challenge})`,
       `  ACM ARN         ${certificateArn}`,
       `  serial          ${summary.serial}`,
       `  not after       ${summary.notAfter}`,
@@ -259,6 +335,11 @@ try {
       `  ACME requests   ${summary.acmeRequests}`,
       `  KMS Sign calls  ${summary.kmsSignCalls}`,
       `  Route 53 changes ${summary.route53ChangeCalls} (GetChange polls ${summary.route53GetChangeCalls})`,
+      ...(validations
+        ? [
+            `  CA validations  ${validations.map((entry) => `${entry.name} ${entry.type} ${entry.outcome}`).join(', ')}`,
+          ]
+        : []),
       `  State transitions ${summary.stateTransitions}`,
       `  AWS calls authorized by IAM ${summary.iamAuthorizedCalls} (denied ${summary.iamDenials})`,
       `  Lambda cold starts ${summary.lambdaColdStarts} (the bundled assets of the cloud assembly)`,
@@ -308,7 +389,53 @@ try {
 } finally {
   await deployment.cloud.shutdown();
   await aws.restore();
+  await persistCa?.proxy.stop();
   await pebble?.stop();
+}
+
+/** Lambda execution environments the deployment has started so far. */
+function deploymentColdStarts(): number {
+  return Object.values(deployment.cloud.lambda.coldStarts).reduce((sum, count) => sum + count, 0);
+}
+
+/** Puts the proxy that offers and validates dns-persist-01 in front of `pebble` (always-valid). */
+async function startPersistCa(environment: PebbleEnvironment) {
+  const { startCaProxy } = await import('../test/harness/ca-proxy.js');
+  const { extendWithDnsPersist } = await import('../test/harness/dns-persist-ca.js');
+  const proxy = await startCaProxy(environment);
+  return { proxy, ca: extendWithDnsPersist(proxy, environment.dnsResolver) };
+}
+
+/**
+ * The first issuance of the declared certificate, which writes its persistent records: what it
+ * cost in Route 53, and the records as Route 53 now holds them.
+ */
+async function runPersistSetup() {
+  const { validationDomainName } = await import('../lambdas/core/acme/dns-persist.js');
+  const setupRun = await runLocalIssuance({ deployment, input: { action: 'renew', certificateId } });
+  if (setupRun.execution.status !== 'SUCCEEDED') {
+    fail(`the setup issuance failed: ${setupRun.execution.error?.name}: ${setupRun.execution.error?.cause}`);
+  }
+  const records = [...new Set(domains.map(validationDomainName))].map((name) => ({
+    name,
+    values: aws.route53.txtValues(name),
+  }));
+  if (records.some((record) => record.values.length === 0)) {
+    fail(
+      `the setup issuance wrote no persistent record at ${records
+        .filter((record) => record.values.length === 0)
+        .map((record) => record.name)
+        .join(', ')}`,
+    );
+  }
+  return {
+    executionMs: setupRun.execution.durationMs,
+    acmeRequests: setupRun.acmeRequests,
+    route53ChangeCalls: setupRun.route53ChangeCalls,
+    route53GetChangeCalls: setupRun.route53GetChangeCalls,
+    stateTransitions: setupRun.execution.stateTransitions,
+    records,
+  };
 }
 
 /**

@@ -101,6 +101,7 @@ const UPDATABLE_FIELDS = {
   ariCheckAfter: true,
   consecutiveFailures: true,
   nextAttemptAt: true,
+  persistUntil: true,
 } as const satisfies Record<keyof CertificateRecordChanges, true>;
 
 function isUpdatableField(field: string): field is keyof CertificateRecordChanges {

@@ -75,6 +75,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkflowConfig
     ...(env.PERSIST_RECORD_NAMES
       ? { persistRecordNames: env.PERSIST_RECORD_NAMES.split(',').filter((name) => name.length > 0) }
       : {}),
+    ...(env.DNS01_WRITES === 'none' ? { dns01Writes: false } : {}),
     managedByTag: env.ACM_MANAGED_BY_TAG ?? 'acme-aws',
     dnsPollSeconds: positiveNumber(env.DNS_POLL_SECONDS, 10),
     orderPollSeconds: positiveNumber(env.ORDER_POLL_SECONDS, 3),

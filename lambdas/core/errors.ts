@@ -1,3 +1,5 @@
+import { txtZoneFileLine } from './dns/zone-file.js';
+
 /**
  * Typed errors. Every error carries a stable `name` that the state machine's Retry and Catch
  * match, and a literal `code` that narrows in a `switch`.
@@ -259,6 +261,40 @@ export class CaaForbidsIssuanceError extends AcmeAwsError {
     this.refusals = refusals;
   }
 }
+/** One persistent record (dns-persist-01) that an operator must create, as {@link PersistRecordMissingError} lists it. */
+export interface MissingPersistRecord {
+  /** `_validation-persist.<name>`. */
+  readonly recordName: string;
+  /** A TXT value that would authorize this account. */
+  readonly value: string;
+  /** What the authoritative servers returned instead, e.g. `ns1.example.net: no value for this account`. */
+  readonly found: string;
+}
+
+/**
+ * A certificate whose DNS the stack does not write (`externalDns`) lacks a persistent record that
+ * authorizes this account at some authoritative server (draft-ietf-acme-dns-persist-02 §4.2).
+ * Raised before newOrder, so no order is placed and no failed validation counts against the CA's
+ * limits. The message gives each record to create, as a zone file line. Never retried: an operator
+ * has to create the records first.
+ */
+export class PersistRecordMissingError extends AcmeAwsError {
+  readonly code = 'PERSIST_RECORD_MISSING';
+  readonly missing: readonly MissingPersistRecord[];
+  constructor(missing: readonly MissingPersistRecord[]) {
+    const shown = missing
+      .slice(0, CAA_REFUSALS_IN_MESSAGE)
+      .map(({ recordName, value, found }) => `${txtZoneFileLine(recordName, value)} (${found})`);
+    const more = missing.length - shown.length;
+    super(
+      `The persistent dns-persist-01 records are not in place, so no order was placed. Create: ${shown.join('; ')}` +
+        `${more > 0 ? ` (and ${more} more; acme-aws persist-record <id> lists them all)` : ''}. ` +
+        'The stack writes none of these names (externalDns), so an operator must add them, once.',
+    );
+    this.missing = missing;
+  }
+}
+
 /** The certificate the CA returned does not match what we asked for. Never imported. */
 export class CertificateMismatchError extends AcmeAwsError {
   readonly code = 'CERTIFICATE_MISMATCH';

@@ -250,6 +250,11 @@ export interface CertificateConfig {
    */
   readonly challenge?: 'dns-01' | 'dns-persist-01';
   /**
+   * The stack writes none of the names' DNS (it lives outside Route 53, or in zones the stack may
+   * not write): only dns-persist-01 records an operator created, checked before every order.
+   */
+  readonly externalDns?: boolean;
+  /**
    * ARN of the KMS key that is the certificate's key. Such a certificate is published to the
    * certificate store only, never to ACM. @default a fresh key per issuance, imported into ACM
    */
@@ -345,6 +350,12 @@ export interface CertificateRecord {
   readonly consecutiveFailures?: number;
   /** After a failure, no renewal is attempted before this time. */
   readonly nextAttemptAt?: string;
+  /**
+   * dns-persist-01: the earliest `persistUntil` among the persistent records the last order relied
+   * on, after which the CA stops honouring them; the planner reports the days left so an alarm
+   * fires before it passes. Absent when those records carry none.
+   */
+  readonly persistUntil?: string;
   /** Held by the execution that is working on this certificate. */
   readonly lock?: { readonly executionId: string; readonly expiresAt: string };
 }

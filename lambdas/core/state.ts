@@ -42,6 +42,8 @@ export interface IssuanceInput {
    * (see `acme/dns-persist.ts`), dns-01 elsewhere. @default 'dns-01'
    */
   readonly challenge?: 'dns-01' | 'dns-persist-01';
+  /** With dns-persist-01: the stack writes none of the names' DNS (see `CertificateConfig.externalDns`). */
+  readonly externalDns?: boolean;
   /**
    * A KMS asymmetric key (declared in the stack) to be the certificate's key: the CSR is signed in
    * KMS and the certificate goes to the certificate store only, since ACM cannot import a key it
@@ -77,6 +79,8 @@ export interface DnsChallenge {
   readonly type?: 'dns-persist-01';
   /** dns-persist-01 only: every authoritative server already returns the record; nothing to write. */
   readonly inPlace?: boolean;
+  /** dns-persist-01, in place: the earliest `persistUntil` the servers' authorizing values carry. */
+  readonly persistUntil?: string;
 }
 
 export interface OrderRef {

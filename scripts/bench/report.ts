@@ -4,6 +4,7 @@ import type { BundleSettings } from './bundles.js';
 import type { RenewalCost } from './cost.js';
 import type { DeliveryResult } from './delivery.js';
 import type { EnvironmentSize } from './deployments.js';
+import type { DnsPersistResult } from './dns-persist.js';
 import type { FleetResult } from './fleet.js';
 import type { PacingResult } from './pacing.js';
 import type { PackageResult } from './package.js';
@@ -12,6 +13,7 @@ import { bundlesSection } from './report-bundles.js';
 import { costSection } from './report-cost.js';
 import { deliverySection } from './report-delivery.js';
 import { deploymentSection } from './report-deployment.js';
+import { dnsPersistSection } from './report-dns-persist.js';
 import { fleetSection } from './report-fleet.js';
 import { table } from './report-format.js';
 import {
@@ -69,6 +71,8 @@ export interface BenchResults {
   readonly delivery?: DeliveryResult;
   /** Section 13: 1,000 first issuances paced within Let's Encrypt's limits (pacing.ts). */
   readonly pacing?: PacingResult;
+  /** Section 14: one dns-01 issuance against one dns-persist-01 issuance with its record in place (dns-persist.ts). */
+  readonly dnsPersist?: DnsPersistResult;
   readonly fleet: FleetResult;
   readonly cost: readonly CostResult[];
   /** Section 10: the chaos soaks, one per fault rate (empty when skipped). */
@@ -234,6 +238,7 @@ export function renderMarkdown(results: BenchResults): string {
     packageSection(results.package ?? { error: 'not in these results' }),
     deliverySection(results.delivery ?? { domain: '', runs: 0, variants: [], error: 'not in these results' }),
     pacingSection(results.pacing),
+    dnsPersistSection(results.dnsPersist),
     methodSection(results),
   ];
   return `${sections.flat().join('\n')}\n`;

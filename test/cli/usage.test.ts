@@ -20,6 +20,7 @@ describe('acme-aws usage', () => {
       expect(result.code).toBe(0);
       expect(result.stdout).toContain('Usage: acme-aws <command> [options]');
       expect(result.stdout).toContain('history <id> [--limit N]');
+      expect(result.stdout).toContain('persist-record <id>');
       expect(result.stdout).toContain('account update --contact EMAILS | --no-contact');
       expect(result.stdout).toContain('account deactivate --account-url URL');
       expect(result.stdout).toContain('Exit codes: 0 done');

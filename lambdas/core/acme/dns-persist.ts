@@ -150,6 +150,36 @@ export function persistRecordValue(
   return parts.join('; ');
 }
 
+/** What our account's record for one name is made of. */
+export interface AccountPersistRecordInput {
+  /** The issuer domain name to name: the first the challenge (or directory, §3.2) offers. */
+  readonly issuerDomainName: string;
+  readonly accountHashPrefix: string;
+  readonly accountUrl: string;
+  readonly accountKeyThumbprint: string;
+  /** Every name of the certificate: a wildcard beside the base name adds `policy=wildcard` (§5.1). */
+  readonly domains: readonly string[];
+}
+
+/**
+ * The value our account publishes for `identifier`: the issuer, the hashed account URI for the
+ * FQDN (§4.1 item 3), and `policy=wildcard` when the certificate also holds `*.<base>`, so one
+ * value answers the apex and the wildcard at their shared Validation Domain Name. No
+ * `persistUntil`: the record is meant to last as long as the certificate is renewed.
+ */
+export function accountPersistValue(identifier: string, input: AccountPersistRecordInput): string {
+  const fqdn = validatedFqdn(identifier);
+  const accountUri = hashedAccountUri({
+    accountHashPrefix: input.accountHashPrefix,
+    accountUrl: input.accountUrl,
+    accountKeyThumbprint: input.accountKeyThumbprint,
+    domain: fqdn,
+  });
+  return persistRecordValue(input.issuerDomainName, accountUri, {
+    wildcard: input.domains.includes(`*.${fqdn}`),
+  });
+}
+
 /**
  * Checks the `issuerDomainNames` of a challenge or directory against §3.1: one to ten lower-case
  * A-label names without a trailing dot, none over 253 octets. A client must refuse a challenge

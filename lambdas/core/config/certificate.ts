@@ -32,7 +32,23 @@ export const CERTIFICATE_CONFIG_ENTRIES = {
   profile: v.optional(ProfileSchema),
   preferredChain: v.optional(PreferredChainSchema),
   challenge: v.optional(ChallengeTypeSchema),
+  externalDns: v.optional(v.boolean(`${FIELD} must be true or false.`)),
 } as const;
+
+/**
+ * A certificate whose DNS the stack does not write (`externalDns`) can only be validated through
+ * records an operator created once: dns-persist-01. The rule, for a `v.forward(v.check(…),
+ * ['externalDns'])` on both sides.
+ */
+export function externalDnsWithPersist(config: {
+  readonly externalDns?: boolean | undefined;
+  readonly challenge?: string | undefined;
+}): boolean {
+  return config.externalDns !== true || config.challenge === 'dns-persist-01';
+}
+
+/** The message of {@link externalDnsWithPersist}. */
+export const EXTERNAL_DNS_MESSAGE = `${FIELD} needs challenge "dns-persist-01": a stack that writes none of the names' DNS can only use persistent records an operator creates once (acme-aws persist-record <id> prints them). Set challenge to "dns-persist-01", or remove externalDns.`;
 
 /**
  * A certificate whose key stays in KMS (`kmsKey` at synth, `kmsKeyArn` in an input) is published

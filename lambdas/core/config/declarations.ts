@@ -1,7 +1,13 @@
 import * as v from 'valibot';
 import { checkIdentifier } from '../dns/identifiers.js';
 import type { KeyType } from '../state.js';
-import { CERTIFICATE_CONFIG_ENTRIES, kmsKeyRegionsMessage, kmsKeyWithoutRegions } from './certificate.js';
+import {
+  CERTIFICATE_CONFIG_ENTRIES,
+  EXTERNAL_DNS_MESSAGE,
+  externalDnsWithPersist,
+  kmsKeyRegionsMessage,
+  kmsKeyWithoutRegions,
+} from './certificate.js';
 import { ParameterDeliverySchema, type ParameterTier, SecretDeliverySchema } from './delivery.js';
 import { CertificateIdSchema, type ChallengeType, DirectoryUrlSchema } from './fields.js';
 import { FIELD, parseWith, pathLabel, shown } from './messages.js';
@@ -24,6 +30,8 @@ export interface CertificateDeclaration {
   readonly preferredChain?: string;
   /** `dns-01` (the default) or `dns-persist-01`. */
   readonly challenge?: ChallengeType;
+  /** The stack writes none of the names' DNS: persistent records an operator created. */
+  readonly externalDns?: boolean;
   /** `true`, or a KMS key construct: only whether it is set matters here. */
   readonly kmsKey?: unknown;
   /** Deliver to a Secrets Manager secret: `true`, or `{ name }` to choose its name. */
@@ -70,6 +78,7 @@ export interface DeclaredCertificateConfig {
   readonly profile?: string;
   readonly preferredChain?: string;
   readonly challenge?: ChallengeType;
+  readonly externalDns?: boolean;
 }
 
 /**
@@ -139,6 +148,10 @@ export const CertificateDeclarationSchema = v.pipe(
     ),
     ['regions'],
   ),
+  v.forward(
+    v.check((config) => externalDnsWithPersist(config), EXTERNAL_DNS_MESSAGE),
+    ['externalDns'],
+  ),
 );
 
 /** The declared certificates: a list whose ids are unique. */
@@ -198,7 +211,18 @@ export function parseDeclarations(
   }
   const parsed = parseWith(DeclarationsSchema, certificates, pathLabel(`${construct}: certificates`), error);
   const declared = parsed.map(
-    ({ id, domains, keyType, regions, hostedZoneIds, zoneRoles, profile, preferredChain, challenge }) => ({
+    ({
+      id,
+      domains,
+      keyType,
+      regions,
+      hostedZoneIds,
+      zoneRoles,
+      profile,
+      preferredChain,
+      challenge,
+      externalDns,
+    }) => ({
       id,
       domains,
       keyType,
@@ -208,6 +232,7 @@ export function parseDeclarations(
       ...(profile !== undefined ? { profile } : {}),
       ...(preferredChain !== undefined ? { preferredChain } : {}),
       ...(challenge !== undefined ? { challenge } : {}),
+      ...(externalDns ? { externalDns } : {}),
     }),
   );
   if (context.hostedZones) checkZonesCoverDomains(declared, context.hostedZones, construct);
@@ -281,6 +306,8 @@ function checkZonesCoverDomains(
   });
   const under = (name: string, parent: string) => name === parent || name.endsWith(`.${parent}`);
   for (const certificate of declared) {
+    // Its DNS is not in a zone the stack writes, and may be outside Route 53 altogether.
+    if (certificate.externalDns) continue;
     for (const domain of certificate.domains) {
       const base = domain.replace(/^\*\./, '');
       if (Object.keys(certificate.hostedZoneIds ?? {}).some((key) => under(base, key))) continue;

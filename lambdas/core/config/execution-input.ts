@@ -1,6 +1,12 @@
 import * as v from 'valibot';
 import type { IssuanceAction } from '../state.js';
-import { CERTIFICATE_CONFIG_ENTRIES, kmsKeyRegionsMessage, kmsKeyWithoutRegions } from './certificate.js';
+import {
+  CERTIFICATE_CONFIG_ENTRIES,
+  EXTERNAL_DNS_MESSAGE,
+  externalDnsWithPersist,
+  kmsKeyRegionsMessage,
+  kmsKeyWithoutRegions,
+} from './certificate.js';
 import {
   AccountUrlSchema,
   CERTIFICATE_ID_RULE,
@@ -39,6 +45,7 @@ export const CONFIGURATION_FIELDS = [
   'profile',
   'preferredChain',
   'challenge',
+  'externalDns',
   'kmsKeyArn',
 ] as const;
 const KNOWN_FIELDS: readonly string[] = [
@@ -99,6 +106,10 @@ export const IssueInputSchema = v.pipe(
   v.forward(
     v.check((input) => kmsKeyWithoutRegions(input, input.kmsKeyArn), kmsKeyRegionsMessage('kmsKeyArn')),
     ['regions'],
+  ),
+  v.forward(
+    v.check((config) => externalDnsWithPersist(config), EXTERNAL_DNS_MESSAGE),
+    ['externalDns'],
   ),
 );
 

@@ -66,6 +66,12 @@ export interface CaaRequester {
   readonly caaIdentities?: readonly string[] | undefined;
   /** The ACME account URL, compared with `accounturi` (RFC 8657 §3); not compared when unknown. */
   readonly accountUrl?: string | undefined;
+  /**
+   * The validation methods this run may answer with, any of which a `validationmethods`
+   * parameter must allow (RFC 8657 §4): `dns-persist-01` and, where it may fall back, `dns-01`.
+   * @default ['dns-01']
+   */
+  readonly validationMethods?: readonly string[] | undefined;
 }
 
 /** The verdict for one identifier: permitted, or refused with the reason and the fix. */
@@ -152,7 +158,7 @@ export function evaluateCaa(identifier: string, found: RelevantCaaSet, requester
   const identities = (requester.caaIdentities ?? []).map((identity) => canonicalDnsName(identity));
   const objections: string[] = [];
   for (const record of governing) {
-    const objection = objectionTo(record, identities, requester.accountUrl);
+    const objection = objectionTo(record, identities, requester.accountUrl, requester.validationMethods);
     if (objection === undefined) return { permitted: true };
     objections.push(`${governing.length === 1 ? 'it' : presentation(record)} ${objection}`);
   }
@@ -227,6 +233,7 @@ function objectionTo(
   record: CaaRecord,
   identities: readonly string[],
   accountUrl: string | undefined,
+  validationMethods: readonly string[] = [VALIDATION_METHOD],
 ): string | undefined {
   const parsed = parseIssueValue(record.value);
   if (!parsed) return `is malformed (RFC 8659 §4.2), which authorizes no one`;
@@ -241,8 +248,9 @@ function objectionTo(
   const methods = parsed.parameters.get('validationmethods');
   if (methods !== undefined) {
     if (!METHOD_LIST.test(methods)) return `has a malformed validationmethods (RFC 8657 §4)`;
-    if (!methods.split(',').includes(VALIDATION_METHOD)) {
-      return `allows ${methods.split(',').join(', ')} only, and this workflow validates by ${VALIDATION_METHOD} (RFC 8657 §4)`;
+    const allowed = methods.split(',');
+    if (!validationMethods.some((method) => allowed.includes(method))) {
+      return `allows ${allowed.join(', ')} only, and this run validates by ${validationMethods.join(' or ')} (RFC 8657 §4)`;
     }
   }
   return undefined;

@@ -84,6 +84,7 @@ export async function planRenewals(input: PlannerInput, deps: PlannerDeps): Prom
   const candidates: { readonly record: CertificateRecord; readonly reason: RenewalReason }[] = [];
   const runKey = now.toISOString().slice(0, 10).replaceAll('-', '');
   let minDaysToExpiry = Number.POSITIVE_INFINITY;
+  let minPersistDaysLeft = Number.POSITIVE_INFINITY;
   let maxFailures = 0;
 
   for (const original of page.records) {
@@ -93,6 +94,13 @@ export async function planRenewals(input: PlannerInput, deps: PlannerDeps): Prom
       const daysToExpiry = (new Date(record.issued.notAfter).getTime() - now.getTime()) / DAY_MS;
       minDaysToExpiry = Math.min(minDaysToExpiry, daysToExpiry);
       deps.metrics.add('DaysToExpiry', 'None', Math.floor(daysToExpiry), {
+        CertificateId: record.certificateId,
+      });
+    }
+    if (record.persistUntil) {
+      const daysLeft = (new Date(record.persistUntil).getTime() - now.getTime()) / DAY_MS;
+      minPersistDaysLeft = Math.min(minPersistDaysLeft, daysLeft);
+      deps.metrics.add('PersistRecordDaysLeft', 'None', Math.floor(daysLeft), {
         CertificateId: record.certificateId,
       });
     }
@@ -154,6 +162,8 @@ export async function planRenewals(input: PlannerInput, deps: PlannerDeps): Prom
 
   if (Number.isFinite(minDaysToExpiry))
     deps.metrics.add('MinDaysToExpiry', 'None', Math.floor(minDaysToExpiry));
+  if (Number.isFinite(minPersistDaysLeft))
+    deps.metrics.add('MinPersistRecordDaysLeft', 'None', Math.floor(minPersistDaysLeft));
   deps.metrics.add('MaxConsecutiveFailures', 'Count', maxFailures);
   deps.metrics.add('CertificatesDue', 'Count', due.length);
   deps.log.info('Planned renewals', {

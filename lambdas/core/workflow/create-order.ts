@@ -7,12 +7,23 @@ import { assertCaaPermits } from '../dns/caa.js';
 import { type ChallengePlacement, ChallengePlacer } from '../dns/placement.js';
 import { mapConcurrently } from '../dns/pool.js';
 import { assertChallengeWritable } from '../dns/write-scope.js';
-import { AcmeProblemError, AcmeProtocolError, AlreadyReplacedError, InvalidInputError } from '../errors.js';
+import {
+  AcmeProblemError,
+  AcmeProtocolError,
+  AlreadyReplacedError,
+  InvalidInputError,
+  PersistRecordMissingError,
+} from '../errors.js';
 import type { PendingOrderRecord } from '../ports.js';
 import { configurationFingerprint } from '../renewal/due.js';
 import type { DnsChallenge, IssuanceState } from '../state.js';
 import { carryNonce, resumeAcmeClient, type StepDeps, type WorkflowLogger } from './deps.js';
-import { choosePersistChallenge, type PersistContext, persistWriteRefusal } from './persist-challenges.js';
+import {
+  assertPersistRecordsStand,
+  choosePersistChallenge,
+  type PersistContext,
+  persistWriteRefusal,
+} from './persist-challenges.js';
 import { retryTransient } from './retry-transient.js';
 
 const REUSABLE_STATUSES = new Set(['pending', 'ready', 'processing', 'valid']);
@@ -34,6 +45,15 @@ export async function createOrder(
   state: IssuanceState,
   deps: Pick<StepDeps, 'transport' | 'signer' | 'dns' | 'resolver' | 'registry' | 'clock' | 'config' | 'log'>,
 ): Promise<IssuanceState> {
+  const persist = state.challenge === 'dns-persist-01';
+  const externalDns = persist && state.externalDns === true;
+  const dns01Writable = deps.config.dns01Writes !== false;
+  if (!persist && !dns01Writable) {
+    throw new InvalidInputError(
+      "This stack holds no permission to write dns-01 records: every certificate it declares uses challenge 'dns-persist-01'. " +
+        "Give this certificate challenge 'dns-persist-01' (with externalDns when the stack may not write its DNS), or declare a dns-01 certificate in the construct.",
+    );
+  }
   const zones = (await deps.dns.listPublicZones(state.zoneRoles)).filter((zone) => !zone.privateZone);
   const placer = new ChallengePlacer({
     zones,
@@ -51,9 +71,10 @@ export async function createOrder(
     assertChallengeWritable({ ...placement, identifier }, writeScope);
     return placement;
   };
+  // No dns-01 record is placed where none may be written (externalDns, or no dns-01 grant at all).
   const placementFor = new Map(
     await mapConcurrently(
-      state.domains,
+      externalDns || !dns01Writable ? [] : state.domains,
       PLACEMENT_CONCURRENCY,
       async (domain) => [domain, await place(domain)] as const,
     ),
@@ -78,6 +99,20 @@ export async function createOrder(
   }
 
   const client = resumeAcmeClient(state, deps);
+  const persistContext: PersistContext | undefined =
+    persist && state.accountUrl
+      ? {
+          directory: await client.directory(),
+          accountUrl: state.accountUrl,
+          accountKeyThumbprint: await jwkThumbprint(await deps.signer.publicJwk()),
+          domains: state.domains,
+          zones,
+          hostedZoneIds: state.hostedZoneIds,
+          resolver: deps.resolver,
+          now,
+          externalDns,
+        }
+      : undefined;
   const pending = record?.pendingOrder?.fingerprint === fingerprint ? record.pendingOrder : undefined;
   const resumed = pending ? await resumableOrder(client, pending, now, deps.log) : undefined;
   let orderUrl: string;
@@ -96,9 +131,20 @@ export async function createOrder(
     }
     await assertCaaPermits(
       state.domains,
-      { caaIdentities: directory.meta?.caaIdentities, accountUrl: state.accountUrl },
+      {
+        caaIdentities: directory.meta?.caaIdentities,
+        accountUrl: state.accountUrl,
+        validationMethods:
+          externalDns || !dns01Writable
+            ? ['dns-persist-01']
+            : persist
+              ? ['dns-persist-01', 'dns-01']
+              : ['dns-01'],
+      },
       { resolver: deps.resolver, warn: (message, attributes) => deps.log.warn(message, attributes) },
     );
+    // Records nobody here can write are checked before ordering: a missing one costs no order.
+    if (externalDns && persistContext) await assertPersistRecordsStand(persistContext);
     // RFC 9773 §5: naming the certificate being replaced lets the CA exempt the renewal from
     // rate limits; a CA without renewal information does not know the field.
     const replaces = directory.renewalInfo ? record?.issued?.ariCertId : undefined;
@@ -121,19 +167,6 @@ export async function createOrder(
   // The CA is not trusted to say which names an order is for: checked before any TXT record exists.
   assertOrderMatchesRequest(order, state.domains, orderUrl);
   const authorized = new Set<string>();
-  const persistContext: PersistContext | undefined =
-    state.challenge === 'dns-persist-01' && state.accountUrl
-      ? {
-          directory: await client.directory(),
-          accountUrl: state.accountUrl,
-          accountKeyThumbprint: await jwkThumbprint(jwk),
-          domains: state.domains,
-          zones,
-          hostedZoneIds: state.hostedZoneIds,
-          resolver: deps.resolver,
-          now,
-        }
-      : undefined;
 
   const challenges: DnsChallenge[] = [];
   for (const authorizationUrl of order.authorizations) {
@@ -151,12 +184,35 @@ export async function createOrder(
       const reason = choice.usable
         ? persistWriteRefusal(choice.challenge, deps.config.persistRecordNames)
         : choice.reason;
+      if (externalDns) {
+        if (!choice.usable) {
+          throw new InvalidInputError(
+            `${identifier} cannot be validated: ${choice.reason}, and the stack writes none of its DNS (externalDns).`,
+          );
+        }
+        if (!choice.challenge.inPlace) {
+          const { recordName, value } = choice.challenge;
+          const offered = authorization.challenges.find((candidate) => candidate.type === 'dns-persist-01');
+          throw new PersistRecordMissingError([
+            {
+              recordName,
+              value,
+              found: `no value there authorizes this account for the issuer domain names of the CA's challenge (${(offered?.issuerDomainNames ?? []).join(', ')})`,
+            },
+          ]);
+        }
+      }
       if (choice.usable && reason === undefined) {
         const { zoneId, recordName, zoneName = '' } = choice.challenge;
         if (!choice.challenge.inPlace)
           assertChallengeWritable({ identifier, zoneId, recordName, zoneName }, writeScope);
         challenges.push(choice.challenge);
         continue;
+      }
+      if (!dns01Writable) {
+        throw new InvalidInputError(
+          `${identifier} cannot be validated by dns-persist-01 (${reason}), and this stack holds no permission to write dns-01 records.`,
+        );
       }
       deps.log.warn('Answering dns-01 instead of dns-persist-01', { identifier, reason });
     }
@@ -177,6 +233,16 @@ export async function createOrder(
       ...(placement.delegatedFrom ? { delegatedFrom: placement.delegatedFrom } : {}),
       value: await dns01TxtValue(challenge.token, jwk),
     });
+  }
+  const persistent = challenges.filter((challenge) => challenge.type === 'dns-persist-01');
+  if (persistent.length > 0) {
+    const until = persistent
+      .map((challenge) => challenge.persistUntil)
+      .filter((at) => at !== undefined)
+      .sort()[0];
+    if (until !== record?.persistUntil) {
+      await deps.registry.update(state.certificateId, { persistUntil: until ?? null });
+    }
   }
   deps.log.info('Order ready for validation', {
     orderUrl,

@@ -69,7 +69,7 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
       };
     case 'issue': {
       const { domains, keyType, hostedZoneIds, zoneRoles, regions, directoryUrl, profile } = input;
-      const { preferredChain, kmsKeyArn, challenge } = input;
+      const { preferredChain, kmsKeyArn, challenge, externalDns } = input;
       return {
         action: input.action,
         certificateId: input.certificateId ?? certificateIdFor(domains),
@@ -84,6 +84,7 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
           ...(profile ? { profile } : {}),
           ...(preferredChain ? { preferredChain } : {}),
           ...(challenge ? { challenge } : {}),
+          ...(externalDns ? { externalDns } : {}),
           ...(kmsKeyArn ? { kmsKeyArn } : {}),
         },
         ...execution,

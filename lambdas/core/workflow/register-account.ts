@@ -99,6 +99,7 @@ export async function registerAccount(
     ...(config.profile ? { profile: config.profile } : {}),
     ...(config.preferredChain ? { preferredChain: config.preferredChain } : {}),
     ...(config.challenge ? { challenge: config.challenge } : {}),
+    ...(config.externalDns ? { externalDns: true } : {}),
     ...(config.kmsKeyArn ? { kmsKeyArn: config.kmsKeyArn } : {}),
     directoryUrl: config.directoryUrl ?? deps.config.defaultDirectoryUrl,
     ...(request.execution ? { execution: request.execution } : {}),

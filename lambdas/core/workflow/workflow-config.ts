@@ -21,6 +21,11 @@ export interface WorkflowConfig {
    * pattern `_validation-persist.*`. @default none
    */
   readonly persistRecordNames?: readonly string[];
+  /**
+   * `false` when IAM lets no step write dns-01 records (`DNS01_WRITES=none`): every certificate
+   * the construct declares uses dns-persist-01. @default true
+   */
+  readonly dns01Writes?: boolean;
   /** Value of the `acme-aws:managed-by` tag the IAM policy lets us re-import into. */
   readonly managedByTag: string;
   /** Seconds between Route 53 GetChange polls. */

@@ -137,6 +137,22 @@ describe('parseCertificateDeclarations', () => {
       ).not.toThrow();
     });
 
+    it('lets an externalDns certificate name domains outside every zone: the stack writes none of their DNS', () => {
+      expect(() =>
+        parseCertificateDeclarations(
+          [
+            {
+              id: 'partner',
+              domains: ['partner.example.net'],
+              challenge: 'dns-persist-01',
+              externalDns: true,
+            },
+          ],
+          { hostedZones },
+        ),
+      ).not.toThrow();
+    });
+
     it('refuses a domain no zone covers, listing the zones', () => {
       expect(refusal([{ id: 'web', domains: ['www.example.net'] }], { hostedZones }).message).toBe(
         'AcmeCertificates: certificates "web" has domain "www.example.net", which no zone in hostedZones covers (example.org). Add its hosted zone to hostedZones, or map the domain in the certificate\'s hostedZoneIds.',
@@ -292,6 +308,55 @@ describe('parseCertificateDeclarations', () => {
           declare({ parameters: { path: '/tls/webs' } }, 'api'),
         ]),
       ).not.toThrow();
+    });
+  });
+
+  describe('externalDns', () => {
+    it.each([
+      { case: 'without a challenge', challenge: undefined },
+      { case: "with challenge 'dns-01'", challenge: 'dns-01' },
+    ])('refuses externalDns $case, naming the prop and the fix', ({ challenge }) => {
+      const certificate = { id: 'web', domains: ['example.org'], externalDns: true, challenge };
+
+      const message = refusal([certificate]).message;
+
+      expect(message).toMatch(
+        /^AcmeCertificates: certificates\[0\]\.externalDns needs challenge "dns-persist-01": .*Set challenge to "dns-persist-01", or remove externalDns\.$/,
+      );
+      expect(() => parseDeclarations([certificate as CertificateDeclaration])).toThrow(
+        'AcmeCertificates: certificates[0].externalDns needs challenge "dns-persist-01"',
+      );
+    });
+
+    it("keeps externalDns with challenge 'dns-persist-01', for the step permissions and the workflow", () => {
+      const parsed = parseDeclarations(
+        [{ id: 'web', domains: ['example.org'], challenge: 'dns-persist-01', externalDns: true }],
+        { region: 'eu-west-1' },
+      );
+
+      expect(parsed.certificates).toEqual([
+        {
+          id: 'web',
+          domains: ['example.org'],
+          keyType: 'EC_P256',
+          regions: ['eu-west-1'],
+          challenge: 'dns-persist-01',
+          externalDns: true,
+        },
+      ]);
+    });
+
+    it('leaves externalDns: false out, as if it were not given', () => {
+      expect(
+        parseCertificateDeclarations([{ id: 'web', domains: ['example.org'], externalDns: false }])[0],
+      ).not.toHaveProperty('externalDns');
+    });
+
+    it('refuses an externalDns that is not a boolean', () => {
+      expect(
+        refusal([{ id: 'web', domains: ['example.org'], challenge: 'dns-persist-01', externalDns: 'yes' }])
+          .message,
+      ).toBe('AcmeCertificates: certificates[0].externalDns must be true or false.');
     });
   });
 });

@@ -346,3 +346,54 @@ describe('synth and the state machine accept the same configurations', () => {
     outcomes.expectBoth(2000);
   });
 });
+
+describe('synth and the state machine hold externalDns to dns-persist-01 alike', () => {
+  /** The state machine's refusal of an `issue` input with these fields, or undefined when it accepts. */
+  function inputRefusal(fields: object): string | undefined {
+    try {
+      parseIssuanceRequest({ action: 'issue', domains: ['example.org'], ...fields }, TEST_WORKFLOW_CONFIG);
+    } catch (error) {
+      expect(error).toBeInstanceOf(InvalidInputError);
+      return (error as Error).message;
+    }
+    return undefined;
+  }
+
+  it.each([
+    { case: 'without a challenge', fields: { externalDns: true } },
+    { case: "with challenge 'dns-01'", fields: { externalDns: true, challenge: 'dns-01' } },
+  ])('refuses externalDns $case on both sides, the input naming externalDns', ({ fields }) => {
+    expect(inputRefusal(fields)).toMatch(/^externalDns needs challenge "dns-persist-01": /);
+    expect(synth({ id: 'web', domains: ['example.org'], ...fields } as Declared)).toBe('refused');
+  });
+
+  it("accepts externalDns with challenge 'dns-persist-01' on both sides and keeps it alike", () => {
+    const certificate = {
+      id: 'web',
+      domains: ['example.org'],
+      challenge: 'dns-persist-01',
+      externalDns: true,
+    } as Declared;
+
+    const fromRuntime = runtime(certificate);
+
+    expect(fromRuntime).toMatchObject({ challenge: 'dns-persist-01', externalDns: true });
+    expect(synth(certificate)).toEqual(fromRuntime);
+  });
+
+  it('refuses an externalDns that is not a boolean on both sides', () => {
+    const fields = { challenge: 'dns-persist-01', externalDns: 'yes' };
+
+    expect(inputRefusal(fields)).toBe('externalDns must be true or false.');
+    expect(synth({ id: 'web', domains: ['example.org'], ...fields } as unknown as Declared)).toBe('refused');
+  });
+
+  it('refuses externalDns on renew, which reads the configuration from the registry', () => {
+    expect(() =>
+      parseIssuanceRequest(
+        { action: 'renew', certificateId: 'web', externalDns: true },
+        TEST_WORKFLOW_CONFIG,
+      ),
+    ).toThrow(/"externalDns" is not allowed/);
+  });
+});

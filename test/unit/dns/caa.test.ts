@@ -215,7 +215,7 @@ describe('evaluateCaa', () => {
     });
     expect(
       refusal('example.com', [issue('ca.example; validationmethods=http-01,tls-alpn-01')]).reason,
-    ).toContain('allows http-01, tls-alpn-01 only, and this workflow validates by dns-01');
+    ).toContain('allows http-01, tls-alpn-01 only, and this run validates by dns-01');
     expect(refusal('example.com', [issue('ca.example; validationmethods=dns-01,,')]).reason).toContain(
       'malformed validationmethods',
     );
@@ -372,5 +372,51 @@ describe('CreateOrder with CAA records', () => {
     );
     expect(step.transport.requests).toEqual([]);
     expect(step.dns.writes).toEqual([]);
+  });
+});
+
+describe('evaluateCaa: the validation methods a run may answer with (RFC 8657 §4)', () => {
+  const PERSIST_ONLY = issue('ca.example; validationmethods=dns-persist-01');
+
+  it('permits a run that answers dns-persist-01 where the record allows dns-persist-01 only', () => {
+    expect(verdict('example.com', [PERSIST_ONLY], { ...US, validationMethods: ['dns-persist-01'] })).toEqual({
+      permitted: true,
+    });
+  });
+
+  it('permits a run that may fall back to dns-01, since one allowed method suffices', () => {
+    expect(
+      verdict('example.com', [PERSIST_ONLY], { ...US, validationMethods: ['dns-persist-01', 'dns-01'] }),
+    ).toEqual({ permitted: true });
+  });
+
+  it('refuses a dns-01 run where the record allows dns-persist-01 only, naming both sides', () => {
+    const reason = refusal('example.com', [PERSIST_ONLY], { ...US, validationMethods: ['dns-01'] }).reason;
+
+    expect(reason).toContain('allows dns-persist-01 only, and this run validates by dns-01 (RFC 8657 §4)');
+  });
+
+  it('takes a requester without validationMethods for a dns-01 run', () => {
+    expect(refusal('example.com', [PERSIST_ONLY]).reason).toContain(
+      'allows dns-persist-01 only, and this run validates by dns-01',
+    );
+  });
+
+  it('refuses a dns-persist-01 run where the record allows dns-01 only', () => {
+    const reason = refusal('example.com', [issue('ca.example; validationmethods=dns-01')], {
+      ...US,
+      validationMethods: ['dns-persist-01'],
+    }).reason;
+
+    expect(reason).toContain('allows dns-01 only, and this run validates by dns-persist-01 (RFC 8657 §4)');
+  });
+
+  it('names every method of a run that may answer with either when none is allowed', () => {
+    const reason = refusal('example.com', [issue('ca.example; validationmethods=http-01')], {
+      ...US,
+      validationMethods: ['dns-persist-01', 'dns-01'],
+    }).reason;
+
+    expect(reason).toContain('allows http-01 only, and this run validates by dns-persist-01 or dns-01');
   });
 });

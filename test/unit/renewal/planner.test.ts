@@ -122,6 +122,31 @@ describe('planRenewals', () => {
     expect(metrics).toContainEqual(['CertificatesDue', 2, undefined]);
   });
 
+  it('reports the days left before the dns-persist-01 records certificates rely on run out', async () => {
+    const registry = new MemoryRegistry();
+    registry.records.set('soon', importedRecord('soon', { persistUntil: '2030-02-20T12:00:00.000Z' }));
+    registry.records.set('later', importedRecord('later', { persistUntil: '2030-06-01T00:00:00.000Z' }));
+    registry.records.set('dns-01', importedRecord('dns-01'));
+    const { deps: plannerDeps, metrics } = await deps(registry, new ScriptedTransport());
+
+    await planRenewals({}, plannerDeps);
+
+    expect(metrics).toContainEqual(['PersistRecordDaysLeft', 19, { CertificateId: 'soon' }]);
+    expect(metrics).toContainEqual(['PersistRecordDaysLeft', 120, { CertificateId: 'later' }]);
+    expect(metrics.filter(([name]) => name === 'PersistRecordDaysLeft')).toHaveLength(2);
+    expect(metrics).toContainEqual(['MinPersistRecordDaysLeft', 19, undefined]);
+  });
+
+  it('reports no dns-persist-01 days when no certificate relies on a record with a persistUntil', async () => {
+    const registry = new MemoryRegistry();
+    registry.records.set('dns-01', importedRecord('dns-01'));
+    const { deps: plannerDeps, metrics } = await deps(registry, new ScriptedTransport());
+
+    await planRenewals({}, plannerDeps);
+
+    expect(metrics.map(([name]) => name)).not.toContain('MinPersistRecordDaysLeft');
+  });
+
   it('defers first issuances past the CA’s paced budget, with a metric per limit, and names retries apart', async () => {
     const registry = new MemoryRegistry();
     for (let index = 0; index < 50; index += 1) {

@@ -1,10 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { CnameTargetNotWritableError } from '../../../lambdas/core/errors.js';
+import { hashedAccountUri, persistRecordValue } from '../../../lambdas/core/acme/dns-persist.js';
+import { jwkThumbprint } from '../../../lambdas/core/acme/key-authorization.js';
+import {
+  CnameTargetNotWritableError,
+  InvalidInputError,
+  PersistRecordMissingError,
+} from '../../../lambdas/core/errors.js';
+import type { Signer } from '../../../lambdas/core/ports.js';
 import { createOrder } from '../../../lambdas/core/workflow/create-order.js';
 import { FakeDnsResolver } from '../../fakes/dns-resolver-fake.js';
 import {
+  ACCOUNT_URL,
   AUTHORIZATION_URL,
   acmeOrder,
+  CA,
   DIRECTORY,
   JSON_HEADERS,
   ORDER_URL,
@@ -117,5 +126,108 @@ describe('CreateOrder with a delegated _acme-challenge', () => {
     );
 
     expect(state.challenges).toEqual([expect.objectContaining({ zoneId: 'ZDELEGATED' })]);
+  });
+});
+
+/**
+ * Where the stack may write no `_acme-challenge` record (every declared certificate uses
+ * dns-persist-01, `DNS01_WRITES=none`), or none of a certificate's DNS at all (`externalDns`),
+ * CreateOrder plans no dns-01 record, and what cannot be answered is refused before newOrder.
+ */
+describe('CreateOrder where the stack writes no dns-01 record', () => {
+  const ACCOUNT_HASH_PREFIX = `${CA}/account-hash/`;
+  const RECORD = `_validation-persist.${NAME}`;
+  const PERSIST_DIRECTORY = {
+    ...DIRECTORY,
+    meta: { issuerDomainNames: ['ca.example'], accountHashPrefix: ACCOUNT_HASH_PREFIX },
+  };
+  const EXTERNAL = issuanceState({
+    certificateId: 'app',
+    domains: [NAME],
+    challenge: 'dns-persist-01',
+    externalDns: true,
+    directory: PERSIST_DIRECTORY,
+  });
+
+  /** Our record for NAME, as an operator would create it. */
+  async function ourRecord(signer: Pick<Signer, 'publicJwk'>): Promise<string> {
+    const accountUri = hashedAccountUri({
+      accountHashPrefix: ACCOUNT_HASH_PREFIX,
+      accountUrl: ACCOUNT_URL,
+      accountKeyThumbprint: await jwkThumbprint(await signer.publicJwk()),
+      domain: NAME,
+    });
+    return persistRecordValue('ca.example', accountUri);
+  }
+
+  it('refuses a dns-01 certificate under DNS01_WRITES=none before any ACME request or DNS lookup', async () => {
+    const { transport, deps, dns, registry } = await setup('app.validation.example.net');
+
+    const error = await createOrder(STATE, {
+      ...deps,
+      config: { ...TEST_WORKFLOW_CONFIG, dns01Writes: false },
+    }).catch((caught: unknown) => caught);
+
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect((error as Error).message).toContain("challenge 'dns-persist-01'");
+    expect(transport.requests).toEqual([]);
+    expect(deps.resolver.queries).toEqual([]);
+    expect(registry.updates).toEqual([]);
+    expect(dns.writes).toEqual([]);
+  });
+
+  it('refuses an externalDns certificate whose persistent record is missing, with no newOrder', async () => {
+    const { transport, deps, dns, registry } = await setup('x.delegated.example.net');
+    deps.resolver.setNameServers('example.com');
+
+    const error = await createOrder(EXTERNAL, { ...deps, config: TEST_WORKFLOW_CONFIG }).catch(
+      (caught: unknown) => caught,
+    );
+
+    expect(error).toBeInstanceOf(PersistRecordMissingError);
+    expect((error as PersistRecordMissingError).missing).toEqual([
+      expect.objectContaining({ recordName: RECORD, value: await ourRecord(deps.signer) }),
+    ]);
+    expect(transport.requests).toEqual([]);
+    expect(registry.updates).toEqual([]);
+    expect(dns.writes).toEqual([]);
+  });
+
+  it('orders an externalDns certificate whose record stands, ignoring an _acme-challenge CNAME it never writes', async () => {
+    const { transport, deps, dns } = await setup('x.delegated.example.net');
+    deps.resolver.setNameServers('example.com');
+    deps.resolver.setTxtEverywhere('example.com', RECORD, [await ourRecord(deps.signer)]);
+    transport
+      .expect('POST', DIRECTORY.newOrder, {
+        status: 201,
+        headers: { ...JSON_HEADERS, location: ORDER_URL },
+        body: acmeOrder('pending', [NAME]),
+      })
+      .expect('POST', AUTHORIZATION_URL, {
+        headers: JSON_HEADERS,
+        body: {
+          ...pendingAuthorization(NAME),
+          challenges: [
+            ...pendingAuthorization(NAME).challenges,
+            {
+              type: 'dns-persist-01',
+              url: `${CA}/chall/persist`,
+              status: 'pending',
+              issuerDomainNames: ['ca.example'],
+            },
+          ],
+        },
+      });
+
+    const state = await createOrder(EXTERNAL, {
+      ...deps,
+      config: { ...TEST_WORKFLOW_CONFIG, dns01Writes: false },
+    });
+
+    expect(state.challenges).toEqual([
+      expect.objectContaining({ type: 'dns-persist-01', recordName: RECORD, inPlace: true }),
+    ]);
+    expect(deps.resolver.queries).not.toContain(`CNAME _acme-challenge.${NAME}`);
+    expect(dns.writes).toEqual([]);
   });
 });
