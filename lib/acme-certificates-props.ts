@@ -27,6 +27,18 @@ export interface AcmeCertificatesProps {
    */
   readonly directoryUrl?: string;
   /**
+   * CAs to fall back on, most preferred first, for example Let's Encrypt, then Google Trust
+   * Services. Every run starts with the first; when it cannot serve the run for reasons that are
+   * not the certificate's (unreachable or failing with 5xx after the retries, rate-limiting new
+   * orders past the renewal window, refused by that CA's CAA records) the same execution takes
+   * the next, before any order exists there. Each CA has its own account under the KMS key, and
+   * the registry and events say which one issued (`issuedBy`). Replaces `directoryUrl` and
+   * `externalAccountBindingSecret`; a certificate may give its own list (of directory URLs listed
+   * here, or without binding).
+   * @default `directoryUrl` alone
+   */
+  readonly certificateAuthorities?: readonly CertificateAuthority[];
+  /**
    * Contact email registered with the CA account, for expiry and policy notices.
    * @default no contact
    */
@@ -140,4 +152,21 @@ export interface AcmeCertificatesProps {
    * @default 1
    */
   readonly accountKeyGeneration?: number;
+}
+
+/** One CA of the construct's `certificateAuthorities`. */
+export interface CertificateAuthority {
+  /** The CA's ACME directory URL (HTTPS). */
+  readonly directoryUrl: string;
+  /**
+   * The CA's external account binding, as for `externalAccountBindingSecret`: a secret holding
+   * `{"kid":"…","hmacKey":"<base64url>"}`, read by RegisterAccount only.
+   * @default no binding
+   */
+  readonly externalAccountBindingSecret?: secretsmanager.ISecret;
+  /**
+   * The ACME profile to ask this CA for, instead of the certificate's.
+   * @default the certificate's profile
+   */
+  readonly profile?: string;
 }

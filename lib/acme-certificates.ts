@@ -10,9 +10,11 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { validationDomainName } from '../lambdas/core/acme/dns-persist.js';
+import { CertificateAuthoritiesSchema } from '../lambdas/core/config/fields.js';
+import { parseWith, pathLabel } from '../lambdas/core/config/messages.js';
 import { parseRateLimitOverrides } from '../lambdas/core/renewal/ca-rate-limits.js';
 import { AccountKeys } from './account-keys.js';
-import type { AcmeCertificatesProps } from './acme-certificates-props.js';
+import type { AcmeCertificatesProps, CertificateAuthority } from './acme-certificates-props.js';
 import { CertificateDelivery } from './certificate-delivery.js';
 import { CertificateStore } from './certificate-store.js';
 import { DeclaredCertificates, validateDeclarations, validateDirectoryUrl } from './declared-certificates.js';
@@ -25,6 +27,7 @@ import { LETS_ENCRYPT_PRODUCTION, type StepName } from './steps.js';
 
 export type { AcmeCertificatesProps } from './acme-certificates-props.js';
 export {
+  type CertificateAuthorityChoice,
   type CertificateKeyType,
   type CertificateProps,
   DECLARED_CERTIFICATES_SERVICE_TIMEOUT,
@@ -91,7 +94,8 @@ export class AcmeCertificates extends Construct {
     // S3 server access logs are delivered under a bucket policy rather than the LogDeliveryWrite
     // ACL, which BUCKET_OWNER_ENFORCED forbids. Context must be set before any child exists.
     this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
-    const directoryUrl = props.directoryUrl ?? LETS_ENCRYPT_PRODUCTION;
+    const authorities = checkCertificateAuthorities(props);
+    const directoryUrl = authorities?.[0]?.directoryUrl ?? props.directoryUrl ?? LETS_ENCRYPT_PRODUCTION;
     validateDirectoryUrl(directoryUrl);
     const stack = Stack.of(this);
     const declarations = validateDeclarations(props.certificates ?? [], {
@@ -172,6 +176,7 @@ export class AcmeCertificates extends Construct {
       validationZoneIds: props.validationZoneIds,
       zoneRoleArns: props.zoneRoleArns,
       externalAccountBindingSecret: props.externalAccountBindingSecret,
+      certificateAuthorities: authorities,
       delivery: this.delivery,
       persistRecordNames: declarations.certificates
         .filter((certificate) => certificate.challenge === 'dns-persist-01' && !certificate.externalDns)
@@ -297,4 +302,31 @@ export class AcmeCertificates extends Construct {
     if (Construct.isConstruct(grantee)) this.store.acknowledgeObjects(grantee, prefix);
     return grant;
   }
+}
+
+/**
+ * The construct's `certificateAuthorities`, checked at synth with the rules an input's list
+ * follows; `undefined` without one. It cannot be combined with `directoryUrl` or
+ * `externalAccountBindingSecret`, which it replaces.
+ */
+function checkCertificateAuthorities(
+  props: AcmeCertificatesProps,
+): readonly CertificateAuthority[] | undefined {
+  const authorities = props.certificateAuthorities;
+  if (!authorities) return undefined;
+  if (props.directoryUrl !== undefined || props.externalAccountBindingSecret !== undefined) {
+    throw new Error(
+      'AcmeCertificates: certificateAuthorities replaces directoryUrl and externalAccountBindingSecret: list the CA first in certificateAuthorities, with its externalAccountBindingSecret, and remove the other two props.',
+    );
+  }
+  parseWith(
+    CertificateAuthoritiesSchema,
+    authorities.map(({ directoryUrl, profile }) => ({
+      directoryUrl,
+      ...(profile !== undefined ? { profile } : {}),
+    })),
+    pathLabel('AcmeCertificates: certificateAuthorities'),
+    (message) => new Error(message),
+  );
+  return authorities;
 }

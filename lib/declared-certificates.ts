@@ -21,6 +21,17 @@ import type { StepFunctions } from './step-functions.js';
 /** Certificate key algorithms; CloudFront accepts RSA and EC_P256. */
 export type CertificateKeyType = KeyType;
 
+/** One CA of a certificate's own `certificateAuthorities`. */
+export interface CertificateAuthorityChoice {
+  /** The CA's ACME directory URL (HTTPS). */
+  readonly directoryUrl: string;
+  /**
+   * The ACME profile to ask this CA for, instead of the certificate's.
+   * @default the certificate's profile
+   */
+  readonly profile?: string;
+}
+
 /** One managed certificate. */
 export interface CertificateProps {
   /** Stable id: 1-64 letters, digits, ".", "_" or "-". Names the ACM tag and the registry record. */
@@ -72,6 +83,13 @@ export interface CertificateProps {
    * @default false
    */
   readonly externalDns?: boolean;
+  /**
+   * This certificate's CAs, most preferred first, instead of the construct's
+   * `certificateAuthorities` (see there for when the next is taken). A CA that needs external
+   * account binding must be listed in the construct's `certificateAuthorities` with its secret.
+   * @default the construct's list, or its `directoryUrl`
+   */
+  readonly certificateAuthorities?: readonly CertificateAuthorityChoice[];
   /**
    * Role to assume per hosted zone id, for zones in other accounts (list the roles in `zoneRoleArns`).
    * @default zones of this account only

@@ -8,13 +8,14 @@ export type { KeyType } from '../lambdas/core/state.js';
 export {
   AcmeCertificates,
   type AcmeCertificatesProps,
+  type CertificateAuthorityChoice,
   type CertificateKeyType,
   type CertificateProps,
   MANAGED_BY_TAG,
   type ParameterDeliveryProps,
   type SecretDeliveryProps,
 } from './acme-certificates.js';
-export type { HostedZoneRef } from './acme-certificates-props.js';
+export type { CertificateAuthority, HostedZoneRef } from './acme-certificates-props.js';
 export { AcmeStack, type AcmeStackProps } from './acme-stack.js';
 export { DEFAULT_LAMBDA_RUNTIME } from './lambda-bundle.js';
 export {

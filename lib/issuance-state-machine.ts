@@ -8,6 +8,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { TRANSIENT_ERROR_NAMES } from '../lambdas/core/errors.js';
+import { CA_FALLBACK_ERROR_NAMES } from '../lambdas/core/workflow/ca-fallback.js';
 import { ACCOUNT_ACTIONS } from '../lambdas/core/workflow/input.js';
 import { ISSUANCE_TIMEOUT_SECONDS } from '../lambdas/core/workflow/wait-budget.js';
 import { keepLogicalId } from './logical-ids.js';
@@ -79,8 +80,10 @@ export class IssuanceStateMachine extends Construct {
       new sfn.Choice(this, 'Outcome').when(sfn.Condition.isPresent('$.error'), failed).otherwise(succeeded),
     );
 
-    const step = (name: StepName): tasks.LambdaInvoke => {
+    const step = (name: StepName, firstCatch?: (task: tasks.LambdaInvoke) => void): tasks.LambdaInvoke => {
       const task = this.task(name, fns[name]);
+      // Catchers are tried in order: a specific one must come before the catch-all.
+      firstCatch?.(task);
       task.addCatch(cleanup, { resultPath: '$.error' });
       return task;
     };
@@ -94,7 +97,26 @@ export class IssuanceStateMachine extends Construct {
     });
     const registerAccount = step('RegisterAccount');
     const revokeCertificate = step('RevokeCertificate');
-    const createOrder = step('CreateOrder');
+    // With several CAs, a CA that cannot take the order (unreachable after the retries, rate
+    // limiting past the renewal window, refused by its CAA records) hands the run to
+    // RegisterAccount at the next CA, with the execution's own input; none is left: Cleanup.
+    const noOtherCa = new sfn.Pass(this, 'NoOtherCa', {
+      comment: 'Every CA of the list failed: the last failure is the run’s',
+      inputPath: '$.caFailure',
+      resultPath: '$.error',
+    });
+    noOtherCa.next(cleanup);
+    const nextCa = new sfn.Pass(this, 'NextCa', {
+      comment: 'Starts over at RegisterAccount with the next CA of the list',
+      parameters: { 'input.$': 'States.JsonMerge($$.Execution.Input, $.caFallback.next, false)' },
+      outputPath: '$.input',
+    });
+    const anotherCa = new sfn.Choice(this, 'AnotherCa?')
+      .when(sfn.Condition.isPresent('$.caFallback.next'), nextCa)
+      .otherwise(noOtherCa);
+    const createOrder = step('CreateOrder', (task) =>
+      task.addCatch(anotherCa, { errors: [...CA_FALLBACK_ERROR_NAMES], resultPath: '$.caFailure' }),
+    );
     const publishChallenges = step('PublishChallenges');
     const waitForDnsSync = step('WaitForDnsSync');
     const answerChallenges = step('AnswerChallenges');
@@ -171,6 +193,7 @@ export class IssuanceStateMachine extends Construct {
 
     prepare.next(accountAction);
     registerAccount.next(proceed);
+    nextCa.next(registerAccount);
     revokeCertificate.next(createOrder);
     createOrder.next(alreadyIssued);
     publishChallenges.next(dnsInSync);

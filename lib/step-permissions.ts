@@ -161,6 +161,16 @@ export interface StepPermissionsProps {
    * @default none
    */
   readonly externalAccountBindingSecret?: secretsmanager.ISecret;
+  /**
+   * The CAs, most preferred first, each with its binding secret, which only RegisterAccount may
+   * read; the list goes to RegisterAccount, CreateOrder and the planner.
+   * @default the deployment's one CA
+   */
+  readonly certificateAuthorities?: readonly {
+    readonly directoryUrl: string;
+    readonly profile?: string;
+    readonly externalAccountBindingSecret?: secretsmanager.ISecret;
+  }[];
   /** The delivery targets, which only the `deliver` functions may write. */
   readonly delivery: CertificateDelivery;
   /**
@@ -288,6 +298,20 @@ export function grantStepPermissions(scope: IConstruct, props: StepPermissionsPr
       fns[step].addEnvironment('PREVIOUS_ACCOUNT_KEY_ID', previous.keyId);
       props.keys.grantSigning(fns[step], 'previous');
     }
+  }
+  const authorities = props.certificateAuthorities ?? [];
+  if (authorities.length > 0) {
+    const list = JSON.stringify(
+      authorities.map(({ directoryUrl, profile, externalAccountBindingSecret }) => ({
+        directoryUrl,
+        ...(profile !== undefined ? { profile } : {}),
+        ...(externalAccountBindingSecret ? { eabSecretArn: externalAccountBindingSecret.secretArn } : {}),
+      })),
+    );
+    for (const fn of [fns.RegisterAccount, fns.PlanRenewals])
+      fn.addEnvironment('ACME_CERTIFICATE_AUTHORITIES', list);
+    for (const { externalAccountBindingSecret } of authorities)
+      externalAccountBindingSecret?.grantRead(fns.RegisterAccount);
   }
   const secret = props.externalAccountBindingSecret;
   if (secret) {

@@ -16,10 +16,12 @@
  *   npm run bench -- [--runs 5] [--init-samples 10] [--fleet 200] [--out bench]
  *                    [--only issuance,lifecycle,delivery,fleet,bundles,soak,package,pacing,dns-persist]
  *
- * `--only` runs some sections and records the others as skipped (for a quick look; the committed
- * results come from a full run).
+ * `--only` runs some sections and merges them into the results already in the output folder: the
+ * sections it ran replace theirs, every other one is kept as it was with the time it was measured,
+ * and results.md is rendered anew from the merged results.json (report.ts, `mergeResults`). With
+ * no results there to merge into, it writes what it ran and leaves the other sections empty.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { arch, cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -59,13 +61,17 @@ import { type PacingResult, runPacing } from './bench/pacing.js';
 import { measurePackage, type PackageResult } from './bench/package.js';
 import { debianVersion, findPeers, type PeerClient } from './bench/peers.js';
 import {
+  BENCH_SECTIONS,
   type BenchResults,
+  type BenchSection,
   type BundleResult,
   type CaseResult,
   type ClientCaseResult,
   type ClientName,
   type ConfigurationResult,
   type CostResult,
+  isBenchResults,
+  mergeResults,
   type OurCaseExtras,
   renderMarkdown,
   type SynthesisResult,
@@ -74,32 +80,19 @@ import { ROLES, type Role, requestFloor, requestsByRole, total } from './bench/r
 import { type Summary, summarize } from './bench/stats.js';
 import { targets } from './bench/targets.js';
 
-const SECTIONS = [
-  'issuance',
-  'lifecycle',
-  'delivery',
-  'fleet',
-  'bundles',
-  'soak',
-  'package',
-  'pacing',
-  'dns-persist',
-] as const;
-type Section = (typeof SECTIONS)[number];
-
 const { values } = parseArgs({
   options: {
     runs: { type: 'string', default: '5' },
     'init-samples': { type: 'string', default: '10' },
     fleet: { type: 'string', default: '200' },
     out: { type: 'string', default: 'bench' },
-    only: { type: 'string', default: SECTIONS.join(',') },
+    only: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (values.help) {
   process.stdout.write(
-    `npm run bench -- [--runs 5] [--init-samples 10] [--fleet 200] [--out bench] [--only ${SECTIONS.join(',')}]\n`,
+    `npm run bench -- [--runs 5] [--init-samples 10] [--fleet 200] [--out bench] [--only ${BENCH_SECTIONS.join(',')}]\n`,
   );
   process.exit(0);
 }
@@ -107,15 +100,18 @@ const runs = positiveInteger(values.runs, '--runs');
 const initSamples = positiveInteger(values['init-samples'], '--init-samples');
 const fleetSize = values.fleet === '0' ? 0 : positiveInteger(values.fleet, '--fleet');
 const outDir = resolve(values.out);
-const only = new Set(values.only.split(',').map((name) => name.trim()));
+const only = new Set((values.only ?? BENCH_SECTIONS.join(',')).split(',').map((name) => name.trim()));
 for (const name of only) {
-  if (!(SECTIONS as readonly string[]).includes(name)) {
-    process.stderr.write(`bench: --only takes ${SECTIONS.join(', ')}; got "${name}"\n`);
+  if (!(BENCH_SECTIONS as readonly string[]).includes(name)) {
+    process.stderr.write(`bench: --only takes ${BENCH_SECTIONS.join(', ')}; got "${name}"\n`);
     process.exit(2);
   }
 }
-const selected = (section: Section) => only.has(section);
+const selected = (section: BenchSection) => only.has(section);
 const say = (line: string) => process.stderr.write(`bench: ${line}\n`);
+/** The results a run with `--only` merges into, read first so that a missing file is said at once. */
+const previous =
+  values.only === undefined ? undefined : await readPreviousResults(join(outDir, 'results.json'));
 
 /** Pebble tuned for repeatable counts: no validation sleep, no injected badNonce, no authz reuse. */
 /** The soaks of section 10: a long one at the rate the issue sets the 90% bar for, and a harsh one. */
@@ -424,6 +420,8 @@ try {
     }
   }
 
+  // Without the bundles section, init times come from the results merged into, as section 4 will show them.
+  const bundlesForCost = selected('bundles') || !previous ? bundleResults : previous.bundles.functions;
   const cost: CostResult[] = cases
     .filter((caseResult) => caseResult.account === 'existing' && caseResult.ours)
     .map((caseResult) => ({
@@ -431,7 +429,7 @@ try {
       label: `Renewal: ${caseResult.label.replace(/, existing account$/, '')}`,
       cost: renewalCost({
         stateTransitions: caseResult.ours?.stateTransitions?.median ?? 0,
-        lambdas: lambdaUsage(caseResult.ours as OurCaseExtras, inspected.taskHandlers, bundleResults),
+        lambdas: lambdaUsage(caseResult.ours as OurCaseExtras, inspected.taskHandlers, bundlesForCost),
         awsCalls: Object.fromEntries(
           Object.entries(caseResult.ours?.awsCalls ?? {}).map(([key, summary]) => [key, summary.median]),
         ),
@@ -492,10 +490,15 @@ try {
   }
 
   const deploy = summarize(deployMs);
+  const generatedAt = new Date().toISOString();
+  const measuredSections = BENCH_SECTIONS.filter(
+    (section) => selected(section) && (section !== 'fleet' || fleetSize > 0),
+  );
   const results: BenchResults = {
-    generatedAt: new Date().toISOString(),
+    generatedAt,
     benchSeconds: (performance.now() - benchStarted) / 1000,
-    skippedSections: SECTIONS.filter((section) => !selected(section)),
+    skippedSections: BENCH_SECTIONS.filter((section) => !selected(section)),
+    sectionsMeasuredAt: Object.fromEntries(measuredSections.map((section) => [section, generatedAt])),
     machine: {
       cpu: cpus()[0]?.model.trim() ?? 'unknown CPU',
       cores: cpus().length,
@@ -536,10 +539,17 @@ try {
     targets: targets(cases, bundleResults, accountAndKms, fleet, inspected.configurations, pkg),
   };
 
+  const written = previous ? mergeResults(previous, results) : results;
   await mkdir(outDir, { recursive: true });
-  await writeFile(join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-  await writeFile(join(outDir, 'results.md'), renderMarkdown(results));
-  say(`wrote ${join(outDir, 'results.md')} and results.json in ${results.benchSeconds.toFixed(0)} s`);
+  await writeFile(join(outDir, 'results.json'), `${JSON.stringify(written, null, 2)}\n`);
+  await writeFile(join(outDir, 'results.md'), renderMarkdown(written));
+  const kept = BENCH_SECTIONS.filter(
+    (section) => !measuredSections.includes(section) && !written.skippedSections.includes(section),
+  );
+  say(
+    `wrote ${join(outDir, 'results.md')} and results.json in ${results.benchSeconds.toFixed(0)} s` +
+      (kept.length > 0 ? `, keeping ${kept.join(', ')} from the results there` : ''),
+  );
   const failed = cases.some((caseResult) => (caseResult.clients.ours?.failures.length ?? 0) > 0);
   if (failed) {
     say('some of our issuances failed; see results.json');
@@ -660,6 +670,29 @@ async function inspectConfigurations(ca: LocalCa): Promise<{
     }
   }
   return { configurations, environments, taskHandlers: handlers };
+}
+
+/**
+ * The results already in the output folder, or undefined when there are none a run with `--only`
+ * can merge into (said on stderr): the run then writes only what it measures.
+ */
+async function readPreviousResults(file: string): Promise<BenchResults | undefined> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    say(
+      `not merging into ${file} (${error instanceof Error ? error.message : String(error)}): results.json and results.md will hold only the sections this run measures`,
+    );
+    return undefined;
+  }
+  if (!isBenchResults(parsed)) {
+    say(
+      `not merging into ${file}, which does not hold the bench's results: results.json and results.md will hold only the sections this run measures`,
+    );
+    return undefined;
+  }
+  return parsed;
 }
 
 function positiveInteger(value: string, flag: string): number {

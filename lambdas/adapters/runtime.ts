@@ -76,6 +76,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkflowConfig
       ? { persistRecordNames: env.PERSIST_RECORD_NAMES.split(',').filter((name) => name.length > 0) }
       : {}),
     ...(env.DNS01_WRITES === 'none' ? { dns01Writes: false } : {}),
+    ...(env.ACME_CERTIFICATE_AUTHORITIES
+      ? {
+          certificateAuthorities: (certificateAuthorityEntries(env) ?? []).map(
+            ({ directoryUrl, profile }) => ({
+              directoryUrl,
+              ...(profile ? { profile } : {}),
+            }),
+          ),
+        }
+      : {}),
     managedByTag: env.ACM_MANAGED_BY_TAG ?? 'acme-aws',
     dnsPollSeconds: positiveNumber(env.DNS_POLL_SECONDS, 10),
     orderPollSeconds: positiveNumber(env.ORDER_POLL_SECONDS, 3),
@@ -213,6 +223,44 @@ export const externalAccountBinding: PortFactory<'externalAccountBinding'> = asy
   if (!secretId) return undefined;
   return new SecretsManagerExternalAccountBinding({ client: await secretsManagerClient(), secretId });
 };
+
+/**
+ * With the construct's `certificateAuthorities`: each CA's binding secret, by directory URL, read
+ * only when an account is created at that CA.
+ */
+export const externalAccountBindingFor: PortFactory<'externalAccountBindingFor'> = async (env) => {
+  const entries = certificateAuthorityEntries(env);
+  if (!entries) return undefined;
+  const client = entries.some((entry) => entry.eabSecretArn) ? await secretsManagerClient() : undefined;
+  const sources = new Map<string, SecretsManagerExternalAccountBinding>();
+  return (directoryUrl) => {
+    const secretId = entries.find((entry) => entry.directoryUrl === directoryUrl)?.eabSecretArn;
+    if (!secretId || !client) return undefined;
+    let source = sources.get(secretId);
+    if (!source) {
+      source = new SecretsManagerExternalAccountBinding({ client, secretId });
+      sources.set(secretId, source);
+    }
+    return source;
+  };
+};
+
+/** `ACME_CERTIFICATE_AUTHORITIES`, as the construct writes it: the CAs, most preferred first. */
+function certificateAuthorityEntries(
+  env: NodeJS.ProcessEnv,
+):
+  | { readonly directoryUrl: string; readonly profile?: string; readonly eabSecretArn?: string }[]
+  | undefined {
+  const raw = env.ACME_CERTIFICATE_AUTHORITIES?.trim();
+  if (!raw) return undefined;
+  const parsed: unknown = JSON.parse(raw);
+  if (!Array.isArray(parsed) || !parsed.every((entry) => typeof entry?.directoryUrl === 'string')) {
+    throw new TypeError(
+      'ACME_CERTIFICATE_AUTHORITIES must be a JSON list of { directoryUrl, profile?, eabSecretArn? }',
+    );
+  }
+  return parsed as { directoryUrl: string; profile?: string; eabSecretArn?: string }[];
+}
 
 /** The delivery targets: Secrets Manager secrets and Parameter Store parameters. */
 export const deliveries: PortFactory<'deliveries'> = () =>

@@ -295,6 +295,15 @@ export class PersistRecordMissingError extends AcmeAwsError {
   }
 }
 
+/**
+ * The CA cannot serve this run for a reason that is not the certificate's fault: it rate-limits
+ * new orders until after the certificate's renewal window, say. Raised only when the certificate
+ * lists another CA, which the state machine then tries (see `workflow/ca-fallback.ts`).
+ */
+export class CaUnavailableError extends AcmeAwsError {
+  readonly code = 'CA_UNAVAILABLE';
+}
+
 /** The certificate the CA returned does not match what we asked for. Never imported. */
 export class CertificateMismatchError extends AcmeAwsError {
   readonly code = 'CERTIFICATE_MISMATCH';

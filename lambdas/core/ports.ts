@@ -188,6 +188,8 @@ export interface PendingOrderRecord {
   /** `domains` joined with "," and the key type: a change means a new order. */
   readonly fingerprint: string;
   readonly expires?: string;
+  /** The CA the order was placed with; only that CA can resume it. @default the run's CA */
+  readonly directoryUrl?: string;
 }
 
 /** A certificate that was issued and stored; `importedArn` is set once ACM has it. */
@@ -197,8 +199,10 @@ export interface IssuedCertificateRecord {
   readonly notAfter: string;
   readonly notBefore?: string;
   readonly fingerprint: string;
-  /** RFC 9773 CertID, for renewal information and `replaces`. */
+  /** RFC 9773 CertID, for renewal information and `replaces`, which go to the issuing CA only. */
   readonly ariCertId?: string;
+  /** The directory URL of the CA that issued it. @default the certificate's configured CA */
+  readonly directoryUrl?: string;
   readonly importedArn?: string;
   /** The KMS key that is this certificate's key, when it is one. */
   readonly kmsKeyArn?: string;
@@ -254,6 +258,11 @@ export interface CertificateConfig {
    * not write): only dns-persist-01 records an operator created, checked before every order.
    */
   readonly externalDns?: boolean;
+  /**
+   * The CAs to try, most preferred first (see `workflow/ca-fallback.ts`). @default the
+   * deployment's list, or `directoryUrl` alone
+   */
+  readonly certificateAuthorities?: readonly CertificateAuthorityEntry[];
   /**
    * ARN of the KMS key that is the certificate's key. Such a certificate is published to the
    * certificate store only, never to ACM. @default a fresh key per issuance, imported into ACM
@@ -358,6 +367,13 @@ export interface CertificateRecord {
   readonly persistUntil?: string;
   /** Held by the execution that is working on this certificate. */
   readonly lock?: { readonly executionId: string; readonly expiresAt: string };
+}
+
+/** One CA of a fallback list: its directory, and the profile to ask it for. */
+export interface CertificateAuthorityEntry {
+  readonly directoryUrl: string;
+  /** Overrides the certificate's profile at this CA. */
+  readonly profile?: string;
 }
 
 /** Fields `CertificateRegistry.update` sets; `null` removes a field. */

@@ -92,6 +92,18 @@ export interface OrderRef {
 }
 
 export interface IssuanceState extends IssuanceInput {
+  /**
+   * With more than one CA: which one this run uses (its position in the list), how many there are,
+   * and the input that starts the run again at the next one (see `workflow/ca-fallback.ts`).
+   */
+  readonly caFallback?: {
+    readonly index: number;
+    readonly count: number;
+    readonly next?: {
+      readonly caIndex: number;
+      readonly execution?: { readonly id: string; readonly startedAt?: string };
+    };
+  };
   readonly action: IssuanceAction;
   readonly keyType: KeyType;
   readonly regions: readonly string[];

@@ -2,6 +2,7 @@ import {
   clock,
   config,
   externalAccountBinding,
+  externalAccountBindingFor,
   log,
   previousSigner,
   registry,
@@ -21,4 +22,5 @@ export const handler = stepHandler('RegisterAccount', registerAccount, {
   config,
   log,
   externalAccountBinding,
+  externalAccountBindingFor,
 });

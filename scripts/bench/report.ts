@@ -29,13 +29,34 @@ import { soakSection } from './report-soak.js';
 import { text } from './report-text.js';
 import type { Role } from './requests.js';
 import type { Summary } from './stats.js';
+import { targets } from './targets.js';
+
+/** The sections `npm run bench -- --only` can name, in the order a full run measures them. */
+export const BENCH_SECTIONS = [
+  'issuance',
+  'lifecycle',
+  'delivery',
+  'fleet',
+  'bundles',
+  'soak',
+  'package',
+  'pacing',
+  'dns-persist',
+] as const;
+export type BenchSection = (typeof BENCH_SECTIONS)[number];
 
 /** Everything `npm run bench` measured, as written to bench/results.json. */
 export interface BenchResults {
   readonly generatedAt: string;
   readonly benchSeconds: number;
-  /** The sections `--only` left out of this run; they are empty. */
+  /** The sections these results hold no measurement of (`--only` left them out); they are empty. */
   readonly skippedSections: readonly string[];
+  /**
+   * When each measured section was measured. A run with `--only` keeps the sections it did not run
+   * from the results it merges into, with their times; results written before this field existed
+   * were measured whole at `generatedAt`.
+   */
+  readonly sectionsMeasuredAt?: Readonly<Partial<Record<BenchSection, string>>>;
   readonly machine: {
     readonly cpu: string;
     readonly cores: number;
@@ -216,46 +237,191 @@ export interface TargetResult {
 }
 
 /**
+ * When each section of `results` was measured; a section left out holds no measurement. Results
+ * written before `sectionsMeasuredAt` existed were measured whole at `generatedAt`, but for the
+ * sections `--only` skipped and those the bench did not have yet.
+ */
+export function sectionsMeasuredAt(results: BenchResults): Partial<Record<BenchSection, string>> {
+  if (results.sectionsMeasuredAt) return { ...results.sectionsMeasuredAt };
+  const held: Record<BenchSection, boolean> = {
+    issuance: true,
+    lifecycle: true,
+    delivery: results.delivery !== undefined,
+    fleet: true,
+    bundles: true,
+    soak: true,
+    package: true,
+    pacing: results.pacing !== undefined,
+    'dns-persist': results.dnsPersist !== undefined,
+  };
+  return Object.fromEntries(
+    BENCH_SECTIONS.filter((section) => held[section] && !results.skippedSections.includes(section)).map(
+      (section) => [section, results.generatedAt],
+    ),
+  );
+}
+
+/**
+ * The results of a run with `--only` merged into earlier ones: each section `latest` measured is
+ * taken from it, every other section exactly as `previous` holds it, with the time it was measured
+ * there. The targets are held anew to the merged figures; the machine and the CA are the latest
+ * run's. Section 9 (synthesis, deployments, environments) stays with the issuance sections, whose
+ * per-issuance figures it shows, so that each section of the report comes from one run.
+ */
+export function mergeResults(previous: BenchResults, latest: BenchResults): BenchResults {
+  const measuredNow = sectionsMeasuredAt(latest);
+  const measuredBefore = sectionsMeasuredAt(previous);
+  const from = (section: BenchSection) => (measuredNow[section] !== undefined ? latest : previous);
+  const measuredAt: Partial<Record<BenchSection, string>> = {};
+  for (const section of BENCH_SECTIONS) {
+    const at = measuredNow[section] ?? measuredBefore[section];
+    if (at !== undefined) measuredAt[section] = at;
+  }
+  const issuance = from('issuance');
+  const bundles = from('bundles');
+  const { delivery } = from('delivery');
+  const { pacing } = from('pacing');
+  const { dnsPersist } = from('dns-persist');
+  const merged = {
+    generatedAt: latest.generatedAt,
+    benchSeconds: latest.benchSeconds,
+    skippedSections: BENCH_SECTIONS.filter((section) => measuredAt[section] === undefined),
+    sectionsMeasuredAt: measuredAt,
+    machine: latest.machine,
+    runs: issuance.runs,
+    initSamples: bundles.initSamples,
+    ca: latest.ca,
+    peers: issuance.peers,
+    cases: issuance.cases,
+    deployment: issuance.deployment,
+    bundles: bundles.bundles,
+    accountAndKms: from('lifecycle').accountAndKms,
+    ...(delivery ? { delivery } : {}),
+    ...(pacing ? { pacing } : {}),
+    ...(dnsPersist ? { dnsPersist } : {}),
+    fleet: from('fleet').fleet,
+    soak: from('soak').soak,
+    package: from('package').package,
+    cost: issuance.cost,
+  };
+  return {
+    ...merged,
+    targets: targets(
+      merged.cases,
+      merged.bundles.functions,
+      merged.accountAndKms,
+      merged.fleet,
+      merged.deployment.configurations,
+      merged.package,
+    ),
+  };
+}
+
+/**
+ * Whether a parsed results.json has what merging into it reads. A file that fails this is not
+ * merged into: the run writes only what it measured.
+ */
+export function isBenchResults(value: unknown): value is BenchResults {
+  if (typeof value !== 'object' || value === null) return false;
+  const results = value as Record<string, unknown>;
+  const isObject = (candidate: unknown) => typeof candidate === 'object' && candidate !== null;
+  const { deployment, bundles } = results as {
+    deployment?: Record<string, unknown>;
+    bundles?: Record<string, unknown>;
+  };
+  return (
+    typeof results.generatedAt === 'string' &&
+    typeof results.benchSeconds === 'number' &&
+    Array.isArray(results.skippedSections) &&
+    (results.sectionsMeasuredAt === undefined || isObject(results.sectionsMeasuredAt)) &&
+    isObject(results.machine) &&
+    typeof results.runs === 'number' &&
+    typeof results.initSamples === 'number' &&
+    isObject(results.ca) &&
+    Array.isArray(results.peers) &&
+    Array.isArray(results.cases) &&
+    isObject(deployment) &&
+    isObject(deployment?.synthesis) &&
+    Array.isArray(deployment?.configurations) &&
+    isObject(bundles) &&
+    Array.isArray(bundles?.functions) &&
+    isObject(results.accountAndKms) &&
+    isObject(results.fleet) &&
+    Array.isArray(results.soak) &&
+    isObject(results.package) &&
+    Array.isArray(results.cost)
+  );
+}
+
+/**
  * Renders the results as Markdown, the headline table first: one function per section, each
  * building its headings and tables from the results and taking its paragraphs from
- * report-template.md.
+ * report-template.md. When some sections were kept from an earlier run (`--only`), each measured
+ * section says under its heading when it was measured.
  */
 export function renderMarkdown(results: BenchResults): string {
+  const measuredAt = sectionsMeasuredAt(results);
+  const mixed = Object.values(measuredAt).some((at) => at !== results.generatedAt);
+  const dated = (section: BenchSection, lines: string[]) => {
+    const at = measuredAt[section];
+    if (!mixed || at === undefined) return lines;
+    const [heading = '', ...rest] = lines;
+    return [heading, '', text('section-measured-at', { measuredAt: at }), ...rest];
+  };
   const sections = [
-    introSection(results),
-    headlineSection(results),
+    introSection(results, mixed ? measuredAt : undefined),
+    dated('issuance', headlineSection(results)),
     targetsSection(results.targets),
-    requestsSection(results),
-    awsCallsSection(results.cases),
-    stateTransitionsSection(results),
-    bundlesSection(results),
-    wallTimeSection(results.cases),
-    fleetSection(results.fleet),
-    costSection(results.cost),
-    accountAndKmsSection(results.accountAndKms),
-    deploymentSection(results),
-    soakSection(results.soak ?? []),
-    packageSection(results.package ?? { error: 'not in these results' }),
-    deliverySection(results.delivery ?? { domain: '', runs: 0, variants: [], error: 'not in these results' }),
-    pacingSection(results.pacing),
-    dnsPersistSection(results.dnsPersist),
-    methodSection(results),
+    dated('issuance', requestsSection(results)),
+    dated('issuance', awsCallsSection(results.cases)),
+    dated('issuance', stateTransitionsSection(results)),
+    dated('bundles', bundlesSection(results)),
+    dated('issuance', wallTimeSection(results.cases)),
+    dated('fleet', fleetSection(results.fleet)),
+    dated('issuance', costSection(results.cost)),
+    dated('lifecycle', accountAndKmsSection(results.accountAndKms)),
+    dated('issuance', deploymentSection(results)),
+    dated('soak', soakSection(results.soak ?? [])),
+    dated('package', packageSection(results.package ?? { error: 'not in these results' })),
+    dated(
+      'delivery',
+      deliverySection(
+        results.delivery ?? { domain: '', runs: 0, variants: [], error: 'not in these results' },
+      ),
+    ),
+    dated('pacing', pacingSection(results.pacing)),
+    dated('dns-persist', dnsPersistSection(results.dnsPersist)),
+    methodSection(results, mixed),
   ];
   return `${sections.flat().join('\n')}\n`;
 }
 
-/** The title, when and where the bench ran, and what it runs. */
-function introSection(results: BenchResults): string[] {
+/**
+ * The title, when and where the bench ran, and what it runs. `measuredAt` is given when some
+ * sections were kept from an earlier run.
+ */
+function introSection(
+  results: BenchResults,
+  measuredAt: Partial<Record<BenchSection, string>> | undefined,
+): string[] {
   const { machine, skippedSections } = results;
   const compared = results.peers.some((peer) => peer.installed);
+  const measuredNow = BENCH_SECTIONS.filter((section) => measuredAt?.[section] === results.generatedAt);
   return [
     '# Benchmark results',
     '',
-    text('intro-written', {
-      generatedAt: results.generatedAt,
-      runs: results.runs,
-      benchSeconds: results.benchSeconds.toFixed(0),
-    }),
+    measuredAt
+      ? text('intro-written-merged', {
+          generatedAt: results.generatedAt,
+          sections: measuredNow.length > 0 ? measuredNow.join(', ') : 'no section',
+          benchSeconds: results.benchSeconds.toFixed(0),
+          runs: results.runs,
+        })
+      : text('intro-written', {
+          generatedAt: results.generatedAt,
+          runs: results.runs,
+          benchSeconds: results.benchSeconds.toFixed(0),
+        }),
     '',
     text('intro-machine', {
       cpu: machine.cpu,
@@ -292,8 +458,11 @@ function targetsSection(targets: readonly TargetResult[]): string[] {
   ];
 }
 
-/** How the CA, the counting, our runs and the peers' runs were set up, and the machine's load. */
-function methodSection(results: BenchResults): string[] {
+/**
+ * How the CA, the counting, our runs and the peers' runs were set up, and the machine's load during
+ * the latest run, which is all the load `mixed` results (some sections kept from earlier runs) hold.
+ */
+function methodSection(results: BenchResults, mixed: boolean): string[] {
   const { machine } = results;
   return [
     '## Method',
@@ -314,7 +483,7 @@ function methodSection(results: BenchResults): string[] {
           })
         : text('method-peer-missing', { name: peer.name }),
     ),
-    text('method-timings', {
+    text(mixed ? 'method-timings-latest-run' : 'method-timings', {
       loadStart: machine.loadAverage.start.toFixed(1),
       loadEnd: machine.loadAverage.end.toFixed(1),
       cores: machine.cores,

@@ -413,11 +413,43 @@ describe('issuance state machine definition', () => {
     const issuanceSteps = Object.keys(STEP_HANDLERS).filter(
       (step) => step !== 'Cleanup' && step !== 'ManageAccount',
     );
+    const catchers = (name: string) => (states[name]?.Catch ?? []) as Record<string, unknown>[];
     for (const name of issuanceSteps) {
-      expect(states[name]?.Catch).toEqual([
+      expect(catchers(name).at(-1)).toEqual(
         expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'Cleanup', ResultPath: '$.error' }),
-      ]);
+      );
     }
+    // CreateOrder's one other catcher hands the run to the next CA, and reaches Cleanup when none is left.
+    expect(catchers('CreateOrder')).toHaveLength(2);
+    expect(catchers('CreateOrder')[0]).toEqual({
+      ErrorEquals: [
+        'CaUnavailableError',
+        'CaaForbidsIssuanceError',
+        'AcmeServerError',
+        'AcmeConnectionError',
+      ],
+      Next: 'AnotherCa?',
+      ResultPath: '$.caFailure',
+    });
+    for (const name of issuanceSteps.filter((step) => step !== 'CreateOrder')) {
+      expect(catchers(name)).toHaveLength(1);
+    }
+    expect(states['AnotherCa?']).toMatchObject({
+      Type: 'Choice',
+      Choices: [{ Variable: '$.caFallback.next', IsPresent: true, Next: 'NextCa' }],
+      Default: 'NoOtherCa',
+    });
+    expect(states.NextCa).toMatchObject({
+      Type: 'Pass',
+      Parameters: { 'input.$': 'States.JsonMerge($$.Execution.Input, $.caFallback.next, false)' },
+      OutputPath: '$.input',
+      Next: 'RegisterAccount',
+    });
+    expect(states.NoOtherCa).toMatchObject({
+      InputPath: '$.caFailure',
+      ResultPath: '$.error',
+      Next: 'Cleanup',
+    });
     expect(states.IssuanceFailed).toMatchObject({
       Type: 'Fail',
       ErrorPath: '$.error.Error',

@@ -162,7 +162,9 @@ export async function deployLocally(
 
 /** The stack synthesized against `ca`'s directory unless the props name another. */
 export function synthesizeFor(ca: LocalCa, props: StackPropsForTest = {}): SynthesizedStack {
-  return synthesizeStack({ ...props, acme: { directoryUrl: ca.directoryUrl, ...props.acme } });
+  // A list of CAs replaces the one directory URL.
+  const directory = props.acme?.certificateAuthorities ? {} : { directoryUrl: ca.directoryUrl };
+  return synthesizeStack({ ...props, acme: { ...directory, ...props.acme } });
 }
 
 /** The stack's ACME account key id (the current generation's). */

@@ -44,6 +44,11 @@ export interface StartPebbleOptions {
    * @default no binding required
    */
   readonly externalAccountMacKeys?: Readonly<Record<string, string>>;
+  /**
+   * Validate through another environment's challtestsrv instead of starting one: a second CA
+   * that sees the same DNS, as two public CAs do. @default its own challtestsrv
+   */
+  readonly sharedDns?: Pick<PebbleEnvironment, 'challtestsrvUrl' | 'dnsResolver'>;
 }
 
 const PEBBLE = 'pebble';
@@ -113,8 +118,9 @@ export async function startPebble(options: StartPebbleOptions = {}): Promise<Peb
     await writeFile(certificatePath, tls.certificatePem);
     await writeFile(keyPath, tls.privateKeyPem, { mode: 0o600 });
 
-    const dnsPort = await freeTcpAndUdpPort();
-    const challtestsrvPort = await freeTcpPort();
+    const shared = options.sharedDns;
+    const dnsPort = shared ? Number(shared.dnsResolver.split(':')[1]) : await freeTcpAndUdpPort();
+    const challtestsrvPort = shared ? Number(new URL(shared.challtestsrvUrl).port) : await freeTcpPort();
     const acmePort = await freeTcpPort();
     const managementPort = await freeTcpPort();
     // Only dns-01 is used; these ports merely have to be valid and unused.
@@ -141,27 +147,29 @@ export async function startPebble(options: StartPebbleOptions = {}): Promise<Peb
       }),
     );
 
-    const challtestsrv = startManaged(
-      challtestsrvBin,
-      [
-        '-dns01',
-        `${LOOPBACK}:${dnsPort}`,
-        '-management',
-        `${LOOPBACK}:${challtestsrvPort}`,
-        '-http01',
-        '',
-        '-https01',
-        '',
-        '-tlsalpn01',
-        '',
-        '-defaultIPv6',
-        '',
-      ],
-      { PATH: process.env.PATH ?? '' },
-      dir,
-    );
-    started.push(challtestsrv);
-    await challtestsrv.waitUntil(() => tcpAccepts(challtestsrvPort));
+    if (!shared) {
+      const challtestsrv = startManaged(
+        challtestsrvBin,
+        [
+          '-dns01',
+          `${LOOPBACK}:${dnsPort}`,
+          '-management',
+          `${LOOPBACK}:${challtestsrvPort}`,
+          '-http01',
+          '',
+          '-https01',
+          '',
+          '-tlsalpn01',
+          '',
+          '-defaultIPv6',
+          '',
+        ],
+        { PATH: process.env.PATH ?? '' },
+        dir,
+      );
+      started.push(challtestsrv);
+      await challtestsrv.waitUntil(() => tcpAccepts(challtestsrvPort));
+    }
 
     const pebble = startManaged(
       pebbleBin,

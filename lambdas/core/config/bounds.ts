@@ -21,3 +21,5 @@ export const MAX_ZONE_ENTRIES = MAX_DOMAINS;
 export const MAX_ARN_LENGTH = 2048;
 /** Characters of a certificate id: it names a store folder, an ACM tag and execution names. */
 export const MAX_CERTIFICATE_ID_LENGTH = 64;
+/** CAs in one fallback list: each one tried costs a newAccount and an order attempt. */
+export const MAX_CERTIFICATE_AUTHORITIES = 5;

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import {
+  CertificateAuthoritiesSchema,
   ChallengeTypeSchema,
   DEFAULT_KEY_TYPE,
   KeyTypeSchema,
@@ -33,6 +34,7 @@ export const CERTIFICATE_CONFIG_ENTRIES = {
   preferredChain: v.optional(PreferredChainSchema),
   challenge: v.optional(ChallengeTypeSchema),
   externalDns: v.optional(v.boolean(`${FIELD} must be true or false.`)),
+  certificateAuthorities: v.optional(CertificateAuthoritiesSchema),
 } as const;
 
 /**

@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { checkIdentifier } from '../dns/identifiers.js';
+import type { CertificateAuthorityEntry } from '../ports.js';
 import type { KeyType } from '../state.js';
 import {
   CERTIFICATE_CONFIG_ENTRIES,
@@ -32,6 +33,8 @@ export interface CertificateDeclaration {
   readonly challenge?: ChallengeType;
   /** The stack writes none of the names' DNS: persistent records an operator created. */
   readonly externalDns?: boolean;
+  /** The CAs to try for this certificate, most preferred first. */
+  readonly certificateAuthorities?: readonly CertificateAuthorityEntry[];
   /** `true`, or a KMS key construct: only whether it is set matters here. */
   readonly kmsKey?: unknown;
   /** Deliver to a Secrets Manager secret: `true`, or `{ name }` to choose its name. */
@@ -79,6 +82,7 @@ export interface DeclaredCertificateConfig {
   readonly preferredChain?: string;
   readonly challenge?: ChallengeType;
   readonly externalDns?: boolean;
+  readonly certificateAuthorities?: readonly CertificateAuthorityEntry[];
 }
 
 /**
@@ -222,6 +226,7 @@ export function parseDeclarations(
       preferredChain,
       challenge,
       externalDns,
+      certificateAuthorities,
     }) => ({
       id,
       domains,
@@ -233,6 +238,7 @@ export function parseDeclarations(
       ...(preferredChain !== undefined ? { preferredChain } : {}),
       ...(challenge !== undefined ? { challenge } : {}),
       ...(externalDns ? { externalDns } : {}),
+      ...(certificateAuthorities ? { certificateAuthorities } : {}),
     }),
   );
   if (context.hostedZones) checkZonesCoverDomains(declared, context.hostedZones, construct);

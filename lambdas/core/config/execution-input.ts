@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import type { IssuanceAction } from '../state.js';
+import { MAX_CERTIFICATE_AUTHORITIES } from './bounds.js';
 import {
   CERTIFICATE_CONFIG_ENTRIES,
   EXTERNAL_DNS_MESSAGE,
@@ -46,10 +47,12 @@ export const CONFIGURATION_FIELDS = [
   'preferredChain',
   'challenge',
   'externalDns',
+  'certificateAuthorities',
   'kmsKeyArn',
 ] as const;
 const KNOWN_FIELDS: readonly string[] = [
   'action',
+  'caIndex',
   'certificateId',
   'force',
   'reason',
@@ -84,6 +87,17 @@ const REASON_ONLY_FOR_REVOKE = `reason is only for {"action":"revoke",...}. ${EX
 const requiredCertificateId = (action: string) =>
   `certificateId is required to ${action}: ${CERTIFICATE_ID_RULE}, e.g. {"action":"${action}","certificateId":"web"}.`;
 
+/**
+ * Which CA of the certificate's list this attempt uses. Set by the state machine when it moves on
+ * to the next CA after one could not serve the run; an operator never gives it.
+ */
+const CaIndexSchema = v.pipe(
+  v.number(`${FIELD} must be a CA's position in the list.`),
+  v.integer(`${FIELD} must be a CA's position in the list.`),
+  v.minValue(0, `${FIELD} must be a CA's position in the list.`),
+  v.maxValue(MAX_CERTIFICATE_AUTHORITIES - 1, `${FIELD} must be a CA's position in the list.`),
+);
+
 /** `issue`: declare (or redeclare) a certificate's configuration and issue it now. */
 export const IssueInputSchema = v.pipe(
   v.strictObject(
@@ -95,6 +109,7 @@ export const IssueInputSchema = v.pipe(
       ...CERTIFICATE_CONFIG_ENTRIES,
       directoryUrl: v.optional(DirectoryUrlSchema),
       kmsKeyArn: v.optional(KmsKeyArnSchema),
+      caIndex: v.optional(CaIndexSchema),
     },
     (issue) => {
       const { key, missing } = keyOf(issue);
@@ -111,6 +126,13 @@ export const IssueInputSchema = v.pipe(
     v.check((config) => externalDnsWithPersist(config), EXTERNAL_DNS_MESSAGE),
     ['externalDns'],
   ),
+  v.forward(
+    v.check(
+      (input) => !(input.directoryUrl && input.certificateAuthorities),
+      `${FIELD} cannot be given with directoryUrl: list the CA of directoryUrl in certificateAuthorities instead, most preferred first.`,
+    ),
+    ['certificateAuthorities'],
+  ),
 );
 
 /** `renew`: renew a registered certificate with its recorded configuration (when due, unless `force`). */
@@ -120,6 +142,7 @@ export const RenewInputSchema = v.strictObject(
     certificateId: CertificateIdSchema,
     force: v.optional(ForceSchema),
     execution: v.optional(ExecutionSchema),
+    caIndex: v.optional(CaIndexSchema),
   },
   (issue) => {
     const { key, missing } = keyOf(issue);

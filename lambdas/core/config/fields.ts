@@ -5,6 +5,7 @@ import { InvalidInputError } from '../errors.js';
 import type { KeyType } from '../state.js';
 import {
   MAX_ARN_LENGTH,
+  MAX_CERTIFICATE_AUTHORITIES,
   MAX_CERTIFICATE_ID_LENGTH,
   MAX_PREFERRED_CHAIN_LENGTH,
   MAX_PROFILE_LENGTH,
@@ -146,6 +147,32 @@ export const PreferredChainSchema = v.pipe(
 
 /** A KMS key ARN (`key/<id>`, multi-Region `mrk-` ids included); aliases cannot sign a CSR here. */
 const KMS_KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/;
+const certificateAuthoritiesMessage = message(
+  (input) =>
+    `${FIELD} ${shown(input)} is not a list of CAs: give 1 to ${MAX_CERTIFICATE_AUTHORITIES} entries such as [{"directoryUrl":"https://acme-v02.api.letsencrypt.org/directory"},{"directoryUrl":"https://dv.acme-v02.api.pki.goog/directory","profile":"…"}], most preferred first.`,
+);
+
+/**
+ * The CAs to try, most preferred first: each run starts with the first, and takes the next when
+ * one cannot serve it (see `ca-fallback.ts`). Directory URLs are unique.
+ */
+export const CertificateAuthoritiesSchema = v.pipe(
+  v.array(v.unknown(), certificateAuthoritiesMessage),
+  v.minLength(1, certificateAuthoritiesMessage),
+  v.maxLength(MAX_CERTIFICATE_AUTHORITIES, certificateAuthoritiesMessage),
+  v.array(
+    v.strictObject({ directoryUrl: DirectoryUrlSchema, profile: v.optional(ProfileSchema) }, (issue) =>
+      issue.expected === 'never'
+        ? `${FIELD} is not a property of a CA entry (directoryUrl, profile): remove it.`
+        : `${FIELD} is required: the CA's ACME directory URL, ${DIRECTORY_EXAMPLE}.`,
+    ),
+  ),
+  v.check(
+    (entries) => new Set(entries.map((entry) => entry.directoryUrl)).size === entries.length,
+    `${FIELD} lists a directory URL twice: list each CA once.`,
+  ),
+);
+
 const kmsKeyMessage = message(
   (input) =>
     `${FIELD} ${shown(input)} is not a KMS key ARN (arn:aws:kms:<region>:<account>:key/<key id>). Give the ARN of the key the stack declares for the certificate (its kmsKey).`,

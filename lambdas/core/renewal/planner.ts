@@ -3,6 +3,7 @@ import { chooseRenewalTime } from '../acme/renewal-info.js';
 import type { AcmeDirectory } from '../acme/types.js';
 import { deliveryPending } from '../delivery/delivery-parts.js';
 import type { CertificateRecord, CertificateRecordChanges } from '../ports.js';
+import { certificateAuthoritiesFor } from '../workflow/ca-fallback.js';
 import type { StepDeps } from '../workflow/deps.js';
 import { type LimitName, type RateLimitOverrides, rateLimitsFor } from './ca-rate-limits.js';
 import { configurationFingerprint, type RenewalReason, renewalDecision } from './due.js';
@@ -208,7 +209,8 @@ async function paceCandidates(
   for (const { record } of candidates) {
     const config = record.config;
     if (!config) continue;
-    const directoryUrl = config.directoryUrl ?? deps.config.defaultDirectoryUrl;
+    // New orders go to the certificate's first CA: its limits are the ones to pace by.
+    const directoryUrl = firstCa(config, deps);
     const kind = await orderKind(record, now, () => directoryOf(directoryUrl, directories, deps));
     const list = byCa.get(directoryUrl) ?? [];
     list.push({ certificateId: record.certificateId, names: config.domains, kind });
@@ -228,7 +230,7 @@ async function paceCandidates(
     }
     records ??= await allRecords(deps);
     const ofCa = records.filter(
-      (record) => (record.config?.directoryUrl ?? deps.config.defaultDirectoryUrl) === directoryUrl,
+      (record) => record.config !== undefined && firstCa(record.config, deps) === directoryUrl,
     );
     const history: PacingHistory = pacingHistory(ofCa, now);
     const decision = paceRenewals({ candidates: list, history, limits, now });
@@ -315,7 +317,8 @@ async function refreshRenewalTime(
   const certId = record.issued?.ariCertId;
   if (!certId || !record.config) return record;
   if (record.ariCheckAfter && new Date(record.ariCheckAfter) > now) return record;
-  const directoryUrl = record.config.directoryUrl ?? deps.config.defaultDirectoryUrl;
+  // Renewal information is the issuing CA's: no other CA knows the certificate (RFC 9773 §4).
+  const directoryUrl = record.issued?.directoryUrl ?? firstCa(record.config, deps);
   const directory = directoryOf(directoryUrl, directories, deps);
   const known = await directory;
   if (!known?.renewalInfo) return record;
@@ -351,4 +354,12 @@ async function refreshRenewalTime(
   }
   await deps.registry.update(record.certificateId, changes as CertificateRecordChanges);
   return { ...record, ...(changes as Partial<CertificateRecord>) };
+}
+
+/** The CA a certificate's runs start with (see `certificateAuthoritiesFor`). */
+function firstCa(
+  config: NonNullable<CertificateRecord['config']>,
+  deps: Pick<PlannerDeps, 'config'>,
+): string {
+  return certificateAuthoritiesFor(config, deps.config)[0]?.directoryUrl ?? deps.config.defaultDirectoryUrl;
 }

@@ -96,6 +96,9 @@ export async function cleanup(
         notAfter: outcome.certificate.notAfter,
         nextRenewalAt,
         acmArns: outcome.acmArns,
+        // The registry says who issued it: a run that only imported may not have ordered.
+        issuedBy: record.issued?.directoryUrl ?? state.directoryUrl,
+        ...((state.caFallback?.index ?? 0) > 0 ? { fallbackUsed: true } : {}),
         ...(outcome.arnReplaced ? { arnReplaced: outcome.arnReplaced } : {}),
         ...(state.kmsKeyArn
           ? { kmsKeyArn: state.kmsKeyArn, fullchainStoreKey: `${outcome.certificate.storeKey}/fullchain.pem` }
@@ -198,6 +201,7 @@ async function recordFailure(
       domains: state.domains ?? record.config?.domains ?? [],
       error: error.Error,
       problem: message,
+      ...(typeof state.directoryUrl === 'string' ? { directoryUrl: state.directoryUrl } : {}),
       consecutiveFailures,
       nextAttemptAt,
       currentCertificate: record.issued

@@ -11,12 +11,15 @@ import {
   AcmeProblemError,
   AcmeProtocolError,
   AlreadyReplacedError,
+  CaUnavailableError,
   InvalidInputError,
   PersistRecordMissingError,
+  RateLimitedError,
 } from '../errors.js';
 import type { PendingOrderRecord } from '../ports.js';
 import { configurationFingerprint } from '../renewal/due.js';
 import type { DnsChallenge, IssuanceState } from '../state.js';
+import { rateLimitOutlastsWindow } from './ca-fallback.js';
 import { carryNonce, resumeAcmeClient, type StepDeps, type WorkflowLogger } from './deps.js';
 import {
   assertPersistRecordsStand,
@@ -113,7 +116,12 @@ export async function createOrder(
           externalDns,
         }
       : undefined;
-  const pending = record?.pendingOrder?.fingerprint === fingerprint ? record.pendingOrder : undefined;
+  // An order lives at the CA that took it: after a switch to another CA it cannot be resumed.
+  const pending =
+    record?.pendingOrder?.fingerprint === fingerprint &&
+    (record.pendingOrder.directoryUrl ?? state.directoryUrl) === state.directoryUrl
+      ? record.pendingOrder
+      : undefined;
   const resumed = pending ? await resumableOrder(client, pending, now, deps.log) : undefined;
   let orderUrl: string;
   let order: AcmeOrder;
@@ -147,8 +155,21 @@ export async function createOrder(
     if (externalDns && persistContext) await assertPersistRecordsStand(persistContext);
     // RFC 9773 §5: naming the certificate being replaced lets the CA exempt the renewal from
     // rate limits; a CA without renewal information does not know the field.
-    const replaces = directory.renewalInfo ? record?.issued?.ariCertId : undefined;
-    const created = await newOrderReplacing(client, state, replaces, deps.log);
+    // Only the CA that issued the certificate knows it: another CA would refuse `replaces`.
+    const issuedHere = (record?.issued?.directoryUrl ?? state.directoryUrl) === state.directoryUrl;
+    const replaces = directory.renewalInfo && issuedHere ? record?.issued?.ariCertId : undefined;
+    const created = await newOrderReplacing(client, state, replaces, deps.log).catch((error: unknown) => {
+      if (
+        error instanceof RateLimitedError &&
+        state.caFallback?.next &&
+        rateLimitOutlastsWindow(error, now, record?.issued)
+      ) {
+        throw new CaUnavailableError(
+          `The CA at ${state.directoryUrl} rate-limits new orders ${error.retryAfterSeconds === undefined ? 'for an unknown time' : `for ${error.retryAfterSeconds} s`}, past this certificate's renewal window (${error.message}); the next CA in the list is tried.`,
+        );
+      }
+      throw error;
+    });
     orderUrl = created.location;
     order = created.body;
     // newOrder is not idempotent (RFC 8555 §7.4): if this write is lost, a retried step orders
@@ -158,7 +179,12 @@ export async function createOrder(
         deps.registry.update(state.certificateId, {
           status: 'issuing',
           lastAttemptAt: now.toISOString(),
-          pendingOrder: { url: orderUrl, fingerprint, ...(order.expires ? { expires: order.expires } : {}) },
+          pendingOrder: {
+            url: orderUrl,
+            fingerprint,
+            directoryUrl: state.directoryUrl,
+            ...(order.expires ? { expires: order.expires } : {}),
+          },
         }),
       [200, 400, 800, 1600],
     );

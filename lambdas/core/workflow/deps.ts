@@ -55,6 +55,11 @@ export interface StepDeps {
   readonly log: WorkflowLogger;
   /** Where the CA's external account binding credentials are read from; absent when none are configured. */
   readonly externalAccountBinding?: ExternalAccountBindingSource;
+  /**
+   * With a list of CAs: each CA's binding credentials by directory URL (none for a CA without).
+   * When present, it replaces `externalAccountBinding`.
+   */
+  readonly externalAccountBindingFor?: (directoryUrl: string) => ExternalAccountBindingSource | undefined;
 }
 
 /** An ACME client resuming where the previous step stopped: same directory, account and nonce. */

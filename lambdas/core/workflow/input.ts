@@ -41,6 +41,8 @@ export interface IssuanceRequest {
   /** For `revoke`: the RFC 5280 reason code (`unspecified`, 0, unless named). */
   readonly revokeReason?: number;
   readonly execution?: { readonly id: string; readonly startedAt?: string };
+  /** The position in the certificate's CA list to start at (set when the run moves to the next CA). */
+  readonly caIndex?: number;
 }
 
 /**
@@ -66,10 +68,11 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
         certificateId: input.certificateId,
         force: input.force === true,
         ...execution,
+        ...(input.caIndex !== undefined ? { caIndex: input.caIndex } : {}),
       };
     case 'issue': {
       const { domains, keyType, hostedZoneIds, zoneRoles, regions, directoryUrl, profile } = input;
-      const { preferredChain, kmsKeyArn, challenge, externalDns } = input;
+      const { preferredChain, kmsKeyArn, challenge, externalDns, certificateAuthorities } = input;
       return {
         action: input.action,
         certificateId: input.certificateId ?? certificateIdFor(domains),
@@ -85,9 +88,11 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
           ...(preferredChain ? { preferredChain } : {}),
           ...(challenge ? { challenge } : {}),
           ...(externalDns ? { externalDns } : {}),
+          ...(certificateAuthorities ? { certificateAuthorities } : {}),
           ...(kmsKeyArn ? { kmsKeyArn } : {}),
         },
         ...execution,
+        ...(input.caIndex !== undefined ? { caIndex: input.caIndex } : {}),
       };
     }
   }

@@ -2,9 +2,11 @@ import { AcmeClient } from '../acme/client.js';
 import { jwkThumbprint } from '../acme/key-authorization.js';
 import { REVOCATION_REASONS } from '../acme/revocation-reasons.js';
 import { ExternalAccountRequiredError, InvalidInputError } from '../errors.js';
+import type { CertificateAuthorityEntry } from '../ports.js';
 import { renewalDecision } from '../renewal/due.js';
 import type { IssuanceState, KeyType } from '../state.js';
 import { recordedAccount, rollOverAccountKey } from './account-key.js';
+import { caFallbackState, caUnreachable, certificateAuthoritiesFor } from './ca-fallback.js';
 import { carryNonce, type StepDeps } from './deps.js';
 import { directoryForRun } from './directory-cache.js';
 import { parseIssuanceRequest } from './input.js';
@@ -39,6 +41,7 @@ export async function registerAccount(
     | 'config'
     | 'log'
     | 'externalAccountBinding'
+    | 'externalAccountBindingFor'
   >,
 ): Promise<IssuanceState> {
   const request = parseIssuanceRequest(raw, deps.config);
@@ -133,73 +136,108 @@ export async function registerAccount(
       };
     }
   }
-  const directory = await directoryForRun(deps, state.directoryUrl, {
-    ...(state.profile ? { profile: state.profile } : {}),
-    ...(record?.lastError ? { lastError: record.lastError } : {}),
-  });
-  const client = new AcmeClient({
-    directoryUrl: state.directoryUrl,
-    transport: deps.transport,
-    signer: deps.signer,
-    directory,
-  });
-  // An `issue` replaces the recorded configuration, which every later renewal uses: only one the
-  // CA can serve is recorded, so a bad request fails alone and leaves the next renewal working.
-  if (request.config) {
-    const profile = request.config.profile;
-    if (profile !== undefined && !directory.meta?.profiles?.[profile]) {
-      const offered = Object.keys(directory.meta?.profiles ?? {});
-      throw new InvalidInputError(
-        `The CA at ${state.directoryUrl} does not offer the profile "${profile}"; ${offered.length > 0 ? `it offers ${offered.join(', ')}` : 'it offers no profiles'}. Change the certificate's profile. The recorded configuration was left as it was.`,
-      );
+  // Revocation goes to the CA that issued the certificate; anything else tries the list in order.
+  const cas: readonly CertificateAuthorityEntry[] =
+    request.action === 'revoke'
+      ? [{ directoryUrl: issued?.directoryUrl ?? state.directoryUrl }]
+      : certificateAuthoritiesFor(config, deps.config);
+  let index = Math.min(request.caIndex ?? 0, cas.length - 1);
+  for (;;) {
+    const ca = cas[index] ?? { directoryUrl: state.directoryUrl };
+    const profile = ca.profile ?? config.profile;
+    const atCa: IssuanceState = {
+      ...state,
+      directoryUrl: ca.directoryUrl,
+      ...(profile ? { profile } : {}),
+    };
+    const fallback = caFallbackState(index, cas.length, state.execution);
+    try {
+      const registered = await registerWithCa(atCa);
+      return { ...registered, ...(fallback ? { caFallback: fallback } : {}) };
+    } catch (error) {
+      if (index + 1 >= cas.length || !caUnreachable(error)) throw error;
+      deps.log.warn('The CA cannot be reached; trying the next CA in the list', {
+        directoryUrl: ca.directoryUrl,
+        next: cas[index + 1]?.directoryUrl,
+        error: error.name,
+        detail: error.message,
+      });
+      index += 1;
     }
-    // The delivery targets come from the stack's declaration only; an issue keeps them.
-    const delivery = record?.config?.delivery;
-    await deps.registry.update(certificateId, {
-      config: { ...request.config, ...(delivery ? { delivery } : {}) },
-    });
-  }
-  const thumbprint = await jwkThumbprint(await deps.signer.publicJwk());
-  const recorded = await recordedAccount(deps, state.directoryUrl, thumbprint);
-  if (recorded) {
-    deps.log.info('Using the recorded ACME account', { accountUrl: recorded.accountUrl });
-    return { ...state, directory, accountUrl: recorded.accountUrl, ...carryNonce(client) };
-  }
-  // A new accountKeyGeneration was deployed: the account moves to the new key on its first run.
-  const rollover = await rollOverAccountKey(deps, state.directoryUrl, directory, thumbprint);
-  if (rollover) {
-    return { ...state, directory, accountUrl: rollover.accountUrl, ...carryNonce(rollover.client) };
   }
 
-  // newAccount with a key the CA already knows returns that account (RFC 8555 §7.3.1), so one
-  // request is enough. Where creating needs external account binding, look the key up first so
-  // an existing account is found without it, and a CA's single-use binding is not spent on it.
-  const binding = deps.externalAccountBinding;
-  const bindingRequired = directory.meta?.externalAccountRequired === true;
-  let accountUrl = bindingRequired || binding ? await client.findAccount() : undefined;
-  if (accountUrl) {
-    deps.log.info('Found the existing ACME account for this key', { accountUrl });
-  } else {
-    if (bindingRequired && !binding) {
-      throw new ExternalAccountRequiredError({
-        type: 'urn:ietf:params:acme:error:externalAccountRequired',
-        detail: `The CA at ${state.directoryUrl} creates accounts only with an external account binding (RFC 8555 §7.3.4), and this deployment has none. Store the key identifier and MAC key the CA gave you as {"kid":"...","hmacKey":"<base64url>"} in a Secrets Manager secret and set the construct's externalAccountBindingSecret to it.`,
+  /** Makes sure the CA at `state.directoryUrl` knows our key, and records an issue's configuration. */
+  async function registerWithCa(state: IssuanceState): Promise<IssuanceState> {
+    const directory = await directoryForRun(deps, state.directoryUrl, {
+      ...(state.profile ? { profile: state.profile } : {}),
+      ...(record?.lastError ? { lastError: record.lastError } : {}),
+    });
+    const client = new AcmeClient({
+      directoryUrl: state.directoryUrl,
+      transport: deps.transport,
+      signer: deps.signer,
+      directory,
+    });
+    // An `issue` replaces the recorded configuration, which every later renewal uses: only one the
+    // CA can serve is recorded, so a bad request fails alone and leaves the next renewal working.
+    if (request.config) {
+      const profile = request.config.profile;
+      if (profile !== undefined && !directory.meta?.profiles?.[profile]) {
+        const offered = Object.keys(directory.meta?.profiles ?? {});
+        throw new InvalidInputError(
+          `The CA at ${state.directoryUrl} does not offer the profile "${profile}"; ${offered.length > 0 ? `it offers ${offered.join(', ')}` : 'it offers no profiles'}. Change the certificate's profile. The recorded configuration was left as it was.`,
+        );
+      }
+      // The delivery targets come from the stack's declaration only; an issue keeps them.
+      const delivery = record?.config?.delivery;
+      await deps.registry.update(certificateId, {
+        config: { ...request.config, ...(delivery ? { delivery } : {}) },
       });
     }
-    const externalAccountBinding = binding ? await binding.read() : undefined;
-    const contact = deps.config.contactEmail ? [`mailto:${deps.config.contactEmail}`] : undefined;
-    const created = await client.createAccount({
-      termsOfServiceAgreed: true,
-      ...(contact ? { contact } : {}),
-      ...(externalAccountBinding ? { externalAccountBinding } : {}),
-    });
-    accountUrl = created.url;
-    deps.log.info('Registered the ACME account', {
-      accountUrl,
-      status: created.account.status,
-      externalAccountBinding: externalAccountBinding !== undefined,
-    });
+    const thumbprint = await jwkThumbprint(await deps.signer.publicJwk());
+    const recorded = await recordedAccount(deps, state.directoryUrl, thumbprint);
+    if (recorded) {
+      deps.log.info('Using the recorded ACME account', { accountUrl: recorded.accountUrl });
+      return { ...state, directory, accountUrl: recorded.accountUrl, ...carryNonce(client) };
+    }
+    // A new accountKeyGeneration was deployed: the account moves to the new key on its first run.
+    const rollover = await rollOverAccountKey(deps, state.directoryUrl, directory, thumbprint);
+    if (rollover) {
+      return { ...state, directory, accountUrl: rollover.accountUrl, ...carryNonce(rollover.client) };
+    }
+
+    // newAccount with a key the CA already knows returns that account (RFC 8555 §7.3.1), so one
+    // request is enough. Where creating needs external account binding, look the key up first so
+    // an existing account is found without it, and a CA's single-use binding is not spent on it.
+    const binding = deps.externalAccountBindingFor
+      ? deps.externalAccountBindingFor(state.directoryUrl)
+      : deps.externalAccountBinding;
+    const bindingRequired = directory.meta?.externalAccountRequired === true;
+    let accountUrl = bindingRequired || binding ? await client.findAccount() : undefined;
+    if (accountUrl) {
+      deps.log.info('Found the existing ACME account for this key', { accountUrl });
+    } else {
+      if (bindingRequired && !binding) {
+        throw new ExternalAccountRequiredError({
+          type: 'urn:ietf:params:acme:error:externalAccountRequired',
+          detail: `The CA at ${state.directoryUrl} creates accounts only with an external account binding (RFC 8555 §7.3.4), and this deployment has none. Store the key identifier and MAC key the CA gave you as {"kid":"...","hmacKey":"<base64url>"} in a Secrets Manager secret and set the construct's externalAccountBindingSecret to it.`,
+        });
+      }
+      const externalAccountBinding = binding ? await binding.read() : undefined;
+      const contact = deps.config.contactEmail ? [`mailto:${deps.config.contactEmail}`] : undefined;
+      const created = await client.createAccount({
+        termsOfServiceAgreed: true,
+        ...(contact ? { contact } : {}),
+        ...(externalAccountBinding ? { externalAccountBinding } : {}),
+      });
+      accountUrl = created.url;
+      deps.log.info('Registered the ACME account', {
+        accountUrl,
+        status: created.account.status,
+        externalAccountBinding: externalAccountBinding !== undefined,
+      });
+    }
+    await deps.registry.putAccount(thumbprint, { directoryUrl: state.directoryUrl, accountUrl });
+    return { ...state, directory, accountUrl, ...carryNonce(client) };
   }
-  await deps.registry.putAccount(thumbprint, { directoryUrl: state.directoryUrl, accountUrl });
-  return { ...state, directory, accountUrl, ...carryNonce(client) };
 }

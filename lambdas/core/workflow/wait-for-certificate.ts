@@ -88,6 +88,7 @@ export async function waitForCertificate(
       notBefore: issued.notBefore,
       fingerprint: configurationFingerprint(state),
       ariCertId: ariCertificateId(fullchainPem),
+      directoryUrl: state.directoryUrl,
       ...(state.kmsKeyArn ? { kmsKeyArn: state.kmsKeyArn } : {}),
     },
   });

@@ -1,3 +1,5 @@
+import type { CertificateAuthorityEntry } from '../ports.js';
+
 /** Deployment-wide settings that do not change per execution. */
 export interface WorkflowConfig {
   /** Used when the execution input names no directory. */
@@ -26,6 +28,11 @@ export interface WorkflowConfig {
    * the construct declares uses dns-persist-01. @default true
    */
   readonly dns01Writes?: boolean;
+  /**
+   * The deployment's CAs, most preferred first (`ACME_CERTIFICATE_AUTHORITIES`); the first is
+   * `defaultDirectoryUrl`. @default `defaultDirectoryUrl` alone
+   */
+  readonly certificateAuthorities?: readonly CertificateAuthorityEntry[];
   /** Value of the `acme-aws:managed-by` tag the IAM policy lets us re-import into. */
   readonly managedByTag: string;
   /** Seconds between Route 53 GetChange polls. */

@@ -80,7 +80,8 @@ export function synthesizeStack(props: StackPropsForTest = {}): SynthesizedStack
   });
   const stack = new AcmeStack(app, stackName, {
     acme: {
-      directoryUrl: 'https://acme.invalid/directory',
+      // A list of CAs replaces the one directory URL.
+      ...(props.acme?.certificateAuthorities ? {} : { directoryUrl: 'https://acme.invalid/directory' }),
       ...props.acme,
       ...(certificates ? { certificates } : {}),
       ...(secretArn
