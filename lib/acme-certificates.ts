@@ -37,6 +37,14 @@ export {
 export { KEY_ADMIN_ACTIONS } from './key-policy.js';
 export { MANAGED_BY_TAG, ROLLOVER_STEPS, SIGNING_STEPS, STORE_ACCESS } from './step-permissions.js';
 
+/** A dns-persist-01 record that an operator creates for a certificate declared with `externalDns`. */
+export interface ExternalPersistRecord {
+  /** `_validation-persist.<name>`, lower-case, without the trailing dot. */
+  readonly recordName: string;
+  /** The certificate it validates: `acme-aws persist-record <certificateId>` prints its value. */
+  readonly certificateId: string;
+}
+
 /**
  * Everything one ACME CA account needs on AWS: the KMS-held account key, the encrypted
  * certificate store, one Lambda per workflow step and the Standard state machine that sequences
@@ -50,6 +58,12 @@ export class AcmeCertificates extends Construct {
   readonly previousAccountKey?: kms.Key;
   /** The KMS keys of certificates declared with `kmsKey`, by certificate id. */
   readonly certificateKeys: Readonly<Record<string, kms.IKey>>;
+  /**
+   * The dns-persist-01 records an operator must create for the certificates declared with
+   * `externalDns`, by name (`_validation-persist.<name>`) and certificate id. Their values name the
+   * CA account, which exists only after the first run: `acme-aws persist-record <id>` prints them.
+   */
+  readonly externalPersistRecords: readonly ExternalPersistRecord[];
   /** Encrypts the certificate store. */
   readonly storeKey: kms.Key;
   /**
@@ -193,6 +207,14 @@ export class AcmeCertificates extends Construct {
       store: this.store,
     });
     this.certificateKeys = this.declared.certificateKeys;
+    this.externalPersistRecords = declarations.certificates
+      .filter((certificate) => certificate.externalDns)
+      .flatMap((certificate) =>
+        [...new Set(certificate.domains.map(validationDomainName))].map((recordName) => ({
+          recordName,
+          certificateId: certificate.id,
+        })),
+      );
     // RegisterAccount checks a certificate's key against its declared record (the custom resource
     // writes `kmsKeyArn` there), not an environment list, which would outgrow Lambda's 4 KB.
     for (const certificateId of Object.keys(this.certificateKeys)) {

@@ -41,6 +41,20 @@ export class AcmeStack extends Stack {
     if (this.certificates.monitoring.topic) {
       new CfnOutput(this, 'NotificationTopicArn', { value: this.certificates.monitoring.topic.topicArn });
     }
+    const persistRecords = this.certificates.externalPersistRecords;
+    if (persistRecords.length > 0) {
+      const ids = [...new Set(persistRecords.map((record) => record.certificateId))];
+      new CfnOutput(this, 'PersistRecordsToCreate', {
+        // An output value holds 4,096 characters: past that, the CLI lists the rest.
+        value: truncate(
+          persistRecords.map((record) => `${record.recordName} TXT (${record.certificateId})`).join(', '),
+          4000,
+        ),
+        description: `dns-persist-01 records to create in DNS this stack does not write; their values: ${ids
+          .map((id) => `acme-aws persist-record ${id}`)
+          .join('; ')}`.slice(0, 1024),
+      });
+    }
     if (props.exampleDomains && props.exampleDomains.length > 0) {
       new CfnOutput(this, 'ExampleExecutionInput', {
         value: JSON.stringify({ certificateId: 'default', domains: props.exampleDomains }),
@@ -48,4 +62,8 @@ export class AcmeStack extends Stack {
       });
     }
   }
+}
+
+function truncate(text: string, length: number): string {
+  return text.length <= length ? text : `${text.slice(0, length - 1)}…`;
 }

@@ -11,6 +11,7 @@ export {
   type CertificateAuthorityChoice,
   type CertificateKeyType,
   type CertificateProps,
+  type ExternalPersistRecord,
   MANAGED_BY_TAG,
   type ParameterDeliveryProps,
   type SecretDeliveryProps,

@@ -31,6 +31,14 @@ export interface CertificateStatus {
   /** An execution holds the certificate's lock right now. */
   readonly running: boolean;
   readonly acmArns: Readonly<Record<string, string>>;
+  /**
+   * Directory URL of the CA that issued the current certificate. Records written before CA
+   * fallback do not name it, so it is then the certificate's configured CA; null before the first
+   * issuance, or when that CA is the deployment's default, which the registry does not hold.
+   */
+  readonly issuedBy: string | null;
+  /** Directory URLs of the certificate's own CA list, most preferred first; null without one. */
+  readonly certificateAuthorities: readonly string[] | null;
 }
 
 /** Every certificate record of the registry, accounts excluded, in id order. */
@@ -53,6 +61,7 @@ export async function readRegistry(
 /** The registry record as the CLI reports it: explicit nulls, so JSON consumers see every field. */
 export function certificateStatus(record: CertificateRecord, now: Date): CertificateStatus {
   const notAfter = record.issued?.notAfter ?? null;
+  const authorities = record.config?.certificateAuthorities;
   return {
     certificateId: record.certificateId,
     domains: record.config?.domains ?? [],
@@ -70,7 +79,24 @@ export function certificateStatus(record: CertificateRecord, now: Date): Certifi
     nextAttemptAt: record.nextAttemptAt ?? null,
     running: record.lock !== undefined && new Date(record.lock.expiresAt).getTime() > now.getTime(),
     acmArns: record.acmArns ?? {},
+    issuedBy: issuingDirectoryUrl(record),
+    certificateAuthorities:
+      authorities && authorities.length > 0 ? authorities.map((authority) => authority.directoryUrl) : null,
   };
+}
+
+/**
+ * Records issued before CA fallback do not name their CA: the only CA they could have used was the
+ * configured one, `directoryUrl`, or the head of the list when only a list is configured.
+ */
+function issuingDirectoryUrl(record: CertificateRecord): string | null {
+  if (!record.issued) return null;
+  return (
+    record.issued.directoryUrl ??
+    record.config?.directoryUrl ??
+    record.config?.certificateAuthorities?.[0]?.directoryUrl ??
+    null
+  );
 }
 
 function domainsCell(domains: readonly string[]): string {
@@ -99,6 +125,27 @@ function lastResultCell(certificate: CertificateStatus): string {
   }
 }
 
+/** A directory URL's host (with its port, if any) is enough to tell CAs apart in a table. */
+function directoryHost(directoryUrl: string): string {
+  try {
+    return new URL(directoryUrl).host || directoryUrl;
+  } catch {
+    return directoryUrl;
+  }
+}
+
+/**
+ * `(fallback)` only when the registry itself names a CA after the first of the certificate's
+ * list: a CA inferred for an older record says nothing about a switch.
+ */
+function issuedByCell(certificate: CertificateStatus, record: CertificateRecord): string {
+  if (certificate.issuedBy === null) return record.issued ? 'deployment default' : '-';
+  const position = record.issued?.directoryUrl
+    ? (certificate.certificateAuthorities?.indexOf(record.issued.directoryUrl) ?? -1)
+    : -1;
+  return `${directoryHost(certificate.issuedBy)}${position > 0 ? ' (fallback)' : ''}`;
+}
+
 function nextRenewalCell(certificate: CertificateStatus): string {
   if (certificate.lastResult === 'failed' && certificate.nextAttemptAt) {
     return `retry after ${utcMinute(certificate.nextAttemptAt)}`;
@@ -107,9 +154,9 @@ function nextRenewalCell(certificate: CertificateStatus): string {
 }
 
 /**
- * `status`: one line per certificate of the registry with its domains, days left, last result
- * and next renewal, then the message of each standing error. Always exits 0 once the registry
- * could be read.
+ * `status`: one line per certificate of the registry with its domains, days left, last result,
+ * next renewal and issuing CA, then the message of each standing error. Always exits 0 once the
+ * registry could be read.
  */
 export async function runStatusCommand(context: CommandContext): Promise<number> {
   const { env, options } = context;
@@ -118,9 +165,11 @@ export async function runStatusCommand(context: CommandContext): Promise<number>
   const region = context.regionOf(stack);
   const registry = new DynamoDbRegistry({ client: env.clients.dynamoDb(region), tableName });
   const now = env.now();
-  const certificates = (await readRegistry(registry, tableName)).map((record) =>
-    certificateStatus(record, now),
-  );
+  const entries = (await readRegistry(registry, tableName)).map((record) => ({
+    record,
+    certificate: certificateStatus(record, now),
+  }));
+  const certificates = entries.map((entry) => entry.certificate);
 
   if (options.json) {
     context.printJson({ stack: stack.name, region, at: now.toISOString(), certificates });
@@ -136,13 +185,14 @@ export async function runStatusCommand(context: CommandContext): Promise<number>
     `Stack ${stack.name} (${region}): ${certificates.length} certificate${certificates.length === 1 ? '' : 's'}`,
     '',
     table(
-      ['ID', 'DOMAINS', 'DAYS LEFT', 'LAST RESULT', 'NEXT RENEWAL'],
-      certificates.map((certificate) => [
+      ['ID', 'DOMAINS', 'DAYS LEFT', 'LAST RESULT', 'NEXT RENEWAL', 'ISSUED BY'],
+      entries.map(({ record, certificate }) => [
         certificate.certificateId,
         domainsCell(certificate.domains),
         daysCell(certificate),
         lastResultCell(certificate),
         nextRenewalCell(certificate),
+        issuedByCell(certificate, record),
       ]),
     ),
   ];

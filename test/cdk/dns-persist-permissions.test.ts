@@ -295,3 +295,32 @@ describe('dns-01 permissions when every declared certificate uses dns-persist-01
     expect(environmentOf(resources, STEP_HANDLERS.CreateOrder)).not.toHaveProperty('DNS01_WRITES');
   });
 });
+
+describe('the records an operator must create (externalDns)', () => {
+  it('lists them as a stack output, naming the command that prints their values', () => {
+    const { template } = synthStack({
+      directoryUrl: LETS_ENCRYPT_STAGING,
+      hostedZoneIds: ['Z111'],
+      certificates: [
+        {
+          id: 'edge',
+          domains: ['edge.example.net', '*.edge.example.net'],
+          challenge: 'dns-persist-01',
+          externalDns: true,
+        },
+        { id: 'web', domains: ['example.org'] },
+      ],
+    });
+    const output = Object.values(template.findOutputs('PersistRecordsToCreate'))[0] as {
+      Value: string;
+      Description: string;
+    };
+    expect(output.Value).toBe('_validation-persist.edge.example.net TXT (edge)');
+    expect(output.Description).toContain('acme-aws persist-record edge');
+  });
+
+  it('adds no such output when no certificate is declared with externalDns', () => {
+    const { template } = synthStack({ directoryUrl: LETS_ENCRYPT_STAGING, hostedZoneIds: ['Z111'] });
+    expect(Object.keys(template.findOutputs('PersistRecordsToCreate'))).toEqual([]);
+  });
+});

@@ -65,9 +65,9 @@ describe('acme-aws status', () => {
     const lines = result.stdout.trimEnd().split('\n');
     expect(lines[0]).toBe('Stack AcmeCertificates (us-east-1): 2 certificates');
     expect(lines.slice(2, 5)).toEqual([
-      'ID   DOMAINS                             DAYS LEFT  LAST RESULT                                          NEXT RENEWAL',
-      'api  api.example.org                     -          failed: OrderInvalidError (2 in a row), running now  retry after 2030-03-01 18:00 UTC',
-      'web  example.org, *.example.org +1 more  60         ok                                                   2030-03-31 12:00 UTC',
+      'ID   DOMAINS                             DAYS LEFT  LAST RESULT                                          NEXT RENEWAL                      ISSUED BY',
+      'api  api.example.org                     -          failed: OrderInvalidError (2 in a row), running now  retry after 2030-03-01 18:00 UTC  -',
+      'web  example.org, *.example.org +1 more  60         ok                                                   2030-03-31 12:00 UTC              deployment default',
     ]);
     expect(result.stdout).toContain(
       'api: OrderInvalidError at 2030-03-01 06:00 UTC: api.example.org: urn:ietf:params:acme:error:dns: No TXT record found',
@@ -123,6 +123,8 @@ describe('acme-aws status', () => {
           nextAttemptAt: '2030-03-01T18:00:00.000Z',
           running: true,
           acmArns: {},
+          issuedBy: null,
+          certificateAuthorities: null,
         },
         {
           certificateId: 'web',
@@ -141,10 +143,147 @@ describe('acme-aws status', () => {
           nextAttemptAt: null,
           running: false,
           acmArns: { 'us-east-1': 'arn:aws:acm:us-east-1:123456789012:certificate/web-0001' },
+          issuedBy: null,
+          certificateAuthorities: null,
         },
       ],
     });
     expect(result.stderr).toBe('');
+  });
+
+  describe('the issuing CA', () => {
+    const LETS_ENCRYPT = 'https://acme-v02.api.letsencrypt.org/directory';
+    const GOOGLE = 'https://dv.acme-v02.api.pki.goog/directory';
+    const issued = {
+      serial: '04cd',
+      storeKey: 'certificates/x/04cd',
+      notAfter: '2030-05-01T00:00:00.000Z',
+      fingerprint: 'f',
+    };
+
+    async function seedCertificateAuthorities(): Promise<void> {
+      await cli.dynamodb.putItem(TABLE_NAME, {
+        pk: 'CERT#fallen-back',
+        certificateId: 'fallen-back',
+        config: {
+          domains: ['shop.example.org'],
+          keyType: 'EC_P256',
+          regions: ['us-east-1'],
+          certificateAuthorities: [
+            { directoryUrl: LETS_ENCRYPT },
+            { directoryUrl: GOOGLE, profile: 'default' },
+          ],
+        },
+        issued: { ...issued, directoryUrl: GOOGLE },
+      });
+      await cli.dynamodb.putItem(TABLE_NAME, {
+        pk: 'CERT#first-choice',
+        certificateId: 'first-choice',
+        config: {
+          domains: ['blog.example.org'],
+          keyType: 'EC_P256',
+          regions: ['us-east-1'],
+          certificateAuthorities: [{ directoryUrl: LETS_ENCRYPT }, { directoryUrl: GOOGLE }],
+        },
+        issued: { ...issued, directoryUrl: LETS_ENCRYPT },
+      });
+      // Written before CA fallback: the record names no issuing CA.
+      await cli.dynamodb.putItem(TABLE_NAME, {
+        pk: 'CERT#legacy',
+        certificateId: 'legacy',
+        config: {
+          domains: ['old.example.org'],
+          keyType: 'RSA_2048',
+          regions: ['us-east-1'],
+          directoryUrl: 'https://acme.example:8443/dir',
+        },
+        issued,
+      });
+      await cli.dynamodb.putItem(TABLE_NAME, {
+        pk: 'CERT#never-issued',
+        certificateId: 'never-issued',
+        config: {
+          domains: ['new.example.org'],
+          keyType: 'EC_P256',
+          regions: ['us-east-1'],
+          certificateAuthorities: [{ directoryUrl: LETS_ENCRYPT }, { directoryUrl: GOOGLE }],
+        },
+      });
+    }
+
+    it('names the issuing CA and the configured list under --json, inferring it for older records', async () => {
+      await seedCertificateAuthorities();
+
+      const result = await cli.run('status', '--json');
+
+      const { certificates } = result.json<{
+        certificates: {
+          certificateId: string;
+          issuedBy: string | null;
+          certificateAuthorities: string[] | null;
+        }[];
+      }>();
+      expect(
+        certificates.map(({ certificateId, issuedBy, certificateAuthorities }) => ({
+          certificateId,
+          issuedBy,
+          certificateAuthorities,
+        })),
+      ).toEqual([
+        { certificateId: 'fallen-back', issuedBy: GOOGLE, certificateAuthorities: [LETS_ENCRYPT, GOOGLE] },
+        {
+          certificateId: 'first-choice',
+          issuedBy: LETS_ENCRYPT,
+          certificateAuthorities: [LETS_ENCRYPT, GOOGLE],
+        },
+        { certificateId: 'legacy', issuedBy: 'https://acme.example:8443/dir', certificateAuthorities: null },
+        { certificateId: 'never-issued', issuedBy: null, certificateAuthorities: [LETS_ENCRYPT, GOOGLE] },
+      ]);
+    });
+
+    it('takes the head of the list as the issuer of an older record configured with a list only', async () => {
+      await cli.dynamodb.putItem(TABLE_NAME, {
+        pk: 'CERT#listed',
+        certificateId: 'listed',
+        config: {
+          domains: ['listed.example.org'],
+          keyType: 'EC_P256',
+          regions: ['us-east-1'],
+          certificateAuthorities: [{ directoryUrl: GOOGLE }, { directoryUrl: LETS_ENCRYPT }],
+        },
+        issued,
+      });
+
+      const result = await cli.run('status', '--json');
+
+      expect(result.json<{ certificates: { issuedBy: string | null }[] }>().certificates[0]?.issuedBy).toBe(
+        GOOGLE,
+      );
+    });
+
+    it("shows the CA's host, and marks a CA after the first of the certificate's list as a fallback", async () => {
+      await seedCertificateAuthorities();
+
+      const result = await cli.run('status');
+
+      expect(result.code).toBe(0);
+      const rows = result.stdout.split('\n');
+      const issuerOf = (id: string) =>
+        rows
+          .find((row) => row.startsWith(`${id} `))
+          ?.split(/\s{2,}/)
+          .at(-1);
+      expect(
+        rows
+          .find((row) => row.startsWith('ID '))
+          ?.split(/\s{2,}/)
+          .at(-1),
+      ).toBe('ISSUED BY');
+      expect(issuerOf('fallen-back')).toBe('dv.acme-v02.api.pki.goog (fallback)');
+      expect(issuerOf('first-choice')).toBe('acme-v02.api.letsencrypt.org');
+      expect(issuerOf('legacy')).toBe('acme.example:8443');
+      expect(issuerOf('never-issued')).toBe('-');
+    });
   });
 
   it('says how to issue the first certificate when the registry is empty', async () => {

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CaProxy, startCaProxy } from '../harness/ca-proxy.js';
+import { ChalltestsrvClient } from '../harness/challtestsrv.js';
 import { usePebbleWorkflow } from '../harness/e2e-fixture.js';
 import type { LocalCa } from '../harness/local-issuance.js';
 import { freeTcpPort } from '../harness/loopback-ports.js';
@@ -165,6 +166,67 @@ describe('CA fallback: an ordered list of CAs', () => {
     expect(newOrders[0]).not.toHaveProperty('replaces');
     expect(issuedEvents().at(-1)?.detail).toMatchObject({ issuedBy: first.directoryUrl });
     expect(issuedEvents().at(-1)?.detail.fallbackUsed).toBeUndefined();
+  });
+
+  it('takes the second CA when the names’ CAA records allow only it, without ordering at the first', async () => {
+    const { first, second, trust } = await twoCas();
+    const identities = new Map([
+      [first, 'first-ca.test'],
+      [second, 'second-ca.test'],
+    ]);
+    for (const [proxy, identity] of identities) {
+      proxy.intercept({
+        method: 'GET',
+        path: /^\/dir$/,
+        rewrite: (answer) => {
+          const directory = answer.body as { meta?: Record<string, unknown> };
+          return {
+            ...answer,
+            body: { ...directory, meta: { ...directory.meta, caaIdentities: [identity] } },
+          };
+        },
+      });
+    }
+    const dns = new ChalltestsrvClient(e2e.pebble.challtestsrvUrl);
+    await dns.addCaa('caa.example.org', [{ tag: 'issue', value: 'second-ca.test' }]);
+    try {
+      await deploy(['caa.example.org'], trust, [first.directoryUrl, second.directoryUrl]);
+
+      const run = await e2e.run({ action: 'renew', certificateId: 'web' });
+
+      expect(run.execution.error).toBeUndefined();
+      expect(run.execution.status).toBe('SUCCEEDED');
+      expect(first.count('POST', NEW_ORDER)).toBe(0);
+      expect(second.count('POST', NEW_ORDER)).toBe(1);
+      expect(await issuedBy()).toBe(second.directoryUrl);
+    } finally {
+      await dns.clearCaa('caa.example.org');
+    }
+  });
+
+  it('stays with the first CA when its rate limit lifts well inside the renewal window', async () => {
+    const { first, second, trust } = await twoCas();
+    await deploy(['wait.example.org'], trust, [first.directoryUrl, second.directoryUrl]);
+    const issued = await e2e.run({ action: 'renew', certificateId: 'web' });
+    expect(issued.execution.status).toBe('SUCCEEDED');
+    first.intercept({
+      method: 'POST',
+      path: NEW_ORDER,
+      times: 1,
+      answer: {
+        status: 429,
+        headers: { 'retry-after': '60' },
+        problem: { type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many new orders recently' },
+      },
+    });
+
+    const renewal = await e2e.run({ action: 'renew', certificateId: 'web', force: true });
+
+    // A certificate months from expiry can wait a minute for its CA; no other CA is asked.
+    expect(renewal.execution.status).toBe('FAILED');
+    expect(renewal.execution.error?.name).toBe('RateLimitedError');
+    expect(second.count('POST', NEW_ORDER)).toBe(0);
+    expect(await issuedBy()).toBe(first.directoryUrl);
   });
 
   it('fails with the last CA’s error when every CA of the list fails', async () => {
