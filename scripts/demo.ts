@@ -8,7 +8,7 @@
  *
  *   npm run demo -- [--domains a.example,*.a.example] [--key-type EC_P256|RSA_2048]
  *                   [--certificate-id ID] [--out DIR] [--json] [--verbose] [--renew] [--deliver]
- *                   [--challenge dns-01|dns-persist-01]
+ *                   [--challenge dns-01|dns-persist-01] [--fallback-ca]
  *
  * --soak N --fault-rate P runs N issuances of the names one after another with faults injected at
  * rate P into every AWS call, every exchange with the CA and every step, and reports what was lost
@@ -35,6 +35,17 @@
  * (its `lambdaColdStarts` and `iamDenials` too) and adds `setup` (`route53ChangeCalls`, `records`: each name with its values) and `validations`
  * (how the CA validated each name in the measured run). Not with a reused CA, nor with --soak.
  * Without the flag (or with `dns-01`) the summary says `"challenge": "dns-01"` and nothing changes.
+ *
+ * --fallback-ca deploys with `certificateAuthorities: [first, second]`, where the first CA is down:
+ * its directory URL is a loopback port nobody listens on (`freeTcpPort()`), so every connection is
+ * refused, as with a CA whose endpoint is gone; no proxy stands in for it. The second is the demo's
+ * Pebble. RegisterAccount finds the first unreachable and the same execution moves on to the
+ * second. The summary adds `certificateAuthorities` (the list as configured) and `firstCaAttempts`
+ * (`{ requests, answered }`: what the functions sent the first CA), and reads `issuedBy`
+ * from the registry record (`issued.directoryUrl`) and `fallbackUsed` from the `Certificate Issued`
+ * (or `Renewed`) event; the two must agree on the issuing CA. Not with a reused CA, --soak or
+ * --challenge dns-persist-01. Without the flag the summary still says `issuedBy` (the one CA) and
+ * `fallbackUsed: false`.
  *
  * --renew then moves the clock past the certificate's recorded renewal time and runs a
  * scheduled-style `renew` (not forced), which re-imports into the same ACM ARN.
@@ -71,6 +82,7 @@ const { values } = parseArgs({
     renew: { type: 'boolean', default: false },
     deliver: { type: 'boolean', default: false },
     challenge: { type: 'string', default: 'dns-01' },
+    'fallback-ca': { type: 'boolean', default: false },
     soak: { type: 'string' },
     'fault-rate': { type: 'string', default: '0.05' },
     seed: { type: 'string', default: '1' },
@@ -80,7 +92,7 @@ const { values } = parseArgs({
 if (values.help) {
   process.stdout.write(
     [
-      'npm run demo -- [--domains a.example,*.a.example] [--key-type EC_P256|RSA_2048] [--certificate-id ID] [--out DIR] [--json] [--verbose] [--renew] [--deliver] [--challenge dns-01|dns-persist-01] [--soak N --fault-rate P --seed S]',
+      'npm run demo -- [--domains a.example,*.a.example] [--key-type EC_P256|RSA_2048] [--certificate-id ID] [--out DIR] [--json] [--verbose] [--renew] [--deliver] [--challenge dns-01|dns-persist-01] [--fallback-ca] [--soak N --fault-rate P --seed S]',
       '',
       '  --challenge dns-persist-01',
       "             declare the certificate with challenge: 'dns-persist-01' and start Pebble (always-valid)",
@@ -89,6 +101,13 @@ if (values.help) {
       '             with no Route 53 call. The summary adds `setup` (its Route 53 changes and the records)',
       '             and `validations`. Needs its own Pebble: not with ACME_DIRECTORY_URL etc., nor --soak.',
       '             dns-01 (the default) is the usual per-order TXT record.',
+      '  --fallback-ca',
+      '             deploy with certificateAuthorities [first, second], the first a loopback port nobody',
+      "             listens on (unreachable), the second the demo's Pebble; the run falls back to the second.",
+      '             The summary adds `certificateAuthorities` and `firstCaAttempts` ({ requests, answered }),',
+      "             and reports `issuedBy` (the registry's issued.directoryUrl) and `fallbackUsed` (the",
+      '             Certificate Issued event). Needs its own Pebble: not with ACME_DIRECTORY_URL etc.,',
+      '             nor --soak, nor --challenge dns-persist-01.',
       '  --deliver  declare the certificate with secret: true and parameters: { path: /acme-demo/<id> },',
       '             renew it as the schedule would (the first run issues), and report `delivered`:',
       '             { target: secretsmanager|ssm, name, version } per target; writes DIR/secret.json',
@@ -118,6 +137,12 @@ if (!(CHALLENGE_TYPES as readonly string[]).includes(values.challenge))
 const challenge = values.challenge as ChallengeType;
 const persist = challenge === 'dns-persist-01';
 if (persist && values.soak !== undefined) fail('--challenge dns-persist-01 does not combine with --soak');
+const fallbackCa = values['fallback-ca'];
+if (fallbackCa && values.soak !== undefined) fail('--fallback-ca does not combine with --soak');
+if (fallbackCa && persist)
+  fail(
+    '--fallback-ca does not combine with --challenge dns-persist-01 (whose CA is a single Pebble behind the proxy that validates it)',
+  );
 const certificateId = values['certificate-id'];
 /** Where --deliver puts the certificate's parameters. */
 const parameterPath = `/acme-demo/${certificateId}`;
@@ -152,6 +177,11 @@ if (persist && caVariablesSet.length > 0) {
     `--challenge dns-persist-01 needs its own Pebble (always-valid, behind the proxy that offers and validates dns-persist-01) and cannot use a running CA: unset ${caVariablesSet.join(', ')}`,
   );
 }
+if (fallbackCa && caVariablesSet.length > 0) {
+  fail(
+    `--fallback-ca needs its own Pebble (the CA it falls back to) and cannot use a running CA: unset ${caVariablesSet.join(', ')}`,
+  );
+}
 
 const { isPebbleInstalled, startPebble } = await import('../test/harness/pebble.js');
 if (!reuse && !isPebbleInstalled()) ensurePebble();
@@ -184,6 +214,12 @@ say(
       ? `Started Pebble (always-valid) behind the dns-persist-01 validator at ${ca.directoryUrl}`
       : `Started Pebble at ${ca.directoryUrl}`,
 );
+const certificateAuthorities = fallbackCa ? await fallbackList() : undefined;
+if (certificateAuthorities) {
+  say(
+    `CAs in order of preference: ${certificateAuthorities.map((entry) => entry.directoryUrl).join(', ')} (the first: nobody listens on its port)`,
+  );
+}
 
 if (values.soak !== undefined) {
   const runs = Number(values.soak);
@@ -236,7 +272,10 @@ const { installLocalAws, deployLocally, runLocalIssuance } = await import(
   '../test/harness/local-issuance.js'
 );
 const aws = installLocalAws(ca, domains);
-const deployment = await deployLocally(ca, aws, { props, echoLogs: values.verbose });
+const deployment = await deployLocally(ca, aws, {
+  props: certificateAuthorities ? { acme: { ...props.acme, certificateAuthorities } } : props,
+  echoLogs: values.verbose,
+});
 try {
   // A declared certificate is issued as the schedule would start it: a `renew` of its id, which
   // issues it the first time. An undeclared one is issued from the input's names and key type.
@@ -247,6 +286,8 @@ try {
   // The deployment's running totals, so that after a setup run the summary counts the measured run alone.
   const coldStartsBefore = setup ? deploymentColdStarts() : 0;
   const denialsBefore = setup ? deployment.cloud.iam.denials.length : 0;
+  const eventsBefore = aws.eventBridge.events.length;
+  const httpBefore = deployment.cloud.httpRequests.length;
   const run = await runLocalIssuance({
     deployment,
     input: persist
@@ -266,6 +307,10 @@ try {
       outcome,
     }));
   const { certificateArn } = run.execution.output as { certificateArn: string };
+  const issuer = await issuingCa(eventsBefore);
+  const firstCaAttempts = certificateAuthorities
+    ? attemptsAt(certificateAuthorities[0]?.directoryUrl, httpBefore)
+    : undefined;
   const imported = aws.acm.certificates.get(certificateArn);
   if (!imported) fail(`ACM has no certificate at ${certificateArn}`);
   const leaf = new X509Certificate(imported.certificatePem);
@@ -285,6 +330,10 @@ try {
     certificateArn,
     serial: leaf.serialNumber.toLowerCase(),
     notAfter: new Date(leaf.validTo).toISOString(),
+    issuedBy: issuer.issuedBy,
+    fallbackUsed: issuer.fallbackUsed,
+    ...(certificateAuthorities ? { certificateAuthorities } : {}),
+    ...(firstCaAttempts ? { firstCaAttempts } : {}),
     durationMs: Date.now() - started,
     executionMs: run.execution.durationMs,
     acmeRequests: run.acmeRequests,
@@ -324,6 +373,11 @@ try {
       `  ACM ARN         ${certificateArn}`,
       `  serial          ${summary.serial}`,
       `  not after       ${summary.notAfter}`,
+      `  issued by       ${summary.issuedBy}${
+        firstCaAttempts
+          ? ` (${summary.fallbackUsed ? 'a fallback' : 'no fallback'}: the first CA, ${certificateAuthorities?.[0]?.directoryUrl}, answered ${firstCaAttempts.answered} of ${firstCaAttempts.requests} request(s))`
+          : ''
+      }`,
       `  written to      ${fullchainPath}`,
       '',
       'Steps (Lambda time, local):',
@@ -391,6 +445,46 @@ try {
   await aws.restore();
   await persistCa?.proxy.stop();
   await pebble?.stop();
+}
+
+/**
+ * `--fallback-ca`'s list: first a CA that is down (a loopback port nobody listens on, so every
+ * connection is refused), then the demo's Pebble.
+ */
+async function fallbackList(): Promise<{ readonly directoryUrl: string }[]> {
+  const { freeTcpPort } = await import('../test/harness/loopback-ports.js');
+  return [
+    { directoryUrl: `https://127.0.0.1:${await freeTcpPort()}/dir` },
+    { directoryUrl: ca.directoryUrl },
+  ];
+}
+
+/**
+ * Which CA issued the measured run's certificate, as the workflow recorded it: the registry's
+ * `issued.directoryUrl`, which the run's `Certificate Issued` or `Certificate Renewed` event must
+ * name too, and whether that event says a CA other than the first issued.
+ */
+async function issuingCa(eventsBefore: number): Promise<{ issuedBy: string; fallbackUsed: boolean }> {
+  const recorded = (await registryRecord())?.issued?.directoryUrl;
+  if (!recorded) fail('the registry records no issuing CA (issued.directoryUrl) for the certificate');
+  const event = aws.eventBridge.events
+    .slice(eventsBefore)
+    .findLast((entry) => ['Certificate Issued', 'Certificate Renewed'].includes(entry.detailType));
+  if (!event) fail('the run published no Certificate Issued or Certificate Renewed event');
+  if (event.detail.issuedBy !== recorded) {
+    fail(
+      `the registry says ${recorded} issued the certificate, the ${event.detailType} event says ${String(event.detail.issuedBy)}`,
+    );
+  }
+  return { issuedBy: recorded, fallbackUsed: event.detail.fallbackUsed === true };
+}
+
+/** The requests the functions sent to `directoryUrl`'s host since `since`, and how many it answered. */
+function attemptsAt(directoryUrl: string | undefined, since: number) {
+  if (!directoryUrl) return undefined;
+  const host = new URL(directoryUrl).host;
+  const exchanges = deployment.cloud.httpRequests.slice(since).filter((exchange) => exchange.host === host);
+  return { requests: exchanges.length, answered: exchanges.filter((exchange) => exchange.status > 0).length };
 }
 
 /** Lambda execution environments the deployment has started so far. */
@@ -505,7 +599,10 @@ async function registryRecord(): Promise<
       readonly config?: {
         readonly delivery?: { readonly secretArn?: string; readonly parameterPath?: string };
       };
-      readonly issued?: { readonly delivered?: { readonly targets?: readonly DeliveredTarget[] } };
+      readonly issued?: {
+        readonly directoryUrl?: string;
+        readonly delivered?: { readonly targets?: readonly DeliveredTarget[] };
+      };
     }
   | undefined
 > {
