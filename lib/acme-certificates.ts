@@ -109,6 +109,18 @@ export class AcmeCertificates extends Construct {
     // ACL, which BUCKET_OWNER_ENFORCED forbids. Context must be set before any child exists.
     this.node.setContext('@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy', true);
     const authorities = checkCertificateAuthorities(props);
+    for (const certificate of props.certificates ?? []) {
+      // A pin names one CA: the construct's list of several would have the others refused.
+      if (
+        certificate.pinCaa &&
+        (authorities?.length ?? 1) > 1 &&
+        (certificate.certificateAuthorities?.length ?? 0) !== 1
+      ) {
+        throw new Error(
+          `AcmeCertificates: certificate "${certificate.id}" sets pinCaa, which pins its names to one CA and this account there, while certificateAuthorities lists ${authorities?.length} CAs that the pin would have refuse it. Give the certificate one CA (its own certificateAuthorities), or remove pinCaa.`,
+        );
+      }
+    }
     const directoryUrl = authorities?.[0]?.directoryUrl ?? props.directoryUrl ?? LETS_ENCRYPT_PRODUCTION;
     validateDirectoryUrl(directoryUrl);
     const stack = Stack.of(this);
@@ -195,6 +207,9 @@ export class AcmeCertificates extends Construct {
       persistRecordNames: declarations.certificates
         .filter((certificate) => certificate.challenge === 'dns-persist-01' && !certificate.externalDns)
         .flatMap((certificate) => certificate.domains.map(validationDomainName)),
+      caaPinNames: declarations.certificates
+        .filter((certificate) => certificate.pinCaa)
+        .flatMap((certificate) => certificate.domains.map((domain) => domain.replace(/^\*\./, ''))),
       dns01:
         declarations.certificates.length === 0 ||
         declarations.certificates.some((certificate) => certificate.challenge !== 'dns-persist-01'),

@@ -91,6 +91,17 @@ export interface CertificateProps {
    */
   readonly certificateAuthorities?: readonly CertificateAuthorityChoice[];
   /**
+   * Pins the names' CAA records to the CA and this deployment's account there (RFC 8659, RFC 8657):
+   * at each name (a wildcard at its base name), the `issue` property naming the CA becomes
+   * `issue "<CA>; accounturi=<our account URL>; validationmethods=dns-01"` (with `dns-persist-01`
+   * when the certificate uses it), written with the challenge records; other CAs' properties stay.
+   * The CA then issues for these names to this account only, by those methods only. The CA's name
+   * is the first of its directory's `caaIdentities`. IAM allows PublishChallenges to change CAA
+   * records at exactly these names. Needs one CA and DNS the stack writes (not `externalDns`).
+   * @default false
+   */
+  readonly pinCaa?: boolean;
+  /**
    * Role to assume per hosted zone id, for zones in other accounts (list the roles in `zoneRoleArns`).
    * @default zones of this account only
    */

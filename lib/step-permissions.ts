@@ -163,7 +163,7 @@ export interface StepPermissionsProps {
   readonly externalAccountBindingSecret?: secretsmanager.ISecret;
   /**
    * The CAs, most preferred first, each with its binding secret, which only RegisterAccount may
-   * read; the list goes to RegisterAccount, CreateOrder and the planner.
+   * read; the list goes to RegisterAccount and the planner.
    * @default the deployment's one CA
    */
   readonly certificateAuthorities?: readonly {
@@ -179,6 +179,12 @@ export interface StepPermissionsProps {
    * @default none
    */
   readonly persistRecordNames?: readonly string[];
+  /**
+   * The names of the certificates declared with `pinCaa`: PublishChallenges alone may set their
+   * CAA record sets (UPSERT), at exactly these names.
+   * @default none
+   */
+  readonly caaPinNames?: readonly string[];
   /**
    * Whether any certificate may use dns-01: `false` when every declared certificate uses
    * dns-persist-01, and then no step may write `_acme-challenge` records (nor validation zones).
@@ -256,6 +262,27 @@ export function grantStepPermissions(scope: IConstruct, props: StepPermissionsPr
     );
     // CreateOrder answers dns-01 for a name whose record IAM would not let PublishChallenges write.
     fns.CreateOrder.addEnvironment('PERSIST_RECORD_NAMES', granted.join(','));
+  }
+  const caaPinNames = [...new Set(props.caaPinNames ?? [])].sort();
+  if (caaPinNames.length > 0) {
+    fns.PublishChallenges.addToRolePolicy(
+      new iam.PolicyStatement({ actions: ['route53:ListResourceRecordSets'], resources: challengeZones }),
+    );
+    fns.PublishChallenges.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['route53:ChangeResourceRecordSets'],
+        resources: challengeZones,
+        conditions: {
+          'ForAllValues:StringEquals': {
+            'route53:ChangeResourceRecordSetsRecordTypes': ['CAA'],
+            'route53:ChangeResourceRecordSetsActions': ['UPSERT'],
+            'route53:ChangeResourceRecordSetsNormalizedRecordNames': caaPinNames,
+          },
+        },
+      }),
+    );
+    // CreateOrder refuses, before ordering, a pin at any other name.
+    fns.CreateOrder.addEnvironment('CAA_PIN_NAMES', caaPinNames.join(','));
   }
   const changes = route53Arn('change', '*');
   for (const { fn } of having('getChange')) {

@@ -1,7 +1,9 @@
 import type { Change, Route53Client } from '@aws-sdk/client-route-53';
+import { pinnedCaaValues } from '../core/dns/caa-pin.js';
 import { quoteTxtValue, unquoteTxtValue } from '../core/dns/txt.js';
 import { AwsRequestError, AwsTransientError, InvalidInputError } from '../core/errors.js';
 import type { DnsZones, HostedZone, TxtRecord, ZoneRoles } from '../core/ports.js';
+import type { CaaPin } from '../core/state.js';
 
 /** The Route 53 SDK, imported on first use and never with this module (runtime.ts says why). */
 const sdk = () => import('@aws-sdk/client-route-53');
@@ -164,6 +166,66 @@ export class Route53Zones implements DnsZones {
     if (!changeId) {
       throw new AwsRequestError(
         `Route 53 accepted the TXT change in hosted zone ${zoneId} but returned no change id to poll.`,
+      );
+    }
+    return stripPrefix(changeId, CHANGE_PREFIX);
+  }
+
+  async pinCaa(zoneId: string, pins: readonly CaaPin[], roleArn?: string): Promise<string | undefined> {
+    const { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand } = await sdk();
+    const client = await this.clientFor(roleArn);
+    const changes: Change[] = [];
+    for (const pin of pins) {
+      const response = await this.call(
+        {
+          operation: 'ListResourceRecordSets',
+          subject: `hosted zone ${zoneId}${throughRole(roleArn)}, CAA at ${pin.name}`,
+        },
+        () =>
+          client.send(
+            new ListResourceRecordSetsCommand({
+              HostedZoneId: zoneId,
+              StartRecordName: pin.name,
+              StartRecordType: 'CAA',
+              MaxItems: 1,
+            }),
+          ),
+      );
+      // The listing starts at the first set at or after the name, which may be another one.
+      const first = response.ResourceRecordSets?.[0];
+      const current =
+        first && first.Type === 'CAA' && canonicalName(first.Name ?? '') === pin.name ? first : undefined;
+      const values = pinnedCaaValues(
+        (current?.ResourceRecords ?? []).flatMap((record) => (record.Value ? [record.Value] : [])),
+        pin,
+      );
+      if (!values) continue;
+      changes.push({
+        Action: 'UPSERT',
+        ResourceRecordSet: {
+          Name: `${pin.name}.`,
+          Type: 'CAA',
+          TTL: current?.TTL ?? this.ttlSeconds,
+          ResourceRecords: values.map((Value) => ({ Value })),
+        },
+      });
+    }
+    if (changes.length === 0) return undefined;
+    const response = await this.call(
+      changeContext(
+        zoneId,
+        pins.map((pin) => pin.name),
+        roleArn,
+      ),
+      () =>
+        client.send(
+          new ChangeResourceRecordSetsCommand({ HostedZoneId: zoneId, ChangeBatch: { Changes: changes } }),
+        ),
+    );
+    const changeId = response.ChangeInfo?.Id;
+    if (!changeId) {
+      throw new AwsRequestError(
+        `Route 53 accepted the CAA change in hosted zone ${zoneId} but returned no change id to poll.`,
       );
     }
     return stripPrefix(changeId, CHANGE_PREFIX);

@@ -76,6 +76,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): WorkflowConfig
       ? { persistRecordNames: env.PERSIST_RECORD_NAMES.split(',').filter((name) => name.length > 0) }
       : {}),
     ...(env.DNS01_WRITES === 'none' ? { dns01Writes: false } : {}),
+    ...(env.CAA_PIN_NAMES
+      ? { caaPinNames: env.CAA_PIN_NAMES.split(',').filter((name) => name.length > 0) }
+      : {}),
     ...(env.ACME_CERTIFICATE_AUTHORITIES
       ? {
           certificateAuthorities: (certificateAuthorityEntries(env) ?? []).map(

@@ -4,7 +4,7 @@
  * The core never imports an adapter, the AWS SDK or `lib/`.
  */
 
-import type { KeyType } from './state.js';
+import type { CaaPin, KeyType } from './state.js';
 
 /** A public EC P-256 key in JWK form (RFC 7517), as ACME servers expect in the `jwk` header. */
 export interface EcPublicJwk {
@@ -99,6 +99,11 @@ export interface DnsZones {
    * Values that are already gone are ignored, so the call is safe to repeat.
    */
   removeTxt(zoneId: string, records: readonly TxtRecord[], roleArn?: string): Promise<void>;
+  /**
+   * Sets the CAA record set at each pin's name to what `pinnedCaaValues` makes of it, in one change
+   * batch. Returns the change id to poll, or `undefined` when every set already is pinned.
+   */
+  pinCaa(zoneId: string, pins: readonly CaaPin[], roleArn?: string): Promise<string | undefined>;
 }
 
 /** Encrypted object storage for issued chains, private keys and small JSON records. */
@@ -263,6 +268,12 @@ export interface CertificateConfig {
    * deployment's list, or `directoryUrl` alone
    */
   readonly certificateAuthorities?: readonly CertificateAuthorityEntry[];
+  /**
+   * Pin the names' CAA records to the CA and this deployment's account there (RFC 8657
+   * `accounturi`, `validationmethods`), so no other account can obtain a certificate for them
+   * from that CA. @default false
+   */
+  readonly pinCaa?: boolean;
   /**
    * ARN of the KMS key that is the certificate's key. Such a certificate is published to the
    * certificate store only, never to ACM. @default a fresh key per issuance, imported into ACM

@@ -44,6 +44,10 @@ export interface IssuanceInput {
   readonly challenge?: 'dns-01' | 'dns-persist-01';
   /** With dns-persist-01: the stack writes none of the names' DNS (see `CertificateConfig.externalDns`). */
   readonly externalDns?: boolean;
+  /** Pin the names' CAA records to the CA and our account (see `CertificateConfig.pinCaa`). */
+  readonly pinCaa?: boolean;
+  /** The CAA record sets PublishChallenges pins, as CreateOrder planned them (see `dns/caa-pin.ts`). */
+  readonly caaPins?: readonly CaaPin[];
   /**
    * A KMS asymmetric key (declared in the stack) to be the certificate's key: the CSR is signed in
    * KMS and the certificate goes to the certificate store only, since ACM cannot import a key it
@@ -52,6 +56,17 @@ export interface IssuanceInput {
   readonly kmsKeyArn?: string;
   /** Added by the state machine: the execution that holds the certificate's lock. */
   readonly execution?: { readonly id: string; readonly startedAt?: string };
+}
+
+/** One name's CAA pin: the `issue` value naming the CA and our account, in the zone that holds it. */
+export interface CaaPin {
+  readonly zoneId: string;
+  /** The name the CAA record set is at: a certificate name without `*.`, lower-case. */
+  readonly name: string;
+  /** The CA's identity (its directory's first `caaIdentities` entry). */
+  readonly issuer: string;
+  /** The full issue-value: `<issuer>; accounturi=<account URL>; validationmethods=<methods>`. */
+  readonly value: string;
 }
 
 /** One dns-01 challenge we must publish and answer. */

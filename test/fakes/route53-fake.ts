@@ -266,6 +266,27 @@ export class Route53Fake {
     await this.mirrorToChalltestsrv(result.touched);
   }
 
+  /**
+   * Creates or replaces a record set of `type` with `values` in Route 53's presentation form, as
+   * an operator would in the console, and serves it on DNS at once.
+   */
+  async putRecordSet(zoneId: string, name: string, type: 'CAA', values: readonly string[]): Promise<void> {
+    const zone = this.zoneById(stripPrefix(zoneId, '/hostedzone/'));
+    const result = this.validateBatch(zone, [
+      {
+        Action: 'UPSERT',
+        ResourceRecordSet: {
+          Name: fqdn(name),
+          Type: type,
+          TTL: 300,
+          ResourceRecords: values.map((Value) => ({ Value })),
+        },
+      },
+    ]);
+    zone.sets = result.sets;
+    await this.mirrorCaaToChalltestsrv(zone, result.touchedCaa);
+  }
+
   /** Makes the next `times` calls of `command` fail with a Route 53 error called `errorName`. */
   failNext(command: Route53FakeCommand, errorName: string, times = 1): void {
     const queue = this.failures.get(command) ?? [];
@@ -378,7 +399,7 @@ export class Route53Fake {
     const zoneId = stripPrefix(input.HostedZoneId ?? '', '/hostedzone/');
     const changes = input.ChangeBatch?.Changes ?? [];
     const received = { zoneId, account, changes: structuredClone(changes) };
-    let result: { sets: Map<string, FakeRecordSet>; touched: Set<string> };
+    let result: { sets: Map<string, FakeRecordSet>; touched: Set<string>; touchedCaa: Set<string> };
     try {
       result = this.validateBatch(this.zoneById(zoneId, account), changes);
     } catch (error) {
@@ -396,6 +417,7 @@ export class Route53Fake {
     this.changes.set(changeId, { submittedAt: new Date(), account, polls: 0 });
     this.changeBatches.push({ ...received, changeId });
     await this.mirrorToChalltestsrv(result.touched);
+    await this.mirrorCaaToChalltestsrv(zone, result.touchedCaa);
     return { ChangeInfo: { Id: `/change/${changeId}`, Status: 'PENDING', SubmittedAt: new Date() } };
   }
 
@@ -441,7 +463,7 @@ export class Route53Fake {
   private validateBatch(
     zone: Zone,
     changes: readonly Change[],
-  ): { sets: Map<string, FakeRecordSet>; touched: Set<string> } {
+  ): { sets: Map<string, FakeRecordSet>; touched: Set<string>; touchedCaa: Set<string> } {
     if (changes.length === 0) {
       throw new InvalidInput({
         $metadata: metadata(400),
@@ -482,11 +504,14 @@ export class Route53Fake {
 
     const sets = new Map(zone.sets);
     const touched = new Set<string>();
+    const touchedCaa = new Set<string>();
     for (const change of changes) {
       const problem = applyChange(zone, sets, change);
       if (problem) messages.push(problem);
       else if (change.ResourceRecordSet?.Type === 'TXT')
         touched.add(fqdn(change.ResourceRecordSet.Name ?? ''));
+      else if (change.ResourceRecordSet?.Type === 'CAA')
+        touchedCaa.add(fqdn(change.ResourceRecordSet.Name ?? ''));
     }
 
     if (messages.length > 0) {
@@ -496,7 +521,7 @@ export class Route53Fake {
         messages,
       });
     }
-    return { sets, touched };
+    return { sets, touched, touchedCaa };
   }
 
   private async mirrorToChalltestsrv(names: ReadonlySet<string>): Promise<void> {
@@ -507,6 +532,26 @@ export class Route53Fake {
       await this.challtestsrv.clearTxt(name);
       for (const value of values) await this.challtestsrv.setTxt(name, value);
     }
+  }
+
+  /** Serves each CAA record set changed on challtestsrv, which the functions' resolver asks. */
+  private async mirrorCaaToChalltestsrv(zone: Zone, names: ReadonlySet<string>): Promise<void> {
+    if (!this.challtestsrv) return;
+    for (const name of names) {
+      const set = zone.sets.get(setKey(name, 'CAA'));
+      await this.challtestsrv.clearCaa(name);
+      const policies = (set?.values ?? []).flatMap((value) => {
+        const parsed = CAA_VALUE.exec(value);
+        return parsed ? [{ tag: parsed[2] ?? '', value: (parsed[3] ?? '').replace(/\\(.)/g, '$1') }] : [];
+      });
+      if (policies.length > 0) await this.challtestsrv.addCaa(name, policies);
+    }
+  }
+
+  /** The CAA record set at `name` in the zone that would serve it, as Route 53 holds the values. */
+  caaValues(name: string): string[] {
+    const owner = fqdn(name);
+    return [...(this.authoritativeZone(owner)?.sets.get(setKey(owner, 'CAA'))?.values ?? [])];
   }
 
   private authoritativeZone(name: string): Zone | undefined {
@@ -539,6 +584,9 @@ export class Route53Fake {
   }
 }
 
+/** A CAA value as Route 53 presents it: flags, tag, quoted value (RFC 8659 §4.1). */
+const CAA_VALUE = /^(\d{1,3}) ([A-Za-z0-9]+) "((?:[^"\\]|\\.)*)"$/;
+
 /** Applies one change to `sets`, or returns Route 53's message for why it cannot. */
 function applyChange(zone: Zone, sets: Map<string, FakeRecordSet>, change: Change): string | undefined {
   const set = change.ResourceRecordSet;
@@ -560,6 +608,14 @@ function applyChange(zone: Zone, sets: Map<string, FakeRecordSet>, change: Chang
     for (const value of values) {
       const problem = parseTxt(value).problem;
       if (problem) return `Invalid Resource Record: FATAL problem: ${problem} encountered with '${value}'`;
+    }
+  }
+  if (type === 'CAA') {
+    // Route 53 takes CAA values as `<flags> <tag> "<value>"` (its "Supported DNS record types").
+    for (const value of values) {
+      if (!CAA_VALUE.test(value)) {
+        return `Invalid Resource Record: FATAL problem: CAARecordFormatInvalid encountered with '${value}'`;
+      }
     }
   }
 

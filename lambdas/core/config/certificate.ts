@@ -35,6 +35,7 @@ export const CERTIFICATE_CONFIG_ENTRIES = {
   challenge: v.optional(ChallengeTypeSchema),
   externalDns: v.optional(v.boolean(`${FIELD} must be true or false.`)),
   certificateAuthorities: v.optional(CertificateAuthoritiesSchema),
+  pinCaa: v.optional(v.boolean(`${FIELD} must be true or false.`)),
 } as const;
 
 /**
@@ -65,3 +66,19 @@ export function kmsKeyWithoutRegions(config: { readonly regions?: unknown }, kms
 export function kmsKeyRegionsMessage(kmsField: string): string {
   return `${FIELD} cannot be given with ${kmsField}: a certificate whose key stays in KMS is never imported into ACM, so it has no regions. Remove regions, or remove ${kmsField} to import it into ACM.`;
 }
+
+/**
+ * A CAA pin names one CA and our account there, so every other CA of a list would be refused by
+ * it; and it is written to the names' zones, which an `externalDns` certificate's stack may not
+ * write. The rule, for a `v.forward(v.check(…), ['pinCaa'])` on both sides.
+ */
+export function pinCaaAllowed(config: {
+  readonly pinCaa?: boolean | undefined;
+  readonly externalDns?: boolean | undefined;
+  readonly certificateAuthorities?: readonly unknown[] | undefined;
+}): boolean {
+  return config.pinCaa !== true || (!config.externalDns && (config.certificateAuthorities?.length ?? 1) <= 1);
+}
+
+/** The message of {@link pinCaaAllowed}. */
+export const PIN_CAA_MESSAGE = `${FIELD} pins the names to one CA and this account there, so it needs a single CA (a list of several would have the others refused) and DNS the stack writes (not externalDns). Remove pinCaa, or give the certificate one CA.`;

@@ -8,6 +8,8 @@ import {
   externalDnsWithPersist,
   kmsKeyRegionsMessage,
   kmsKeyWithoutRegions,
+  PIN_CAA_MESSAGE,
+  pinCaaAllowed,
 } from './certificate.js';
 import { ParameterDeliverySchema, type ParameterTier, SecretDeliverySchema } from './delivery.js';
 import { CertificateIdSchema, type ChallengeType, DirectoryUrlSchema } from './fields.js';
@@ -35,6 +37,8 @@ export interface CertificateDeclaration {
   readonly externalDns?: boolean;
   /** The CAs to try for this certificate, most preferred first. */
   readonly certificateAuthorities?: readonly CertificateAuthorityEntry[];
+  /** Pin the names' CAA records to the CA and this deployment's account there. */
+  readonly pinCaa?: boolean;
   /** `true`, or a KMS key construct: only whether it is set matters here. */
   readonly kmsKey?: unknown;
   /** Deliver to a Secrets Manager secret: `true`, or `{ name }` to choose its name. */
@@ -83,6 +87,7 @@ export interface DeclaredCertificateConfig {
   readonly challenge?: ChallengeType;
   readonly externalDns?: boolean;
   readonly certificateAuthorities?: readonly CertificateAuthorityEntry[];
+  readonly pinCaa?: boolean;
 }
 
 /**
@@ -156,6 +161,10 @@ export const CertificateDeclarationSchema = v.pipe(
     v.check((config) => externalDnsWithPersist(config), EXTERNAL_DNS_MESSAGE),
     ['externalDns'],
   ),
+  v.forward(
+    v.check((config) => pinCaaAllowed(config), PIN_CAA_MESSAGE),
+    ['pinCaa'],
+  ),
 );
 
 /** The declared certificates: a list whose ids are unique. */
@@ -227,6 +236,7 @@ export function parseDeclarations(
       challenge,
       externalDns,
       certificateAuthorities,
+      pinCaa,
     }) => ({
       id,
       domains,
@@ -239,6 +249,7 @@ export function parseDeclarations(
       ...(challenge !== undefined ? { challenge } : {}),
       ...(externalDns ? { externalDns } : {}),
       ...(certificateAuthorities ? { certificateAuthorities } : {}),
+      ...(pinCaa ? { pinCaa } : {}),
     }),
   );
   if (context.hostedZones) checkZonesCoverDomains(declared, context.hostedZones, construct);

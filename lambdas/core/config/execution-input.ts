@@ -7,6 +7,8 @@ import {
   externalDnsWithPersist,
   kmsKeyRegionsMessage,
   kmsKeyWithoutRegions,
+  PIN_CAA_MESSAGE,
+  pinCaaAllowed,
 } from './certificate.js';
 import {
   AccountUrlSchema,
@@ -48,6 +50,7 @@ export const CONFIGURATION_FIELDS = [
   'challenge',
   'externalDns',
   'certificateAuthorities',
+  'pinCaa',
   'kmsKeyArn',
 ] as const;
 const KNOWN_FIELDS: readonly string[] = [
@@ -125,6 +128,10 @@ export const IssueInputSchema = v.pipe(
   v.forward(
     v.check((config) => externalDnsWithPersist(config), EXTERNAL_DNS_MESSAGE),
     ['externalDns'],
+  ),
+  v.forward(
+    v.check((config) => pinCaaAllowed(config), PIN_CAA_MESSAGE),
+    ['pinCaa'],
   ),
   v.forward(
     v.check(

@@ -4,6 +4,7 @@ import { assertOrderMatchesRequest, authorizationIdentifier } from '../acme/orde
 import type { AcmeOrder } from '../acme/types.js';
 import { deliveryPending } from '../delivery/delivery-parts.js';
 import { assertCaaPermits } from '../dns/caa.js';
+import { planCaaPins } from '../dns/caa-pin.js';
 import { type ChallengePlacement, ChallengePlacer } from '../dns/placement.js';
 import { mapConcurrently } from '../dns/pool.js';
 import { assertChallengeWritable } from '../dns/write-scope.js';
@@ -57,6 +58,7 @@ export async function createOrder(
         "Give this certificate challenge 'dns-persist-01' (with externalDns when the stack may not write its DNS), or declare a dns-01 certificate in the construct.",
     );
   }
+  if (state.pinCaa) assertCaaPinAllowed(state, deps.config.caaPinNames);
   const zones = (await deps.dns.listPublicZones(state.zoneRoles)).filter((zone) => !zone.privateZone);
   const placer = new ChallengePlacer({
     zones,
@@ -102,6 +104,19 @@ export async function createOrder(
   }
 
   const client = resumeAcmeClient(state, deps);
+  const caaPins = state.pinCaa
+    ? planCaaPins(state.domains, {
+        issuer: await pinnedIssuer(client, state.directoryUrl),
+        accountUrl: state.accountUrl ?? '',
+        validationMethods: persist
+          ? dns01Writable
+            ? ['dns-persist-01', 'dns-01']
+            : ['dns-persist-01']
+          : ['dns-01'],
+        zones,
+        hostedZoneIds: state.hostedZoneIds,
+      })
+    : undefined;
   const persistContext: PersistContext | undefined =
     persist && state.accountUrl
       ? {
@@ -293,8 +308,40 @@ export async function createOrder(
       ...(order.certificate ? { certificate: order.certificate } : {}),
     },
     challenges,
+    ...(caaPins ? { caaPins } : {}),
     ...carryNonce(client),
   };
+}
+
+/**
+ * A pin is written by PublishChallenges, whose IAM grant covers the names of the certificates
+ * declared with `pinCaa` only; and it names one CA, so it cannot serve a list of several.
+ * Checked before anything is asked of the CA.
+ */
+function assertCaaPinAllowed(state: IssuanceState, granted: readonly string[] | undefined): void {
+  if ((state.caFallback?.count ?? 1) > 1) {
+    throw new InvalidInputError(
+      'pinCaa names one CA and this account there, and this certificate has a list of CAs, which the pin would make refuse it. Remove pinCaa, or give the certificate one CA.',
+    );
+  }
+  const names = [...new Set(state.domains.map((domain) => domain.replace(/^\*\./, '')))];
+  const missing = names.filter((name) => !(granted ?? []).includes(name));
+  if (missing.length > 0) {
+    throw new InvalidInputError(
+      `The stack may not write CAA records at ${missing.join(', ')}: declare the certificate with pinCaa in the construct's certificates (IAM allows pins at the declared names only), or remove pinCaa.`,
+    );
+  }
+}
+
+/** The CA's identity to pin to: the first of its directory's `caaIdentities` (RFC 8555 §7.1.1). */
+async function pinnedIssuer(client: AcmeClient, directoryUrl: string): Promise<string> {
+  const issuer = (await client.directory()).meta?.caaIdentities?.[0];
+  if (!issuer) {
+    throw new InvalidInputError(
+      `The CA at ${directoryUrl} lists no caaIdentities in its directory, so there is no CA name to pin the CAA records to. Remove pinCaa for this CA.`,
+    );
+  }
+  return issuer;
 }
 
 /** newOrder with `replaces`, once more without it when the CA says it was already replaced. */

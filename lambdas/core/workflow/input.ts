@@ -72,7 +72,7 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
       };
     case 'issue': {
       const { domains, keyType, hostedZoneIds, zoneRoles, regions, directoryUrl, profile } = input;
-      const { preferredChain, kmsKeyArn, challenge, externalDns, certificateAuthorities } = input;
+      const { preferredChain, kmsKeyArn, challenge, externalDns, certificateAuthorities, pinCaa } = input;
       return {
         action: input.action,
         certificateId: input.certificateId ?? certificateIdFor(domains),
@@ -89,6 +89,7 @@ export function parseIssuanceRequest(raw: unknown, config: WorkflowConfig): Issu
           ...(challenge ? { challenge } : {}),
           ...(externalDns ? { externalDns } : {}),
           ...(certificateAuthorities ? { certificateAuthorities } : {}),
+          ...(pinCaa ? { pinCaa } : {}),
           ...(kmsKeyArn ? { kmsKeyArn } : {}),
         },
         ...execution,

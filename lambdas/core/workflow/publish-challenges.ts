@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { planTxtChanges } from '../dns/plan.js';
 import { withRecordSetLeases } from '../dns/record-leases.js';
 import { roleForZone } from '../dns/zone-roles.js';
-import type { IssuanceState } from '../state.js';
+import type { CaaPin, IssuanceState } from '../state.js';
 import type { StepDeps } from './deps.js';
 import { notePublishedTxt, txtValuesOf } from './published-txt.js';
 
@@ -38,6 +38,16 @@ export async function publishChallenges(
       changeId,
       records: records.map((record) => record.name),
     });
+  }
+  // The CAA pins, one change batch per zone where a set is not pinned yet (see `dns/caa-pin.ts`).
+  const pinsByZone = new Map<string, CaaPin[]>();
+  for (const pin of state.caaPins ?? [])
+    pinsByZone.set(pin.zoneId, [...(pinsByZone.get(pin.zoneId) ?? []), pin]);
+  for (const [zoneId, pins] of pinsByZone) {
+    const changeId = await deps.dns.pinCaa(zoneId, pins, roleForZone(state.zoneRoles, zoneId));
+    if (changeId === undefined) continue;
+    dnsChanges.push({ zoneId, changeId });
+    deps.log.info('Pinned CAA records', { zoneId, changeId, names: pins.map((pin) => pin.name) });
   }
   return {
     ...state,

@@ -103,6 +103,7 @@ export async function registerAccount(
     ...(config.preferredChain ? { preferredChain: config.preferredChain } : {}),
     ...(config.challenge ? { challenge: config.challenge } : {}),
     ...(config.externalDns ? { externalDns: true } : {}),
+    ...(config.pinCaa ? { pinCaa: true } : {}),
     ...(config.kmsKeyArn ? { kmsKeyArn: config.kmsKeyArn } : {}),
     directoryUrl: config.directoryUrl ?? deps.config.defaultDirectoryUrl,
     ...(request.execution ? { execution: request.execution } : {}),
@@ -181,7 +182,8 @@ export async function registerAccount(
     // An `issue` replaces the recorded configuration, which every later renewal uses: only one the
     // CA can serve is recorded, so a bad request fails alone and leaves the next renewal working.
     if (request.config) {
-      const profile = request.config.profile;
+      // The profile this run asks this CA for: the CA entry's own, else the certificate's.
+      const profile = state.profile;
       if (profile !== undefined && !directory.meta?.profiles?.[profile]) {
         const offered = Object.keys(directory.meta?.profiles ?? {});
         throw new InvalidInputError(
@@ -209,9 +211,12 @@ export async function registerAccount(
     // newAccount with a key the CA already knows returns that account (RFC 8555 §7.3.1), so one
     // request is enough. Where creating needs external account binding, look the key up first so
     // an existing account is found without it, and a CA's single-use binding is not spent on it.
+    // A binding belongs to one CA: the deployment's single one is its default CA's, never another's.
     const binding = deps.externalAccountBindingFor
       ? deps.externalAccountBindingFor(state.directoryUrl)
-      : deps.externalAccountBinding;
+      : state.directoryUrl === deps.config.defaultDirectoryUrl
+        ? deps.externalAccountBinding
+        : undefined;
     const bindingRequired = directory.meta?.externalAccountRequired === true;
     let accountUrl = bindingRequired || binding ? await client.findAccount() : undefined;
     if (accountUrl) {

@@ -33,6 +33,11 @@ export interface WorkflowConfig {
    * `defaultDirectoryUrl`. @default `defaultDirectoryUrl` alone
    */
   readonly certificateAuthorities?: readonly CertificateAuthorityEntry[];
+  /**
+   * The names IAM lets PublishChallenges pin CAA records at (`CAA_PIN_NAMES`): those of the
+   * certificates the construct declares with `pinCaa`. @default none
+   */
+  readonly caaPinNames?: readonly string[];
   /** Value of the `acme-aws:managed-by` tag the IAM policy lets us re-import into. */
   readonly managedByTag: string;
   /** Seconds between Route 53 GetChange polls. */

@@ -311,6 +311,76 @@ describe('parseCertificateDeclarations', () => {
     });
   });
 
+  describe('certificateAuthorities', () => {
+    const FIRST = 'https://acme-v02.api.letsencrypt.org/directory';
+    const SECOND = 'https://dv.acme-v02.api.pki.goog/directory';
+    const declare = (certificateAuthorities: unknown) =>
+      ({ id: 'web', domains: ['example.org'], certificateAuthorities }) as CertificateDeclaration;
+    const fiveCas = [1, 2, 3, 4, 5].map((n) => ({ directoryUrl: `https://ca${n}.example/directory` }));
+
+    it('keeps the list in its order, with each CA’s profile, for the workflow', () => {
+      const certificateAuthorities = [
+        { directoryUrl: FIRST },
+        { directoryUrl: SECOND, profile: 'shortlived' },
+      ];
+
+      expect(
+        parseCertificateDeclarations([declare(certificateAuthorities)], { region: 'eu-west-1' }),
+      ).toEqual([
+        {
+          id: 'web',
+          domains: ['example.org'],
+          keyType: 'EC_P256',
+          regions: ['eu-west-1'],
+          certificateAuthorities,
+        },
+      ]);
+    });
+
+    it('accepts five CAs', () => {
+      expect(parseCertificateDeclarations([declare(fiveCas)])[0]?.certificateAuthorities).toEqual(fiveCas);
+    });
+
+    it.each([
+      ['no CA', []],
+      ['six CAs', [...fiveCas, { directoryUrl: 'https://ca6.example/directory' }]],
+      ['a single CA that is not in a list', { directoryUrl: FIRST }],
+    ])('refuses %s, asking for 1 to 5 entries', (_, certificateAuthorities) => {
+      expect(refusal([declare(certificateAuthorities)]).message).toMatch(
+        /^AcmeCertificates: certificates\[0\]\.certificateAuthorities .* is not a list of CAs: give 1 to 5 entries/,
+      );
+    });
+
+    it('refuses a CA listed twice', () => {
+      expect(refusal([declare([{ directoryUrl: FIRST }, { directoryUrl: FIRST }])]).message).toBe(
+        'AcmeCertificates: certificates[0].certificateAuthorities lists a directory URL twice: list each CA once.',
+      );
+    });
+
+    it('refuses a directory that is not https, naming the entry', () => {
+      expect(
+        refusal([declare([{ directoryUrl: FIRST }, { directoryUrl: 'http://ca.example/directory' }])])
+          .message,
+      ).toContain(
+        'AcmeCertificates: certificates[0].certificateAuthorities[1].directoryUrl "http://ca.example/directory" is not an https URL',
+      );
+    });
+
+    it.each([
+      [
+        { directoryUrl: FIRST, externalAccountBindingSecret: 'arn' },
+        'certificates[0].certificateAuthorities[0].externalAccountBindingSecret is not a property of a CA entry (directoryUrl, profile): remove it.',
+      ],
+      [{ profile: 'shortlived' }, 'certificates[0].certificateAuthorities[0].directoryUrl is required'],
+      [
+        { directoryUrl: FIRST, profile: 'short lived' },
+        'certificates[0].certificateAuthorities[0].profile "short lived" is not a profile',
+      ],
+    ])('refuses the entry %j, naming the prop', (entry, message) => {
+      expect(refusal([declare([entry])]).message).toContain(`AcmeCertificates: ${message}`);
+    });
+  });
+
   describe('externalDns', () => {
     it.each([
       { case: 'without a challenge', challenge: undefined },

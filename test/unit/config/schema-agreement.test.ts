@@ -397,3 +397,119 @@ describe('synth and the state machine hold externalDns to dns-persist-01 alike',
     ).toThrow(/"externalDns" is not allowed/);
   });
 });
+
+describe('synth and the state machine hold a certificate’s certificateAuthorities alike', () => {
+  const FIRST = 'https://acme-v02.api.letsencrypt.org/directory';
+  const SECOND = 'https://dv.acme-v02.api.pki.goog/directory';
+  const fiveCas = [1, 2, 3, 4, 5].map((n) => ({ directoryUrl: `https://ca${n}.example/directory` }));
+
+  /** The state machine's refusal of an input, or undefined when it accepts. */
+  function inputRefusal(input: object): string | undefined {
+    try {
+      parseIssuanceRequest(input, TEST_WORKFLOW_CONFIG);
+    } catch (error) {
+      expect(error).toBeInstanceOf(InvalidInputError);
+      return (error as Error).message;
+    }
+    return undefined;
+  }
+  const issue = (fields: object) => ({ action: 'issue', domains: ['example.org'], ...fields });
+  const withCas = (certificateAuthorities: unknown) =>
+    ({ id: 'web', domains: ['example.org'], certificateAuthorities }) as unknown as Declared;
+
+  it('accepts a list on both sides and keeps it alike, in its order', () => {
+    const certificateAuthorities = [{ directoryUrl: FIRST }, { directoryUrl: SECOND, profile: 'shortlived' }];
+    const certificate = withCas(certificateAuthorities);
+
+    const fromRuntime = runtime(certificate);
+
+    expect(fromRuntime).toMatchObject({ certificateAuthorities });
+    expect(synth(certificate)).toEqual(fromRuntime);
+  });
+
+  it.each([
+    ['no CA', [], /^certificateAuthorities \[\] is not a list of CAs: give 1 to 5 entries/],
+    [
+      'six CAs',
+      [...fiveCas, { directoryUrl: 'https://ca6.example/directory' }],
+      /^certificateAuthorities .* is not a list of CAs: give 1 to 5 entries/,
+    ],
+    [
+      'a CA listed twice',
+      [{ directoryUrl: FIRST }, { directoryUrl: FIRST }],
+      /^certificateAuthorities lists a directory URL twice: list each CA once\.$/,
+    ],
+    [
+      'an http directory',
+      [{ directoryUrl: FIRST }, { directoryUrl: 'http://ca.example/directory' }],
+      /^certificateAuthorities\[1\]\.directoryUrl "http:\/\/ca\.example\/directory" is not an https URL: /,
+    ],
+    [
+      'an entry with a property a CA entry does not have',
+      [{ directoryUrl: FIRST, eabSecretArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x' }],
+      /^certificateAuthorities\[0\]\.eabSecretArn is not a property of a CA entry \(directoryUrl, profile\): remove it\.$/,
+    ],
+  ])('refuses %s on both sides, the input naming the field', (_, certificateAuthorities, message) => {
+    expect(inputRefusal(issue({ certificateAuthorities }))).toMatch(message);
+    expect(synth(withCas(certificateAuthorities))).toBe('refused');
+  });
+
+  it('accepts five CAs on both sides', () => {
+    expect(inputRefusal(issue({ certificateAuthorities: fiveCas }))).toBeUndefined();
+    expect(synth(withCas(fiveCas))).not.toBe('refused');
+  });
+
+  it('refuses an issue giving both directoryUrl and certificateAuthorities, naming certificateAuthorities', () => {
+    expect(
+      inputRefusal(issue({ directoryUrl: FIRST, certificateAuthorities: [{ directoryUrl: SECOND }] })),
+    ).toBe(
+      'certificateAuthorities cannot be given with directoryUrl: list the CA of directoryUrl in certificateAuthorities instead, most preferred first.',
+    );
+  });
+
+  it('refuses certificateAuthorities on renew, which reads the configuration from the registry', () => {
+    expect(
+      inputRefusal({
+        action: 'renew',
+        certificateId: 'web',
+        certificateAuthorities: [{ directoryUrl: FIRST }],
+      }),
+    ).toMatch(/"certificateAuthorities" is not allowed/);
+  });
+});
+
+describe('the state machine’s caIndex, set when a run moves to the next CA', () => {
+  function parse(input: object) {
+    return parseIssuanceRequest(input, TEST_WORKFLOW_CONFIG);
+  }
+
+  it.each([
+    ['renew', { action: 'renew', certificateId: 'web' }],
+    ['issue', { action: 'issue', domains: ['example.org'] }],
+  ])('carries caIndex on %s', (_, input) => {
+    expect(parse({ ...input, caIndex: 1 }).caIndex).toBe(1);
+    expect(parse({ ...input, caIndex: 4 }).caIndex).toBe(4);
+    expect(parse({ ...input, caIndex: 0 }).caIndex).toBe(0);
+  });
+
+  it('leaves caIndex out when the input has none', () => {
+    expect(parse({ action: 'renew', certificateId: 'web' })).not.toHaveProperty('caIndex');
+  });
+
+  it.each([
+    ['5, past the longest list', 5],
+    ['negative', -1],
+    ['not an integer', 1.5],
+    ['a string', '1'],
+  ])('refuses a caIndex that is %s', (_, caIndex) => {
+    expect(() => parse({ action: 'renew', certificateId: 'web', caIndex })).toThrow(
+      new InvalidInputError("caIndex must be a CA's position in the list."),
+    );
+  });
+
+  it('refuses caIndex on revoke, which goes to the CA that issued the certificate', () => {
+    expect(() => parse({ action: 'revoke', certificateId: 'web', caIndex: 1 })).toThrow(
+      /revoke .* so "caIndex" is not allowed/,
+    );
+  });
+});

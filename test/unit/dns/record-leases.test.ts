@@ -38,6 +38,9 @@ class ReadModifyWriteZones implements DnsZones {
   async isChangeInSync() {
     return true;
   }
+  async pinCaa() {
+    return undefined;
+  }
   async removeTxt(_zoneId: string, records: readonly TxtRecord[]) {
     for (const record of records) {
       const read = [...(this.sets.get(record.name) ?? [])];

@@ -1,4 +1,5 @@
 import type { DnsZones, HostedZone, TxtRecord } from '../../../lambdas/core/ports.js';
+import type { CaaPin } from '../../../lambdas/core/state.js';
 
 /** One call that reached the port: the zone (or change) id, and the role it went through. */
 export interface DnsZonesCall {
@@ -55,6 +56,14 @@ export class MemoryDnsZones implements DnsZones {
       );
     }
   }
+
+  async pinCaa(zoneId: string, pins: readonly CaaPin[]): Promise<string | undefined> {
+    this.caaPins.push(...pins.map((pin) => ({ ...pin, zoneId })));
+    return pins.length > 0 ? `C-CAA-${zoneId}` : undefined;
+  }
+
+  /** The CAA pins asked for, in order. */
+  readonly caaPins: CaaPin[] = [];
 
   /** The zones written to (published or removed), in order. */
   get writes(): string[] {
