@@ -144,7 +144,6 @@ export class Route53Zones implements DnsZones {
       throw new InvalidInputError(`Nothing to publish in hosted zone ${zoneId}: no TXT records were given.`);
     }
 
-    const { ChangeResourceRecordSetsCommand } = await sdk();
     const client = await this.clientFor(roleArn);
     const changes: Change[] = [];
     for (const [name, values] of wanted) {
@@ -157,78 +156,35 @@ export class Route53Zones implements DnsZones {
       changes.push(txtChange('UPSERT', name, current?.ttl ?? this.ttlSeconds, quoted));
     }
 
-    const response = await this.call(changeContext(zoneId, wanted.keys(), roleArn), () =>
-      client.send(
-        new ChangeResourceRecordSetsCommand({ HostedZoneId: zoneId, ChangeBatch: { Changes: changes } }),
-      ),
-    );
-    const changeId = response.ChangeInfo?.Id;
-    if (!changeId) {
-      throw new AwsRequestError(
-        `Route 53 accepted the TXT change in hosted zone ${zoneId} but returned no change id to poll.`,
-      );
-    }
-    return stripPrefix(changeId, CHANGE_PREFIX);
+    return this.sendChanges(client, zoneId, changes, wanted.keys(), roleArn, 'TXT');
   }
 
   async pinCaa(zoneId: string, pins: readonly CaaPin[], roleArn?: string): Promise<string | undefined> {
-    const { ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand } = await sdk();
     const client = await this.clientFor(roleArn);
     const changes: Change[] = [];
     for (const pin of pins) {
-      const response = await this.call(
-        {
-          operation: 'ListResourceRecordSets',
-          subject: `hosted zone ${zoneId}${throughRole(roleArn)}, CAA at ${pin.name}`,
-        },
-        () =>
-          client.send(
-            new ListResourceRecordSetsCommand({
-              HostedZoneId: zoneId,
-              StartRecordName: pin.name,
-              StartRecordType: 'CAA',
-              MaxItems: 1,
-            }),
-          ),
-      );
-      // The listing starts at the first set at or after the name, which may be another one.
-      const first = response.ResourceRecordSets?.[0];
-      const current =
-        first && first.Type === 'CAA' && canonicalName(first.Name ?? '') === pin.name ? first : undefined;
-      const values = pinnedCaaValues(
-        (current?.ResourceRecords ?? []).flatMap((record) => (record.Value ? [record.Value] : [])),
-        pin,
-      );
+      const current = await this.readSet(client, zoneId, pin.name, 'CAA', roleArn);
+      const values = pinnedCaaValues(current?.values ?? [], pin);
       if (!values) continue;
       changes.push({
         Action: 'UPSERT',
         ResourceRecordSet: {
           Name: `${pin.name}.`,
           Type: 'CAA',
-          TTL: current?.TTL ?? this.ttlSeconds,
+          TTL: current?.ttl ?? this.ttlSeconds,
           ResourceRecords: values.map((Value) => ({ Value })),
         },
       });
     }
     if (changes.length === 0) return undefined;
-    const response = await this.call(
-      changeContext(
-        zoneId,
-        pins.map((pin) => pin.name),
-        roleArn,
-      ),
-      () =>
-        client.send(
-          new ChangeResourceRecordSetsCommand({ HostedZoneId: zoneId, ChangeBatch: { Changes: changes } }),
-        ),
+    return this.sendChanges(
+      client,
+      zoneId,
+      changes,
+      pins.map((pin) => pin.name),
+      roleArn,
+      'CAA',
     );
-    const changeId = response.ChangeInfo?.Id;
-    if (!changeId) {
-      throw new AwsRequestError(
-        `Route 53 accepted the CAA change in hosted zone ${zoneId} but returned no change id to poll.`,
-      );
-    }
-    return stripPrefix(changeId, CHANGE_PREFIX);
   }
 
   /** Accepts the id with or without `/change/`; true only for `INSYNC`. */
@@ -250,7 +206,6 @@ export class Route53Zones implements DnsZones {
   async removeTxt(zoneId: string, records: readonly TxtRecord[], roleArn?: string): Promise<void> {
     const wanted = mergeByName(records);
     if (wanted.size === 0) return;
-    const { ChangeResourceRecordSetsCommand } = await sdk();
     const client = await this.clientFor(roleArn);
     const changes: Change[] = [];
     for (const [name, values] of wanted) {
@@ -268,11 +223,7 @@ export class Route53Zones implements DnsZones {
     if (changes.length === 0) return;
 
     const names = changes.map((change) => canonicalName(change.ResourceRecordSet?.Name ?? ''));
-    await this.call(changeContext(zoneId, names, roleArn), () =>
-      client.send(
-        new ChangeResourceRecordSetsCommand({ HostedZoneId: zoneId, ChangeBatch: { Changes: changes } }),
-      ),
-    );
+    await this.sendChanges(client, zoneId, changes, names, roleArn, 'TXT');
   }
 
   /** The client for the zone's account: ours, or the one signed by `roleArn`. */
@@ -286,12 +237,14 @@ export class Route53Zones implements DnsZones {
     return this.roleClients.clientFor(roleArn);
   }
 
-  private async readTxt(
+  /** The record set of `type` at `name`, or `undefined` when there is none. */
+  private async readSet(
     client: Route53Client,
     zoneId: string,
     name: string,
+    type: 'TXT' | 'CAA',
     roleArn: string | undefined,
-  ): Promise<TxtSet | undefined> {
+  ): Promise<{ readonly ttl: number; readonly values: string[] } | undefined> {
     const { ListResourceRecordSetsCommand } = await sdk();
     const context = {
       operation: 'ListResourceRecordSets',
@@ -302,19 +255,54 @@ export class Route53Zones implements DnsZones {
         new ListResourceRecordSetsCommand({
           HostedZoneId: zoneId,
           StartRecordName: name,
-          StartRecordType: 'TXT',
+          StartRecordType: type,
           MaxItems: 1,
         }),
       ),
     );
     // The listing starts at the first set at or after the name, which may belong to another name.
     const first = response.ResourceRecordSets?.[0];
-    if (first === undefined || first.Type !== 'TXT' || canonicalName(first.Name ?? '') !== name)
+    if (first === undefined || first.Type !== type || canonicalName(first.Name ?? '') !== name)
       return undefined;
     return {
       ttl: first.TTL ?? this.ttlSeconds,
-      quotedValues: (first.ResourceRecords ?? []).flatMap((record) => (record.Value ? [record.Value] : [])),
+      values: (first.ResourceRecords ?? []).flatMap((record) => (record.Value ? [record.Value] : [])),
     };
+  }
+
+  /** The TXT set at `name`, its values as Route 53 quotes them. */
+  private async readTxt(
+    client: Route53Client,
+    zoneId: string,
+    name: string,
+    roleArn: string | undefined,
+  ): Promise<TxtSet | undefined> {
+    const set = await this.readSet(client, zoneId, name, 'TXT', roleArn);
+    return set ? { ttl: set.ttl, quotedValues: set.values } : undefined;
+  }
+
+  /** Sends one change batch and returns the change id to poll. */
+  private async sendChanges(
+    client: Route53Client,
+    zoneId: string,
+    changes: Change[],
+    names: Iterable<string>,
+    roleArn: string | undefined,
+    type: 'TXT' | 'CAA',
+  ): Promise<string> {
+    const { ChangeResourceRecordSetsCommand } = await sdk();
+    const response = await this.call(changeContext(zoneId, names, roleArn), () =>
+      client.send(
+        new ChangeResourceRecordSetsCommand({ HostedZoneId: zoneId, ChangeBatch: { Changes: changes } }),
+      ),
+    );
+    const changeId = response.ChangeInfo?.Id;
+    if (!changeId) {
+      throw new AwsRequestError(
+        `Route 53 accepted the ${type} change in hosted zone ${zoneId} but returned no change id to poll.`,
+      );
+    }
+    return stripPrefix(changeId, CHANGE_PREFIX);
   }
 
   private async call<T>(context: CallContext, run: () => Promise<T>): Promise<T> {

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type CaProxy, startCaProxy } from '../harness/ca-proxy.js';
+import { advertiseCaaIdentities, type CaProxy, startCaProxy } from '../harness/ca-proxy.js';
 import { ChalltestsrvClient } from '../harness/challtestsrv.js';
 import { usePebbleWorkflow } from '../harness/e2e-fixture.js';
 import type { LocalCa } from '../harness/local-issuance.js';
@@ -170,23 +170,8 @@ describe('CA fallback: an ordered list of CAs', () => {
 
   it('takes the second CA when the names’ CAA records allow only it, without ordering at the first', async () => {
     const { first, second, trust } = await twoCas();
-    const identities = new Map([
-      [first, 'first-ca.test'],
-      [second, 'second-ca.test'],
-    ]);
-    for (const [proxy, identity] of identities) {
-      proxy.intercept({
-        method: 'GET',
-        path: /^\/dir$/,
-        rewrite: (answer) => {
-          const directory = answer.body as { meta?: Record<string, unknown> };
-          return {
-            ...answer,
-            body: { ...directory, meta: { ...directory.meta, caaIdentities: [identity] } },
-          };
-        },
-      });
-    }
+    advertiseCaaIdentities(first, ['first-ca.test']);
+    advertiseCaaIdentities(second, ['second-ca.test']);
     const dns = new ChalltestsrvClient(e2e.pebble.challtestsrvUrl);
     await dns.addCaa('caa.example.org', [{ tag: 'issue', value: 'second-ca.test' }]);
     try {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeDnsResolver } from '../../lambdas/adapters/dns-resolver.js';
 import { assertCaaPermits } from '../../lambdas/core/dns/caa.js';
-import { type CaProxy, startCaProxy } from '../harness/ca-proxy.js';
+import { advertiseCaaIdentities, type CaProxy, startCaProxy } from '../harness/ca-proxy.js';
 import { ChalltestsrvClient } from '../harness/challtestsrv.js';
 import { usePebbleWorkflow } from '../harness/e2e-fixture.js';
 
@@ -36,17 +36,7 @@ describe('CAA pinned to our account', () => {
   it('pins each name to our account and dns-01, keeps other CAs, and changes nothing once pinned', async () => {
     const ca = await startCaProxy(e2e.pebble);
     proxy = ca;
-    ca.intercept({
-      method: 'GET',
-      path: /^\/dir$/,
-      rewrite: (answer) => {
-        const directory = answer.body as { meta?: Record<string, unknown> };
-        return {
-          ...answer,
-          body: { ...directory, meta: { ...directory.meta, caaIdentities: [CAA_IDENTITY] } },
-        };
-      },
-    });
+    advertiseCaaIdentities(ca, [CAA_IDENTITY]);
     const domains = ['pin.example.org', '*.pin.example.org'];
     pinnedNames.push('pin.example.org');
     await e2e.install(domains, {

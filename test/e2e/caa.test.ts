@@ -1,5 +1,5 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type CaProxy, startCaProxy } from '../harness/ca-proxy.js';
+import { advertiseCaaIdentities, type CaProxy, startCaProxy } from '../harness/ca-proxy.js';
 import { ChalltestsrvClient } from '../harness/challtestsrv.js';
 import { usePebbleWorkflow } from '../harness/e2e-fixture.js';
 import type { LocalIssuanceResult } from '../harness/local-issuance.js';
@@ -47,17 +47,7 @@ describe('CAA pre-flight through the synthesized state machine against Pebble', 
   async function install(domains: readonly string[]): Promise<CaProxy> {
     const ca = await startCaProxy(e2e.pebble);
     proxy = ca;
-    ca.intercept({
-      method: 'GET',
-      path: /^\/dir$/,
-      rewrite: (answer) => {
-        const directory = answer.body as { meta?: Record<string, unknown> };
-        return {
-          ...answer,
-          body: { ...directory, meta: { ...directory.meta, caaIdentities: [CAA_IDENTITY] } },
-        };
-      },
-    });
+    advertiseCaaIdentities(ca, [CAA_IDENTITY]);
     await e2e.install(domains, { ca });
     return ca;
   }

@@ -567,3 +567,21 @@ function holdOrder(body: Buffer, as: 'pending' | 'processing'): Buffer | undefin
   }
   return undefined;
 }
+
+/**
+ * Makes the proxy's directory list `identities` as its `meta.caaIdentities` (RFC 8555 §7.1.1),
+ * which Debian's Pebble 2.4 does not: what the CAA pre-flight and the CAA pin compare with.
+ */
+export function advertiseCaaIdentities(proxy: CaProxy, identities: readonly string[]): void {
+  proxy.intercept({
+    method: 'GET',
+    path: /^\/dir$/,
+    rewrite: (answer) => {
+      const directory = answer.body as { meta?: Record<string, unknown> };
+      return {
+        ...answer,
+        body: { ...directory, meta: { ...directory.meta, caaIdentities: [...identities] } },
+      };
+    },
+  });
+}

@@ -150,7 +150,8 @@ export function extendWithDnsPersist(
   const issuerDomainNames = options.issuerDomainNames ?? ['persist.ca-proxy.test', 'ca-proxy.test'];
   const accountHashPrefix = `https://${host}/account-hash/`;
   const now = options.now ?? (() => new Date());
-  const resolver = new Resolver({ timeout: 2_000, tries: 1 });
+  // A CA retries a DNS query that times out; under load, challtestsrv may answer late.
+  const resolver = new Resolver({ timeout: 2_000, tries: 3 });
   resolver.setServers([dnsResolver]);
 
   const accounts = new Map<string, Account>();
