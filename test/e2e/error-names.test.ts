@@ -2,6 +2,8 @@ import { Duration } from 'aws-cdk-lib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TRANSIENT_ERROR_NAMES } from '../../lambdas/core/errors.js';
 import { rateLimitLiftsAt } from '../../lambdas/core/renewal/rate-limit.js';
+import { advertiseCaaIdentities, startCaProxy } from '../harness/ca-proxy.js';
+import { ChalltestsrvClient } from '../harness/challtestsrv.js';
 import type { StackPropsForTest } from '../harness/cloud/assembly.js';
 import type { DeployedStack } from '../harness/cloud/cloud.js';
 import {
@@ -12,13 +14,14 @@ import {
   type LocalDeployment,
   runLocalIssuance,
 } from '../harness/local-issuance.js';
+import { startPebble } from '../harness/pebble.js';
 import { problem, type ScriptedCa, STALL, startScriptedCa } from '../harness/scripted-ca.js';
 
 /**
  * Error names survive bundling, and a timeout is reported as Lambda reports it: every name a Retry or Catch of the synthesized state machines
  * matches, and every name our code compares against, is the `errorType` that the shipped bundle
  * really reports when that error happens. Each error is provoked for real: a CA that answers with
- * the problem, a CA that is not there, AWS that throttles; the bundle runs in the local Lambda
+ * the problem, a CA that is not there, CAA records naming another CA, AWS that throttles; the bundle runs in the local Lambda
  * exactly as the state machine invokes it, under the template's IAM.
  */
 
@@ -103,7 +106,82 @@ describe('errors of the shipped bundles, as Lambda reports them', () => {
     // A CA that is not there at all: nothing listens on the discard port.
     const absent = await deploy({ ...ca, directoryUrl: 'https://127.0.0.1:9/directory' });
     reported.set('unreachable', await registerAccountError(absent));
+    await absent.cloud.shutdown();
+    await aws?.restore();
+
+    // CreateOrder's reasons to take the next CA, as its Catch receives them: a rate limit past
+    // the renewal window of a first issuance.
+    reported.set('caUnavailable', await createOrderFallbackError());
+    await deployment?.cloud.shutdown();
+    await aws?.restore();
+    aws = undefined;
+    deployment = undefined;
+    // And CAA records that name another CA only, against a real CA with real DNS.
+    reported.set('caaForbids', await caaRefusal());
     return reported;
+  }
+
+  /** What CreateOrder's Catch records when the names' CAA records allow another CA only. */
+  async function caaRefusal(): Promise<{ errorType: string; errorMessage: string }> {
+    const pebble = await startPebble({ env: { PEBBLE_WFE_NONCEREJECT: '0' } });
+    const proxy = await startCaProxy(pebble);
+    try {
+      advertiseCaaIdentities(proxy, ['pebble.test']);
+      await new ChalltestsrvClient(pebble.challtestsrvUrl).addCaa(INPUT.domains[0] ?? '', [
+        { tag: 'issue', value: 'other-ca.example' },
+      ]);
+      const local = await deploy(proxy);
+      const run = await runLocalIssuance({
+        deployment: local,
+        input: { certificateId: 'names', domains: INPUT.domains },
+      });
+      return caFailureOf(run);
+    } finally {
+      await proxy.stop();
+      await pebble.stop();
+    }
+  }
+
+  /** The failure CreateOrder's Catch recorded for the state machine's `AnotherCa?` choice. */
+  function caFailureOf(run: Awaited<ReturnType<typeof runLocalIssuance>>): {
+    errorType: string;
+    errorMessage: string;
+  } {
+    const entered = run.execution.events.find(
+      (event) => event.type === 'StateEntered' && 'state' in event && event.state.name === 'AnotherCa?',
+    );
+    const input = (entered && 'state' in entered ? entered.state.input : undefined) as
+      | { caFailure?: { Error?: string; Cause?: string } }
+      | undefined;
+    const cause = JSON.parse(input?.caFailure?.Cause ?? '{}') as { errorMessage?: string };
+    return { errorType: input?.caFailure?.Error ?? 'none', errorMessage: cause.errorMessage ?? '' };
+  }
+
+  /**
+   * The error CreateOrder hands to the next CA when the first rate-limits newOrder, read from
+   * the `caFailure` the state machine's Catch recorded: two CAs, the second not there.
+   */
+  async function createOrderFallbackError(): Promise<{ errorType: string; errorMessage: string }> {
+    const base = ca.directoryUrl.replace(/\/directory$/, '');
+    ca.answerPosts((path) => {
+      if (path === '/new-account') {
+        return { status: 201, headers: { location: `${base}/acct/1` }, body: { status: 'valid' } };
+      }
+      return problem('rateLimited', 429, 'too many new orders', { 'retry-after': '86400' });
+    });
+    const local = await deploy(ca, {
+      acme: {
+        certificateAuthorities: [
+          { directoryUrl: ca.directoryUrl },
+          { directoryUrl: 'https://127.0.0.1:9/directory' },
+        ],
+      },
+    });
+    const run = await runLocalIssuance({
+      deployment: local,
+      input: { certificateId: 'names', domains: INPUT.domains },
+    });
+    return caFailureOf(run);
   }
 
   it('reports every name the state machines and the code match on, as the bundle throws it', async () => {
@@ -114,6 +192,8 @@ describe('errors of the shipped bundles, as Lambda reports them', () => {
     expect(reported.get('rateLimited')?.errorType).toBe('RateLimitedError');
     expect(reported.get('throttled')?.errorType).toBe('AwsTransientError');
     expect(reported.get('unreachable')?.errorType).toBe('AcmeConnectionError');
+    expect(reported.get('caUnavailable')?.errorType).toBe('CaUnavailableError');
+    expect(reported.get('caaForbids')?.errorType).toBe('CaaForbidsIssuanceError');
     const thrown = new Set([...reported.values()].map((error) => error.errorType));
 
     // Every name a Retry or Catch matches is one the bundles really throw.
