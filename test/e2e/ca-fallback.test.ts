@@ -19,6 +19,20 @@ import { type PebbleEnvironment, startPebble } from '../harness/pebble.js';
 
 const NEW_ORDER = /^\/order-plz/;
 
+/** The CA answers newOrder with `rateLimited` and `Retry-After`, `times` times (or always). */
+function rateLimitNewOrders(proxy: CaProxy, retryAfterSeconds: number, times?: number): void {
+  proxy.intercept({
+    method: 'POST',
+    path: NEW_ORDER,
+    ...(times !== undefined ? { times } : {}),
+    answer: {
+      status: 429,
+      headers: { 'retry-after': String(retryAfterSeconds) },
+      problem: { type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many new orders recently' },
+    },
+  });
+}
+
 interface RegistryItem {
   readonly pk: string;
   readonly certificateId?: string;
@@ -126,16 +140,7 @@ describe('CA fallback: an ordered list of CAs', () => {
       },
       rewrite: (_request, answer) => answer,
     });
-    first.intercept({
-      method: 'POST',
-      path: NEW_ORDER,
-      times: 1,
-      answer: {
-        status: 429,
-        headers: { 'retry-after': '86400' },
-        problem: { type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many new orders recently' },
-      },
-    });
+    rateLimitNewOrders(first, 86_400, 1);
 
     const limited = await e2e.run({ action: 'renew', certificateId: 'web' });
 
@@ -194,16 +199,7 @@ describe('CA fallback: an ordered list of CAs', () => {
     await deploy(['wait.example.org'], trust, [first.directoryUrl, second.directoryUrl]);
     const issued = await e2e.run({ action: 'renew', certificateId: 'web' });
     expect(issued.execution.status).toBe('SUCCEEDED');
-    first.intercept({
-      method: 'POST',
-      path: NEW_ORDER,
-      times: 1,
-      answer: {
-        status: 429,
-        headers: { 'retry-after': '60' },
-        problem: { type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many new orders recently' },
-      },
-    });
+    rateLimitNewOrders(first, 60, 1);
 
     const renewal = await e2e.run({ action: 'renew', certificateId: 'web', force: true });
 
@@ -217,17 +213,7 @@ describe('CA fallback: an ordered list of CAs', () => {
   it('fails with the last CA’s error when every CA of the list fails', async () => {
     const { first, second, trust } = await twoCas();
     await deploy(['api.example.org'], trust, [first.directoryUrl, second.directoryUrl]);
-    for (const proxy of [first, second]) {
-      proxy.intercept({
-        method: 'POST',
-        path: NEW_ORDER,
-        answer: {
-          status: 429,
-          headers: { 'retry-after': '86400' },
-          problem: { type: 'urn:ietf:params:acme:error:rateLimited', detail: 'too many new orders recently' },
-        },
-      });
-    }
+    for (const proxy of [first, second]) rateLimitNewOrders(proxy, 86_400);
 
     const run = await e2e.run({ action: 'renew', certificateId: 'web' });
 
