@@ -58,6 +58,9 @@ export async function createOrder(
         "Give this certificate challenge 'dns-persist-01' (with externalDns when the stack may not write its DNS), or declare a dns-01 certificate in the construct.",
     );
   }
+  // How the CA may validate this run's names: what CAA's `validationmethods` must allow, and pin.
+  const validationMethods =
+    externalDns || !dns01Writable ? ['dns-persist-01'] : persist ? ['dns-persist-01', 'dns-01'] : ['dns-01'];
   if (state.pinCaa) assertCaaPinAllowed(state, deps.config.caaPinNames);
   const zones = (await deps.dns.listPublicZones(state.zoneRoles)).filter((zone) => !zone.privateZone);
   const placer = new ChallengePlacer({
@@ -108,11 +111,7 @@ export async function createOrder(
     ? planCaaPins(state.domains, {
         issuer: await pinnedIssuer(client, state.directoryUrl),
         accountUrl: state.accountUrl ?? '',
-        validationMethods: persist
-          ? dns01Writable
-            ? ['dns-persist-01', 'dns-01']
-            : ['dns-persist-01']
-          : ['dns-01'],
+        validationMethods,
         zones,
         hostedZoneIds: state.hostedZoneIds,
       })
@@ -157,12 +156,7 @@ export async function createOrder(
       {
         caaIdentities: directory.meta?.caaIdentities,
         accountUrl: state.accountUrl,
-        validationMethods:
-          externalDns || !dns01Writable
-            ? ['dns-persist-01']
-            : persist
-              ? ['dns-persist-01', 'dns-01']
-              : ['dns-01'],
+        validationMethods,
       },
       { resolver: deps.resolver, warn: (message, attributes) => deps.log.warn(message, attributes) },
     );
