@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { validationDomainName } from '../../lambdas/core/acme/dns-persist.js';
-import { startCaProxy } from '../harness/ca-proxy.js';
+import { type CaProxy, startCaProxy } from '../harness/ca-proxy.js';
 import { ChalltestsrvClient } from '../harness/challtestsrv.js';
 import { type DnsPersistCa, extendWithDnsPersist } from '../harness/dns-persist-ca.js';
 import { usePebbleWorkflow } from '../harness/e2e-fixture.js';
@@ -34,18 +34,23 @@ describe('dns-persist-01: one persistent record, then issuances without DNS writ
   /** Deploys with `certificates` declared, against Pebble behind the dns-persist-01 validator. */
   async function install(
     domains: readonly string[],
-    certificates: readonly { id: string; domains: string[]; challenge?: 'dns-persist-01' }[] = [],
-  ): Promise<DnsPersistCa> {
+    certificates: readonly {
+      id: string;
+      domains: string[];
+      challenge?: 'dns-persist-01';
+      externalDns?: boolean;
+    }[] = [],
+  ): Promise<{ ca: DnsPersistCa; proxy: CaProxy }> {
     const proxy = await startCaProxy(e2e.pebble);
     const ca = extendWithDnsPersist(proxy, e2e.pebble.dnsResolver);
     await e2e.install(domains, { ca: proxy, props: { acme: { certificates: [...certificates] } } });
     for (const domain of domains) persistNames.push(validationDomainName(domain));
-    return ca;
+    return { ca, proxy };
   }
 
   it('writes the record once at the first issuance; the renewal makes no Route 53 call and waits for no DNS', async () => {
     const domains = ['example.org', '*.example.org'];
-    const ca = await install(domains, [{ id: 'web', domains, challenge: 'dns-persist-01' }]);
+    const { ca } = await install(domains, [{ id: 'web', domains, challenge: 'dns-persist-01' }]);
 
     const first = await e2e.run({ action: 'renew', certificateId: 'web' });
     expect(first.execution.error).toBeUndefined();
@@ -82,7 +87,7 @@ describe('dns-persist-01: one persistent record, then issuances without DNS writ
   });
 
   it('adds our value beside a stale record of another account, which the CA would refuse', async () => {
-    const ca = await install(
+    const { ca } = await install(
       ['shop.example.net'],
       [{ id: 'shop', domains: ['shop.example.net'], challenge: 'dns-persist-01' }],
     );
@@ -107,7 +112,7 @@ describe('dns-persist-01: one persistent record, then issuances without DNS writ
   });
 
   it('answers dns-01 for a certificate the stack does not declare with dns-persist-01: IAM grants no write there', async () => {
-    const ca = await install(['api.example.com']);
+    const { ca } = await install(['api.example.com']);
     const run = await e2e.run({
       certificateId: 'api',
       domains: ['api.example.com'],
@@ -123,82 +128,58 @@ describe('dns-persist-01: one persistent record, then issuances without DNS writ
     const template = JSON.stringify(e2e.stack.synthesized.template);
     expect(template).not.toContain('_validation-persist');
   });
-});
 
-describe('dns-persist-01 with DNS the stack does not write (externalDns)', () => {
-  const e2e = usePebbleWorkflow({
-    pebble: { env: { PEBBLE_VA_ALWAYS_VALID: '1', PEBBLE_AUTHZREUSE: '0' } },
-  });
-  const persistNames: string[] = [];
+  describe('with DNS the stack does not write (externalDns)', () => {
+    it('holds no Route 53 write permission, refuses to order until the records stand, then issues from them', async () => {
+      const domains = ['edge.example.com', '*.edge.example.com'];
+      const { ca, proxy } = await install(domains, [
+        { id: 'edge', domains, challenge: 'dns-persist-01', externalDns: true },
+      ]);
+      const template = JSON.stringify(e2e.stack.synthesized.template);
+      expect(template).not.toContain('route53:ChangeResourceRecordSets');
 
-  afterEach(async () => {
-    const dns = new ChalltestsrvClient(e2e.pebble.challtestsrvUrl);
-    for (const name of persistNames.splice(0)) await dns.clearTxt(name).catch(() => undefined);
-  });
+      const refused = await e2e.run({ action: 'renew', certificateId: 'edge' });
+      expect(refused.execution.status).toBe('FAILED');
+      expect(refused.execution.error?.name).toBe('PersistRecordMissingError');
+      expect(proxy.count('POST', /^\/order-plz/)).toBe(0);
+      expect(refused.route53ChangeCalls).toBe(0);
+      const message =
+        (JSON.parse(refused.execution.error?.cause ?? '{}') as { errorMessage?: string }).errorMessage ?? '';
+      const [, recordName, value] = /(_validation-persist\.\S+)\. 300 IN TXT "([^"]+)"/.exec(message) ?? [];
+      expect(recordName).toBe('_validation-persist.edge.example.com');
+      expect(value).toMatch(/; policy=wildcard$/);
 
-  it('holds no Route 53 write permission, refuses to order until the records stand, then issues from them', async () => {
-    const domains = ['edge.example.com', '*.edge.example.com'];
-    const proxy = await startCaProxy(e2e.pebble);
-    const ca = extendWithDnsPersist(proxy, e2e.pebble.dnsResolver);
-    await e2e.install(domains, {
-      ca: proxy,
-      props: {
-        acme: { certificates: [{ id: 'edge', domains, challenge: 'dns-persist-01', externalDns: true }] },
-      },
+      // The operator creates the record the error gave, in a zone the stack may not write, for
+      // ten days only (§4.1 item 5): the registry keeps when it runs out, for the planner's alarm.
+      const persistUntil = Math.floor(Date.now() / 1000) + 10 * 86_400;
+      await e2e.aws.route53.putTxt(e2e.aws.zones.get('example.com') ?? '', recordName ?? '', [
+        `${value}; persistUntil=${persistUntil}`,
+      ]);
+      // Forced, as `acme-aws renew edge --force` would: the refused run set a backoff.
+      const issued = await e2e.run({ action: 'renew', certificateId: 'edge', force: true });
+      expect(issued.execution.error).toBeUndefined();
+      expect(issued.execution.status).toBe('SUCCEEDED');
+      expect(issued.route53ChangeCalls).toBe(0);
+      expect(issued.route53GetChangeCalls).toBe(0);
+      const record = await e2e.record<{ certificateId: string; persistUntil?: string }>('edge');
+      expect(record?.persistUntil).toBe(new Date(persistUntil * 1000).toISOString());
+      expect(ca.validations.map((validation) => [validation.type, validation.outcome])).toEqual([
+        ['dns-persist-01', 'valid'],
+        ['dns-persist-01', 'valid'],
+      ]);
     });
-    persistNames.push('_validation-persist.edge.example.com');
-    const template = JSON.stringify(e2e.stack.synthesized.template);
-    expect(template).not.toContain('route53:ChangeResourceRecordSets');
 
-    const refused = await e2e.run({ action: 'renew', certificateId: 'edge' });
-    expect(refused.execution.status).toBe('FAILED');
-    expect(refused.execution.error?.name).toBe('PersistRecordMissingError');
-    expect(proxy.count('POST', /^\/order-plz/)).toBe(0);
-    expect(refused.route53ChangeCalls).toBe(0);
-    const message =
-      (JSON.parse(refused.execution.error?.cause ?? '{}') as { errorMessage?: string }).errorMessage ?? '';
-    const [, recordName, value] = /(_validation-persist\.\S+)\. 300 IN TXT "([^"]+)"/.exec(message) ?? [];
-    expect(recordName).toBe('_validation-persist.edge.example.com');
-    expect(value).toMatch(/; policy=wildcard$/);
-
-    // The operator creates the record the error gave, in a zone the stack may not write, for
-    // ten days only (§4.1 item 5): the registry keeps when it runs out, for the planner's alarm.
-    const persistUntil = Math.floor(Date.now() / 1000) + 10 * 86_400;
-    await e2e.aws.route53.putTxt(e2e.aws.zones.get('example.com') ?? '', recordName ?? '', [
-      `${value}; persistUntil=${persistUntil}`,
-    ]);
-    // Forced, as `acme-aws renew edge --force` would: the refused run set a backoff.
-    const issued = await e2e.run({ action: 'renew', certificateId: 'edge', force: true });
-    expect(issued.execution.error).toBeUndefined();
-    expect(issued.execution.status).toBe('SUCCEEDED');
-    expect(issued.route53ChangeCalls).toBe(0);
-    expect(issued.route53GetChangeCalls).toBe(0);
-    const record = await e2e.record<{ certificateId: string; persistUntil?: string }>('edge');
-    expect(record?.persistUntil).toBe(new Date(persistUntil * 1000).toISOString());
-    expect(ca.validations.map((validation) => [validation.type, validation.outcome])).toEqual([
-      ['dns-persist-01', 'valid'],
-      ['dns-persist-01', 'valid'],
-    ]);
-  });
-
-  it('refuses an issue input that would need dns-01 when every declared certificate uses dns-persist-01', async () => {
-    const proxy = await startCaProxy(e2e.pebble);
-    extendWithDnsPersist(proxy, e2e.pebble.dnsResolver);
-    await e2e.install(['edge.example.com', 'app.example.com'], {
-      ca: proxy,
-      props: {
-        acme: {
-          certificates: [
-            { id: 'edge', domains: ['edge.example.com'], challenge: 'dns-persist-01', externalDns: true },
-          ],
-        },
-      },
+    it('refuses an issue input that would need dns-01 when every declared certificate uses dns-persist-01', async () => {
+      const { proxy } = await install(
+        ['edge.example.com', 'app.example.com'],
+        [{ id: 'edge', domains: ['edge.example.com'], challenge: 'dns-persist-01', externalDns: true }],
+      );
+      const run = await e2e.run({ certificateId: 'app', domains: ['app.example.com'] });
+      expect(run.execution.status).toBe('FAILED');
+      expect(run.execution.error?.name).toBe('InvalidInputError');
+      expect(run.execution.error?.cause).toContain('no permission to write dns-01 records');
+      expect(proxy.count('POST', /^\/order-plz/)).toBe(0);
     });
-    const run = await e2e.run({ certificateId: 'app', domains: ['app.example.com'] });
-    expect(run.execution.status).toBe('FAILED');
-    expect(run.execution.error?.name).toBe('InvalidInputError');
-    expect(run.execution.error?.cause).toContain('no permission to write dns-01 records');
-    expect(proxy.count('POST', /^\/order-plz/)).toBe(0);
   });
 });
 
