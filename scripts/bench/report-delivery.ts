@@ -1,6 +1,6 @@
 import { PRICES_AS_OF } from './cost.js';
 import { DELIVERY_STEP, type DeliveryResult, type DeliveryVariantResult } from './delivery.js';
-import { table, usd } from './report-format.js';
+import { failedRuns, signed, table, usd } from './report-format.js';
 import { text } from './report-text.js';
 import { formatCount, formatMs } from './stats.js';
 
@@ -64,7 +64,7 @@ export function deliverySection(delivery: DeliveryResult): string[] {
     '',
     ...sources(delivering),
     '',
-    ...failures(variants),
+    ...failedRuns(variants),
   ];
 }
 
@@ -125,16 +125,3 @@ function sources(variants: readonly DeliveryVariantResult[]): string[] {
       seen.set(line.price.item, line.price.source);
   return [...seen].map(([item, source]) => `- ${item}: ${source}`);
 }
-
-function failures(variants: readonly DeliveryVariantResult[]): string[] {
-  const failed = variants.filter((variant) => variant.failures.length > 0);
-  if (failed.length === 0) return [];
-  return [
-    ...failed.map(
-      (variant) => `- **${variant.label} failed ${variant.failures.length} runs:** ${variant.failures[0]}`,
-    ),
-    '',
-  ];
-}
-
-const signed = (value: number) => (value > 0 ? `+${value}` : String(value));

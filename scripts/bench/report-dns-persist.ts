@@ -1,5 +1,5 @@
 import type { ChallengeVariantResult, DnsPersistResult } from './dns-persist.js';
-import { table } from './report-format.js';
+import { failedRuns, signed, table } from './report-format.js';
 import { text } from './report-text.js';
 import { formatCount, formatMs, type Summary } from './stats.js';
 
@@ -87,7 +87,7 @@ export function dnsPersistSection(result: DnsPersistResult | undefined): string[
           '',
         ]
       : []),
-    ...failures(variants),
+    ...failedRuns(variants),
   ];
 }
 
@@ -117,16 +117,3 @@ function difference(variants: readonly ChallengeVariantResult[]): string[] {
     '',
   ];
 }
-
-function failures(variants: readonly ChallengeVariantResult[]): string[] {
-  const failed = variants.filter((variant) => variant.failures.length > 0);
-  if (failed.length === 0) return [];
-  return [
-    ...failed.map(
-      (variant) => `- **${variant.label} failed ${variant.failures.length} runs:** ${variant.failures[0]}`,
-    ),
-    '',
-  ];
-}
-
-const signed = (value: number) => (value > 0 ? `+${value}` : String(value));

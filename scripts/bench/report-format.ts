@@ -45,3 +45,20 @@ export const plural = (count: number) => (count === 1 ? '' : 's');
 
 /** A single measurement shown as `formatMs` shows a summary of one run. */
 export const once = (ms: number): Summary => ({ median: ms, min: ms, max: ms, n: 1 });
+
+/** A number with its sign, for differences: `+3`, `-2`, `0`. */
+export const signed = (value: number) => (value > 0 ? `+${value}` : String(value));
+
+/** One bullet per variant with failed runs, giving the first failure; nothing when all succeeded. */
+export function failedRuns(
+  variants: readonly { readonly label: string; readonly failures: readonly string[] }[],
+): string[] {
+  const failed = variants.filter((variant) => variant.failures.length > 0);
+  if (failed.length === 0) return [];
+  return [
+    ...failed.map(
+      (variant) => `- **${variant.label} failed ${variant.failures.length} runs:** ${variant.failures[0]}`,
+    ),
+    '',
+  ];
+}
