@@ -107,6 +107,7 @@ export async function createOrder(
   }
 
   const client = resumeAcmeClient(state, deps);
+  const jwk = await deps.signer.publicJwk();
   const caaPins = state.pinCaa
     ? planCaaPins(state.domains, {
         issuer: await pinnedIssuer(client, state.directoryUrl),
@@ -121,7 +122,7 @@ export async function createOrder(
       ? {
           directory: await client.directory(),
           accountUrl: state.accountUrl,
-          accountKeyThumbprint: await jwkThumbprint(await deps.signer.publicJwk()),
+          accountKeyThumbprint: await jwkThumbprint(jwk),
           domains: state.domains,
           zones,
           hostedZoneIds: state.hostedZoneIds,
@@ -198,7 +199,6 @@ export async function createOrder(
       [200, 400, 800, 1600],
     );
   }
-  const jwk = await deps.signer.publicJwk();
   // The CA is not trusted to say which names an order is for: checked before any TXT record exists.
   assertOrderMatchesRequest(order, state.domains, orderUrl);
   const authorized = new Set<string>();
