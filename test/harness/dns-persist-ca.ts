@@ -285,8 +285,12 @@ export function extendWithDnsPersist(
     const expected = createHash('sha256').update(`${authorization.token}.${thumbprint}`).digest('base64url');
     const dns01Txt = await txtAt(`_acme-challenge.${authorization.identifier}`);
     if (dns01Txt.includes(expected)) {
-      validations.push({ ...base, type: 'dns-01', outcome: 'valid', txt: dns01Txt });
-      return fromUpstream(await ca.send({ method: 'POST', path, body }));
+      // As for dns-persist-01: an answer Pebble refused (a bad nonce, say) validated nothing, and
+      // the client's retry is the one that counts.
+      const answer = await ca.send({ method: 'POST', path, body });
+      if (answer.status === 200)
+        validations.push({ ...base, type: 'dns-01', outcome: 'valid', txt: dns01Txt });
+      return fromUpstream(answer);
     }
     const dns01Problem = problem(
       'unauthorized',
